@@ -1,0 +1,422 @@
+import { errorMessage, MembenchError } from "../errors/mod.ts";
+import { mergeCommandMetrics, secondSeriesOf, type ShardResultLike, summarizeEncoded } from "./_merge.ts";
+import { endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
+import { parseRatePerSec } from "../units/mod.ts";
+import { VERSION } from "../version.ts";
+import {
+  type CommandSpec,
+  type KeyPattern,
+  type MixEntry,
+  parseKeyPattern,
+  parseMix,
+  parseValueSize,
+  resolveCommand,
+  type ValueSize,
+} from "../workload/mod.ts";
+import { runShard, type ShardConfig, type ShardResult, type ShardTick } from "./shard.ts";
+import type {
+  BenchConfig,
+  BenchOptions,
+  BenchProgress,
+  BenchResult,
+  CommandResult,
+  SecondResult,
+  TestResult,
+} from "./types.ts";
+
+interface Resolved {
+  targets: Target[];
+  config: BenchConfig;
+  plan: Array<{ name: string; commands: CommandSpec[]; weights: number[] }>;
+  shardBase: Omit<ShardConfig, "shard" | "clients" | "clientBase" | "requests" | "ratePerSec" | "commands" | "weights">;
+  requests: number | undefined;
+  ratePerSec: number | undefined;
+}
+
+/**
+ * Validates bench options, collecting every problem before failing.
+ *
+ * @throws {MembenchError} `invalid_argument` listing every problem, one per line.
+ */
+export function resolveBenchOptions(o: BenchOptions): Resolved {
+  const problems: string[] = [];
+  const tryDo = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      problems.push(errorMessage(e));
+      return undefined;
+    }
+  };
+  const int = (name: string, v: number | undefined, def: number, min: number): number => {
+    const x = v ?? def;
+    if (!Number.isInteger(x) || x < min) {
+      problems.push(`Cannot use '${name}': must be an integer >= ${min}: current value is ${x}`);
+      return def;
+    }
+    return x;
+  };
+  const rawTargets = o.target === undefined ? ["127.0.0.1:6379"] : Array.isArray(o.target) ? o.target : [o.target];
+  const targets: Target[] = [];
+  for (const t of rawTargets) {
+    const parsed = typeof t === "string" ? tryDo(() => parseTarget(t)) : t;
+    if (!parsed) continue;
+    const full: Target = { ...parsed };
+    if (o.password !== undefined) full.password = o.password;
+    if (o.user !== undefined) full.user = o.user;
+    if (o.db !== undefined) full.db = o.db;
+    if (o.tls !== undefined) full.tls = { ...full.tls, ...o.tls };
+    targets.push(full);
+  }
+  if (rawTargets.length === 0) problems.push("Cannot use 'target': no server given");
+  const clients = int("clients", o.clients, 50, 1);
+  const pipeline = int("pipeline", o.pipeline, 1, 1);
+  const threads = int("threads", o.threads, 1, 1);
+  const keyspace = int("keyspace", o.keyspace, 1, 1);
+  if (keyspace > 1e12) problems.push(`Cannot use 'keyspace': must be at most 1e12: current value is ${keyspace}`);
+  if (threads > clients) problems.push(`Cannot use 'threads': must not exceed clients (${clients}): current value is ${threads}`);
+  const durationMs = o.durationMs;
+  if (durationMs !== undefined && !(durationMs > 0)) problems.push(`Cannot use 'duration': must be > 0: current value is ${durationMs}`);
+  const requests = durationMs === undefined ? int("requests", o.requests, 100_000, 1) : undefined;
+  const warmupMs = o.warmupMs ?? 0;
+  if (!(warmupMs >= 0)) problems.push(`Cannot use 'warmup': must be >= 0: current value is ${warmupMs}`);
+  const keyPattern: KeyPattern = (typeof o.keyPattern === "string" ? tryDo(() => parseKeyPattern(o.keyPattern as string)) : o.keyPattern) ?? { kind: "uniform" };
+  const ds = o.dataSize ?? 3;
+  const dataSize: ValueSize = (typeof ds === "object" ? ds : tryDo(() => parseValueSize(ds))) ??
+    { kind: "fixed", size: 3 };
+  const ratePerSec = o.rate === undefined ? undefined : tryDo(() => parseRatePerSec(o.rate!));
+  const arrival = o.arrival ?? "constant";
+  if (arrival !== "constant" && arrival !== "poisson") problems.push(`Cannot use 'arrival': must be constant or poisson: current value is ${JSON.stringify(arrival)}`);
+  const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
+  if (!Number.isInteger(seed) || seed < 0) problems.push(`Cannot use 'seed': must be a non-negative integer: current value is ${seed}`);
+
+  const plan: Resolved["plan"] = [];
+  let mix: MixEntry[] | undefined;
+  if (o.mix !== undefined) {
+    mix = typeof o.mix === "string" ? tryDo(() => parseMix(o.mix as string)) : o.mix;
+    if (o.tests !== undefined) problems.push("Cannot use 'tests' together with 'mix' (or 'ratio'): choose one");
+    if (mix) {
+      const specs = mix.map((m) => tryDo(() => resolveCommand(m.command)));
+      if (specs.every((s) => s)) plan.push({ name: "mix", commands: specs as CommandSpec[], weights: mix.map((m) => m.weight) });
+    }
+  } else {
+    const tests = o.tests ?? ["ping", "set", "get"];
+    if (tests.length === 0) problems.push("Cannot use 'tests': the list is empty");
+    for (const t of tests) {
+      const spec = tryDo(() => resolveCommand(t));
+      if (spec) plan.push({ name: spec.name, commands: [spec], weights: [1] });
+    }
+  }
+  if (problems.length > 0) {
+    throw new MembenchError("invalid_argument", problems.join("\n"));
+  }
+  const password = targets.find((t) => t.password !== undefined) !== undefined;
+  const user = targets.find((t) => t.user !== undefined)?.user;
+  const db = targets.find((t) => t.db !== undefined)?.db;
+  const config: BenchConfig = {
+    targets: targets.map((t) => endpointName(t.endpoint)),
+    tls: targets.some((t) => t.tls !== undefined),
+    ...(user !== undefined ? { user } : {}),
+    ...(password ? { password: "***" } : {}),
+    ...(db !== undefined ? { db } : {}),
+    resp3: o.resp3 ?? false,
+    clients,
+    ...(requests !== undefined ? { requests } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    warmupMs,
+    pipeline,
+    threads,
+    tests: plan.map((p) => p.name),
+    ...(mix ? { mix } : {}),
+    keyspace,
+    keyPrefix: o.keyPrefix ?? "key:",
+    keyPattern,
+    dataSize,
+    seed,
+    ...(ratePerSec !== undefined ? { ratePerSec } : {}),
+    arrival,
+    latencyUnit: "us",
+  };
+  return {
+    targets,
+    config,
+    plan,
+    requests,
+    ratePerSec,
+    shardBase: {
+      targets,
+      resp3: config.resp3,
+      clientName: o.clientName ?? "membench",
+      connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+      requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
+      reconnect: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 1000, ...o.reconnect },
+      totalClients: clients,
+      pipeline,
+      durationMs,
+      warmupMs,
+      keyspace,
+      keyPrefix: config.keyPrefix,
+      keyPattern,
+      dataSize,
+      seed,
+      arrival,
+      lateThresholdUs: o.lateThresholdUs ?? 1000,
+    },
+  };
+}
+
+/**
+ * Runs a redis-benchmark/memtier-style load test against Valkey/Redis and returns typed results.
+ * Tests run one after another, each on fresh connections; a mix runs as one test. Nothing is
+ * printed: use `onProgress` and the renderers in `report/`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const r = await bench({ target: "127.0.0.1:6379", tests: ["set", "get"], requests: 10_000 });
+ * console.log(r.tests[0]!.opsPerSec);
+ * ```
+ * @throws {MembenchError} `invalid_argument` for bad options (all listed); `connection` or `auth`
+ *   when the clients cannot connect at the start of a test.
+ */
+export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
+  const r = resolveBenchOptions(options);
+  const result: BenchResult = {
+    version: VERSION,
+    startedAt: new Date().toISOString(),
+    config: r.config,
+    setup: [],
+    tests: [],
+    interrupted: false,
+  };
+  const threads = r.config.threads;
+  const pool = threads > 1 ? new WorkerPool(threads) : undefined;
+  try {
+    for (const [i, step] of r.plan.entries()) {
+      if (options.signal?.aborted) {
+        result.interrupted = true;
+        break;
+      }
+      if (step.commands.some((c) => c.command === "lrange") && r.plan.every((p) => p.commands.every((c) => c.command !== "lpush" && c.command !== "rpush") || r.plan.indexOf(p) > i)) {
+        await fillListForLrange(r, result);
+      }
+      const shards = splitShards(r, step);
+      const progress = new ProgressTracker(step.name, i, r.plan.length, shards.length, options.onProgress);
+      const shardResults = pool
+        ? await pool.run(shards, progress, options.signal)
+        : [await runShard(shards[0]!, {
+          ready: () => Promise.resolve(),
+          tick: (t) => progress.tick(0, t),
+          ...(options.signal ? { signal: options.signal } : {}),
+        })];
+      const test = buildTestResult(step.name, step.commands, shardResults, r.ratePerSec);
+      result.tests.push(test);
+      if (test.failure) {
+        result.failure = test.failure;
+        break;
+      }
+      if (shardResults.some((s) => s.interrupted)) {
+        result.interrupted = true;
+        break;
+      }
+    }
+  } finally {
+    pool?.close();
+  }
+  return result;
+}
+
+// LRANGE needs a list: like redis-benchmark's "LPUSH (needed to benchmark LRANGE)", fill
+// `mylist` with 600 elements unless an earlier test in this run pushes to it.
+async function fillListForLrange(r: Resolved, result: BenchResult): Promise<void> {
+  if (result.setup.some((s) => s.why.includes("LRANGE"))) return;
+  const t = r.targets[0]!;
+  const conn = await RespConnection.open(t, { resp3: r.config.resp3, connectTimeoutMs: r.shardBase.connectTimeoutMs });
+  try {
+    const len = await conn.command(["LLEN", "mylist"]);
+    if (len.type === "integer" && Number(len.value) >= 600) return;
+    const size = r.config.dataSize.kind === "fixed" ? r.config.dataSize.size : 3;
+    const value = "x".repeat(size);
+    const reply = await conn.command(["RPUSH", "mylist", ...Array.from({ length: 600 }, () => value)]);
+    if (reply.type === "error") throw new MembenchError("server", `${conn.name}: RPUSH mylist failed: ${reply.value}`);
+    result.setup.push({ command: "llen", calls: 1, why: "check the list LRANGE reads" });
+    result.setup.push({ command: "rpush", calls: 1, why: "fill mylist with 600 elements for LRANGE" });
+  } finally {
+    conn.close();
+  }
+}
+
+function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[] {
+  const n = r.config.threads;
+  const out: ShardConfig[] = [];
+  let base = 0;
+  let reqLeft = r.requests;
+  for (let s = 0; s < n; s++) {
+    const clients = Math.floor(r.config.clients / n) + (s < r.config.clients % n ? 1 : 0);
+    const share = clients / r.config.clients;
+    let requests: number | undefined;
+    if (reqLeft !== undefined) {
+      requests = s === n - 1 ? reqLeft : Math.round(r.requests! * share);
+      reqLeft -= requests;
+    }
+    out.push({
+      ...r.shardBase,
+      shard: s,
+      clients,
+      clientBase: base,
+      requests,
+      ratePerSec: r.ratePerSec === undefined ? undefined : r.ratePerSec * share,
+      commands: step.commands,
+      weights: step.weights,
+    });
+    base += clients;
+  }
+  return out;
+}
+
+type ProgressCallback = (p: BenchProgress) => void;
+
+class ProgressTracker {
+  #ticks: ShardTick[];
+  #start = performance.now();
+  #lastAt = performance.now();
+  #lastReq = 0;
+  #lastReport = 0;
+  #cb: ProgressCallback | undefined;
+  #test: string;
+  #index: number;
+  #count: number;
+  constructor(test: string, index: number, count: number, shards: number, cb: ProgressCallback | undefined) {
+    this.#ticks = Array.from({ length: shards }, () => ({ requests: 0, errors: 0, warmup: true }));
+    this.#cb = cb;
+    this.#test = test;
+    this.#index = index;
+    this.#count = count;
+  }
+  tick(shard: number, t: ShardTick): void {
+    this.#ticks[shard] = t;
+    const now = performance.now();
+    if (!this.#cb || now - this.#lastReport < 1000) return;
+    this.#lastReport = now;
+    const requests = this.#ticks.reduce((a, x) => a + x.requests, 0);
+    const errors = this.#ticks.reduce((a, x) => a + x.errors, 0);
+    const dt = (now - this.#lastAt) / 1000;
+    const opsPerSec = requests >= this.#lastReq && dt > 0 ? (requests - this.#lastReq) / dt : 0;
+    this.#lastAt = now;
+    this.#lastReq = requests;
+    this.#cb({
+      test: this.#test,
+      testIndex: this.#index,
+      testCount: this.#count,
+      elapsedMs: now - this.#start,
+      requests,
+      errors,
+      opsPerSec,
+      warmup: this.#ticks.some((x) => x.warmup),
+    });
+  }
+}
+
+class WorkerPool {
+  #workers: Worker[];
+  constructor(n: number) {
+    this.#workers = Array.from({ length: n }, () => new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" }));
+  }
+
+  async run(shards: ShardConfig[], progress: ProgressTracker, signal?: AbortSignal): Promise<ShardResult[]> {
+    let ready = 0;
+    const results: Array<Promise<ShardResult>> = shards.map((cfg, i) => {
+      const w = this.#workers[i]!;
+      return new Promise<ShardResult>((resolve, reject) => {
+        w.onmessage = (e: MessageEvent) => {
+          const m = e.data;
+          if (m.type === "ready") {
+            if (++ready === shards.length) for (const x of this.#workers) x.postMessage({ type: "go" });
+          } else if (m.type === "tick") progress.tick(i, m.tick);
+          else if (m.type === "done") resolve(m.result);
+          else if (m.type === "error") reject(new MembenchError(m.code, m.message));
+        };
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new MembenchError("internal", `worker ${i} failed: ${e.message}`));
+        };
+        w.postMessage({ type: "run", cfg });
+      });
+    });
+    const onAbort = () => {
+      for (const w of this.#workers) w.postMessage({ type: "stop" });
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const settled = await Promise.allSettled(results);
+      const bad = settled.find((s) => s.status === "rejected");
+      if (bad) {
+        onAbort();
+        await Promise.allSettled(results);
+        throw (bad as PromiseRejectedResult).reason;
+      }
+      return settled.map((s) => (s as PromiseFulfilledResult<ShardResult>).value);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    for (const w of this.#workers) w.terminate();
+  }
+}
+
+function buildTestResult(name: string, specs: CommandSpec[], shards: ShardResultLike[], rate: number | undefined): TestResult {
+  const measuredUs = Math.max(...shards.map((s) => s.measuredUs));
+  const seconds = measuredUs / 1e6;
+  const commands: CommandResult[] = [];
+  const histograms: TestResult["histograms"] = [];
+  const merged = specs.map((spec, ci) => mergeCommandMetrics(shards.map((s) => s.commands[ci]!)));
+  for (const [ci, m] of merged.entries()) {
+    const spec = specs[ci]!;
+    const errorCount = Object.values(m.errors).reduce((a, b) => a + b, 0);
+    const c: CommandResult = {
+      name: spec.name,
+      command: spec.command,
+      count: m.count,
+      opsPerSec: seconds > 0 ? m.count / seconds : 0,
+      errors: m.errors,
+      errorCount,
+      late: m.late,
+      serviceTime: summarizeEncoded(m.service),
+    };
+    if (spec.hits !== "none") {
+      c.hits = m.hits;
+      c.misses = m.misses;
+      c.hitRatio = m.hits + m.misses > 0 ? m.hits / (m.hits + m.misses) : 0;
+    }
+    if (m.response !== undefined) c.responseTime = summarizeEncoded(m.response);
+    commands.push(c);
+    histograms.push({ name: spec.name, service: m.service, ...(m.response !== undefined ? { response: m.response } : {}), series: m.series });
+  }
+  const series = secondSeries(merged);
+  const requests = commands.reduce((a, c) => a + c.count, 0);
+  const failure = shards.find((s) => s.fatal)?.fatal;
+  const t: TestResult = {
+    name,
+    loop: rate === undefined ? "closed" : "open",
+    durationMs: measuredUs / 1000,
+    requests,
+    opsPerSec: seconds > 0 ? requests / seconds : 0,
+    errors: commands.reduce((a, c) => a + c.errorCount, 0),
+    warmupRequests: shards.reduce((a, s) => a + s.warmupRequests, 0),
+    sent: shards.reduce((a, s) => a + s.sent, 0),
+    abandoned: shards.reduce((a, s) => a + s.abandoned, 0),
+    reconnects: shards.reduce((a, s) => a + s.reconnects, 0),
+    late: commands.reduce((a, c) => a + c.late, 0),
+    ...(rate !== undefined ? { targetRatePerSec: rate } : {}),
+    commands,
+    series,
+    histograms,
+  };
+  if (failure && shards.every((s) => s.fatal)) t.failure = failure;
+  return t;
+}
+
+function secondSeries(merged: ReturnType<typeof mergeCommandMetrics>[]): SecondResult[] {
+  return secondSeriesOf(merged);
+}

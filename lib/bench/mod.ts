@@ -1,0 +1,9 @@
+/**
+ * The load engine: `bench()` runs redis-benchmark/memtier-style tests (clients × pipeline ×
+ * worker threads, closed loop or open loop at a target rate) and returns typed results.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export { bench, resolveBenchOptions } from "./bench.ts";
+export { compileCommand, type ReconnectPolicy, runShard, type ShardConfig, type ShardResult } from "./shard.ts";

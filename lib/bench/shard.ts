@@ -1,0 +1,599 @@
+import { errorMessage, MembenchError } from "../errors/mod.ts";
+import { CommandMetrics, type CommandMetricsData } from "../metrics/mod.ts";
+import { RespConnection, type Target, type Transport } from "../net/mod.ts";
+import {
+  CommandTemplate,
+  ReplyKind,
+  ReplyScanner,
+  type TemplateArg,
+  type TemplatePart,
+} from "../protocol/resp/mod.ts";
+import { nowUs, Ticker } from "../units/mod.ts";
+import {
+  type CommandSpec,
+  keyGenerator,
+  type KeyGenerator,
+  type KeyPattern,
+  maxValueSize,
+  Rng,
+  type ValueSize,
+  valueSizer,
+} from "../workload/mod.ts";
+
+/** Reconnect policy after a lost connection. */
+export interface ReconnectPolicy {
+  /** Attempts before the client gives up. */
+  maxAttempts: number;
+  /** First delay; doubles per attempt. */
+  baseDelayMs: number;
+  /** Largest delay. */
+  maxDelayMs: number;
+}
+
+/** What one isolate runs: plain data, so it can be posted to a worker. */
+export interface ShardConfig {
+  /** Shard index (worker number). */
+  shard: number;
+  /** Servers; client i uses targets[i % n]. */
+  targets: Target[];
+  /** RESP3. */
+  resp3: boolean;
+  /** CLIENT SETNAME value. */
+  clientName: string | undefined;
+  /** Connect timeout. */
+  connectTimeoutMs: number;
+  /** Reply timeout; a request older than this fails the connection. */
+  requestTimeoutMs: number;
+  /** Reconnect policy. */
+  reconnect: ReconnectPolicy;
+  /** Clients in this shard. */
+  clients: number;
+  /** Global index of this shard's first client. */
+  clientBase: number;
+  /** Clients in all shards. */
+  totalClients: number;
+  /** Requests in flight per client. */
+  pipeline: number;
+  /** Measured requests for this shard, or undefined for a duration-bound run. */
+  requests: number | undefined;
+  /** Measured duration, or undefined for a count-bound run. */
+  durationMs: number | undefined;
+  /** Warm-up before measuring. */
+  warmupMs: number;
+  /** The commands, and their weights in the mix. */
+  commands: CommandSpec[];
+  /** Mix weights, same order as commands. */
+  weights: number[];
+  /** Keys. */
+  keyspace: number;
+  /** Key prefix for `__key__`. */
+  keyPrefix: string;
+  /** Key distribution. */
+  keyPattern: KeyPattern;
+  /** Value sizes. */
+  dataSize: ValueSize;
+  /** Seed for this run. */
+  seed: number;
+  /** Open loop: this shard's target rate in requests/s; undefined for closed loop. */
+  ratePerSec: number | undefined;
+  /** Open-loop arrivals. */
+  arrival: "constant" | "poisson";
+  /** A send later than this after its intended time counts as late. */
+  lateThresholdUs: number;
+}
+
+/** What one isolate measured. */
+export interface ShardResult {
+  /** Per command. */
+  commands: CommandMetricsData[];
+  /** Requests completed during warm-up (not in the metrics). */
+  warmupRequests: number;
+  /** Requests written to the servers, warm-up included. */
+  sent: number;
+  /** Successful reconnects. */
+  reconnects: number;
+  /** Measured time, µs (warm-up end → last reply). */
+  measuredUs: number;
+  /** Whether the run was stopped early. */
+  interrupted: boolean;
+  /** Set when every client failed for good: the first client's error. */
+  fatal: { code: string; message: string } | undefined;
+  /** Requests that were in flight when the run was interrupted. */
+  abandoned: number;
+}
+
+/** Live counters a shard reports about once a second. */
+export interface ShardTick {
+  /** Completed measured requests so far. */
+  requests: number;
+  /** Errors so far. */
+  errors: number;
+  /** Whether still in warm-up. */
+  warmup: boolean;
+}
+
+/** Hooks between a shard and whoever runs it. */
+export interface ShardHooks {
+  /** Called when every client is connected; resolve to start the load. */
+  ready(): Promise<void>;
+  /** Live counters, about once a second. */
+  tick?(t: ShardTick): void;
+  /** Aborts the run. */
+  signal?: AbortSignal;
+}
+
+const KEY_RAND_WIDTH = 12;
+
+interface Compiled {
+  spec: CommandSpec;
+  template: CommandTemplate;
+  slots: number;
+  hasData: boolean;
+  metrics: CommandMetrics;
+  hitRule: number; // 0 none, 1 value, 2 keys, 3 nonempty
+}
+
+/** Compiles a workload command into a RESP template for a keyspace. */
+export function compileCommand(spec: CommandSpec, keyPrefix: string, keyspace: number): CommandTemplate {
+  const keyWidth = String(Math.max(0, keyspace - 1)).length;
+  const args: TemplateArg[] = spec.args.map((parts) => {
+    const out: TemplatePart[] = [];
+    for (const p of parts) {
+      if ("literal" in p) out.push({ literal: p.literal });
+      else if (p.slot === "key") out.push({ literal: keyPrefix }, { digits: keyWidth });
+      else if (p.slot === "rand") out.push({ digits: KEY_RAND_WIDTH });
+      else out.push({ data: true });
+    }
+    return out.filter((p) => !("literal" in p) || p.literal.length > 0);
+  });
+  return new CommandTemplate(args);
+}
+
+class Client {
+  index: number;
+  target: Target;
+  transport: Transport | undefined;
+  scanner: ReplyScanner;
+  out: Uint8Array;
+  spare: Uint8Array;
+  outLen = 0;
+  writing = false;
+  rbuf: Uint8Array;
+  // In-flight FIFO (ring) of command index, actual send time and intended send time.
+  fifoCmd: Int32Array;
+  fifoSent: Float64Array;
+  fifoIntended: Float64Array;
+  head = 0;
+  inflight = 0;
+  keys: KeyGenerator;
+  rng: Rng;
+  sizer: () => number;
+  ids: Float64Array;
+  nextDueUs = 0; // open loop
+  dead = false;
+  error: MembenchError | undefined;
+  constructor(index: number, target: Target, pipeline: number, outSize: number, slots: number, keys: KeyGenerator, rng: Rng, sizer: () => number) {
+    this.index = index;
+    this.target = target;
+    this.scanner = new ReplyScanner(`reply stream of client ${index}`);
+    this.out = new Uint8Array(outSize);
+    this.spare = new Uint8Array(outSize);
+    this.rbuf = new Uint8Array(Math.max(64 * 1024, outSize));
+    this.fifoCmd = new Int32Array(pipeline);
+    this.fifoSent = new Float64Array(pipeline);
+    this.fifoIntended = new Float64Array(pipeline);
+    this.keys = keys;
+    this.rng = rng;
+    this.sizer = sizer;
+    this.ids = new Float64Array(Math.max(1, slots));
+  }
+}
+
+/**
+ * Runs one isolate's share of a load test: connects its clients, waits for `hooks.ready()`, runs
+ * closed or open loop until the request count or duration is reached, and returns its metrics.
+ * Never prints; never throws for server or connection failures during the run (they are counted,
+ * and `fatal` is set when every client has given up).
+ */
+export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<ShardResult> {
+  const openLoop = cfg.ratePerSec !== undefined;
+  const compiled: Compiled[] = cfg.commands.map((spec) => {
+    const template = compileCommand(spec, cfg.keyPrefix, cfg.keyspace);
+    return {
+      spec,
+      template,
+      slots: template.digitSlots,
+      hasData: template.hasData,
+      metrics: new CommandMetrics(spec.name, openLoop),
+      hitRule: spec.hits === "value" ? 1 : spec.hits === "keys" ? 2 : spec.hits === "nonempty" ? 3 : 0,
+    };
+  });
+  const totalWeight = cfg.weights.reduce((a, b) => a + b, 0);
+  const cdf = cfg.weights.map((_, i) => cfg.weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / totalWeight);
+  const maxData = maxValueSize(cfg.dataSize);
+  const maxReq = Math.max(...compiled.map((c) => c.template.maxLength(maxData)));
+  const maxSlots = Math.max(...compiled.map((c) => c.slots));
+  const P = cfg.pipeline;
+
+  const clients: Client[] = [];
+  for (let i = 0; i < cfg.clients; i++) {
+    const g = cfg.clientBase + i;
+    const rng = Rng.derive(cfg.seed, g);
+    const keys = keyGenerator(cfg.keyPattern, cfg.keyspace, rng, { index: g, count: cfg.totalClients });
+    clients.push(
+      new Client(g, cfg.targets[g % cfg.targets.length]!, P, maxReq * P, maxSlots, keys, rng, valueSizer(cfg.dataSize, rng)),
+    );
+  }
+
+  // Connect everybody first; the load starts together.
+  const connectOptions = {
+    resp3: cfg.resp3,
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    ...(cfg.clientName !== undefined ? { clientName: cfg.clientName } : {}),
+  };
+  const opened = await Promise.allSettled(clients.map((c) => RespConnection.open(c.target, connectOptions)));
+  const failed = opened.find((r) => r.status === "rejected");
+  if (failed) {
+    for (const r of opened) if (r.status === "fulfilled") r.value.close();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  opened.forEach((r, i) => clients[i]!.transport = (r as PromiseFulfilledResult<RespConnection>).value.transport);
+
+  let stopped = false; // no new requests
+  let interrupted = false;
+  let reconnects = 0;
+  let sent = 0;
+  let completed = 0; // measured + warm-up completions
+  let warmup = cfg.warmupMs > 0;
+  let warmupRequests = 0;
+  let issueLimit = cfg.requests === undefined ? Infinity : cfg.requests;
+  if (warmup) issueLimit = Infinity;
+  let measureStartUs = 0;
+  let lastReplyUs = 0;
+  let endUs = Infinity;
+  let second = 0;
+  let fatal: MembenchError | undefined;
+  let abandoned = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => finish = r);
+  const ticker = openLoop ? new Ticker() : undefined;
+  const perClientRate = openLoop ? cfg.ratePerSec! / cfg.clients : 0;
+  const meanIntervalUs = openLoop ? 1e6 / perClientRate : 0;
+
+  function pick(c: Client): number {
+    if (cdf.length === 1) return 0;
+    const u = c.rng.next();
+    for (let i = 0; i < cdf.length - 1; i++) if (u < cdf[i]!) return i;
+    return cdf.length - 1;
+  }
+
+  // Appends one request to the client's out buffer and FIFO.
+  function enqueue(c: Client, intendedUs: number): void {
+    const ci = pick(c);
+    const cc = compiled[ci]!;
+    const ids = c.ids;
+    for (let s = 0; s < cc.slots; s++) ids[s] = c.keys.next();
+    const size = cc.hasData ? c.sizer() : 0;
+    c.outLen = cc.template.render(c.out, c.outLen, ids, size);
+    const slot = (c.head + c.inflight) % P;
+    c.fifoCmd[slot] = ci;
+    c.fifoIntended[slot] = intendedUs;
+    c.fifoSent[slot] = -1; // set when the write starts
+    c.inflight++;
+    sent++;
+  }
+
+  function flush(c: Client): void {
+    if (c.writing || c.outLen === 0 || c.transport === undefined) return;
+    const buf = c.out;
+    const len = c.outLen;
+    c.out = c.spare;
+    c.spare = buf;
+    c.outLen = 0;
+    c.writing = true;
+    const t = nowUs();
+    // Stamp the send time of the requests this write carries (those not stamped yet).
+    for (let k = 0, s = c.head; k < c.inflight; k++, s = s + 1 === P ? 0 : s + 1) {
+      if (c.fifoSent[s]! < 0) {
+        c.fifoSent[s] = t;
+        if (openLoop && t - c.fifoIntended[s]! > cfg.lateThresholdUs) compiled[c.fifoCmd[s]!]!.metrics.late++;
+      }
+    }
+    writeOut(c, buf, len);
+  }
+
+  async function writeOut(c: Client, buf: Uint8Array, len: number): Promise<void> {
+    const tr = c.transport!;
+    try {
+      let off = 0;
+      while (off < len) off += await tr.write(buf.subarray(off, len));
+    } catch {
+      // The reader sees the broken connection and handles it.
+    }
+    c.writing = false;
+    if (c.outLen > 0 && c.transport === tr) flush(c);
+  }
+
+  // Closed loop: keep P requests in flight (as memtier); the requests freed by one read chunk
+  // go out together in one write.
+  function refillClosed(c: Client): void {
+    while (c.inflight < P && !stopped && sent < issueLimit) enqueue(c, 0);
+    flush(c);
+  }
+
+  // Open loop: send what is due, as capacity allows; late sends keep their intended time.
+  function sendDue(c: Client, now: number): void {
+    while (c.inflight < P && !stopped && sent < issueLimit && c.nextDueUs <= now) {
+      enqueue(c, c.nextDueUs);
+      c.nextDueUs += cfg.arrival === "poisson" ? c.rng.nextExponential(meanIntervalUs) : meanIntervalUs;
+    }
+    flush(c);
+  }
+
+  function complete(c: Client, now: number): void {
+    const s = c.head;
+    const cc = compiled[c.fifoCmd[s]!]!;
+    const m = cc.metrics;
+    const sentAt = c.fifoSent[s]!;
+    m.recordService(now - sentAt);
+    if (openLoop) m.recordResponse(now - c.fifoIntended[s]!);
+    const sc = c.scanner;
+    const kind = sc.kind;
+    if (kind === ReplyKind.Error) {
+      m.recordError(sc.errorCode());
+    } else if (cc.hitRule !== 0) {
+      if (cc.hitRule === 1) {
+        if (kind === ReplyKind.Null) m.misses++;
+        else m.hits++;
+      } else if (cc.hitRule === 2) {
+        m.hits += sc.elements - sc.nulls;
+        m.misses += sc.nulls;
+      } else if (kind === ReplyKind.Null || sc.elements === 0) m.misses++;
+      else m.hits++;
+    }
+    c.head = s + 1 === P ? 0 : s + 1;
+    c.inflight--;
+    completed++;
+  }
+
+  function failInflight(c: Client, code: string): void {
+    while (c.inflight > 0) {
+      const s = c.head;
+      const m = compiled[c.fifoCmd[s]!]!.metrics;
+      m.count++;
+      m.recordError(code);
+      c.head = s + 1 === P ? 0 : s + 1;
+      c.inflight--;
+      completed++;
+    }
+    c.outLen = 0;
+  }
+
+  function checkDone(): void {
+    if (clients.every((c) => c.dead || (c.inflight === 0 && (stopped || sent >= issueLimit)))) finish();
+  }
+
+  async function reconnect(c: Client, why: MembenchError): Promise<boolean> {
+    const p = cfg.reconnect;
+    let last: unknown = why;
+    for (let attempt = 0; attempt < p.maxAttempts && !stopped; attempt++) {
+      const delay = Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** attempt);
+      await new Promise((r) => setTimeout(r, delay));
+      if (stopped) break;
+      try {
+        const conn = await RespConnection.open(c.target, connectOptions);
+        c.transport = conn.transport;
+        c.scanner.reset();
+        reconnects++;
+        return true;
+      } catch (e) {
+        last = e;
+      }
+    }
+    c.dead = true;
+    c.error = last instanceof MembenchError
+      ? last
+      : new MembenchError("connection", `client ${c.index}: ${errorMessage(last)}`);
+    return false;
+  }
+
+  async function readLoop(c: Client): Promise<void> {
+    for (;;) {
+      const tr = c.transport!;
+      let n: number | null;
+      try {
+        n = await tr.read(c.rbuf);
+      } catch (e) {
+        n = null;
+        if (c.error === undefined && !stopped) {
+          c.error = new MembenchError("connection", `client ${c.index}: ${errorMessage(e)}`);
+        }
+      }
+      if (n === null) {
+        if (stopped && c.inflight === 0) return;
+        if (interrupted) return;
+        const code = c.error?.code === "timeout" ? "timeout" : "connection";
+        const why = c.error ?? new MembenchError("connection", `client ${c.index}: server closed the connection`);
+        c.error = undefined;
+        try {
+          tr.close();
+        } catch { /* closed already */ }
+        c.transport = undefined;
+        failInflight(c, code);
+        if (stopped || sent >= issueLimit) {
+          checkDone();
+          return;
+        }
+        if (!(await reconnect(c, why))) {
+          if (clients.every((x) => x.dead)) fatal = c.error;
+          checkDone();
+          return;
+        }
+        if (openLoop) {
+          c.nextDueUs = Math.max(c.nextDueUs, nowUs());
+          sendDue(c, nowUs());
+        } else refillClosed(c);
+        continue;
+      }
+      const now = nowUs();
+      const buf = c.rbuf;
+      const sc = c.scanner;
+      let p = 0;
+      try {
+        while ((p = sc.scan(buf, p, n)) >= 0) {
+          if (sc.kind === ReplyKind.Push) continue; // out-of-band, not a reply
+          if (c.inflight === 0) {
+            throw new MembenchError("protocol", `client ${c.index}: reply without a request`);
+          }
+          complete(c, now);
+        }
+      } catch (e) {
+        // A garbage reply: the stream cannot be trusted any more; count and reconnect.
+        c.error = e instanceof MembenchError ? e : new MembenchError("protocol", errorMessage(e));
+        const m = compiled[c.fifoCmd[c.head]!]?.metrics;
+        if (c.inflight > 0 && m) {
+          m.count++;
+          m.recordError("protocol");
+          c.head = c.head + 1 === P ? 0 : c.head + 1;
+          c.inflight--;
+        }
+        try {
+          tr.close();
+        } catch { /* closed already */ }
+        continue;
+      }
+      lastReplyUs = now;
+      if (now >= endUs) stopped = true;
+      if (c.inflight === 0 && (stopped || sent >= issueLimit)) {
+        checkDone();
+        if (stopped || sent >= issueLimit) {
+          // Idle now; stay readable only for a reconnect-free finish.
+          return;
+        }
+      }
+      if (openLoop) sendDue(c, now);
+      else refillClosed(c);
+    }
+  }
+
+  function rotateAll(sec: number): void {
+    for (const cc of compiled) cc.metrics.rotate(sec);
+  }
+
+  await hooks.ready();
+  const onAbort = () => {
+    interrupted = true;
+    stopped = true;
+    for (const c of clients) {
+      abandoned += c.inflight;
+      try {
+        c.transport?.close();
+      } catch { /* closed already */ }
+    }
+    finish();
+  };
+  if (hooks.signal?.aborted) onAbort();
+  hooks.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const startUs = nowUs();
+  const warmupEndUs = startUs + cfg.warmupMs * 1000;
+  measureStartUs = warmup ? warmupEndUs : startUs;
+  if (!warmup && cfg.durationMs !== undefined) endUs = startUs + cfg.durationMs * 1000;
+
+  function endWarmup(): void {
+    warmup = false;
+    warmupRequests = completed;
+    for (const cc of compiled) cc.metrics.reset();
+    measureStartUs = nowUs();
+    second = 0;
+    if (cfg.requests !== undefined) issueLimit = sent + cfg.requests;
+    if (cfg.durationMs !== undefined) endUs = measureStartUs + cfg.durationMs * 1000;
+  }
+
+  // Housekeeping every 100 ms: end of warm-up, second boundaries, reply timeouts, duration end.
+  const house = setInterval(() => {
+    const now = nowUs();
+    if (warmup && now >= warmupEndUs) endWarmup();
+    if (!warmup) {
+      while (now >= measureStartUs + (second + 1) * 1e6) rotateAll(second++);
+    }
+    if (now >= endUs) stopped = true;
+    const limitUs = cfg.requestTimeoutMs * 1000;
+    for (const c of clients) {
+      if (c.inflight > 0 && c.transport && c.fifoSent[c.head]! > 0 && now - c.fifoSent[c.head]! > limitUs) {
+        c.error = new MembenchError(
+          "timeout",
+          `client ${c.index}: no reply within ${cfg.requestTimeoutMs} ms`,
+        );
+        try {
+          c.transport.close();
+        } catch { /* closed already */ }
+      }
+    }
+    let errors = 0;
+    let reqs = 0;
+    for (const cc of compiled) {
+      errors += cc.metrics.errorCount;
+      reqs += cc.metrics.count;
+    }
+    if (stopped) {
+      checkDone();
+      ticker?.wake();
+    }
+    hooks.tick?.({ requests: reqs, errors, warmup });
+  }, 100);
+
+  const readers = clients.map((c) => readLoop(c));
+  if (openLoop) {
+    const t0 = nowUs();
+    for (const c of clients) c.nextDueUs = t0 + (cfg.arrival === "poisson" ? c.rng.nextExponential(meanIntervalUs) : c.rng.next() * meanIntervalUs);
+    void (async () => {
+      while (!stopped && sent < issueLimit) {
+        const now = nowUs();
+        let next = Infinity;
+        for (const c of clients) {
+          if (c.dead || c.transport === undefined) continue;
+          sendDue(c, now);
+          if (c.inflight < P && c.nextDueUs < next) next = c.nextDueUs;
+        }
+        if (next === Infinity) next = now + 1000; // all pipelines full: replies will send
+        await ticker!.until(next);
+      }
+      checkDone();
+    })();
+  } else {
+    for (const c of clients) refillClosed(c);
+  }
+  checkDone();
+  await finished;
+  stopped = true;
+  clearInterval(house);
+  ticker?.close();
+  for (const c of clients) {
+    try {
+      c.transport?.close();
+    } catch { /* closed already */ }
+  }
+  await Promise.allSettled(readers);
+  hooks.signal?.removeEventListener("abort", onAbort);
+  if (warmup) {
+    // Stopped before warm-up ended: nothing was measured.
+    warmupRequests = completed;
+    for (const cc of compiled) cc.metrics.reset();
+    lastReplyUs = measureStartUs;
+  }
+  const endAt = interrupted ? nowUs() : Math.max(lastReplyUs, measureStartUs);
+  const result: ShardResult = {
+    commands: compiled.map((cc) => cc.metrics.finish(second)),
+    warmupRequests,
+    sent,
+    reconnects,
+    measuredUs: Math.max(0, endAt - measureStartUs),
+    interrupted,
+    fatal: fatal ? { code: fatal.code, message: fatal.message } : undefined,
+    abandoned,
+  };
+  for (const cc of compiled) cc.metrics.destroy();
+  return result;
+}

@@ -1,0 +1,243 @@
+// This module uses no Deno APIs.
+import type { LatencySummary, SecondSample } from "../metrics/mod.ts";
+import type { KeyPattern, MixEntry, ValueSize } from "../workload/mod.ts";
+import type { ReconnectPolicy } from "./shard.ts";
+import type { Target, TlsOptions } from "../net/mod.ts";
+
+/** Progress of a running bench, about once a second. */
+export interface BenchProgress {
+  /** Test (or `mix`) being run. */
+  test: string;
+  /** Index of the test and number of tests. */
+  testIndex: number;
+  /** Number of tests. */
+  testCount: number;
+  /** Time since the test started, ms. */
+  elapsedMs: number;
+  /** Measured requests completed so far in this test. */
+  requests: number;
+  /** Errors so far in this test. */
+  errors: number;
+  /** Requests per second over the last interval. */
+  opsPerSec: number;
+  /** Whether the test is still warming up. */
+  warmup: boolean;
+}
+
+/** Options for {@linkcode bench}. Every field has a default. */
+export interface BenchOptions {
+  /**
+   * Server(s): `host:port`, `redis://user:pass@host:port/db`, `rediss://…`, a unix socket path, or
+   * a {@linkcode Target}. Clients are spread over several targets round-robin.
+   * @default {"127.0.0.1:6379"}
+   */
+  target?: string | Target | Array<string | Target>;
+  /** Password (AUTH); overrides one in the URI. */
+  password?: string;
+  /** ACL user; overrides one in the URI. */
+  user?: string;
+  /** Database to SELECT. */
+  db?: number;
+  /** TLS settings (implied by `rediss://`). */
+  tls?: TlsOptions;
+  /** Speak RESP3 (`HELLO 3`). @default {false} */
+  resp3?: boolean;
+  /** Connections. @default {50} */
+  clients?: number;
+  /** Measured requests per test (ignored when `durationMs` is set). @default {100000} */
+  requests?: number;
+  /** Measured time per test instead of a request count. */
+  durationMs?: number;
+  /** Warm-up per test, excluded from results. @default {0} */
+  warmupMs?: number;
+  /** Requests in flight per connection. @default {1} */
+  pipeline?: number;
+  /** Worker isolates (Web Workers), each owning its share of the connections. @default {1} */
+  threads?: number;
+  /**
+   * Tests run one after another: redis-benchmark names (`set`, `get`, `lrange_100`, …) or
+   * command templates (`"HSET h:__key__ f __data__"`). @default {["ping","set","get"]} unless `mix`.
+   */
+  tests?: string[];
+  /** One run with a weighted mix instead of separate tests: `"get:0.8,set:0.2"` or entries. */
+  mix?: string | MixEntry[];
+  /** Distinct keys (redis-benchmark `-r`). @default {1} */
+  keyspace?: number;
+  /** Prefix of `__key__`. @default {"key:"} */
+  keyPrefix?: string;
+  /** Key distribution. @default {{kind:"uniform"}} */
+  keyPattern?: KeyPattern | string;
+  /** Value sizes in bytes: a number, `"32-1024"`, `"32:0.7,1024:0.3"`. @default {3} */
+  dataSize?: number | string | ValueSize;
+  /** Seed; the same seed gives the same key and size sequence. @default random, reported */
+  seed?: number;
+  /** Open loop: total target rate in requests/s (`50000`, `"50k/s"`). Closed loop when absent. */
+  rate?: number | string;
+  /** Open-loop arrival process. @default {"constant"} */
+  arrival?: "constant" | "poisson";
+  /** A send later than this after its intended time is counted as late. @default {1000} */
+  lateThresholdUs?: number;
+  /** @default {5000} */
+  connectTimeoutMs?: number;
+  /** A request without a reply after this fails its connection. @default {10000} */
+  requestTimeoutMs?: number;
+  /** Reconnects after a lost connection. @default {{maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 1000}} */
+  reconnect?: Partial<ReconnectPolicy>;
+  /** CLIENT SETNAME. @default {"membench"} */
+  clientName?: string;
+  /** Aborting stops the run; the result so far is returned with `interrupted: true`. */
+  signal?: AbortSignal;
+  /** Called about once a second. */
+  onProgress?: (p: BenchProgress) => void;
+}
+
+/** Results of one command in one test. */
+export interface CommandResult {
+  /** Name: test name or template text. */
+  name: string;
+  /** Server command, lower case (as INFO commandstats names it). */
+  command: string;
+  /** Completed requests (replies, error replies and failed requests). */
+  count: number;
+  /** Completed requests per measured second. */
+  opsPerSec: number;
+  /** For reads: key found. */
+  hits?: number;
+  /** For reads: key not found. */
+  misses?: number;
+  /** hits / (hits + misses). */
+  hitRatio?: number;
+  /** Errors by code: server error prefixes (`ERR`, `WRONGTYPE`) and `connection`, `timeout`, `protocol`. */
+  errors: Record<string, number>;
+  /** Sum of `errors`. */
+  errorCount: number;
+  /** Open loop: sends later than the threshold after their intended time. */
+  late: number;
+  /** Service time: actual send → reply, µs. */
+  serviceTime: LatencySummary;
+  /** Response time: intended send → reply (open loop only), µs; free of coordinated omission. */
+  responseTime?: LatencySummary;
+}
+
+/** One second of a test, all commands. */
+export interface SecondResult {
+  /** Seconds since measuring started. */
+  second: number;
+  /** Requests completed in that second. */
+  ops: number;
+  /** Errors in that second. */
+  errors: number;
+  /** Median of the latency figure the test reports (response time in open loop, else service). */
+  p50Us: number;
+  /** 99th percentile, same figure. */
+  p99Us: number;
+  /** Largest, same figure. */
+  maxUs: number;
+}
+
+/** Results of one test (or the mix). */
+export interface TestResult {
+  /** Test name, or `mix`. */
+  name: string;
+  /** `closed`: each client sends when a reply frees its pipeline; `open`: on a schedule. */
+  loop: "closed" | "open";
+  /** Measured time, ms. */
+  durationMs: number;
+  /** Measured requests completed. */
+  requests: number;
+  /** Measured requests per second. */
+  opsPerSec: number;
+  /** Errors (all commands). */
+  errors: number;
+  /** Requests completed during warm-up (sent, not measured). */
+  warmupRequests: number;
+  /** Requests written, warm-up included: what the server saw. */
+  sent: number;
+  /** Requests in flight when interrupted. */
+  abandoned: number;
+  /** Successful reconnects. */
+  reconnects: number;
+  /** Open loop: late sends. */
+  late: number;
+  /** Open loop: the target rate, requests/s. */
+  targetRatePerSec?: number;
+  /** Per command. */
+  commands: CommandResult[];
+  /** Per second, all commands. */
+  series: SecondResult[];
+  /** Encoded histograms for logs and merging: per command, total and per second. */
+  histograms: Array<{
+    name: string;
+    service: string;
+    response?: string;
+    series: SecondSample[];
+  }>;
+  /** Set when every connection failed for good. */
+  failure?: { code: string; message: string };
+}
+
+/** The resolved settings of a run, secrets redacted. */
+export interface BenchConfig {
+  /** Targets as `host:port` or socket path (no credentials). */
+  targets: string[];
+  /** TLS on. */
+  tls: boolean;
+  /** ACL user. */
+  user?: string;
+  /** `"***"` when a password was given. */
+  password?: string;
+  /** Database. */
+  db?: number;
+  /** RESP3. */
+  resp3: boolean;
+  /** Clients. */
+  clients: number;
+  /** Requests per test (count mode). */
+  requests?: number;
+  /** Duration per test (time mode). */
+  durationMs?: number;
+  /** Warm-up. */
+  warmupMs: number;
+  /** Pipeline. */
+  pipeline: number;
+  /** Threads. */
+  threads: number;
+  /** Tests run, or the mix. */
+  tests: string[];
+  /** Mix entries when a mix ran. */
+  mix?: MixEntry[];
+  /** Keyspace. */
+  keyspace: number;
+  /** Key prefix. */
+  keyPrefix: string;
+  /** Key pattern. */
+  keyPattern: KeyPattern;
+  /** Value sizes. */
+  dataSize: ValueSize;
+  /** Seed. */
+  seed: number;
+  /** Open loop rate. */
+  ratePerSec?: number;
+  /** Arrival process. */
+  arrival: "constant" | "poisson";
+  /** Latency unit. */
+  latencyUnit: "us";
+}
+
+/** The result of {@linkcode bench}. */
+export interface BenchResult {
+  /** membench version. */
+  version: string;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** Settings, redacted. */
+  config: BenchConfig;
+  /** Setup commands membench sent that are not part of any test (e.g. filling the list for LRANGE). */
+  setup: Array<{ command: string; calls: number; why: string }>;
+  /** Tests in order. */
+  tests: TestResult[];
+  /** Stopped by the signal. */
+  interrupted: boolean;
+  /** Set when a test ended because every connection failed. */
+  failure?: { code: string; message: string };
+}
