@@ -1,0 +1,58 @@
+// deno-lint-ignore-file no-console
+/**
+ * The membench command line: argv -> library calls -> printing and exit codes.
+ *
+ * @module
+ */
+import { MembenchError } from "../lib/errors/mod.ts";
+import { VERSION } from "../lib/version.ts";
+import { BENCH_HELP, benchCommand } from "./bench.ts";
+import { EXIT, exitCodeFor } from "./exit_codes.ts";
+
+const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
+
+Usage: membench <command> [flags]
+
+Commands
+  bench      load-test a Valkey/Redis server (redis-benchmark/memtier flags); see membench bench --help
+  version    print the version
+
+Run 'membench <command> --help' for the flags of a command.
+`;
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case "--help":
+      case "help":
+        console.log(HELP);
+        return cmd === undefined ? EXIT.usage : EXIT.ok;
+      case "version":
+      case "--version":
+        console.log(VERSION);
+        return EXIT.ok;
+      case "bench":
+        return await benchCommand(rest);
+      default:
+        if (cmd.startsWith("-")) return await benchCommand(argv);
+        console.error(`membench: unknown command '${cmd}'\n\n${HELP}`);
+        return EXIT.usage;
+    }
+  } catch (e) {
+    if (e instanceof MembenchError) {
+      console.error(`membench: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
+      if (e.code === "invalid_argument" && cmd === "bench") console.error("  see: membench bench --help");
+      return exitCodeFor(e.code);
+    }
+    console.error(`membench: internal error: ${e instanceof Error ? e.stack ?? e.message : e}`);
+    return EXIT.internal;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
+void BENCH_HELP;

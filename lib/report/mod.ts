@@ -1,0 +1,6 @@
+/**
+ * Pure renderers from results to text, CSV, JSON and HdrHistogram logs.
+ *
+ * @module
+ */
+export * from "./bench_report.ts";
