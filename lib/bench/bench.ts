@@ -196,9 +196,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         result.interrupted = true;
         break;
       }
-      if (step.commands.some((c) => c.command === "lrange") && r.plan.every((p) => p.commands.every((c) => c.command !== "lpush" && c.command !== "rpush") || r.plan.indexOf(p) > i)) {
-        await fillListForLrange(r, result);
-      }
+      if (step.commands.some((c) => c.command === "lrange")) await fillListForLrange(r, result);
       const shards = splitShards(r, step);
       const progress = new ProgressTracker(step.name, i, r.plan.length, shards.length, options.onProgress);
       const shardResults = pool
@@ -225,24 +223,29 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
   return result;
 }
 
-// LRANGE needs a list: like redis-benchmark's "LPUSH (needed to benchmark LRANGE)", fill
-// `mylist` with 600 elements unless an earlier test in this run pushes to it.
+// LRANGE needs a list: like redis-benchmark's "LPUSH (needed to benchmark LRANGE)", make sure
+// `mylist` has 600 elements before each LRANGE test (earlier LPOP/RPOP tests may have drained it).
 async function fillListForLrange(r: Resolved, result: BenchResult): Promise<void> {
-  if (result.setup.some((s) => s.why.includes("LRANGE"))) return;
   const t = r.targets[0]!;
   const conn = await RespConnection.open(t, { resp3: r.config.resp3, connectTimeoutMs: r.shardBase.connectTimeoutMs });
   try {
     const len = await conn.command(["LLEN", "mylist"]);
+    addSetup(result, "llen", "check the list LRANGE reads");
     if (len.type === "integer" && Number(len.value) >= 600) return;
     const size = r.config.dataSize.kind === "fixed" ? r.config.dataSize.size : 3;
     const value = "x".repeat(size);
     const reply = await conn.command(["RPUSH", "mylist", ...Array.from({ length: 600 }, () => value)]);
     if (reply.type === "error") throw new MembenchError("server", `${conn.name}: RPUSH mylist failed: ${reply.value}`);
-    result.setup.push({ command: "llen", calls: 1, why: "check the list LRANGE reads" });
-    result.setup.push({ command: "rpush", calls: 1, why: "fill mylist with 600 elements for LRANGE" });
+    addSetup(result, "rpush", "fill mylist with 600 elements for LRANGE");
   } finally {
     conn.close();
   }
+}
+
+function addSetup(result: BenchResult, command: string, why: string): void {
+  const e = result.setup.find((s) => s.command === command && s.why === why);
+  if (e) e.calls++;
+  else result.setup.push({ command, calls: 1, why });
 }
 
 function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[] {

@@ -172,6 +172,10 @@ class Client {
   nextDueUs = 0; // open loop
   dead = false;
   error: MembenchError | undefined;
+  // This client's own request budget, so that its key sequence does not depend on scheduling.
+  issued = 0;
+  limit = Infinity;
+  share = Infinity;
   constructor(index: number, target: Target, pipeline: number, outSize: number, slots: number, keys: KeyGenerator, rng: Rng, sizer: () => number) {
     this.index = index;
     this.target = target;
@@ -232,6 +236,12 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     requestTimeoutMs: cfg.requestTimeoutMs,
     ...(cfg.clientName !== undefined ? { clientName: cfg.clientName } : {}),
   };
+  if (cfg.requests !== undefined) {
+    clients.forEach((c, i) => {
+      c.share = Math.floor(cfg.requests! / cfg.clients) + (i < cfg.requests! % cfg.clients ? 1 : 0);
+      c.limit = cfg.warmupMs > 0 ? Infinity : c.share;
+    });
+  }
   const opened = await Promise.allSettled(clients.map((c) => RespConnection.open(c.target, connectOptions)));
   const failed = opened.find((r) => r.status === "rejected");
   if (failed) {
@@ -247,8 +257,6 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   let completed = 0; // measured + warm-up completions
   let warmup = cfg.warmupMs > 0;
   let warmupRequests = 0;
-  let issueLimit = cfg.requests === undefined ? Infinity : cfg.requests;
-  if (warmup) issueLimit = Infinity;
   let measureStartUs = 0;
   let lastReplyUs = 0;
   let endUs = Infinity;
@@ -281,6 +289,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     c.fifoIntended[slot] = intendedUs;
     c.fifoSent[slot] = -1; // set when the write starts
     c.inflight++;
+    c.issued++;
     sent++;
   }
 
@@ -318,13 +327,13 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   // Closed loop: keep P requests in flight (as memtier); the requests freed by one read chunk
   // go out together in one write.
   function refillClosed(c: Client): void {
-    while (c.inflight < P && !stopped && sent < issueLimit) enqueue(c, 0);
+    while (c.inflight < P && !stopped && c.issued < c.limit) enqueue(c, 0);
     flush(c);
   }
 
   // Open loop: send what is due, as capacity allows; late sends keep their intended time.
   function sendDue(c: Client, now: number): void {
-    while (c.inflight < P && !stopped && sent < issueLimit && c.nextDueUs <= now) {
+    while (c.inflight < P && !stopped && c.issued < c.limit && c.nextDueUs <= now) {
       enqueue(c, c.nextDueUs);
       c.nextDueUs += cfg.arrival === "poisson" ? c.rng.nextExponential(meanIntervalUs) : meanIntervalUs;
     }
@@ -371,7 +380,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   }
 
   function checkDone(): void {
-    if (clients.every((c) => c.dead || (c.inflight === 0 && (stopped || sent >= issueLimit)))) finish();
+    if (clients.every((c) => c.dead || (c.inflight === 0 && (stopped || c.issued >= c.limit)))) finish();
   }
 
   async function reconnect(c: Client, why: MembenchError): Promise<boolean> {
@@ -421,7 +430,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
         } catch { /* closed already */ }
         c.transport = undefined;
         failInflight(c, code);
-        if (stopped || sent >= issueLimit) {
+        if (stopped || c.issued >= c.limit) {
           checkDone();
           return;
         }
@@ -465,12 +474,10 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       }
       lastReplyUs = now;
       if (now >= endUs) stopped = true;
-      if (c.inflight === 0 && (stopped || sent >= issueLimit)) {
+      if (c.inflight === 0 && (stopped || c.issued >= c.limit)) {
+        // This client is done.
         checkDone();
-        if (stopped || sent >= issueLimit) {
-          // Idle now; stay readable only for a reconnect-free finish.
-          return;
-        }
+        return;
       }
       if (openLoop) sendDue(c, now);
       else refillClosed(c);
@@ -507,7 +514,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     for (const cc of compiled) cc.metrics.reset();
     measureStartUs = nowUs();
     second = 0;
-    if (cfg.requests !== undefined) issueLimit = sent + cfg.requests;
+    for (const c of clients) c.limit = c.issued + c.share;
     if (cfg.durationMs !== undefined) endUs = measureStartUs + cfg.durationMs * 1000;
   }
 
@@ -549,7 +556,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     const t0 = nowUs();
     for (const c of clients) c.nextDueUs = t0 + (cfg.arrival === "poisson" ? c.rng.nextExponential(meanIntervalUs) : c.rng.next() * meanIntervalUs);
     void (async () => {
-      while (!stopped && sent < issueLimit) {
+      while (!stopped && clients.some((c) => c.issued < c.limit && !c.dead)) {
         const now = nowUs();
         let next = Infinity;
         for (const c of clients) {

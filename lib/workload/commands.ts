@@ -103,7 +103,8 @@ export function resolveCommand(nameOrTemplate: string): CommandSpec {
 
 /**
  * Parses a command template: words separated by spaces, double or single quotes to keep spaces,
- * placeholders `__key__`, `__rand_int__` and `__data__` anywhere in a word (`__data__` alone).
+ * placeholders `__key__`, `__rand_int__` and `__data__` anywhere in a word (`__data__` alone;
+ * several `__data__` in one command get values of the same size, as redis-benchmark's MSET).
  */
 export function parseTemplate(text: string): CommandSpec {
   const words = splitWords(text);
@@ -123,9 +124,6 @@ export function parseTemplate(text: string): CommandSpec {
     }
     return parts;
   });
-  if (args.filter((a) => a.some((p) => "slot" in p && p.slot === "data")).length > 1) {
-    throw invalidArgument("command", "a template takes at most one __data__", text);
-  }
   return { name: text.trim(), text: text.trim(), command: words[0]!.toLowerCase(), args, hits: "none" };
 }
 

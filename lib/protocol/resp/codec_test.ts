@@ -237,8 +237,9 @@ Deno.test("encodeCommand and CommandTemplate produce identical bytes", () => {
     assert.ok(end <= t.maxLength(size));
   }
   assert.throws(() => encodeCommand([]), /no arguments/);
-  assert.throws(
-    () => new CommandTemplate([[{ literal: "A" }], [{ data: true }], [{ data: true }]]),
-    /more than one value slot/,
-  );
+  const mset = new CommandTemplate([[{ literal: "MSET" }], [{ digits: 2 }], [{ data: true }], [{ digits: 2 }], [{ data: true }]]);
+  for (const size of [4, 7, 4]) {
+    const end = mset.render(out, 0, [1, 2], size);
+    assert.deepEqual(out.subarray(0, end), encodeCommand(["MSET", "01", "x".repeat(size), "02", "x".repeat(size)]));
+  }
 });

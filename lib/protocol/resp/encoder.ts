@@ -59,7 +59,7 @@ export type TemplatePart =
   | { literal: string | Uint8Array }
   /** A decimal number zero-padded to `width` digits, filled per request. */
   | { digits: number }
-  /** The value payload, filled per request with `dataLength` bytes. */
+  /** A value payload, filled per request with `dataLength` bytes (every value slot alike). */
   | { data: true };
 
 /** A template argument is a sequence of parts, concatenated. */
@@ -89,7 +89,7 @@ type Piece =
 export class CommandTemplate {
   /** Number of digit slots, in order of appearance. */
   readonly digitSlots: number;
-  /** Whether the command has a value slot. */
+  /** Whether the command has a value slot (MSET has several; all get the same size). */
   readonly hasData: boolean;
   #pieces: Piece[] = [];
   // Fixed-shape fast path: the image for one value size, with digit offsets.
@@ -133,12 +133,6 @@ export class CommandTemplate {
         );
       }
       if (argHasData) {
-        if (hasData) {
-          throw new MembenchError(
-            "invalid_argument",
-            "Cannot compile template: it has more than one value slot",
-          );
-        }
         hasData = true;
         flush();
         this.#pieces.push({ kind: 2 });

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { bench, type BenchResult, DEFAULT_REDIS_TESTS, startLocalServer } from "../mod.ts";
+import { commandStats, info, redisText, statsDelta } from "./helpers.ts";
+
+// Sums what membench says it sent per server command, setup included.
+function reportedCalls(r: BenchResult): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of r.setup) out[s.command] = (out[s.command] ?? 0) + s.calls;
+  for (const t of r.tests) {
+    for (const c of t.commands) {
+      const n = c.command === "client" ? "client|setname" : c.command;
+      out[n] = (out[n] ?? 0) + c.count;
+    }
+    // warm-up requests reach the server too
+    if (t.warmupRequests > 0 && t.commands.length === 1) {
+      out[t.commands[0]!.command] = (out[t.commands[0]!.command] ?? 0) + t.warmupRequests;
+    }
+  }
+  return out;
+}
+
+Deno.test("bench() runs every redis-benchmark test and INFO commandstats agrees with its counts", async () => {
+  await using srv = await startLocalServer("redis");
+  const before = await commandStats(srv.address);
+  const r = await bench({
+    target: srv.address,
+    tests: [...DEFAULT_REDIS_TESTS],
+    requests: 2000,
+    clients: 8,
+    pipeline: 4,
+    keyspace: 500,
+    dataSize: 16,
+    seed: 1,
+  });
+  const after = await commandStats(srv.address);
+  assert.equal(r.tests.length, DEFAULT_REDIS_TESTS.length);
+  for (const t of r.tests) {
+    assert.equal(t.requests, 2000, `${t.name} requests`);
+    assert.equal(t.errors, 0, `${t.name} errors: ${JSON.stringify(t.commands[0]!.errors)}`);
+    assert.ok(t.opsPerSec > 0, `${t.name} ops/s`);
+    assert.equal(t.commands[0]!.serviceTime.count, 2000);
+  }
+  // Several tests share a server command (set/mset are different, lrange_* are all LRANGE).
+  assert.deepEqual(statsDelta(before, after), reportedCalls(r));
+  // Reads after writes: GET on 500 keys after 2000 SETs with a seeded uniform pattern.
+  const get = r.tests.find((t) => t.name === "get")!.commands[0]!;
+  assert.equal(get.hits! + get.misses!, 2000);
+  const mget = r.tests.find((t) => t.name === "mget")!.commands[0]!;
+  assert.equal(mget.hits! + mget.misses!, 20_000, "MGET counts one hit or miss per key");
+  const lr = r.tests.find((t) => t.name === "lrange_600")!.commands[0]!;
+  assert.equal(lr.hits, 2000);
+});
+
+Deno.test("bench() with a weighted mix, duration, warm-up, threads and zipf keys matches commandstats", async () => {
+  await using srv = await startLocalServer("redis");
+  const before = await commandStats(srv.address);
+  const r = await bench({
+    target: srv.address,
+    mix: "get:0.7,set:0.2,HSET h:__key__ f __data__:0.1",
+    durationMs: 1200,
+    warmupMs: 300,
+    clients: 6,
+    threads: 2,
+    pipeline: 2,
+    keyspace: 10_000,
+    keyPattern: "zipf:1.1",
+    dataSize: "8-64",
+    seed: 7,
+  });
+  const after = await commandStats(srv.address);
+  const t = r.tests[0]!;
+  assert.equal(t.name, "mix");
+  assert.ok(t.warmupRequests > 0, "warm-up ran");
+  assert.ok(t.durationMs >= 1100 && t.durationMs < 3000, `measured ${t.durationMs} ms`);
+  const delta = statsDelta(before, after);
+  const sentTotal = Object.values(delta).reduce((a, b) => a + b, 0);
+  assert.equal(sentTotal, t.sent, "every request written reached the server");
+  assert.equal(t.requests + t.warmupRequests, t.sent);
+  const byName = Object.fromEntries(t.commands.map((c) => [c.command, c.count]));
+  // Shares follow the weights (within a few percent).
+  assert.ok(Math.abs(byName.get! / t.requests - 0.7) < 0.05, JSON.stringify(byName));
+  assert.ok(Math.abs(byName.hset! / t.requests - 0.1) < 0.05, JSON.stringify(byName));
+  assert.ok(t.series.length >= 1 && t.series.every((s) => s.ops > 0));
+});
+
+Deno.test("bench() pipelining keeps replies paired with their requests", async () => {
+  await using srv = await startLocalServer("redis");
+  await redisText(srv.address, ["SET", "notanint", "abc"]);
+  const r = await bench({
+    target: srv.address,
+    mix: "INCR notanint:1,ping:1,GET missing:__key__:1",
+    requests: 20_000,
+    clients: 4,
+    pipeline: 32,
+    keyspace: 1000,
+    seed: 3,
+  });
+  const t = r.tests[0]!;
+  const incr = t.commands.find((c) => c.command === "incr")!;
+  const ping = t.commands.find((c) => c.command === "ping")!;
+  const get = t.commands.find((c) => c.command === "get")!;
+  // Every INCR fails, every PING succeeds, every GET misses: a shifted pairing would mix them.
+  assert.equal(incr.errorCount, incr.count);
+  assert.deepEqual(Object.keys(incr.errors), ["ERR"]);
+  assert.equal(ping.errorCount, 0);
+  assert.equal(get.errorCount, 0);
+  assert.equal(get.misses, get.count);
+  assert.equal(get.hits, 0);
+  assert.equal(incr.count + ping.count + get.count, 20_000);
+});
+
+Deno.test("bench() speaks RESP3 with HELLO 3", async () => {
+  await using srv = await startLocalServer("redis");
+  const before = await commandStats(srv.address);
+  const r = await bench({ target: srv.address, resp3: true, tests: ["set", "get", "mget", "zadd", "zpopmin"], requests: 1000, clients: 4, keyspace: 100, seed: 5 });
+  const after = await commandStats(srv.address);
+  assert.equal(after.hello! - (before.hello ?? 0), 4 * 5, "one HELLO per connection per test");
+  for (const t of r.tests) assert.equal(t.errors, 0, t.name);
+  const get = r.tests.find((t) => t.name === "get")!.commands[0]!;
+  assert.equal(get.hits! + get.misses!, 1000);
+  assert.ok(get.hits! > 0);
+});
+
+Deno.test("bench() open loop keeps the target rate and reports response time and late sends", async () => {
+  await using srv = await startLocalServer("redis");
+  const r = await bench({ target: srv.address, tests: ["get"], rate: 2000, durationMs: 2000, clients: 4, seed: 9 });
+  const t = r.tests[0]!;
+  assert.equal(t.loop, "open");
+  const c = t.commands[0]!;
+  assert.ok(c.responseTime, "response time measured from the intended send time");
+  assert.ok(Math.abs(t.requests - 4000) < 200, `requests ${t.requests} at 2000/s for 2 s`);
+  assert.ok(c.responseTime!.p50Us >= c.serviceTime.p50Us);
+  assert.ok(t.late >= 0);
+  const poisson = await bench({ target: srv.address, tests: ["ping"], rate: "1k/s", arrival: "poisson", durationMs: 1500, clients: 2, seed: 9 });
+  assert.ok(Math.abs(poisson.tests[0]!.requests - 1500) < 250, `poisson requests ${poisson.tests[0]!.requests}`);
+});
+
+Deno.test("bench() with the same seed sends the same keys", async () => {
+  await using srv = await startLocalServer("redis", { args: ["--enable-debug-command", "local"] });
+  const run = async () => {
+    await redisText(srv.address, ["FLUSHALL"]);
+    await bench({ target: srv.address, tests: ["set"], requests: 300, clients: 3, keyspace: 1_000_000, keyPattern: "zipf:0.9", seed: 42 });
+    const keys = (await redisText(srv.address, ["DBSIZE"]));
+    const digest = await redisText(srv.address, ["DEBUG", "DIGEST"]);
+    return { keys, digest };
+  };
+  const a = await run();
+  const b = await run();
+  assert.deepEqual(a, b);
+});
+
+Deno.test("bench() counts a server killed mid-run as connection errors and ends with a failure, not a hang", async () => {
+  const srv = await startLocalServer("redis");
+  const started = Date.now();
+  const pending = bench({ target: srv.address, tests: ["set"], durationMs: 20_000, clients: 4, reconnect: { maxAttempts: 3, baseDelayMs: 50 } });
+  await new Promise((r) => setTimeout(r, 500));
+  await srv.stop();
+  const r = await pending;
+  assert.ok(Date.now() - started < 10_000, "ended soon after the server died");
+  assert.equal(r.failure?.code, "connection");
+  const t = r.tests[0]!;
+  assert.ok(t.requests > 0);
+  assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, "requests in flight when it died are counted");
+  assert.match(r.failure!.message, new RegExp(`${srv.port}|server closed|refused`));
+});
+
+Deno.test("bench() reconnects with backoff when the server comes back, and counts it", async () => {
+  const srv = await startLocalServer("redis");
+  const port = srv.port;
+  const pending = bench({ target: srv.address, tests: ["set"], durationMs: 2500, clients: 3, reconnect: { maxAttempts: 20, baseDelayMs: 20, maxDelayMs: 200 } });
+  await new Promise((r) => setTimeout(r, 500));
+  await srv.stop();
+  await new Promise((r) => setTimeout(r, 200));
+  await using again = await startLocalServer("redis", { port });
+  const r = await pending;
+  const t = r.tests[0]!;
+  assert.equal(r.failure, undefined);
+  assert.ok(t.reconnects >= 3, `reconnects ${t.reconnects}`);
+  assert.ok(t.series.length >= 2);
+  assert.equal((await info(again.address, "stats")).total_connections_received !== undefined, true);
+});
+
+Deno.test("bench() returns a typed result the library user can read", async () => {
+  await using srv = await startLocalServer("redis");
+  const r: BenchResult = await bench({ target: `redis://${srv.address}/3`, tests: ["set"], requests: 500, clients: 2 });
+  assert.equal(r.config.db, 3);
+  assert.equal(r.config.targets[0], srv.address);
+  const c = r.tests[0]!.commands[0]!;
+  assert.equal(c.name, "set");
+  assert.equal(typeof c.serviceTime.p99Us, "number");
+  assert.ok(c.serviceTime.p50Us <= c.serviceTime.p99Us && c.serviceTime.p99Us <= c.serviceTime.maxUs);
+  assert.equal((await redisText(srv.address, ["INFO", "keyspace"])).includes("db3:keys=1"), true);
+});

@@ -1,0 +1,51 @@
+import { parseCommandStats, parseInfo, parseTarget, RespConnection, type RespArg } from "../mod.ts";
+
+/** Runs a command on a server and returns its text reply. */
+export async function redisText(address: string, args: RespArg[], password?: string): Promise<string> {
+  const target = parseTarget(address);
+  if (password !== undefined) target.password = password;
+  const c = await RespConnection.open(target);
+  try {
+    return await c.text(args);
+  } finally {
+    c.close();
+  }
+}
+
+/** INFO commandstats as calls per command. */
+export async function commandStats(address: string, password?: string): Promise<Record<string, number>> {
+  return parseCommandStats(await redisText(address, ["INFO", "commandstats"], password));
+}
+
+/** Per-command call deltas between two snapshots, without the commands the test itself sent. */
+export function statsDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  ignore: string[] = ["info", "auth", "hello", "client|setname", "select", "command", "command|docs"],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    if (ignore.includes(k)) continue;
+    const d = v - (before[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/** INFO section as key/values. */
+export async function info(address: string, section: string): Promise<Record<string, string>> {
+  const text = await redisText(address, ["INFO", section]);
+  return parseInfo(text)[section] ?? {};
+}
+
+/** Runs the CLI as a subprocess; returns exit code and output. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).output();
+  const td = new TextDecoder();
+  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
+}
