@@ -8,11 +8,16 @@ export function parseFlags(
 ): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
   try {
     const r = parseArgs({ args, options, strict: true, allowPositionals: true });
-    return { values: r.values as Record<string, string | boolean | string[] | undefined>, positionals: r.positionals };
+    return {
+      values: r.values as Record<string, string | boolean | string[] | undefined>,
+      positionals: r.positionals,
+    };
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '([^']+)'/.exec(m);
-    if (unknown) throw new MembenchError("invalid_argument", `Unknown flag '${unknown[1]}': see --help`);
+    if (unknown) {
+      throw new MembenchError("invalid_argument", `Unknown flag '${unknown[1]}': see --help`);
+    }
     const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(m);
     if (missing) throw new MembenchError("invalid_argument", `Flag '${missing[1]}' needs a value`);
     throw new MembenchError("invalid_argument", `Cannot parse flags: ${m}`);
@@ -24,7 +29,12 @@ export function intFlag(name: string, v: unknown, min = 0): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (typeof v !== "string" || !/^-?\d+$/.test(v.trim()) || n < min) {
-    throw new MembenchError("invalid_argument", `Cannot use flag '${name}': expected an integer >= ${min}: current value is ${JSON.stringify(v)}`);
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use flag '${name}': expected an integer >= ${min}: current value is ${
+        JSON.stringify(v)
+      }`,
+    );
   }
   return n;
 }

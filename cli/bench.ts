@@ -1,13 +1,20 @@
 // deno-lint-ignore-file no-console
-import { type BenchOptions, bench, type BenchProgress } from "../lib/bench/mod.ts";
+import { bench, type BenchOptions, type BenchProgress } from "../lib/bench/mod.ts";
 import { MembenchError } from "../lib/errors/mod.ts";
-import { formatBenchCsv, formatBenchHdrLog, formatBenchJson, formatBenchQuiet, formatBenchText } from "../lib/report/mod.ts";
-import { parseDurationMs, formatRate } from "../lib/units/mod.ts";
+import {
+  formatBenchCsv,
+  formatBenchHdrLog,
+  formatBenchJson,
+  formatBenchQuiet,
+  formatBenchText,
+} from "../lib/report/mod.ts";
+import { formatRate, parseDurationMs } from "../lib/units/mod.ts";
 import { parseRatio } from "../lib/workload/mod.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { EXIT } from "./exit_codes.ts";
 
-export const BENCH_HELP = `membench bench: load-test Valkey/Redis (redis-benchmark and memtier flags)
+export const BENCH_HELP =
+  `membench bench: load-test Valkey/Redis (redis-benchmark and memtier flags)
 
 Usage: membench bench [flags] [COMMAND ARGS...]
   A trailing command is a custom test, as in redis-benchmark: membench bench -r 1000 lpush mylist __rand_int__
@@ -114,7 +121,9 @@ const FLAGS = {
 } as const;
 
 /** Turns argv into bench options (no I/O except reading TLS files). */
-export async function benchOptionsFromArgs(argv: string[]): Promise<{ options: BenchOptions; out: OutputFlags } | "help"> {
+export async function benchOptionsFromArgs(
+  argv: string[],
+): Promise<{ options: BenchOptions; out: OutputFlags } | "help"> {
   const { values: v, positionals } = parseFlags(argv, FLAGS);
   if (v.help) return "help";
   const s = (k: string) => v[k] as string | undefined;
@@ -143,7 +152,10 @@ export async function benchOptionsFromArgs(argv: string[]): Promise<{ options: B
       try {
         return await Deno.readTextFile(path);
       } catch (e) {
-        throw new MembenchError("invalid_argument", `Cannot read ${flag} file ${path}: ${e instanceof Error ? e.message : e}`);
+        throw new MembenchError(
+          "invalid_argument",
+          `Cannot read ${flag} file ${path}: ${e instanceof Error ? e.message : e}`,
+        );
       }
     };
     const ca = await read("--cacert", s("cacert"));
@@ -157,7 +169,9 @@ export async function benchOptionsFromArgs(argv: string[]): Promise<{ options: B
     o.tls = tls;
   }
   if (s("client-name") !== undefined) o.clientName = s("client-name")!;
-  if (s("connect-timeout") !== undefined) o.connectTimeoutMs = durationFlag("--connect-timeout", s("connect-timeout")!);
+  if (s("connect-timeout") !== undefined) {
+    o.connectTimeoutMs = durationFlag("--connect-timeout", s("connect-timeout")!);
+  }
   if (s("timeout") !== undefined) o.requestTimeoutMs = durationFlag("--timeout", s("timeout")!);
   const setInt = (flag: string, key: string, min: number, apply: (n: number) => void) => {
     const n = intFlag(flag, s(key), min);
@@ -176,26 +190,45 @@ export async function benchOptionsFromArgs(argv: string[]): Promise<{ options: B
   if (s("arrival") !== undefined) {
     const a = s("arrival");
     if (a !== "constant" && a !== "poisson") {
-      throw new MembenchError("invalid_argument", `Cannot use flag '--arrival': expected constant or poisson: current value is ${JSON.stringify(a)}`);
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use flag '--arrival': expected constant or poisson: current value is ${
+          JSON.stringify(a)
+        }`,
+      );
     }
     o.arrival = a;
   }
-  if (s("late-threshold") !== undefined) o.lateThresholdUs = durationFlag("--late-threshold", s("late-threshold")!) * 1000;
+  if (s("late-threshold") !== undefined) {
+    o.lateThresholdUs = durationFlag("--late-threshold", s("late-threshold")!) * 1000;
+  }
   const tests: string[] = [];
-  if (s("tests") !== undefined) tests.push(...s("tests")!.split(",").map((t) => t.trim()).filter(Boolean));
+  if (s("tests") !== undefined) {
+    tests.push(...s("tests")!.split(",").map((t) => t.trim()).filter(Boolean));
+  }
   tests.push(...((v.command as string[] | undefined) ?? []));
-  if (positionals.length > 0) tests.push(positionals.map((p) => /\s/.test(p) ? JSON.stringify(p) : p).join(" "));
+  if (positionals.length > 0) {
+    tests.push(positionals.map((p) => /\s/.test(p) ? JSON.stringify(p) : p).join(" "));
+  }
   if (tests.length > 0) o.tests = tests;
   if (s("mix") !== undefined && s("ratio") !== undefined) {
-    throw new MembenchError("invalid_argument", "Cannot use flags '--mix' and '--ratio' together: choose one");
+    throw new MembenchError(
+      "invalid_argument",
+      "Cannot use flags '--mix' and '--ratio' together: choose one",
+    );
   }
   if (s("mix") !== undefined) o.mix = s("mix")!;
   if (s("ratio") !== undefined) o.mix = parseRatio(s("ratio")!);
   if (s("key-prefix") !== undefined) o.keyPrefix = s("key-prefix")!;
   if (s("key-pattern") !== undefined) o.keyPattern = s("key-pattern")!;
-  const sizes = [s("data-size"), s("data-size-range"), s("data-size-list")].filter((x) => x !== undefined);
+  const sizes = [s("data-size"), s("data-size-range"), s("data-size-list")].filter((x) =>
+    x !== undefined
+  );
   if (sizes.length > 1) {
-    throw new MembenchError("invalid_argument", "Cannot use more than one of '--data-size', '--data-size-range' and '--data-size-list'");
+    throw new MembenchError(
+      "invalid_argument",
+      "Cannot use more than one of '--data-size', '--data-size-range' and '--data-size-list'",
+    );
   }
   if (sizes[0] !== undefined) o.dataSize = sizes[0];
   return {
@@ -222,7 +255,10 @@ function durationFlag(flag: string, v: string): number {
   try {
     return parseDurationMs(v);
   } catch (e) {
-    throw new MembenchError("invalid_argument", `Cannot use flag '${flag}': ${e instanceof Error ? e.message : e}`);
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use flag '${flag}': ${e instanceof Error ? e.message : e}`,
+    );
   }
 }
 
@@ -246,8 +282,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   options.signal = ac.signal;
   if (live) {
     options.onProgress = (p: BenchProgress) => {
-      const line = `${p.test} [${p.testIndex + 1}/${p.testCount}] ${(p.elapsedMs / 1000).toFixed(0)}s ` +
-        `${p.warmup ? "warm-up " : ""}${p.requests.toLocaleString("en-US")} requests, ${formatRate(p.opsPerSec)} ops/s` +
+      const line =
+        `${p.test} [${p.testIndex + 1}/${p.testCount}] ${(p.elapsedMs / 1000).toFixed(0)}s ` +
+        `${p.warmup ? "warm-up " : ""}${p.requests.toLocaleString("en-US")} requests, ${
+          formatRate(p.opsPerSec)
+        } ops/s` +
         (p.errors > 0 ? `, ${p.errors} errors` : "");
       Deno.stderr.writeSync(enc.encode(`\r\x1b[K${line}`));
     };
@@ -259,7 +298,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     else if (out.csv) console.log(formatBenchCsv(result).trimEnd());
     else if (out.quiet) console.log(formatBenchQuiet(result).trimEnd());
     else console.log(formatBenchText(result).trimEnd());
-    if (out.json !== undefined && out.json !== "-") await Deno.writeTextFile(out.json, formatBenchJson(result));
+    if (out.json !== undefined && out.json !== "-") {
+      await Deno.writeTextFile(out.json, formatBenchJson(result));
+    }
     if (out.hdrLog !== undefined) await Deno.writeTextFile(out.hdrLog, formatBenchHdrLog(result));
     if (result.interrupted) return EXIT.interrupted;
     if (result.failure) {

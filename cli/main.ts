@@ -44,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof MembenchError) {
       console.error(`membench: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
-      if (e.code === "invalid_argument" && cmd === "bench") console.error("  see: membench bench --help");
+      if (e.code === "invalid_argument" && cmd === "bench") {
+        console.error("  see: membench bench --help");
+      }
       return exitCodeFor(e.code);
     }
     console.error(`membench: internal error: ${e instanceof Error ? e.stack ?? e.message : e}`);

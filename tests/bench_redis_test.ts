@@ -112,7 +112,15 @@ Deno.test("bench() pipelining keeps replies paired with their requests", async (
 Deno.test("bench() speaks RESP3 with HELLO 3", async () => {
   await using srv = await startLocalServer("redis");
   const before = await commandStats(srv.address);
-  const r = await bench({ target: srv.address, resp3: true, tests: ["set", "get", "mget", "zadd", "zpopmin"], requests: 1000, clients: 4, keyspace: 100, seed: 5 });
+  const r = await bench({
+    target: srv.address,
+    resp3: true,
+    tests: ["set", "get", "mget", "zadd", "zpopmin"],
+    requests: 1000,
+    clients: 4,
+    keyspace: 100,
+    seed: 5,
+  });
   const after = await commandStats(srv.address);
   assert.equal(after.hello! - (before.hello ?? 0), 4 * 5, "one HELLO per connection per test");
   for (const t of r.tests) assert.equal(t.errors, 0, t.name);
@@ -123,7 +131,14 @@ Deno.test("bench() speaks RESP3 with HELLO 3", async () => {
 
 Deno.test("bench() open loop keeps the target rate and reports response time and late sends", async () => {
   await using srv = await startLocalServer("redis");
-  const r = await bench({ target: srv.address, tests: ["get"], rate: 2000, durationMs: 2000, clients: 4, seed: 9 });
+  const r = await bench({
+    target: srv.address,
+    tests: ["get"],
+    rate: 2000,
+    durationMs: 2000,
+    clients: 4,
+    seed: 9,
+  });
   const t = r.tests[0]!;
   assert.equal(t.loop, "open");
   const c = t.commands[0]!;
@@ -131,16 +146,35 @@ Deno.test("bench() open loop keeps the target rate and reports response time and
   assert.ok(Math.abs(t.requests - 4000) < 200, `requests ${t.requests} at 2000/s for 2 s`);
   assert.ok(c.responseTime!.p50Us >= c.serviceTime.p50Us);
   assert.ok(t.late >= 0);
-  const poisson = await bench({ target: srv.address, tests: ["ping"], rate: "1k/s", arrival: "poisson", durationMs: 1500, clients: 2, seed: 9 });
-  assert.ok(Math.abs(poisson.tests[0]!.requests - 1500) < 250, `poisson requests ${poisson.tests[0]!.requests}`);
+  const poisson = await bench({
+    target: srv.address,
+    tests: ["ping"],
+    rate: "1k/s",
+    arrival: "poisson",
+    durationMs: 1500,
+    clients: 2,
+    seed: 9,
+  });
+  assert.ok(
+    Math.abs(poisson.tests[0]!.requests - 1500) < 250,
+    `poisson requests ${poisson.tests[0]!.requests}`,
+  );
 });
 
 Deno.test("bench() with the same seed sends the same keys", async () => {
   await using srv = await startLocalServer("redis", { args: ["--enable-debug-command", "local"] });
   const run = async () => {
     await redisText(srv.address, ["FLUSHALL"]);
-    await bench({ target: srv.address, tests: ["set"], requests: 300, clients: 3, keyspace: 1_000_000, keyPattern: "zipf:0.9", seed: 42 });
-    const keys = (await redisText(srv.address, ["DBSIZE"]));
+    await bench({
+      target: srv.address,
+      tests: ["set"],
+      requests: 300,
+      clients: 3,
+      keyspace: 1_000_000,
+      keyPattern: "zipf:0.9",
+      seed: 42,
+    });
+    const keys = await redisText(srv.address, ["DBSIZE"]);
     const digest = await redisText(srv.address, ["DEBUG", "DIGEST"]);
     return { keys, digest };
   };
@@ -152,7 +186,13 @@ Deno.test("bench() with the same seed sends the same keys", async () => {
 Deno.test("bench() counts a server killed mid-run as connection errors and ends with a failure, not a hang", async () => {
   const srv = await startLocalServer("redis");
   const started = Date.now();
-  const pending = bench({ target: srv.address, tests: ["set"], durationMs: 20_000, clients: 4, reconnect: { maxAttempts: 3, baseDelayMs: 50 } });
+  const pending = bench({
+    target: srv.address,
+    tests: ["set"],
+    durationMs: 20_000,
+    clients: 4,
+    reconnect: { maxAttempts: 3, baseDelayMs: 50 },
+  });
   await new Promise((r) => setTimeout(r, 500));
   await srv.stop();
   const r = await pending;
@@ -160,14 +200,23 @@ Deno.test("bench() counts a server killed mid-run as connection errors and ends 
   assert.equal(r.failure?.code, "connection");
   const t = r.tests[0]!;
   assert.ok(t.requests > 0);
-  assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, "requests in flight when it died are counted");
+  assert.ok(
+    (t.commands[0]!.errors.connection ?? 0) > 0,
+    "requests in flight when it died are counted",
+  );
   assert.match(r.failure!.message, new RegExp(`${srv.port}|server closed|refused`));
 });
 
 Deno.test("bench() reconnects with backoff when the server comes back, and counts it", async () => {
   const srv = await startLocalServer("redis");
   const port = srv.port;
-  const pending = bench({ target: srv.address, tests: ["set"], durationMs: 2500, clients: 3, reconnect: { maxAttempts: 20, baseDelayMs: 20, maxDelayMs: 200 } });
+  const pending = bench({
+    target: srv.address,
+    tests: ["set"],
+    durationMs: 2500,
+    clients: 3,
+    reconnect: { maxAttempts: 20, baseDelayMs: 20, maxDelayMs: 200 },
+  });
   await new Promise((r) => setTimeout(r, 500));
   await srv.stop();
   await new Promise((r) => setTimeout(r, 200));
@@ -182,12 +231,19 @@ Deno.test("bench() reconnects with backoff when the server comes back, and count
 
 Deno.test("bench() returns a typed result the library user can read", async () => {
   await using srv = await startLocalServer("redis");
-  const r: BenchResult = await bench({ target: `redis://${srv.address}/3`, tests: ["set"], requests: 500, clients: 2 });
+  const r: BenchResult = await bench({
+    target: `redis://${srv.address}/3`,
+    tests: ["set"],
+    requests: 500,
+    clients: 2,
+  });
   assert.equal(r.config.db, 3);
   assert.equal(r.config.targets[0], srv.address);
   const c = r.tests[0]!.commands[0]!;
   assert.equal(c.name, "set");
   assert.equal(typeof c.serviceTime.p99Us, "number");
-  assert.ok(c.serviceTime.p50Us <= c.serviceTime.p99Us && c.serviceTime.p99Us <= c.serviceTime.maxUs);
+  assert.ok(
+    c.serviceTime.p50Us <= c.serviceTime.p99Us && c.serviceTime.p99Us <= c.serviceTime.maxUs,
+  );
   assert.equal((await redisText(srv.address, ["INFO", "keyspace"])).includes("db3:keys=1"), true);
 });

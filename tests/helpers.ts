@@ -1,7 +1,11 @@
-import { parseCommandStats, parseInfo, parseTarget, RespConnection, type RespArg } from "../mod.ts";
+import { parseCommandStats, parseInfo, parseTarget, type RespArg, RespConnection } from "../mod.ts";
 
 /** Runs a command on a server and returns its text reply. */
-export async function redisText(address: string, args: RespArg[], password?: string): Promise<string> {
+export async function redisText(
+  address: string,
+  args: RespArg[],
+  password?: string,
+): Promise<string> {
   const target = parseTarget(address);
   if (password !== undefined) target.password = password;
   const c = await RespConnection.open(target);
@@ -13,7 +17,10 @@ export async function redisText(address: string, args: RespArg[], password?: str
 }
 
 /** INFO commandstats as calls per command. */
-export async function commandStats(address: string, password?: string): Promise<Record<string, number>> {
+export async function commandStats(
+  address: string,
+  password?: string,
+): Promise<Record<string, number>> {
   return parseCommandStats(await redisText(address, ["INFO", "commandstats"], password));
 }
 
@@ -21,7 +28,15 @@ export async function commandStats(address: string, password?: string): Promise<
 export function statsDelta(
   before: Record<string, number>,
   after: Record<string, number>,
-  ignore: string[] = ["info", "auth", "hello", "client|setname", "select", "command", "command|docs"],
+  ignore: string[] = [
+    "info",
+    "auth",
+    "hello",
+    "client|setname",
+    "select",
+    "command",
+    "command|docs",
+  ],
 ): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) {
@@ -39,7 +54,10 @@ export async function info(address: string, section: string): Promise<Record<str
 }
 
 /** Runs the CLI as a subprocess; returns exit code and output. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
     stdout: "piped",

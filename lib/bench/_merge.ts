@@ -37,6 +37,13 @@ export function secondSeriesOf(merged: CommandMetricsData[]): SecondResult[] {
     const h = mergeEncoded(e.hists);
     const sum = summarize(h);
     h.destroy();
-    return { second, ops: e.ops, errors: e.errors, p50Us: sum.p50Us, p99Us: sum.p99Us, maxUs: sum.maxUs };
+    return {
+      second,
+      ops: e.ops,
+      errors: e.errors,
+      p50Us: sum.p50Us,
+      p99Us: sum.p99Us,
+      maxUs: sum.maxUs,
+    };
   });
 }

@@ -2,7 +2,9 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { runShard, type ShardConfig } from "./shard.ts";
 
-type Inbound = { type: "run"; cfg: ShardConfig } | { type: "go" } | { type: "stop" } | { type: "close" };
+type Inbound = { type: "run"; cfg: ShardConfig } | { type: "go" } | { type: "stop" } | {
+  type: "close";
+};
 
 const self_ = self as unknown as {
   postMessage(m: unknown): void;

@@ -1,5 +1,10 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
-import { mergeCommandMetrics, secondSeriesOf, type ShardResultLike, summarizeEncoded } from "./_merge.ts";
+import {
+  mergeCommandMetrics,
+  secondSeriesOf,
+  type ShardResultLike,
+  summarizeEncoded,
+} from "./_merge.ts";
 import { endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
 import { parseRatePerSec } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
@@ -28,7 +33,10 @@ interface Resolved {
   targets: Target[];
   config: BenchConfig;
   plan: Array<{ name: string; commands: CommandSpec[]; weights: number[] }>;
-  shardBase: Omit<ShardConfig, "shard" | "clients" | "clientBase" | "requests" | "ratePerSec" | "commands" | "weights">;
+  shardBase: Omit<
+    ShardConfig,
+    "shard" | "clients" | "clientBase" | "requests" | "ratePerSec" | "commands" | "weights"
+  >;
   requests: number | undefined;
   ratePerSec: number | undefined;
 }
@@ -56,7 +64,11 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     }
     return x;
   };
-  const rawTargets = o.target === undefined ? ["127.0.0.1:6379"] : Array.isArray(o.target) ? o.target : [o.target];
+  const rawTargets = o.target === undefined
+    ? ["127.0.0.1:6379"]
+    : Array.isArray(o.target)
+    ? o.target
+    : [o.target];
   const targets: Target[] = [];
   for (const t of rawTargets) {
     const parsed = typeof t === "string" ? tryDo(() => parseTarget(t)) : t;
@@ -73,31 +85,60 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
   const pipeline = int("pipeline", o.pipeline, 1, 1);
   const threads = int("threads", o.threads, 1, 1);
   const keyspace = int("keyspace", o.keyspace, 1, 1);
-  if (keyspace > 1e12) problems.push(`Cannot use 'keyspace': must be at most 1e12: current value is ${keyspace}`);
-  if (threads > clients) problems.push(`Cannot use 'threads': must not exceed clients (${clients}): current value is ${threads}`);
+  if (keyspace > 1e12) {
+    problems.push(`Cannot use 'keyspace': must be at most 1e12: current value is ${keyspace}`);
+  }
+  if (threads > clients) {
+    problems.push(
+      `Cannot use 'threads': must not exceed clients (${clients}): current value is ${threads}`,
+    );
+  }
   const durationMs = o.durationMs;
-  if (durationMs !== undefined && !(durationMs > 0)) problems.push(`Cannot use 'duration': must be > 0: current value is ${durationMs}`);
+  if (durationMs !== undefined && !(durationMs > 0)) {
+    problems.push(`Cannot use 'duration': must be > 0: current value is ${durationMs}`);
+  }
   const requests = durationMs === undefined ? int("requests", o.requests, 100_000, 1) : undefined;
   const warmupMs = o.warmupMs ?? 0;
-  if (!(warmupMs >= 0)) problems.push(`Cannot use 'warmup': must be >= 0: current value is ${warmupMs}`);
-  const keyPattern: KeyPattern = (typeof o.keyPattern === "string" ? tryDo(() => parseKeyPattern(o.keyPattern as string)) : o.keyPattern) ?? { kind: "uniform" };
+  if (!(warmupMs >= 0)) {
+    problems.push(`Cannot use 'warmup': must be >= 0: current value is ${warmupMs}`);
+  }
+  const keyPattern: KeyPattern =
+    (typeof o.keyPattern === "string"
+      ? tryDo(() => parseKeyPattern(o.keyPattern as string))
+      : o.keyPattern) ?? { kind: "uniform" };
   const ds = o.dataSize ?? 3;
   const dataSize: ValueSize = (typeof ds === "object" ? ds : tryDo(() => parseValueSize(ds))) ??
     { kind: "fixed", size: 3 };
   const ratePerSec = o.rate === undefined ? undefined : tryDo(() => parseRatePerSec(o.rate!));
   const arrival = o.arrival ?? "constant";
-  if (arrival !== "constant" && arrival !== "poisson") problems.push(`Cannot use 'arrival': must be constant or poisson: current value is ${JSON.stringify(arrival)}`);
+  if (arrival !== "constant" && arrival !== "poisson") {
+    problems.push(
+      `Cannot use 'arrival': must be constant or poisson: current value is ${
+        JSON.stringify(arrival)
+      }`,
+    );
+  }
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
-  if (!Number.isInteger(seed) || seed < 0) problems.push(`Cannot use 'seed': must be a non-negative integer: current value is ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0) {
+    problems.push(`Cannot use 'seed': must be a non-negative integer: current value is ${seed}`);
+  }
 
   const plan: Resolved["plan"] = [];
   let mix: MixEntry[] | undefined;
   if (o.mix !== undefined) {
     mix = typeof o.mix === "string" ? tryDo(() => parseMix(o.mix as string)) : o.mix;
-    if (o.tests !== undefined) problems.push("Cannot use 'tests' together with 'mix' (or 'ratio'): choose one");
+    if (o.tests !== undefined) {
+      problems.push("Cannot use 'tests' together with 'mix' (or 'ratio'): choose one");
+    }
     if (mix) {
       const specs = mix.map((m) => tryDo(() => resolveCommand(m.command)));
-      if (specs.every((s) => s)) plan.push({ name: "mix", commands: specs as CommandSpec[], weights: mix.map((m) => m.weight) });
+      if (specs.every((s) => s)) {
+        plan.push({
+          name: "mix",
+          commands: specs as CommandSpec[],
+          weights: mix.map((m) => m.weight),
+        });
+      }
     }
   } else {
     const tests = o.tests ?? ["ping", "set", "get"];
@@ -198,14 +239,20 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       }
       if (step.commands.some((c) => c.command === "lrange")) await fillListForLrange(r, result);
       const shards = splitShards(r, step);
-      const progress = new ProgressTracker(step.name, i, r.plan.length, shards.length, options.onProgress);
-      const shardResults = pool
-        ? await pool.run(shards, progress, options.signal)
-        : [await runShard(shards[0]!, {
+      const progress = new ProgressTracker(
+        step.name,
+        i,
+        r.plan.length,
+        shards.length,
+        options.onProgress,
+      );
+      const shardResults = pool ? await pool.run(shards, progress, options.signal) : [
+        await runShard(shards[0]!, {
           ready: () => Promise.resolve(),
           tick: (t) => progress.tick(0, t),
           ...(options.signal ? { signal: options.signal } : {}),
-        })];
+        }),
+      ];
       const test = buildTestResult(step.name, step.commands, shardResults, r.ratePerSec);
       result.tests.push(test);
       if (test.failure) {
@@ -227,15 +274,24 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
 // `mylist` has 600 elements before each LRANGE test (earlier LPOP/RPOP tests may have drained it).
 async function fillListForLrange(r: Resolved, result: BenchResult): Promise<void> {
   const t = r.targets[0]!;
-  const conn = await RespConnection.open(t, { resp3: r.config.resp3, connectTimeoutMs: r.shardBase.connectTimeoutMs });
+  const conn = await RespConnection.open(t, {
+    resp3: r.config.resp3,
+    connectTimeoutMs: r.shardBase.connectTimeoutMs,
+  });
   try {
     const len = await conn.command(["LLEN", "mylist"]);
     addSetup(result, "llen", "check the list LRANGE reads");
     if (len.type === "integer" && Number(len.value) >= 600) return;
     const size = r.config.dataSize.kind === "fixed" ? r.config.dataSize.size : 3;
     const value = "x".repeat(size);
-    const reply = await conn.command(["RPUSH", "mylist", ...Array.from({ length: 600 }, () => value)]);
-    if (reply.type === "error") throw new MembenchError("server", `${conn.name}: RPUSH mylist failed: ${reply.value}`);
+    const reply = await conn.command([
+      "RPUSH",
+      "mylist",
+      ...Array.from({ length: 600 }, () => value),
+    ]);
+    if (reply.type === "error") {
+      throw new MembenchError("server", `${conn.name}: RPUSH mylist failed: ${reply.value}`);
+    }
     addSetup(result, "rpush", "fill mylist with 600 elements for LRANGE");
   } finally {
     conn.close();
@@ -288,7 +344,13 @@ class ProgressTracker {
   #test: string;
   #index: number;
   #count: number;
-  constructor(test: string, index: number, count: number, shards: number, cb: ProgressCallback | undefined) {
+  constructor(
+    test: string,
+    index: number,
+    count: number,
+    shards: number,
+    cb: ProgressCallback | undefined,
+  ) {
     this.#ticks = Array.from({ length: shards }, () => ({ requests: 0, errors: 0, warmup: true }));
     this.#cb = cb;
     this.#test = test;
@@ -322,10 +384,17 @@ class ProgressTracker {
 class WorkerPool {
   #workers: Worker[];
   constructor(n: number) {
-    this.#workers = Array.from({ length: n }, () => new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" }));
+    this.#workers = Array.from(
+      { length: n },
+      () => new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" }),
+    );
   }
 
-  async run(shards: ShardConfig[], progress: ProgressTracker, signal?: AbortSignal): Promise<ShardResult[]> {
+  async run(
+    shards: ShardConfig[],
+    progress: ProgressTracker,
+    signal?: AbortSignal,
+  ): Promise<ShardResult[]> {
     let ready = 0;
     const results: Array<Promise<ShardResult>> = shards.map((cfg, i) => {
       const w = this.#workers[i]!;
@@ -333,7 +402,9 @@ class WorkerPool {
         w.onmessage = (e: MessageEvent) => {
           const m = e.data;
           if (m.type === "ready") {
-            if (++ready === shards.length) for (const x of this.#workers) x.postMessage({ type: "go" });
+            if (++ready === shards.length) {
+              for (const x of this.#workers) x.postMessage({ type: "go" });
+            }
           } else if (m.type === "tick") progress.tick(i, m.tick);
           else if (m.type === "done") resolve(m.result);
           else if (m.type === "error") reject(new MembenchError(m.code, m.message));
@@ -368,12 +439,17 @@ class WorkerPool {
   }
 }
 
-function buildTestResult(name: string, specs: CommandSpec[], shards: ShardResultLike[], rate: number | undefined): TestResult {
+function buildTestResult(
+  name: string,
+  specs: CommandSpec[],
+  shards: ShardResultLike[],
+  rate: number | undefined,
+): TestResult {
   const measuredUs = Math.max(...shards.map((s) => s.measuredUs));
   const seconds = measuredUs / 1e6;
   const commands: CommandResult[] = [];
   const histograms: TestResult["histograms"] = [];
-  const merged = specs.map((spec, ci) => mergeCommandMetrics(shards.map((s) => s.commands[ci]!)));
+  const merged = specs.map((_spec, ci) => mergeCommandMetrics(shards.map((s) => s.commands[ci]!)));
   for (const [ci, m] of merged.entries()) {
     const spec = specs[ci]!;
     const errorCount = Object.values(m.errors).reduce((a, b) => a + b, 0);
@@ -394,7 +470,12 @@ function buildTestResult(name: string, specs: CommandSpec[], shards: ShardResult
     }
     if (m.response !== undefined) c.responseTime = summarizeEncoded(m.response);
     commands.push(c);
-    histograms.push({ name: spec.name, service: m.service, ...(m.response !== undefined ? { response: m.response } : {}), series: m.series });
+    histograms.push({
+      name: spec.name,
+      service: m.service,
+      ...(m.response !== undefined ? { response: m.response } : {}),
+      series: m.series,
+    });
   }
   const series = secondSeries(merged);
   const requests = commands.reduce((a, c) => a + c.count, 0);

@@ -6,4 +6,10 @@
  */
 export * from "./types.ts";
 export { bench, resolveBenchOptions } from "./bench.ts";
-export { compileCommand, type ReconnectPolicy, runShard, type ShardConfig, type ShardResult } from "./shard.ts";
+export {
+  compileCommand,
+  type ReconnectPolicy,
+  runShard,
+  type ShardConfig,
+  type ShardResult,
+} from "./shard.ts";

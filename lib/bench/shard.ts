@@ -11,8 +11,8 @@ import {
 import { nowUs, Ticker } from "../units/mod.ts";
 import {
   type CommandSpec,
-  keyGenerator,
   type KeyGenerator,
+  keyGenerator,
   type KeyPattern,
   maxValueSize,
   Rng,
@@ -134,7 +134,11 @@ interface Compiled {
 }
 
 /** Compiles a workload command into a RESP template for a keyspace. */
-export function compileCommand(spec: CommandSpec, keyPrefix: string, keyspace: number): CommandTemplate {
+export function compileCommand(
+  spec: CommandSpec,
+  keyPrefix: string,
+  keyspace: number,
+): CommandTemplate {
   const keyWidth = String(Math.max(0, keyspace - 1)).length;
   const args: TemplateArg[] = spec.args.map((parts) => {
     const out: TemplatePart[] = [];
@@ -176,7 +180,16 @@ class Client {
   issued = 0;
   limit = Infinity;
   share = Infinity;
-  constructor(index: number, target: Target, pipeline: number, outSize: number, slots: number, keys: KeyGenerator, rng: Rng, sizer: () => number) {
+  constructor(
+    index: number,
+    target: Target,
+    pipeline: number,
+    outSize: number,
+    slots: number,
+    keys: KeyGenerator,
+    rng: Rng,
+    sizer: () => number,
+  ) {
     this.index = index;
     this.target = target;
     this.scanner = new ReplyScanner(`reply stream of client ${index}`);
@@ -209,11 +222,19 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       slots: template.digitSlots,
       hasData: template.hasData,
       metrics: new CommandMetrics(spec.name, openLoop),
-      hitRule: spec.hits === "value" ? 1 : spec.hits === "keys" ? 2 : spec.hits === "nonempty" ? 3 : 0,
+      hitRule: spec.hits === "value"
+        ? 1
+        : spec.hits === "keys"
+        ? 2
+        : spec.hits === "nonempty"
+        ? 3
+        : 0,
     };
   });
   const totalWeight = cfg.weights.reduce((a, b) => a + b, 0);
-  const cdf = cfg.weights.map((_, i) => cfg.weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / totalWeight);
+  const cdf = cfg.weights.map((_, i) =>
+    cfg.weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / totalWeight
+  );
   const maxData = maxValueSize(cfg.dataSize);
   const maxReq = Math.max(...compiled.map((c) => c.template.maxLength(maxData)));
   const maxSlots = Math.max(...compiled.map((c) => c.slots));
@@ -223,9 +244,21 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   for (let i = 0; i < cfg.clients; i++) {
     const g = cfg.clientBase + i;
     const rng = Rng.derive(cfg.seed, g);
-    const keys = keyGenerator(cfg.keyPattern, cfg.keyspace, rng, { index: g, count: cfg.totalClients });
+    const keys = keyGenerator(cfg.keyPattern, cfg.keyspace, rng, {
+      index: g,
+      count: cfg.totalClients,
+    });
     clients.push(
-      new Client(g, cfg.targets[g % cfg.targets.length]!, P, maxReq * P, maxSlots, keys, rng, valueSizer(cfg.dataSize, rng)),
+      new Client(
+        g,
+        cfg.targets[g % cfg.targets.length]!,
+        P,
+        maxReq * P,
+        maxSlots,
+        keys,
+        rng,
+        valueSizer(cfg.dataSize, rng),
+      ),
     );
   }
 
@@ -242,13 +275,17 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       c.limit = cfg.warmupMs > 0 ? Infinity : c.share;
     });
   }
-  const opened = await Promise.allSettled(clients.map((c) => RespConnection.open(c.target, connectOptions)));
+  const opened = await Promise.allSettled(
+    clients.map((c) => RespConnection.open(c.target, connectOptions)),
+  );
   const failed = opened.find((r) => r.status === "rejected");
   if (failed) {
     for (const r of opened) if (r.status === "fulfilled") r.value.close();
     throw (failed as PromiseRejectedResult).reason;
   }
-  opened.forEach((r, i) => clients[i]!.transport = (r as PromiseFulfilledResult<RespConnection>).value.transport);
+  opened.forEach((r, i) =>
+    clients[i]!.transport = (r as PromiseFulfilledResult<RespConnection>).value.transport
+  );
 
   let stopped = false; // no new requests
   let interrupted = false;
@@ -306,7 +343,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     for (let k = 0, s = c.head; k < c.inflight; k++, s = s + 1 === P ? 0 : s + 1) {
       if (c.fifoSent[s]! < 0) {
         c.fifoSent[s] = t;
-        if (openLoop && t - c.fifoIntended[s]! > cfg.lateThresholdUs) compiled[c.fifoCmd[s]!]!.metrics.late++;
+        if (openLoop && t - c.fifoIntended[s]! > cfg.lateThresholdUs) {
+          compiled[c.fifoCmd[s]!]!.metrics.late++;
+        }
       }
     }
     writeOut(c, buf, len);
@@ -335,7 +374,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   function sendDue(c: Client, now: number): void {
     while (c.inflight < P && !stopped && c.issued < c.limit && c.nextDueUs <= now) {
       enqueue(c, c.nextDueUs);
-      c.nextDueUs += cfg.arrival === "poisson" ? c.rng.nextExponential(meanIntervalUs) : meanIntervalUs;
+      c.nextDueUs += cfg.arrival === "poisson"
+        ? c.rng.nextExponential(meanIntervalUs)
+        : meanIntervalUs;
     }
     flush(c);
   }
@@ -380,7 +421,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   }
 
   function checkDone(): void {
-    if (clients.every((c) => c.dead || (c.inflight === 0 && (stopped || c.issued >= c.limit)))) finish();
+    if (clients.every((c) => c.dead || (c.inflight === 0 && (stopped || c.issued >= c.limit)))) {
+      finish();
+    }
   }
 
   async function reconnect(c: Client, why: MembenchError): Promise<boolean> {
@@ -423,7 +466,8 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
         if (stopped && c.inflight === 0) return;
         if (interrupted) return;
         const code = c.error?.code === "timeout" ? "timeout" : "connection";
-        const why = c.error ?? new MembenchError("connection", `client ${c.index}: server closed the connection`);
+        const why = c.error ??
+          new MembenchError("connection", `client ${c.index}: server closed the connection`);
         c.error = undefined;
         try {
           tr.close();
@@ -528,7 +572,10 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     if (now >= endUs) stopped = true;
     const limitUs = cfg.requestTimeoutMs * 1000;
     for (const c of clients) {
-      if (c.inflight > 0 && c.transport && c.fifoSent[c.head]! > 0 && now - c.fifoSent[c.head]! > limitUs) {
+      if (
+        c.inflight > 0 && c.transport && c.fifoSent[c.head]! > 0 &&
+        now - c.fifoSent[c.head]! > limitUs
+      ) {
         c.error = new MembenchError(
           "timeout",
           `client ${c.index}: no reply within ${cfg.requestTimeoutMs} ms`,
@@ -554,7 +601,12 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   const readers = clients.map((c) => readLoop(c));
   if (openLoop) {
     const t0 = nowUs();
-    for (const c of clients) c.nextDueUs = t0 + (cfg.arrival === "poisson" ? c.rng.nextExponential(meanIntervalUs) : c.rng.next() * meanIntervalUs);
+    for (const c of clients) {
+      c.nextDueUs = t0 +
+        (cfg.arrival === "poisson"
+          ? c.rng.nextExponential(meanIntervalUs)
+          : c.rng.next() * meanIntervalUs);
+    }
     void (async () => {
       while (!stopped && clients.some((c) => c.issued < c.limit && !c.dead)) {
         const now = nowUs();

@@ -174,7 +174,10 @@ export function mergeCommandMetrics(parts: readonly CommandMetricsData[]): Comma
   const first = parts[0];
   if (first === undefined) throw new RangeError("Cannot merge metrics: no parts given");
   const errors: Record<string, number> = {};
-  const bySecond = new Map<number, { ops: number; errors: number; service: string[]; response: string[] }>();
+  const bySecond = new Map<
+    number,
+    { ops: number; errors: number; service: string[]; response: string[] }
+  >();
   for (const p of parts) {
     for (const [k, v] of Object.entries(p.errors)) errors[k] = (errors[k] ?? 0) + v;
     for (const s of p.series) {
@@ -194,7 +197,9 @@ export function mergeCommandMetrics(parts: readonly CommandMetricsData[]): Comma
         errors: e.errors,
         service: e.service.length === 1 ? e.service[0]! : reencode(e.service),
       };
-      if (e.response.length > 0) s.response = e.response.length === 1 ? e.response[0]! : reencode(e.response);
+      if (e.response.length > 0) {
+        s.response = e.response.length === 1 ? e.response[0]! : reencode(e.response);
+      }
       return s;
     },
   );

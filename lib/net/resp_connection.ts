@@ -1,5 +1,11 @@
 import { MembenchError } from "../errors/mod.ts";
-import { encodeCommand, type RespArg, RespDecoder, respText, type RespValue } from "../protocol/resp/mod.ts";
+import {
+  encodeCommand,
+  type RespArg,
+  RespDecoder,
+  respText,
+  type RespValue,
+} from "../protocol/resp/mod.ts";
 import { endpointName, type Target } from "./target.ts";
 import { openTransport, type Transport, writeAll } from "./transport.ts";
 
@@ -62,19 +68,27 @@ export class RespConnection {
   async #handshake(target: Target, options: RespConnectionOptions): Promise<void> {
     if (options.resp3) {
       const args: RespArg[] = ["HELLO", "3"];
-      if (target.password !== undefined) args.push("AUTH", target.user ?? "default", target.password);
+      if (target.password !== undefined) {
+        args.push("AUTH", target.user ?? "default", target.password);
+      }
       if (options.clientName) args.push("SETNAME", options.clientName);
       await this.#setup(args, "HELLO 3");
     } else {
       if (target.password !== undefined) {
         await this.#setup(
-          target.user !== undefined ? ["AUTH", target.user, target.password] : ["AUTH", target.password],
+          target.user !== undefined
+            ? ["AUTH", target.user, target.password]
+            : ["AUTH", target.password],
           "AUTH",
         );
       }
-      if (options.clientName) await this.#setup(["CLIENT", "SETNAME", options.clientName], "CLIENT SETNAME");
+      if (options.clientName) {
+        await this.#setup(["CLIENT", "SETNAME", options.clientName], "CLIENT SETNAME");
+      }
     }
-    if (target.db !== undefined && target.db !== 0) await this.#setup(["SELECT", target.db], `SELECT ${target.db}`);
+    if (target.db !== undefined && target.db !== 0) {
+      await this.#setup(["SELECT", target.db], `SELECT ${target.db}`);
+    }
   }
 
   // Sends a setup command; an error reply becomes an `auth` or `server` error naming the command
@@ -107,7 +121,9 @@ export class RespConnection {
   /** Sends a command and returns its text (bulk or simple); an error reply throws `server`. */
   async text(args: readonly RespArg[]): Promise<string> {
     const r = await this.command(args);
-    if (r.type === "error") throw new MembenchError("server", `${this.name}: ${String(args[0])} failed: ${r.value}`);
+    if (r.type === "error") {
+      throw new MembenchError("server", `${this.name}: ${String(args[0])} failed: ${r.value}`);
+    }
     return respText(r) ?? "";
   }
 
@@ -123,14 +139,22 @@ export class RespConnection {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const n = await Promise.race([
         this.transport.read(this.#buf),
-        new Promise<"timeout">((res) => timer = setTimeout(() => res("timeout"), Math.max(1, left))),
+        new Promise<"timeout">((res) =>
+          timer = setTimeout(() => res("timeout"), Math.max(1, left))
+        ),
       ]).finally(() => clearTimeout(timer));
       if (n === "timeout") {
         this.close();
-        throw new MembenchError("timeout", `${this.name}: no reply to ${label} within ${this.#timeoutMs} ms`);
+        throw new MembenchError(
+          "timeout",
+          `${this.name}: no reply to ${label} within ${this.#timeoutMs} ms`,
+        );
       }
       if (n === null) {
-        throw new MembenchError("connection", `${this.name}: server closed the connection during ${label}`);
+        throw new MembenchError(
+          "connection",
+          `${this.name}: server closed the connection during ${label}`,
+        );
       }
       this.#decoder.feed(this.#buf.subarray(0, n));
     }
@@ -173,6 +197,8 @@ export function parseInfo(text: string): Record<string, Record<string, string>> 
 /** Calls per command from `INFO commandstats` (`cmdstat_get:calls=10,…`), lower-case names. */
 export function parseCommandStats(text: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]!.toLowerCase()] = Number(m[2]);
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    out[m[1]!.toLowerCase()] = Number(m[2]);
+  }
   return out;
 }

@@ -57,7 +57,9 @@ export function endpointName(e: Endpoint): string {
 export function parseTarget(input: string, defaultPort = 6379): Target {
   const s = input.trim();
   if (s.startsWith("/")) return { endpoint: { kind: "unix", path: s } };
-  if (s.startsWith("unix://")) return { endpoint: { kind: "unix", path: decodeURIComponent(s.slice(7)) } };
+  if (s.startsWith("unix://")) {
+    return { endpoint: { kind: "unix", path: decodeURIComponent(s.slice(7)) } };
+  }
   if (/^rediss?:\/\//i.test(s) || /^valkeys?:\/\//i.test(s)) {
     let url: URL;
     try {
@@ -68,7 +70,9 @@ export function parseTarget(input: string, defaultPort = 6379): Target {
     const secure = url.protocol === "rediss:" || url.protocol === "valkeys:";
     const host = url.hostname.replace(/^\[|\]$/g, "");
     if (!host) throw invalidArgument("target", "the URI has no host", redactUri(s));
-    const t: Target = { endpoint: { kind: "tcp", host, port: url.port ? Number(url.port) : defaultPort } };
+    const t: Target = {
+      endpoint: { kind: "tcp", host, port: url.port ? Number(url.port) : defaultPort },
+    };
     if (secure) t.tls = {};
     if (url.username && url.password) t.user = decodeURIComponent(url.username);
     if (url.password) t.password = decodeURIComponent(url.password);
@@ -76,7 +80,9 @@ export function parseTarget(input: string, defaultPort = 6379): Target {
     const path = url.pathname.replace(/^\//, "");
     if (path) {
       const db = Number(path);
-      if (!Number.isInteger(db) || db < 0) throw invalidArgument("target", "the database must be a number", redactUri(s));
+      if (!Number.isInteger(db) || db < 0) {
+        throw invalidArgument("target", "the database must be a number", redactUri(s));
+      }
       t.db = db;
     }
     return t;
@@ -85,7 +91,13 @@ export function parseTarget(input: string, defaultPort = 6379): Target {
   if (v6) return { endpoint: { kind: "tcp", host: v6[1]!, port: port(v6[2], defaultPort, s) } };
   const colon = s.lastIndexOf(":");
   if (colon > 0 && s.indexOf(":") === colon) {
-    return { endpoint: { kind: "tcp", host: s.slice(0, colon), port: port(s.slice(colon + 1), defaultPort, s) } };
+    return {
+      endpoint: {
+        kind: "tcp",
+        host: s.slice(0, colon),
+        port: port(s.slice(colon + 1), defaultPort, s),
+      },
+    };
   }
   if (s.includes(":")) return { endpoint: { kind: "tcp", host: s, port: defaultPort } }; // bare IPv6
   if (!s) throw invalidArgument("target", "it is empty", input);

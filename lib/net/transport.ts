@@ -61,7 +61,12 @@ async function connectOnce(
   signal: AbortSignal,
 ): Promise<Transport> {
   if (endpoint.kind === "unix") {
-    if (tls) throw new MembenchError("invalid_argument", `${endpoint.path}: TLS over a unix socket is not supported`);
+    if (tls) {
+      throw new MembenchError(
+        "invalid_argument",
+        `${endpoint.path}: TLS over a unix socket is not supported`,
+      );
+    }
     return await Deno.connect({ transport: "unix", path: endpoint.path });
   }
   if (!tls) {
@@ -101,7 +106,10 @@ async function connectOnce(
     ...(tls.skipHostnameCheck ? { unsafelyDisableHostnameVerification: true } : {}),
   };
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new MembenchError("invalid_argument", `${endpointName(endpoint)}: a client certificate needs both cert and key`);
+    throw new MembenchError(
+      "invalid_argument",
+      `${endpointName(endpoint)}: a client certificate needs both cert and key`,
+    );
   }
   const c = tls.cert !== undefined && tls.key !== undefined
     ? await Deno.connectTls({ ...base, cert: tls.cert, key: tls.key })
@@ -121,7 +129,9 @@ function describeConnectError(e: unknown): string {
   if (e instanceof Deno.errors.PermissionDenied) return `permission denied (${errorMessage(e)})`;
   if (e instanceof Deno.errors.TimedOut) return "connect timed out";
   const m = errorMessage(e);
-  if (/certificate|tls|handshake|UnknownIssuer|NotValidForName/i.test(m)) return `TLS handshake failed: ${m}`;
+  if (/certificate|tls|handshake|UnknownIssuer|NotValidForName/i.test(m)) {
+    return `TLS handshake failed: ${m}`;
+  }
   return m;
 }
 

@@ -16,7 +16,9 @@ export function formatBenchText(r: BenchResult): string {
   const lines: string[] = [];
   const cfg = r.config;
   lines.push(
-    `membench ${r.version}  ${cfg.targets.join(", ")}${cfg.tls ? " (TLS)" : ""}${cfg.resp3 ? " RESP3" : ""}  ` +
+    `membench ${r.version}  ${cfg.targets.join(", ")}${cfg.tls ? " (TLS)" : ""}${
+      cfg.resp3 ? " RESP3" : ""
+    }  ` +
       `clients=${cfg.clients} pipeline=${cfg.pipeline} threads=${cfg.threads} keyspace=${cfg.keyspace} ` +
       `seed=${cfg.seed}`,
   );
@@ -31,9 +33,13 @@ function testTable(t: TestResult): string[] {
   const open = t.loop === "open";
   const out: string[] = [];
   out.push(
-    `== ${t.name}: ${formatRate(t.opsPerSec)} ops/s, ${t.requests.toLocaleString("en-US")} requests in ` +
+    `== ${t.name}: ${formatRate(t.opsPerSec)} ops/s, ${
+      t.requests.toLocaleString("en-US")
+    } requests in ` +
       `${(t.durationMs / 1000).toFixed(2)} s` +
-      (open ? `, open loop at ${formatRate(t.targetRatePerSec ?? 0)}/s target, ${t.late} late sends` : ", closed loop") +
+      (open
+        ? `, open loop at ${formatRate(t.targetRatePerSec ?? 0)}/s target, ${t.late} late sends`
+        : ", closed loop") +
       (t.errors > 0 ? `, ${t.errors} errors` : "") +
       (t.reconnects > 0 ? `, ${t.reconnects} reconnects` : "") +
       (t.warmupRequests > 0 ? ` (+${t.warmupRequests} warm-up)` : ""),
@@ -43,7 +49,18 @@ function testTable(t: TestResult): string[] {
       ? "   latency = response time from the intended send time (no coordinated omission); service time below"
       : "   latency = service time (request written -> reply read)",
   );
-  const header = ["command", "ops/s", "p50", "p90", "p99", "p99.9", "max", "hits", "misses", "errors"];
+  const header = [
+    "command",
+    "ops/s",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "max",
+    "hits",
+    "misses",
+    "errors",
+  ];
   const rows: string[][] = [header];
   for (const c of t.commands) {
     const l = headline(c);
@@ -61,12 +78,28 @@ function testTable(t: TestResult): string[] {
     ]);
     if (open) {
       const s = c.serviceTime;
-      rows.push(["  service", "", formatUs(s.p50Us), formatUs(s.p90Us), formatUs(s.p99Us), formatUs(s.p999Us), formatUs(s.maxUs), "", "", ""]);
+      rows.push([
+        "  service",
+        "",
+        formatUs(s.p50Us),
+        formatUs(s.p90Us),
+        formatUs(s.p99Us),
+        formatUs(s.p999Us),
+        formatUs(s.maxUs),
+        "",
+        "",
+        "",
+      ]);
     }
   }
   const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) {
-    out.push("   " + r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)).join("  "));
+    out.push(
+      "   " +
+        r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)).join(
+          "  ",
+        ),
+    );
   }
   if (t.failure) out.push(`   failed: ${t.failure.message}`);
   return out;
@@ -84,15 +117,45 @@ export function formatBenchQuiet(r: BenchResult): string {
 /** CSV, one row per command per test; latencies in µs; the `latency` column names the figure. */
 export function formatBenchCsv(r: BenchResult): string {
   const rows = [
-    ["test", "command", "loop", "latency", "requests", "ops_per_sec", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us", "hits", "misses", "errors", "late"],
+    [
+      "test",
+      "command",
+      "loop",
+      "latency",
+      "requests",
+      "ops_per_sec",
+      "p50_us",
+      "p90_us",
+      "p99_us",
+      "p999_us",
+      "max_us",
+      "mean_us",
+      "hits",
+      "misses",
+      "errors",
+      "late",
+    ],
   ];
   for (const t of r.tests) {
     for (const c of t.commands) {
       const l = headline(c);
       rows.push([
-        t.name, c.name, t.loop, c.responseTime ? "response" : "service", String(c.count), c.opsPerSec.toFixed(2),
-        String(l.p50Us), String(l.p90Us), String(l.p99Us), String(l.p999Us), String(l.maxUs), String(l.meanUs),
-        String(c.hits ?? ""), String(c.misses ?? ""), String(c.errorCount), String(c.late),
+        t.name,
+        c.name,
+        t.loop,
+        c.responseTime ? "response" : "service",
+        String(c.count),
+        c.opsPerSec.toFixed(2),
+        String(l.p50Us),
+        String(l.p90Us),
+        String(l.p99Us),
+        String(l.p999Us),
+        String(l.maxUs),
+        String(l.meanUs),
+        String(c.hits ?? ""),
+        String(c.misses ?? ""),
+        String(c.errorCount),
+        String(c.late),
       ]);
     }
   }
@@ -117,14 +180,27 @@ export function formatBenchJson(r: BenchResult): string {
  * `<test>.<command>.service` and `<test>.<command>.response`.
  */
 export function formatBenchHdrLog(r: BenchResult): string {
-  const intervals: Array<{ tag: string; startSec: number; lengthSec: number; encoded: string }> = [];
+  const intervals: Array<{ tag: string; startSec: number; lengthSec: number; encoded: string }> =
+    [];
   let offset = 0;
   for (const t of r.tests) {
     for (const h of t.histograms) {
       const tag = `${t.name}.${h.name}`.replace(/[\s,=]/g, "_");
       for (const s of h.series) {
-        intervals.push({ tag: `${tag}.service`, startSec: offset + s.second, lengthSec: 1, encoded: s.service });
-        if (s.response) intervals.push({ tag: `${tag}.response`, startSec: offset + s.second, lengthSec: 1, encoded: s.response });
+        intervals.push({
+          tag: `${tag}.service`,
+          startSec: offset + s.second,
+          lengthSec: 1,
+          encoded: s.service,
+        });
+        if (s.response) {
+          intervals.push({
+            tag: `${tag}.response`,
+            startSec: offset + s.second,
+            lengthSec: 1,
+            encoded: s.response,
+          });
+        }
       }
     }
     offset += Math.ceil(t.durationMs / 1000);

@@ -52,17 +52,40 @@ export async function startLocalServer(
 ): Promise<LocalServer> {
   const { bin, pkg } = BINARIES[kind];
   const timeoutMs = options.startTimeoutMs ?? 10_000;
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     const port = options.port ?? freePort();
     const args = kind === "redis"
-      ? ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...(options.args ?? [])]
-      : ["-p", String(port), "-l", "127.0.0.1", "-U", "0", ...(process_user()), ...(options.args ?? [])];
+      ? [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        ...(options.args ?? []),
+      ]
+      : [
+        "-p",
+        String(port),
+        "-l",
+        "127.0.0.1",
+        "-U",
+        "0",
+        ...(process_user()),
+        ...(options.args ?? []),
+      ];
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(bin, { args, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
+      child = new Deno.Command(bin, { args, stdin: "null", stdout: "null", stderr: "piped" })
+        .spawn();
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        throw new MembenchError("invalid_argument", `Cannot start ${bin}: it is not installed; install ${pkg}`);
+        throw new MembenchError(
+          "invalid_argument",
+          `Cannot start ${bin}: it is not installed; install ${pkg}`,
+        );
       }
       throw e;
     }
@@ -92,7 +115,9 @@ export async function startLocalServer(
       if (options.port === undefined && attempt < 3 && /in use|bind/i.test(err)) continue;
       throw new MembenchError(
         "connection",
-        `Cannot start ${bin} on 127.0.0.1:${port}: ${early ? `it exited with code ${early.code}` : "no answer in time"}${err ? `: ${err}` : ""}`,
+        `Cannot start ${bin} on 127.0.0.1:${port}: ${
+          early ? `it exited with code ${early.code}` : "no answer in time"
+        }${err ? `: ${err}` : ""}`,
       );
     }
     let stopped = false;

@@ -68,15 +68,45 @@ const ALIASES: Record<string, string> = {
 
 /** Default test list when none is given (redis-benchmark's order). */
 export const DEFAULT_REDIS_TESTS = [
-  "ping", "set", "get", "incr", "lpush", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd",
-  "zpopmin", "lrange_100", "lrange_300", "lrange_500", "lrange_600", "mset", "mget",
+  "ping",
+  "set",
+  "get",
+  "incr",
+  "lpush",
+  "rpush",
+  "lpop",
+  "rpop",
+  "sadd",
+  "hset",
+  "spop",
+  "zadd",
+  "zpopmin",
+  "lrange_100",
+  "lrange_300",
+  "lrange_500",
+  "lrange_600",
+  "mset",
+  "mget",
 ] as const;
 
 const READS: Record<string, HitRule> = {
-  get: "value", getex: "value", getdel: "value", hget: "value", lpop: "value", rpop: "value",
-  spop: "value", lindex: "value", srandmember: "value", mget: "keys", hmget: "keys",
-  lrange: "nonempty", zrange: "nonempty", smembers: "nonempty", hgetall: "nonempty",
-  zpopmin: "nonempty", zpopmax: "nonempty",
+  get: "value",
+  getex: "value",
+  getdel: "value",
+  hget: "value",
+  lpop: "value",
+  rpop: "value",
+  spop: "value",
+  lindex: "value",
+  srandmember: "value",
+  mget: "keys",
+  hmget: "keys",
+  lrange: "nonempty",
+  zrange: "nonempty",
+  smembers: "nonempty",
+  hgetall: "nonempty",
+  zpopmin: "nonempty",
+  zpopmax: "nonempty",
 };
 
 /**
@@ -124,7 +154,13 @@ export function parseTemplate(text: string): CommandSpec {
     }
     return parts;
   });
-  return { name: text.trim(), text: text.trim(), command: words[0]!.toLowerCase(), args, hits: "none" };
+  return {
+    name: text.trim(),
+    text: text.trim(),
+    command: words[0]!.toLowerCase(),
+    args,
+    hits: "none",
+  };
 }
 
 function splitWords(text: string): string[] {
@@ -148,7 +184,12 @@ function splitWords(text: string): string[] {
       inWord = true;
     }
   }
-  if (quote) throw new MembenchError("invalid_argument", `Cannot parse command template ${JSON.stringify(text)}: unclosed quote`);
+  if (quote) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot parse command template ${JSON.stringify(text)}: unclosed quote`,
+    );
+  }
   if (inWord) out.push(cur);
   return out;
 }
@@ -193,5 +234,7 @@ export function parseRatio(input: string): MixEntry[] {
   if (!m || set + get <= 0) {
     throw invalidArgument("ratio", "expected SET:GET, such as 1:10", input);
   }
-  return [{ command: "set", weight: set }, { command: "get", weight: get }].filter((e) => e.weight > 0);
+  return [{ command: "set", weight: set }, { command: "get", weight: get }].filter((e) =>
+    e.weight > 0
+  );
 }

@@ -1,6 +1,6 @@
 // This module uses no Deno APIs.
 import { invalidArgument } from "../errors/mod.ts";
-import { Rng } from "./rng.ts";
+import type { Rng } from "./rng.ts";
 
 /** How keys are drawn from the keyspace `[0, keyspace)`. */
 export type KeyPattern =
@@ -41,7 +41,11 @@ export function parseKeyPattern(input: string): KeyPattern {
     if (rest.length === 0) return { kind: "gaussian" };
     const [mean, stddev] = rest.map(Number);
     if (rest.length !== 2 || !(mean! >= 0) || !(stddev! > 0)) {
-      throw invalidArgument("key-pattern", "gaussian takes MEAN:STDDEV, as in gaussian:5000:800", input);
+      throw invalidArgument(
+        "key-pattern",
+        "gaussian takes MEAN:STDDEV, as in gaussian:5000:800",
+        input,
+      );
     }
     return { kind: "gaussian", mean: mean!, stddev: stddev! };
   }

@@ -40,7 +40,11 @@ export function parseValueSize(input: string | number, flag = "data-size"): Valu
     }
     const range = /^([^-]+)-([^-]+)$/.exec(s);
     if (range) {
-      return checked({ kind: "range", min: parseSize(range[1]!), max: parseSize(range[2]!) }, flag, input);
+      return checked(
+        { kind: "range", min: parseSize(range[1]!), max: parseSize(range[2]!) },
+        flag,
+        input,
+      );
     }
     return checked({ kind: "fixed", size: parseSize(s) }, flag, input);
   } catch (e) {
@@ -81,7 +85,9 @@ export function valueSizer(v: ValueSize, rng: Rng): () => number {
     }
     case "list": {
       const total = v.weights.reduce((a, b) => a + b, 0);
-      const cdf = v.weights.map((_, i) => v.weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / total);
+      const cdf = v.weights.map((_, i) =>
+        v.weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / total
+      );
       const sizes = v.sizes;
       return () => {
         const u = rng.next();

@@ -34,7 +34,9 @@ function plain(v: RespValue): unknown {
         return { [v.type]: typeof v.value === "bigint" ? v.value.toString() : v.value };
     }
   })();
-  return v.attributes ? { ...base, attrs: v.attributes.map(([k, x]) => [plain(k), plain(x)]) } : base;
+  return v.attributes
+    ? { ...base, attrs: v.attributes.map(([k, x]) => [plain(k), plain(x)]) }
+    : base;
 }
 
 const CASES: Array<{ name: string; wire: string; values: unknown[]; kinds: number[] }> = [
@@ -42,7 +44,12 @@ const CASES: Array<{ name: string; wire: string; values: unknown[]; kinds: numbe
   { name: "error", wire: "-ERR bad thing\r\n", values: [{ error: "ERR bad thing" }], kinds: [2] },
   { name: "integer", wire: ":-42\r\n", values: [{ integer: -42 }], kinds: [0] },
   { name: "bulk", wire: "$5\r\nhello\r\n", values: [{ bulk: "hello" }], kinds: [0] },
-  { name: "bulk with CRLF inside", wire: "$4\r\na\r\nb\r\n", values: [{ bulk: "a\r\nb" }], kinds: [0] },
+  {
+    name: "bulk with CRLF inside",
+    wire: "$4\r\na\r\nb\r\n",
+    values: [{ bulk: "a\r\nb" }],
+    kinds: [0],
+  },
   { name: "empty bulk", wire: "$0\r\n\r\n", values: [{ bulk: "" }], kinds: [0] },
   { name: "null bulk", wire: "$-1\r\n", values: [{ null: true }], kinds: [1] },
   { name: "null array", wire: "*-1\r\n", values: [{ null: true }], kinds: [1] },
@@ -59,18 +66,50 @@ const CASES: Array<{ name: string; wire: string; values: unknown[]; kinds: numbe
     kinds: [0],
   },
   { name: "RESP3 null", wire: "_\r\n", values: [{ null: true }], kinds: [1] },
-  { name: "RESP3 boolean", wire: "#t\r\n#f\r\n", values: [{ boolean: true }, { boolean: false }], kinds: [0, 0] },
-  { name: "RESP3 double", wire: ",3.25\r\n,-inf\r\n", values: [{ double: 3.25 }, { double: -Infinity }], kinds: [0, 0] },
-  { name: "RESP3 big number", wire: "(3492890328409238509324850943850943825024385\r\n", values: [{ bignum: "3492890328409238509324850943850943825024385" }], kinds: [0] },
-  { name: "RESP3 verbatim", wire: "=15\r\ntxt:Some string\r\n", values: [{ verbatim: "txt:Some string" }], kinds: [0] },
-  { name: "RESP3 blob error", wire: "!21\r\nSYNTAX invalid syntax\r\n", values: [{ error: "SYNTAX invalid syntax" }], kinds: [2] },
+  {
+    name: "RESP3 boolean",
+    wire: "#t\r\n#f\r\n",
+    values: [{ boolean: true }, { boolean: false }],
+    kinds: [0, 0],
+  },
+  {
+    name: "RESP3 double",
+    wire: ",3.25\r\n,-inf\r\n",
+    values: [{ double: 3.25 }, { double: -Infinity }],
+    kinds: [0, 0],
+  },
+  {
+    name: "RESP3 big number",
+    wire: "(3492890328409238509324850943850943825024385\r\n",
+    values: [{ bignum: "3492890328409238509324850943850943825024385" }],
+    kinds: [0],
+  },
+  {
+    name: "RESP3 verbatim",
+    wire: "=15\r\ntxt:Some string\r\n",
+    values: [{ verbatim: "txt:Some string" }],
+    kinds: [0],
+  },
+  {
+    name: "RESP3 blob error",
+    wire: "!21\r\nSYNTAX invalid syntax\r\n",
+    values: [{ error: "SYNTAX invalid syntax" }],
+    kinds: [2],
+  },
   {
     name: "RESP3 map",
     wire: "%2\r\n+first\r\n:1\r\n+second\r\n$-1\r\n",
-    values: [{ map: [[{ simple: "first" }, { integer: 1 }], [{ simple: "second" }, { null: true }]] }],
+    values: [{
+      map: [[{ simple: "first" }, { integer: 1 }], [{ simple: "second" }, { null: true }]],
+    }],
     kinds: [0],
   },
-  { name: "RESP3 set", wire: "~2\r\n+a\r\n+b\r\n", values: [{ set: [{ simple: "a" }, { simple: "b" }] }], kinds: [0] },
+  {
+    name: "RESP3 set",
+    wire: "~2\r\n+a\r\n+b\r\n",
+    values: [{ set: [{ simple: "a" }, { simple: "b" }] }],
+    kinds: [0],
+  },
   {
     name: "RESP3 push then reply",
     wire: ">3\r\n+message\r\n+ch\r\n$2\r\nhi\r\n+OK\r\n",
@@ -89,10 +128,17 @@ const CASES: Array<{ name: string; wire: string; values: unknown[]; kinds: numbe
   {
     name: "attribute inside an array",
     wire: "*2\r\n:1\r\n|1\r\n+a\r\n+b\r\n:2\r\n",
-    values: [{ array: [{ integer: 1 }, { integer: 2, attrs: [[{ simple: "a" }, { simple: "b" }]] }] }],
+    values: [{
+      array: [{ integer: 1 }, { integer: 2, attrs: [[{ simple: "a" }, { simple: "b" }]] }],
+    }],
     kinds: [0],
   },
-  { name: "big integer", wire: ":12345678901234567890\r\n", values: [{ integer: "12345678901234567890" }], kinds: [0] },
+  {
+    name: "big integer",
+    wire: ":12345678901234567890\r\n",
+    values: [{ integer: "12345678901234567890" }],
+    kinds: [0],
+  },
 ];
 
 function decodeAll(chunks: Uint8Array[]): unknown[] {
@@ -147,7 +193,9 @@ Deno.test("RespDecoder decodes all cases concatenated at every split offset", ()
 
 Deno.test("ReplyScanner counts elements and nulls of an MGET reply and keeps error text", () => {
   const s = new ReplyScanner();
-  const b = te.encode("*4\r\n$1\r\nx\r\n$-1\r\n$1\r\ny\r\n$-1\r\n-WRONGTYPE Operation against a key\r\n");
+  const b = te.encode(
+    "*4\r\n$1\r\nx\r\n$-1\r\n$1\r\ny\r\n$-1\r\n-WRONGTYPE Operation against a key\r\n",
+  );
   let p = s.scan(b, 0, b.length);
   assert.ok(p > 0);
   assert.equal(s.kind, ReplyKind.Value);
@@ -176,7 +224,11 @@ Deno.test("RespDecoder and ReplyScanner reject garbage with the byte offset", ()
         assert.ok(e instanceof MembenchError, `${g.wire}: ${e}`);
         assert.equal(e.code, "protocol");
         assert.match(e.message, g.what);
-        assert.match(e.message, new RegExp(`at byte ${g.offset}:`), `${JSON.stringify(g.wire)} ${s.label}: ${e.message}`);
+        assert.match(
+          e.message,
+          new RegExp(`at byte ${g.offset}:`),
+          `${JSON.stringify(g.wire)} ${s.label}: ${e.message}`,
+        );
         return true;
       });
       assert.throws(() => scanAll(s.chunks), (e: unknown) => {
@@ -237,9 +289,14 @@ Deno.test("encodeCommand and CommandTemplate produce identical bytes", () => {
     assert.ok(end <= t.maxLength(size));
   }
   assert.throws(() => encodeCommand([]), /no arguments/);
-  const mset = new CommandTemplate([[{ literal: "MSET" }], [{ digits: 2 }], [{ data: true }], [{ digits: 2 }], [{ data: true }]]);
+  const mset = new CommandTemplate([[{ literal: "MSET" }], [{ digits: 2 }], [{ data: true }], [{
+    digits: 2,
+  }], [{ data: true }]]);
   for (const size of [4, 7, 4]) {
     const end = mset.render(out, 0, [1, 2], size);
-    assert.deepEqual(out.subarray(0, end), encodeCommand(["MSET", "01", "x".repeat(size), "02", "x".repeat(size)]));
+    assert.deepEqual(
+      out.subarray(0, end),
+      encodeCommand(["MSET", "01", "x".repeat(size), "02", "x".repeat(size)]),
+    );
   }
 });

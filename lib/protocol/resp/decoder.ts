@@ -264,7 +264,11 @@ export class RespDecoder {
     if (type === BLOB_ERROR) return { type: "error", value: utf8.decode(payload) };
     if (type === VERBATIM) {
       if (len < 4 || payload[3] !== 58) throw this.#error(from, "verbatim string lacks 'fmt:'");
-      return { type: "verbatim", format: latin1.decode(payload.subarray(0, 3)), value: payload.subarray(4) };
+      return {
+        type: "verbatim",
+        format: latin1.decode(payload.subarray(0, 3)),
+        value: payload.subarray(4),
+      };
     }
     return { type: "bulk", value: payload };
   }

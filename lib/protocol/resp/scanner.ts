@@ -263,7 +263,9 @@ export class ReplyScanner {
         if (this.#valueDone()) return this.#done(p, from);
         continue;
       }
-      if (n < 0 || n > MAX_AGGREGATE_LENGTH) throw this.#fail(p - from, `bad aggregate length ${n}`);
+      if (n < 0 || n > MAX_AGGREGATE_LENGTH) {
+        throw this.#fail(p - from, `bad aggregate length ${n}`);
+      }
       if (this.#depth === 0) {
         if (t === PUSH) this.#topKind = ReplyKind.Push;
         if (t !== ATTRIBUTE) {

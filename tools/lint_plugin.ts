@@ -1,0 +1,118 @@
+/**
+ * membench lint rules: imports between lib/ areas follow the layer table in STYLE.md, and nothing
+ * in lib/ imports cli/.
+ *
+ * @module
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  errors: ["errors"],
+  units: ["units", "errors"],
+  protocol: ["protocol", "errors"],
+  metrics: ["metrics", "errors", "units"],
+  workload: ["workload", "errors", "units"],
+  net: ["net", "protocol", "errors", "units"],
+  cluster: ["cluster", "net", "protocol", "errors", "units"],
+  anonymize: ["anonymize", "errors"],
+  profile: ["profile", "errors", "units"],
+  capture: ["capture", "protocol", "anonymize", "profile", "errors", "units"],
+  analyze: ["analyze", "profile", "metrics", "errors", "units"],
+  bench: [
+    "bench",
+    "net",
+    "cluster",
+    "protocol",
+    "workload",
+    "metrics",
+    "errors",
+    "units",
+    "version.ts",
+  ],
+  replay: [
+    "replay",
+    "profile",
+    "net",
+    "cluster",
+    "protocol",
+    "workload",
+    "metrics",
+    "errors",
+    "units",
+    "version.ts",
+  ],
+  vector: ["vector", "net", "cluster", "protocol", "workload", "metrics", "errors", "units"],
+  report: ["report", "metrics", "errors", "units"],
+  scenario: [
+    "scenario",
+    "bench",
+    "replay",
+    "vector",
+    "analyze",
+    "capture",
+    "report",
+    "net",
+    "cluster",
+    "protocol",
+    "workload",
+    "metrics",
+    "profile",
+    "anonymize",
+    "errors",
+    "units",
+    "version.ts",
+  ],
+};
+// report/ may see the result types of these areas, with `import type` only.
+const TYPE_ONLY: Record<string, readonly string[]> = {
+  report: ["bench", "replay", "vector", "analyze"],
+};
+
+function areaOf(path: string): string | undefined {
+  const m = path.match(/\/lib\/([a-z_]+)(\/|\.ts$)/);
+  if (!m) return undefined;
+  return m[2] === "/" ? m[1] : `${m[1]}.ts`;
+}
+
+const plugin: Deno.lint.Plugin = {
+  name: "membench",
+  rules: {
+    "layer-imports": {
+      create(context) {
+        const from = areaOf(context.filename);
+        const check = (
+          node:
+            | Deno.lint.ImportDeclaration
+            | Deno.lint.ExportAllDeclaration
+            | Deno.lint.ExportNamedDeclaration,
+        ) => {
+          const src = node.source?.value;
+          if (!from || typeof src !== "string" || !src.startsWith(".")) return;
+          const target = new URL(src, "file://" + context.filename).pathname;
+          if (target.includes("/cli/")) {
+            context.report({
+              node: node.source!,
+              message: `Cannot import cli/ from lib/${from}: lib never depends on the CLI`,
+            });
+            return;
+          }
+          const to = areaOf(target);
+          if (!to || !(from in ALLOWED)) return;
+          if (ALLOWED[from]!.includes(to)) return;
+          const typeOnly = node.type === "ImportDeclaration" && node.importKind === "type";
+          if (typeOnly && TYPE_ONLY[from]?.includes(to)) return;
+          context.report({
+            node: node.source!,
+            message: `Cannot import lib/${to} from lib/${from}: allowed areas are ${
+              ALLOWED[from]!.join(", ")
+            }`,
+          });
+        };
+        return {
+          ImportDeclaration: check,
+          ExportAllDeclaration: check,
+          ExportNamedDeclaration: check,
+        };
+      },
+    },
+  },
+};
+export default plugin;
