@@ -6,7 +6,7 @@
  */
 import { MembenchError } from "../lib/errors/mod.ts";
 import { VERSION } from "../lib/version.ts";
-import { BENCH_HELP, benchCommand } from "./bench.ts";
+import { benchCommand } from "./bench.ts";
 import { EXIT, exitCodeFor } from "./exit_codes.ts";
 
 const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
@@ -57,4 +57,3 @@ export async function main(argv: string[]): Promise<number> {
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));
 }
-void BENCH_HELP;

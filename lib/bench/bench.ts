@@ -477,7 +477,7 @@ function buildTestResult(
       series: m.series,
     });
   }
-  const series = secondSeries(merged);
+  const series = secondSeriesOf(merged);
   const requests = commands.reduce((a, c) => a + c.count, 0);
   const failure = shards.find((s) => s.fatal)?.fatal;
   const t: TestResult = {
@@ -499,8 +499,4 @@ function buildTestResult(
   };
   if (failure && shards.every((s) => s.fatal)) t.failure = failure;
   return t;
-}
-
-function secondSeries(merged: ReturnType<typeof mergeCommandMetrics>[]): SecondResult[] {
-  return secondSeriesOf(merged);
 }

@@ -234,7 +234,6 @@ export class RespDecoder {
       }
       default: // NULL
         if (cr !== from) throw this.#error(from, "null must be an empty line");
-        void at;
         return { type: "null" };
     }
   }
