@@ -16,7 +16,7 @@ export function parseFlags(
     const m = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '([^']+)'/.exec(m);
     if (unknown) {
-      throw new MembenchError("invalid_argument", `Unknown flag '${unknown[1]}': see --help`);
+      throw new MembenchError("invalid_argument", `Unknown flag '${unknown[1]}'`);
     }
     const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(m);
     if (missing) throw new MembenchError("invalid_argument", `Flag '${missing[1]}' needs a value`);
