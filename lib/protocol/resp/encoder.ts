@@ -1,5 +1,8 @@
 // This module uses no Deno APIs.
 import { MembenchError } from "../../errors/mod.ts";
+import { decimalWidth, writeDigits } from "../_bytes.ts";
+
+export { decimalWidth, writeDigits };
 
 const encoder = new TextEncoder();
 
@@ -276,29 +279,6 @@ export class CommandTemplate {
     this.#image = img.subarray(0, pos);
     this.#imageDataLength = dataLength;
   }
-}
-
-/**
- * Writes `value` in decimal, zero-padded to `width` digits. Values wider than the slot keep
- * their low digits (the caller bounds ids by the keyspace, which sets the width).
- */
-export function writeDigits(out: Uint8Array, pos: number, width: number, value: number): void {
-  let v = value;
-  for (let i = pos + width - 1; i >= pos; i--) {
-    const q = Math.floor(v / 10);
-    out[i] = 48 + (v - q * 10);
-    v = q;
-  }
-}
-
-/** Number of decimal digits of a non-negative integer. */
-export function decimalWidth(value: number): number {
-  let w = 1;
-  while (value >= 10) {
-    value = Math.floor(value / 10);
-    w++;
-  }
-  return w;
 }
 
 function mergeStatic(pieces: Piece[]): Piece[] {
