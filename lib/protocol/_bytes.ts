@@ -94,3 +94,33 @@ const latin1 = new TextDecoder("latin1");
 export function latin1Text(b: Uint8Array, s: number, e: number): string {
   return latin1.decode(b.subarray(s, e));
 }
+
+/**
+ * Value bytes for load generation: views of a repeated fill pattern, one cached view per length,
+ * so that writing a value of a length seen before allocates nothing.
+ */
+export class FillPattern {
+  #fill: Uint8Array;
+  #big = new Uint8Array(0);
+  #views: Uint8Array[] = [];
+
+  /** @param fill The bytes to repeat; not empty. */
+  constructor(fill: Uint8Array) {
+    this.#fill = fill;
+  }
+
+  /** `length` bytes of the pattern. */
+  view(length: number): Uint8Array {
+    let v = this.#views[length];
+    if (v !== undefined) return v;
+    if (this.#big.length < length) {
+      const big = new Uint8Array(Math.max(length, this.#big.length * 2, 64));
+      for (let i = 0; i < big.length; i++) big[i] = this.#fill[i % this.#fill.length]!;
+      this.#big = big;
+      this.#views = [];
+    }
+    v = this.#big.subarray(0, length);
+    this.#views[length] = v;
+    return v;
+  }
+}

@@ -1,6 +1,6 @@
 // This module uses no Deno APIs.
 import { MembenchError } from "../../errors/mod.ts";
-import { decimalWidth, writeDigits } from "../_bytes.ts";
+import { decimalWidth, FillPattern, writeDigits } from "../_bytes.ts";
 import { MC_MAX_KEY } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -145,9 +145,7 @@ export class WireTemplate {
   #imageDataLength = -1;
   #digitOffsets: Int32Array;
   #digitWidths: Int32Array;
-  #fill: Uint8Array;
-  #fillBig = new Uint8Array(0);
-  #fillViews: Uint8Array[] = [];
+  #fill: FillPattern;
 
   /**
    * @param parts The pieces in order.
@@ -157,7 +155,7 @@ export class WireTemplate {
     if (fill.length === 0) {
       throw new MembenchError("invalid_argument", "Cannot compile template: fill bytes are empty");
     }
-    this.#fill = fill;
+    this.#fill = new FillPattern(fill);
     const widths: number[] = [];
     let hasData = false;
     for (const p of parts) {
@@ -246,7 +244,7 @@ export class WireTemplate {
           break;
         }
         case 3:
-          out.set(this.#fillView(dataLength), pos);
+          out.set(this.#fill.view(dataLength), pos);
           pos += dataLength;
           break;
         case 4: {
@@ -261,20 +259,6 @@ export class WireTemplate {
       }
     }
     return pos;
-  }
-
-  #fillView(length: number): Uint8Array {
-    let v = this.#fillViews[length];
-    if (v !== undefined) return v;
-    if (this.#fillBig.length < length) {
-      const big = new Uint8Array(Math.max(length, this.#fillBig.length * 2, 64));
-      for (let i = 0; i < big.length; i++) big[i] = this.#fill[i % this.#fill.length]!;
-      this.#fillBig = big;
-      this.#fillViews = [];
-    }
-    v = this.#fillBig.subarray(0, length);
-    this.#fillViews[length] = v;
-    return v;
   }
 
   #buildImage(dataLength: number): void {

@@ -182,7 +182,7 @@ export class RespDecoder {
       case BIGNUM:
       case BOOLEAN:
       case NULL:
-        return this.#parseLineValue(type, at);
+        return this.#parseLineValue(type);
       case BULK:
       case VERBATIM:
       case BLOB_ERROR:
@@ -198,7 +198,7 @@ export class RespDecoder {
     }
   }
 
-  #parseLineValue(type: number, at: number): Parsed {
+  #parseLineValue(type: number): Parsed {
     const cr = this.#lineEnd();
     if (cr < 0) return NEED_MORE;
     const from = this.#pos;

@@ -1,6 +1,6 @@
 // This module uses no Deno APIs.
 import { MembenchError } from "../../errors/mod.ts";
-import { decimalWidth, writeDigits } from "../_bytes.ts";
+import { decimalWidth, FillPattern, writeDigits } from "../_bytes.ts";
 
 export { decimalWidth, writeDigits };
 
@@ -100,7 +100,7 @@ export class CommandTemplate {
   #imageDataLength = -1;
   #digitOffsets: Int32Array;
   #digitWidths: Int32Array;
-  #fill: Uint8Array;
+  #fill: FillPattern;
 
   /**
    * Compiles a template.
@@ -115,7 +115,7 @@ export class CommandTemplate {
     if (fill.length === 0) {
       throw new MembenchError("invalid_argument", "Cannot compile template: fill bytes are empty");
     }
-    this.#fill = fill;
+    this.#fill = new FillPattern(fill);
     let digitSlots = 0;
     let hasData = false;
     const widths: number[] = [];
@@ -231,28 +231,11 @@ export class CommandTemplate {
         pos += w;
         out[pos++] = 13;
         out[pos++] = 10;
-        out.set(this.#fillView(dataLength), pos);
+        out.set(this.#fill.view(dataLength), pos);
         pos += dataLength;
       }
     }
     return pos;
-  }
-
-  #fillViews: Uint8Array[] = [];
-  #fillBig: Uint8Array = new Uint8Array(0);
-
-  #fillView(length: number): Uint8Array {
-    let v = this.#fillViews[length];
-    if (v !== undefined) return v;
-    if (this.#fillBig.length < length) {
-      const big = new Uint8Array(Math.max(length, this.#fillBig.length * 2, 64));
-      for (let i = 0; i < big.length; i++) big[i] = this.#fill[i % this.#fill.length]!;
-      this.#fillBig = big;
-      this.#fillViews = [];
-    }
-    v = this.#fillBig.subarray(0, length);
-    this.#fillViews[length] = v;
-    return v;
   }
 
   #buildImage(dataLength: number): void {
@@ -272,7 +255,7 @@ export class CommandTemplate {
         const h = encoder.encode(`$${dataLength}\r\n`);
         img.set(h, pos);
         pos += h.length;
-        for (let i = 0; i < dataLength; i++) img[pos + i] = this.#fill[i % this.#fill.length]!;
+        img.set(this.#fill.view(dataLength), pos);
         pos += dataLength;
       }
     }
