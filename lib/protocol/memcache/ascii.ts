@@ -94,43 +94,9 @@ abstract class AsciiFramer {
   parse(buf: Uint8Array, from: number, to: number): number {
     let p = from;
     while (p < to) {
-      const st = this.#state;
-      if (st === S_DATA) {
-        // Fast path: skip the payload by arithmetic, never byte by byte.
-        const avail = to - p;
-        if (avail < this.#skip) {
-          this.#skip -= avail;
-          this.#pos += avail;
-          return -1;
-        }
-        p += this.#skip;
-        this.#pos += this.#skip;
-        this.#skip = 0;
-        this.#state = S_CR;
-        continue;
-      }
-      if (st === S_CR) {
-        if (buf[p] !== CR) {
-          throw this.fail(
-            0,
-            `value payload is not followed by CRLF (found ${describeByte(buf[p]!)})`,
-          );
-        }
-        p++;
-        this.#pos++;
-        this.#state = S_LF;
-        continue;
-      }
-      if (st === S_LF) {
-        if (buf[p] !== LF) {
-          throw this.fail(
-            0,
-            `value payload is not followed by CRLF (found ${describeByte(buf[p]!)})`,
-          );
-        }
-        p++;
-        this.#pos++;
-        this.#state = S_LINE;
+      if (this.#state !== S_LINE) {
+        p = this.finishPayload(buf, p, to);
+        if (p < 0) return -1;
         continue;
       }
       // S_LINE. Fast path: find the LF natively; a line inside the chunk is parsed in place.
@@ -173,6 +139,45 @@ abstract class AsciiFramer {
       return p;
     }
     return -1;
+  }
+
+  /**
+   * Consumes the rest of the last element's payload and its CRLF from `buf[from, to)`. Returns
+   * the index just past it (or `from` when nothing is pending), or -1 when the range ends first.
+   *
+   * @throws {MembenchError} `protocol` when the payload is not followed by CRLF.
+   */
+  finishPayload(buf: Uint8Array, from: number, to: number): number {
+    let p = from;
+    while (this.#state !== S_LINE) {
+      if (p >= to) return -1;
+      const st = this.#state;
+      if (st === S_DATA) {
+        // Fast path: skip the payload by arithmetic, never byte by byte.
+        const avail = to - p;
+        if (avail < this.#skip) {
+          this.#skip -= avail;
+          this.#pos += avail;
+          return -1;
+        }
+        p += this.#skip;
+        this.#pos += this.#skip;
+        this.#skip = 0;
+        this.#state = S_CR;
+        continue;
+      }
+      const want = st === S_CR ? CR : LF;
+      if (buf[p] !== want) {
+        throw this.fail(
+          0,
+          `value payload is not followed by CRLF (found ${describeByte(buf[p]!)})`,
+        );
+      }
+      p++;
+      this.#pos++;
+      this.#state = st === S_CR ? S_LF : S_LINE;
+    }
+    return p;
   }
 
   /** Interprets the tokens of a complete line; sets the subclass' fields and `valueLength`. */

@@ -138,16 +138,8 @@ export class BinaryParser {
     let p = from;
     while (p < to) {
       if (this.#state === S_VALUE) {
-        const avail = to - p;
-        if (avail < this.#skip) {
-          this.#skip -= avail;
-          this.#pos += avail;
-          return -1;
-        }
-        p += this.#skip;
-        this.#pos += this.#skip;
-        this.#skip = 0;
-        this.#state = S_HEAD;
+        p = this.finishPayload(buf, p, to);
+        if (p < 0) return -1;
         continue;
       }
       // Fast path: the whole header, extras and key are inside this chunk: read them in place.
@@ -176,6 +168,25 @@ export class BinaryParser {
       return p;
     }
     return -1;
+  }
+
+  /**
+   * Consumes the rest of the last packet's value from `buf[from, to)`. Returns the index just
+   * past it (or `from` when nothing is pending), or -1 when the range ends first.
+   */
+  finishPayload(buf: Uint8Array, from: number, to: number): number {
+    if (this.#state !== S_VALUE) return from;
+    const avail = to - from;
+    if (avail < this.#skip) {
+      this.#skip -= avail;
+      this.#pos += avail;
+      return -1;
+    }
+    const p = from + this.#skip;
+    this.#pos += this.#skip;
+    this.#skip = 0;
+    this.#state = S_HEAD;
+    return p;
   }
 
   // Validates a header at b[o]; returns header + extras + key length.

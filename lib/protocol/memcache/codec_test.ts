@@ -12,7 +12,10 @@ import {
   encodeMcCommand,
   MC_OP_NAMES,
   MC_STATUS_NAMES,
+  McAsciiReplyScanner,
+  McBinaryReplyScanner,
   McOp,
+  McReplyKind,
   McStatus,
   WireTemplate,
 } from "./mod.ts";
@@ -511,3 +514,95 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+// Runs a reply scanner over `bytes` cut at `cuts`; returns [unit, kind, elements, nulls, end].
+function scanUnits(
+  make: () => McAsciiReplyScanner | McBinaryReplyScanner,
+  bytes: Uint8Array,
+  cuts: number[],
+): number[][] {
+  const s = make();
+  const out: number[][] = [];
+  let unit = 0;
+  let prev = 0;
+  const scratch = new Uint8Array(bytes.length);
+  for (const cut of [...cuts, bytes.length]) {
+    scratch.set(bytes.subarray(prev, cut));
+    const n = cut - prev;
+    for (let at = 0; (at = s.scan(scratch, at, n, unit)) >= 0;) {
+      out.push([unit, s.kind, s.elements, s.nulls, prev + at]);
+      unit++;
+    }
+    prev = cut;
+  }
+  return out;
+}
+
+Deno.test("McAsciiReplyScanner ends each unit where its reply ends, at every split offset", () => {
+  const units = [
+    { kind: "end" as const, keys: 2 },
+    { kind: "line" as const },
+    { kind: "mn" as const, keys: 3 },
+    { kind: "line" as const },
+    { kind: "mn" as const, keys: 0 },
+    { kind: "line" as const },
+    { kind: "end" as const, keys: 1 },
+  ];
+  const text = "VALUE a 0 1\r\nx\r\nEND\r\n" + "NOT_STORED\r\n" +
+    "VA 2\r\nab\r\nVA 1\r\nc\r\nMN\r\n" + "VA 3\r\nxyz\r\n" + "NS\r\nMN\r\n" +
+    "CLIENT_ERROR bad command line format\r\n" + "END\r\n";
+  const bytes = te.encode(text);
+  const whole = scanUnits(() => new McAsciiReplyScanner(units), bytes, []);
+  assert.deepEqual(whole.map((r) => r.slice(0, 4)), [
+    [0, McReplyKind.Value, 2, 1],
+    [1, McReplyKind.Null, 0, 0],
+    [2, McReplyKind.Value, 3, 1],
+    [3, McReplyKind.Value, 0, 0],
+    [4, McReplyKind.Null, 0, 0],
+    [5, McReplyKind.Error, 0, 0],
+    [6, McReplyKind.Null, 1, 1],
+  ]);
+  // The VA unit ends after its payload and CRLF, not at its header line.
+  const vaEnd = text.indexOf("xyz\r\n") + 5;
+  assert.equal(whole[3]![4], vaEnd);
+  for (let i = 1; i < bytes.length; i++) {
+    assert.deepEqual(
+      scanUnits(() => new McAsciiReplyScanner(units), bytes, [i]),
+      whole,
+      `split ${i}`,
+    );
+  }
+});
+
+Deno.test("McBinaryReplyScanner pairs quiet multi-gets and fenced quiet writes, at every split offset", () => {
+  const r = (o: Parameters<typeof encodeBinary>[0]) => encodeBinary({ magic: BIN_RESPONSE, ...o });
+  const units = [
+    { kind: "opcode" as const, opcode: BinOp.Noop, keys: 3 },
+    { kind: "opcode" as const, opcode: BinOp.Get, keys: 0 },
+    { kind: "opcode" as const, opcode: BinOp.Noop, keys: 0 },
+    { kind: "opcode" as const, opcode: BinOp.Set, keys: 0 },
+  ];
+  const bytes = concat([
+    r({ opcode: BinOp.GetKQ, key: "a", extras: binaryExtras({ ttl: 0 }), value: "1" }),
+    r({ opcode: BinOp.GetKQ, key: "c", extras: binaryExtras({ ttl: 0 }), value: "3" }),
+    r({ opcode: BinOp.Noop }),
+    r({ opcode: BinOp.Get, extras: binaryExtras({ ttl: 0 }), value: "hello" }),
+    r({ opcode: BinOp.SetQ, status: BinStatus.ValueTooLarge, value: "Too large." }),
+    r({ opcode: BinOp.Noop }),
+    r({ opcode: BinOp.Set, status: BinStatus.ItemNotStored }),
+  ]);
+  const whole = scanUnits(() => new McBinaryReplyScanner(units), bytes, []);
+  assert.deepEqual(whole.map((x) => x.slice(0, 4)), [
+    [0, McReplyKind.Value, 3, 1],
+    [1, McReplyKind.Value, 0, 0],
+    [2, McReplyKind.Error, 0, 0],
+    [3, McReplyKind.Null, 0, 0],
+  ]);
+  for (let i = 1; i < bytes.length; i++) {
+    assert.deepEqual(
+      scanUnits(() => new McBinaryReplyScanner(units), bytes, [i]),
+      whole,
+      `split ${i}`,
+    );
+  }
+});

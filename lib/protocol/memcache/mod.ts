@@ -10,3 +10,4 @@ export * from "./types.ts";
 export * from "./ascii.ts";
 export * from "./binary.ts";
 export * from "./encoder.ts";
+export * from "./reply_scanner.ts";
