@@ -12,6 +12,7 @@
 export * from "./lib/errors/mod.ts";
 export * from "./lib/units/mod.ts";
 export * from "./lib/protocol/resp/mod.ts";
+export * from "./lib/protocol/memcache/mod.ts";
 export * from "./lib/workload/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/net/mod.ts";

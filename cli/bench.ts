@@ -1,5 +1,11 @@
 // deno-lint-ignore-file no-console
-import { bench, type BenchOptions, type BenchProgress } from "../lib/bench/mod.ts";
+import {
+  bench,
+  BENCH_PROTOCOLS,
+  type BenchOptions,
+  type BenchProgress,
+  type BenchProtocol,
+} from "../lib/bench/mod.ts";
 import { MembenchError } from "../lib/errors/mod.ts";
 import {
   formatBenchCsv,
@@ -14,7 +20,7 @@ import { intFlag, parseFlags } from "./args.ts";
 import { EXIT } from "./exit_codes.ts";
 
 export const BENCH_HELP =
-  `membench bench: load-test Valkey/Redis (redis-benchmark and memtier flags)
+  `membench bench: load-test Valkey/Redis or memcached (redis-benchmark, memtier and memaslap flags)
 
 Usage: membench bench [flags] [COMMAND ARGS...]
   A trailing command is a custom test, as in redis-benchmark: membench bench -r 1000 lpush mylist __rand_int__
@@ -22,11 +28,14 @@ Usage: membench bench [flags] [COMMAND ARGS...]
 
 Target
   -h, --host HOST         server host (default 127.0.0.1)
-  -p, --port PORT         server port (default 6379)
+  -p, --port PORT         server port (default 6379; 11211 with a memcached protocol)
+      --protocol P        resp (default), memcache-text, memcache-meta or memcache-binary
+                          (memtier's memcache_text and memcache_binary are accepted too)
   -s, --socket PATH       unix socket instead of host/port
   -u, --uri URI           redis://[user:pass@]host:port/db or rediss:// (TLS); repeat for several servers
       --server HOST:PORT  another server (repeatable); clients are spread round-robin
-  -a, --password PASS     AUTH password (or set REDISCLI_AUTH; never printed)
+  -a, --password PASS     AUTH password (or set REDISCLI_AUTH; never printed); for memcached,
+                          SASL PLAIN (binary) or the -Y ASCII authentication (text, meta)
       --user NAME         ACL user
       --dbnum N, --db N   SELECT this database
   -3, --resp3             speak RESP3 (HELLO 3)
@@ -50,6 +59,8 @@ Load
 Workload
   -t, --tests LIST        tests: ping,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,
                           lrange_100,lrange_300,lrange_500,lrange_600,mset,mget (default ping,set,get)
+                          memcached: set,get,gets,gat,gats,add,replace,append,prepend,delete,incr,
+                          decr,touch,version (default set,get)
       --command TEMPLATE  a custom test (repeatable), e.g. "HSET h:__key__ f __data__"
       --mix LIST          one run with a weighted mix: "get:0.8,set:0.2"
       --ratio SET:GET     memtier's ratio, e.g. 1:10 (one mixed run)
@@ -60,6 +71,14 @@ Workload
       --data-size-range MIN-MAX        uniform sizes (memtier)
       --data-size-list S:W,S:W         weighted sizes (memtier)
       --seed N            seed for keys and sizes (default random; printed)
+
+memcached
+      --multiget N        keys per get/gets/gat/gats request (text get k1 k2 …, meta mg … q + mn,
+                          binary GETKQ … + NOOP; default 1)
+      --noreply           writes without replies (text noreply, meta q, binary quiet opcodes),
+                          each fenced by mn/NOOP so that errors are still counted
+      --ttl SECONDS       expiry of writes, touch and gat (default 0: never)
+      --flags N           client flags stored with each value (default 0)
 
 Output
   -q, --quiet             one line per test, as redis-benchmark -q
@@ -82,6 +101,11 @@ const FLAGS = {
   dbnum: { type: "string" },
   db: { type: "string" },
   resp3: { type: "boolean", short: "3" },
+  protocol: { type: "string" },
+  multiget: { type: "string" },
+  noreply: { type: "boolean" },
+  ttl: { type: "string" },
+  flags: { type: "string" },
   tls: { type: "boolean" },
   cacert: { type: "string" },
   cert: { type: "string" },
@@ -127,6 +151,8 @@ export async function benchOptionsFromArgs(
   const { values: v, positionals } = parseFlags(argv, FLAGS);
   if (v.help) return "help";
   const s = (k: string) => v[k] as string | undefined;
+  const protocol = protocolFlag(s("protocol"));
+  const defaultPort = protocol?.startsWith("memcache") ? "11211" : "6379";
   const targets: string[] = [];
   for (const u of (v.uri as string[] | undefined) ?? []) targets.push(u);
   for (const x of (v.server as string[] | undefined) ?? []) targets.push(x);
@@ -135,7 +161,7 @@ export async function benchOptionsFromArgs(
     if (s("port") !== undefined) intFlag("--port", s("port"), 1);
     if (targets.length === 0 || s("host") || s("port")) {
       const host = s("host") ?? "127.0.0.1";
-      targets.unshift(`${host.includes(":") ? `[${host}]` : host}:${s("port") ?? "6379"}`);
+      targets.unshift(`${host.includes(":") ? `[${host}]` : host}:${s("port") ?? defaultPort}`);
     }
   }
   const o: BenchOptions = { target: targets.length === 1 ? targets[0]! : targets };
@@ -145,6 +171,14 @@ export async function benchOptionsFromArgs(
   const db = intFlag("--dbnum", s("dbnum") ?? s("db"), 0);
   if (db !== undefined) o.db = db;
   if (v.resp3) o.resp3 = true;
+  if (protocol !== undefined) o.protocol = protocol;
+  const multiget = intFlag("--multiget", s("multiget"), 1);
+  if (multiget !== undefined) o.multiget = multiget;
+  if (v.noreply) o.noreply = true;
+  const ttl = intFlag("--ttl", s("ttl"), 0);
+  if (ttl !== undefined) o.ttl = ttl;
+  const flags = intFlag("--flags", s("flags"), 0);
+  if (flags !== undefined) o.flags = flags;
   if (v.tls || s("cacert") || s("cert") || s("sni") || v["tls-skip-hostname-check"]) {
     const tls: NonNullable<BenchOptions["tls"]> = {};
     const read = async (flag: string, path: string | undefined) => {
@@ -249,6 +283,18 @@ interface OutputFlags {
   json: string | undefined;
   hdrLog: string | undefined;
   progress: boolean;
+}
+
+function protocolFlag(v: string | undefined): BenchProtocol | undefined {
+  if (v === undefined) return undefined;
+  const p = v.trim().toLowerCase().replace("_", "-").replace(/^redis$/, "resp");
+  if ((BENCH_PROTOCOLS as readonly string[]).includes(p)) return p as BenchProtocol;
+  throw new MembenchError(
+    "invalid_argument",
+    `Cannot use flag '--protocol': expected ${BENCH_PROTOCOLS.join(", ")}: current value is ${
+      JSON.stringify(v)
+    }`,
+  );
 }
 
 function durationFlag(flag: string, v: string): number {

@@ -14,7 +14,7 @@ const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis
 Usage: membench <command> [flags]
 
 Commands
-  bench      load-test a Valkey/Redis server (redis-benchmark/memtier flags); see membench bench --help
+  bench      load-test Valkey/Redis or memcached (redis-benchmark/memtier flags); see membench bench --help
   version    print the version
 
 Run 'membench <command> --help' for the flags of a command.

@@ -16,8 +16,10 @@ import {
   parseMix,
   parseValueSize,
   resolveCommand,
+  resolveMemcacheCommand,
   type ValueSize,
 } from "../workload/mod.ts";
+import { BENCH_PROTOCOLS, type McWorkload } from "./dialect.ts";
 import { runShard, type ShardConfig, type ShardResult, type ShardTick } from "./shard.ts";
 import type {
   BenchConfig,
@@ -64,14 +66,24 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     }
     return x;
   };
+  const protocol = o.protocol ?? "resp";
+  if (!BENCH_PROTOCOLS.includes(protocol)) {
+    problems.push(
+      `Cannot use 'protocol': must be one of ${BENCH_PROTOCOLS.join(", ")}: current value is ${
+        JSON.stringify(protocol)
+      }`,
+    );
+  }
+  const memcached = protocol.startsWith("memcache");
+  const defaultPort = memcached ? 11211 : 6379;
   const rawTargets = o.target === undefined
-    ? ["127.0.0.1:6379"]
+    ? [`127.0.0.1:${defaultPort}`]
     : Array.isArray(o.target)
     ? o.target
     : [o.target];
   const targets: Target[] = [];
   for (const t of rawTargets) {
-    const parsed = typeof t === "string" ? tryDo(() => parseTarget(t)) : t;
+    const parsed = typeof t === "string" ? tryDo(() => parseTarget(t, defaultPort)) : t;
     if (!parsed) continue;
     const full: Target = { ...parsed };
     if (o.password !== undefined) full.password = o.password;
@@ -118,6 +130,32 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       }`,
     );
   }
+  const memcache: McWorkload = {
+    multiget: int("multiget", o.multiget, 1, 1),
+    noreply: o.noreply ?? false,
+    ttl: int("ttl", o.ttl, 0, 0),
+    flags: int("flags", o.flags, 0, 0),
+  };
+  if (!memcached) {
+    for (const k of ["multiget", "noreply", "ttl", "flags"] as const) {
+      if (o[k] !== undefined) {
+        problems.push(`Cannot use '${k}': it is for the memcached protocols (protocol is resp)`);
+      }
+    }
+  } else if (o.resp3) {
+    problems.push(`Cannot use 'resp3' with protocol ${protocol}`);
+  }
+  if (memcache.flags > 0xffffffff) {
+    problems.push(`Cannot use 'flags': must fit 32 bits: current value is ${memcache.flags}`);
+  }
+  // Text noreply hides every outcome but errors, so its writes report no hits or misses.
+  const hidden = protocol === "memcache-text" && memcache.noreply;
+  const resolve = !memcached ? resolveCommand : (name: string) => {
+    const spec = resolveMemcacheCommand(name);
+    return hidden && !["get", "gets", "gat", "gats"].includes(spec.command)
+      ? { ...spec, hits: "none" as const }
+      : spec;
+  };
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isInteger(seed) || seed < 0) {
     problems.push(`Cannot use 'seed': must be a non-negative integer: current value is ${seed}`);
@@ -131,7 +169,7 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       problems.push("Cannot use 'tests' together with 'mix' (or 'ratio'): choose one");
     }
     if (mix) {
-      const specs = mix.map((m) => tryDo(() => resolveCommand(m.command)));
+      const specs = mix.map((m) => tryDo(() => resolve(m.command)));
       if (specs.every((s) => s)) {
         plan.push({
           name: "mix",
@@ -141,10 +179,10 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       }
     }
   } else {
-    const tests = o.tests ?? ["ping", "set", "get"];
+    const tests = o.tests ?? (memcached ? ["set", "get"] : ["ping", "set", "get"]);
     if (tests.length === 0) problems.push("Cannot use 'tests': the list is empty");
     for (const t of tests) {
-      const spec = tryDo(() => resolveCommand(t));
+      const spec = tryDo(() => resolve(t));
       if (spec) plan.push({ name: spec.name, commands: [spec], weights: [1] });
     }
   }
@@ -161,6 +199,8 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     ...(password ? { password: "***" } : {}),
     ...(db !== undefined ? { db } : {}),
     resp3: o.resp3 ?? false,
+    protocol,
+    ...(memcached ? { memcache } : {}),
     clients,
     ...(requests !== undefined ? { requests } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
@@ -186,6 +226,8 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     ratePerSec,
     shardBase: {
       targets,
+      protocol,
+      memcache,
       resp3: config.resp3,
       clientName: o.clientName ?? "membench",
       connectTimeoutMs: o.connectTimeoutMs ?? 5000,
@@ -237,7 +279,9 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         result.interrupted = true;
         break;
       }
-      if (step.commands.some((c) => c.command === "lrange")) await fillListForLrange(r, result);
+      if (r.config.protocol === "resp" && step.commands.some((c) => c.command === "lrange")) {
+        await fillListForLrange(r, result);
+      }
       const shards = splitShards(r, step);
       const progress = new ProgressTracker(
         step.name,

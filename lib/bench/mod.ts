@@ -6,10 +6,11 @@
  */
 export * from "./types.ts";
 export { bench, resolveBenchOptions } from "./bench.ts";
+export { type ReconnectPolicy, runShard, type ShardConfig, type ShardResult } from "./shard.ts";
 export {
+  BENCH_PROTOCOLS,
+  type BenchProtocol,
   compileCommand,
-  type ReconnectPolicy,
-  runShard,
-  type ShardConfig,
-  type ShardResult,
-} from "./shard.ts";
+  compileMemcache,
+  type McWorkload,
+} from "./dialect.ts";

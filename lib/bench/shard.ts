@@ -1,13 +1,14 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { CommandMetrics, type CommandMetricsData } from "../metrics/mod.ts";
-import { RespConnection, type Target, type Transport } from "../net/mod.ts";
+import type { Target, Transport } from "../net/mod.ts";
 import {
-  CommandTemplate,
-  ReplyKind,
-  ReplyScanner,
-  type TemplateArg,
-  type TemplatePart,
-} from "../protocol/resp/mod.ts";
+  type BenchProtocol,
+  type CompiledRequest,
+  makeDialect,
+  type McWorkload,
+  type ReplyReader,
+  type WireRequest,
+} from "./dialect.ts";
 import { nowUs, Ticker } from "../units/mod.ts";
 import {
   type CommandSpec,
@@ -34,6 +35,10 @@ export interface ReconnectPolicy {
 export interface ShardConfig {
   /** Shard index (worker number). */
   shard: number;
+  /** Wire protocol. */
+  protocol: BenchProtocol;
+  /** memcached settings (ignored for RESP). */
+  memcache: McWorkload;
   /** Servers; client i uses targets[i % n]. */
   targets: Target[];
   /** RESP3. */
@@ -122,42 +127,25 @@ export interface ShardHooks {
   signal?: AbortSignal;
 }
 
-const KEY_RAND_WIDTH = 12;
+// Reply kinds, as every ReplyReader reports them.
+const NULL = 1;
+const ERROR = 2;
+const PUSH = 3;
 
 interface Compiled {
   spec: CommandSpec;
-  template: CommandTemplate;
+  template: WireRequest;
   slots: number;
   hasData: boolean;
   metrics: CommandMetrics;
   hitRule: number; // 0 none, 1 value, 2 keys, 3 nonempty
 }
 
-/** Compiles a workload command into a RESP template for a keyspace. */
-export function compileCommand(
-  spec: CommandSpec,
-  keyPrefix: string,
-  keyspace: number,
-): CommandTemplate {
-  const keyWidth = String(Math.max(0, keyspace - 1)).length;
-  const args: TemplateArg[] = spec.args.map((parts) => {
-    const out: TemplatePart[] = [];
-    for (const p of parts) {
-      if ("literal" in p) out.push({ literal: p.literal });
-      else if (p.slot === "key") out.push({ literal: keyPrefix }, { digits: keyWidth });
-      else if (p.slot === "rand") out.push({ digits: KEY_RAND_WIDTH });
-      else out.push({ data: true });
-    }
-    return out.filter((p) => !("literal" in p) || p.literal.length > 0);
-  });
-  return new CommandTemplate(args);
-}
-
 class Client {
   index: number;
   target: Target;
   transport: Transport | undefined;
-  scanner: ReplyScanner;
+  scanner: ReplyReader;
   out: Uint8Array;
   spare: Uint8Array;
   outLen = 0;
@@ -183,6 +171,7 @@ class Client {
   constructor(
     index: number,
     target: Target,
+    scanner: ReplyReader,
     pipeline: number,
     outSize: number,
     slots: number,
@@ -192,7 +181,7 @@ class Client {
   ) {
     this.index = index;
     this.target = target;
-    this.scanner = new ReplyScanner(`reply stream of client ${index}`);
+    this.scanner = scanner;
     this.out = new Uint8Array(outSize);
     this.spare = new Uint8Array(outSize);
     this.rbuf = new Uint8Array(Math.max(64 * 1024, outSize));
@@ -214,23 +203,26 @@ class Client {
  */
 export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<ShardResult> {
   const openLoop = cfg.ratePerSec !== undefined;
-  const compiled: Compiled[] = cfg.commands.map((spec) => {
-    const template = compileCommand(spec, cfg.keyPrefix, cfg.keyspace);
-    return {
-      spec,
-      template,
-      slots: template.digitSlots,
-      hasData: template.hasData,
-      metrics: new CommandMetrics(spec.name, openLoop),
-      hitRule: spec.hits === "value"
-        ? 1
-        : spec.hits === "keys"
-        ? 2
-        : spec.hits === "nonempty"
-        ? 3
-        : 0,
-    };
+  const dialect = makeDialect({
+    protocol: cfg.protocol,
+    keyPrefix: cfg.keyPrefix,
+    keyspace: cfg.keyspace,
+    resp3: cfg.resp3,
+    clientName: cfg.clientName,
+    connectTimeoutMs: cfg.connectTimeoutMs,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    memcache: cfg.memcache,
   });
+  const compiled: Compiled[] = dialect.compile(cfg.commands).map(
+    (c: CompiledRequest, i: number) => ({
+      spec: cfg.commands[i]!,
+      template: c.request,
+      slots: c.request.digitSlots,
+      hasData: c.request.hasData,
+      metrics: new CommandMetrics(cfg.commands[i]!.name, openLoop),
+      hitRule: c.hits,
+    }),
+  );
   const totalWeight = cfg.weights.reduce((a, b) => a + b, 0);
   const cdf = cfg.weights.map((_, i) =>
     cfg.weights.slice(0, i + 1).reduce((a, b) => a + b, 0) / totalWeight
@@ -252,6 +244,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       new Client(
         g,
         cfg.targets[g % cfg.targets.length]!,
+        dialect.replies(`reply stream of client ${g}`),
         P,
         maxReq * P,
         maxSlots,
@@ -263,29 +256,19 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   }
 
   // Connect everybody first; the load starts together.
-  const connectOptions = {
-    resp3: cfg.resp3,
-    connectTimeoutMs: cfg.connectTimeoutMs,
-    requestTimeoutMs: cfg.requestTimeoutMs,
-    ...(cfg.clientName !== undefined ? { clientName: cfg.clientName } : {}),
-  };
   if (cfg.requests !== undefined) {
     clients.forEach((c, i) => {
       c.share = Math.floor(cfg.requests! / cfg.clients) + (i < cfg.requests! % cfg.clients ? 1 : 0);
       c.limit = cfg.warmupMs > 0 ? Infinity : c.share;
     });
   }
-  const opened = await Promise.allSettled(
-    clients.map((c) => RespConnection.open(c.target, connectOptions)),
-  );
+  const opened = await Promise.allSettled(clients.map((c) => dialect.open(c.target)));
   const failed = opened.find((r) => r.status === "rejected");
   if (failed) {
     for (const r of opened) if (r.status === "fulfilled") r.value.close();
     throw (failed as PromiseRejectedResult).reason;
   }
-  opened.forEach((r, i) =>
-    clients[i]!.transport = (r as PromiseFulfilledResult<RespConnection>).value.transport
-  );
+  opened.forEach((r, i) => clients[i]!.transport = (r as PromiseFulfilledResult<Transport>).value);
 
   let stopped = false; // no new requests
   let interrupted = false;
@@ -390,16 +373,16 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     if (openLoop) m.recordResponse(now - c.fifoIntended[s]!);
     const sc = c.scanner;
     const kind = sc.kind;
-    if (kind === ReplyKind.Error) {
+    if (kind === ERROR) {
       m.recordError(sc.errorCode());
     } else if (cc.hitRule !== 0) {
       if (cc.hitRule === 1) {
-        if (kind === ReplyKind.Null) m.misses++;
+        if (kind === NULL) m.misses++;
         else m.hits++;
       } else if (cc.hitRule === 2) {
         m.hits += sc.elements - sc.nulls;
         m.misses += sc.nulls;
-      } else if (kind === ReplyKind.Null || sc.elements === 0) m.misses++;
+      } else if (kind === NULL || sc.elements === 0) m.misses++;
       else m.hits++;
     }
     c.head = s + 1 === P ? 0 : s + 1;
@@ -434,8 +417,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       await new Promise((r) => setTimeout(r, delay));
       if (stopped) break;
       try {
-        const conn = await RespConnection.open(c.target, connectOptions);
-        c.transport = conn.transport;
+        c.transport = await dialect.open(c.target);
         c.scanner.reset();
         reconnects++;
         return true;
@@ -494,8 +476,8 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       const sc = c.scanner;
       let p = 0;
       try {
-        while ((p = sc.scan(buf, p, n)) >= 0) {
-          if (sc.kind === ReplyKind.Push) continue; // out-of-band, not a reply
+        while ((p = sc.scan(buf, p, n, c.fifoCmd[c.head]!)) >= 0) {
+          if (sc.kind === PUSH) continue; // out-of-band, not a reply
           if (c.inflight === 0) {
             throw new MembenchError("protocol", `client ${c.index}: reply without a request`);
           }

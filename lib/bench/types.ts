@@ -3,6 +3,7 @@ import type { LatencySummary, SecondSample } from "../metrics/mod.ts";
 import type { KeyPattern, MixEntry, ValueSize } from "../workload/mod.ts";
 import type { ReconnectPolicy } from "./shard.ts";
 import type { Target, TlsOptions } from "../net/mod.ts";
+import type { BenchProtocol, McWorkload } from "./dialect.ts";
 
 /** Progress of a running bench, about once a second. */
 export interface BenchProgress {
@@ -42,6 +43,22 @@ export interface BenchOptions {
   tls?: TlsOptions;
   /** Speak RESP3 (`HELLO 3`). @default {false} */
   resp3?: boolean;
+  /**
+   * Wire protocol: Valkey/Redis RESP, or memcached's text, meta or binary protocol. With a
+   * memcached protocol the default target port is 11211 and the tests are memcached's
+   * (`set`, `get`, `gets`, `gat`, `gats`, `add`, `replace`, `append`, `prepend`, `delete`,
+   * `incr`, `decr`, `touch`, `version`); `user`/`password` authenticate (binary: SASL PLAIN).
+   * @default {"resp"}
+   */
+  protocol?: BenchProtocol;
+  /** memcached: keys per read request (multi-get). @default {1} */
+  multiget?: number;
+  /** memcached: writes without replies (text noreply, meta q, binary quiet), fenced by mn/NOOP. @default {false} */
+  noreply?: boolean;
+  /** memcached: expiry of writes, touch and gat, in seconds (0 = never). @default {0} */
+  ttl?: number;
+  /** memcached: client flags stored with each value. @default {0} */
+  flags?: number;
   /** Connections. @default {50} */
   clients?: number;
   /** Measured requests per test (ignored when `durationMs` is set). @default {100000} */
@@ -190,6 +207,10 @@ export interface BenchConfig {
   db?: number;
   /** RESP3. */
   resp3: boolean;
+  /** Wire protocol. */
+  protocol: BenchProtocol;
+  /** memcached settings (memcached protocols only). */
+  memcache?: McWorkload;
   /** Clients. */
   clients: number;
   /** Requests per test (count mode). */

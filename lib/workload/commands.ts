@@ -238,3 +238,51 @@ export function parseRatio(input: string): MixEntry[] {
     e.weight > 0
   );
 }
+
+/**
+ * The memcached tests `bench --protocol memcache-*` runs, with how hits are counted: reads hit
+ * when the key is found; add/replace/append/prepend "hit" when stored; delete, incr, decr and
+ * touch when the key existed. incr and decr use `counter:<id>` keys (as redis-benchmark's INCR).
+ */
+export const MEMCACHE_TESTS: Readonly<Record<string, HitRule>> = {
+  set: "none",
+  get: "value",
+  gets: "value",
+  gat: "value",
+  gats: "value",
+  add: "value",
+  replace: "value",
+  append: "value",
+  prepend: "value",
+  delete: "value",
+  incr: "value",
+  decr: "value",
+  touch: "value",
+  version: "none",
+};
+
+/**
+ * Resolves a memcached test name into a command spec (the protocol's encoder builds the wire
+ * form from the name).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveMemcacheCommand("GET").hits, "value");
+ * ```
+ * @throws {MembenchError} `invalid_argument` for a name that is not a memcached test.
+ */
+export function resolveMemcacheCommand(name: string): CommandSpec {
+  const n = name.trim().toLowerCase();
+  const hits = MEMCACHE_TESTS[n];
+  if (hits === undefined) {
+    throw invalidArgument(
+      "tests",
+      `unknown memcached test; known tests are ${
+        Object.keys(MEMCACHE_TESTS).join(", ")
+      } (command templates are for RESP only)`,
+      name,
+    );
+  }
+  return { name: n, text: n, command: n, args: [], hits };
+}

@@ -486,7 +486,7 @@ Deno.test("encodeMcCommand and WireTemplate produce what the parsers read back",
   ]);
   const bt = new WireTemplate([
     { literal: new Uint8Array([0x80, BinOp.SetQ, 0, 8, 8, 0, 0, 0]) },
-    { bodyLength: 16 },
+    { bodyLength: 16, withData: true },
     { literal: new Uint8Array(12 + 8) },
     { literal: "key:" },
     { digits: 4 },

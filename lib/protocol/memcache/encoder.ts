@@ -106,15 +106,18 @@ export type WirePart =
   | { dataLength: true }
   /** The value bytes. */
   | { data: true }
-  /** A big-endian u32 of `base` plus the value's length (a binary header's body length). */
-  | { bodyLength: number };
+  /**
+   * A big-endian u32: a binary header's body length, `bodyLength` plus the value's length when
+   * `withData` (the packet that carries the value; a NOOP fence after it does not).
+   */
+  | { bodyLength: number; withData: boolean };
 
 type Piece =
   | { k: 0; bytes: Uint8Array }
   | { k: 1; width: number }
   | { k: 2 }
   | { k: 3 }
-  | { k: 4; base: number };
+  | { k: 4; base: number; withData: boolean };
 
 /**
  * A request encoded once, with its key-id digits and its value filled in place per request: the
@@ -183,7 +186,7 @@ export class WireTemplate {
         this.#pieces.push({ k: 3 });
         hasData = true;
       } else {
-        this.#pieces.push({ k: 4, base: p.bodyLength });
+        this.#pieces.push({ k: 4, base: p.bodyLength, withData: p.withData });
       }
     }
     this.digitSlots = widths.length;
@@ -248,7 +251,7 @@ export class WireTemplate {
           pos += dataLength;
           break;
         case 4: {
-          const v = p.base + dataLength;
+          const v = p.withData ? p.base + dataLength : p.base;
           out[pos] = (v >>> 24) & 255;
           out[pos + 1] = (v >>> 16) & 255;
           out[pos + 2] = (v >>> 8) & 255;

@@ -1,7 +1,7 @@
 // This module uses no Deno APIs.
 import { AsciiResponseParser } from "./ascii.ts";
 import { BinaryParser } from "./binary.ts";
-import { BinStatus, binStatusName, MC_STATUS_NAMES, McStatus } from "./types.ts";
+import { BinOp, BinStatus, binStatusName, MC_STATUS_NAMES, McStatus } from "./types.ts";
 
 /**
  * How a client knows the reply to one of its requests is complete. A request unit may be several
@@ -231,7 +231,7 @@ export class McBinaryReplyScanner implements McScannerState {
       const s = p.status;
       const isEnd = p.opcode === terminal;
       if (s === BinStatus.NoError) {
-        if (!isEnd || keys === 0) this.#hits++;
+        if (p.opcode !== BinOp.Noop) this.#hits++;
       } else if (
         s === BinStatus.KeyNotFound || s === BinStatus.ItemNotStored || s === BinStatus.KeyExists
       ) {

@@ -1,0 +1,276 @@
+import assert from "node:assert/strict";
+import {
+  bench,
+  type BenchProtocol,
+  type BenchResult,
+  McConnection,
+  parseTarget,
+  startLocalServer,
+} from "../mod.ts";
+import { runCli } from "./helpers.ts";
+
+const PROTOCOLS: BenchProtocol[] = ["memcache-text", "memcache-meta", "memcache-binary"];
+
+const COUNTERS = [
+  "cmd_get",
+  "get_hits",
+  "get_misses",
+  "cmd_set",
+  "cmd_touch",
+  "touch_hits",
+  "touch_misses",
+  "delete_hits",
+  "delete_misses",
+  "incr_hits",
+  "incr_misses",
+  "decr_hits",
+  "decr_misses",
+];
+
+async function stats(address: string): Promise<Record<string, number>> {
+  using c = await McConnection.open(parseTarget(address));
+  const s = await c.stats();
+  return Object.fromEntries(COUNTERS.map((k) => [k, Number(s[k])]));
+}
+
+function delta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(COUNTERS.map((k) => [k, b[k]! - a[k]!]));
+}
+
+// What memcached's counters should have moved by, from what membench reports. memcached counts
+// every key of a multi-get in cmd_get, and gat/gats as touches (observed on 1.6.18).
+function expectedStats(r: BenchResult): Record<string, number> {
+  const e = Object.fromEntries(COUNTERS.map((k) => [k, 0]));
+  for (const t of r.tests) {
+    for (const c of t.commands) {
+      const hits = c.hits ?? 0;
+      const misses = c.misses ?? 0;
+      switch (c.command) {
+        case "get":
+        case "gets":
+          e.cmd_get! += hits + misses;
+          e.get_hits! += hits;
+          e.get_misses! += misses;
+          break;
+        case "gat":
+        case "gats":
+        case "touch":
+          e.cmd_touch! += hits + misses;
+          e.touch_hits! += hits;
+          e.touch_misses! += misses;
+          break;
+        case "set":
+        case "add":
+        case "replace":
+        case "append":
+        case "prepend":
+          e.cmd_set! += c.count;
+          break;
+        case "delete":
+        case "incr":
+        case "decr":
+          e[`${c.command}_hits`]! += hits;
+          e[`${c.command}_misses`]! += misses;
+          break;
+      }
+    }
+    if (t.warmupRequests > 0) throw new Error("these tests run without warm-up");
+  }
+  return e;
+}
+
+// Half of the counters exist (value "7"), so incr and decr both hit and miss.
+async function seedCounters(address: string, keyspace: number): Promise<void> {
+  using c = await McConnection.open(parseTarget(address));
+  const width = String(keyspace - 1).length;
+  const v = new TextEncoder().encode("7");
+  for (let i = 0; i < keyspace; i += 2) {
+    const r = await c.call(["set", `counter:${String(i).padStart(width, "0")}`, 0, 0, 1], v);
+    assert.equal(r[0]!.status, "STORED");
+  }
+}
+
+const ALL_TESTS = [
+  "set",
+  "get",
+  "gets",
+  "gat",
+  "gats",
+  "add",
+  "replace",
+  "append",
+  "prepend",
+  "touch",
+  "incr",
+  "decr",
+  "delete",
+  "get",
+  "version",
+];
+
+for (const protocol of PROTOCOLS) {
+  Deno.test(`bench() ${protocol}: every test, pipelined, and memcached's stats agree with its counts`, async () => {
+    await using srv = await startLocalServer("memcached");
+    await seedCounters(srv.address, 2000);
+    const before = await stats(srv.address);
+    const r = await bench({
+      target: srv.address,
+      protocol,
+      tests: ALL_TESTS,
+      requests: 1200,
+      clients: 4,
+      pipeline: 8,
+      keyspace: 2000,
+      dataSize: 8,
+      seed: 3,
+    });
+    const after = await stats(srv.address);
+    assert.equal(r.tests.length, ALL_TESTS.length);
+    for (const t of r.tests) {
+      assert.equal(t.requests, 1200, `${t.name} requests`);
+      assert.equal(t.errors, 0, `${t.name} errors: ${JSON.stringify(t.commands[0]!.errors)}`);
+      assert.equal(t.commands[0]!.serviceTime.count, 1200);
+    }
+    assert.deepEqual(delta(before, after), expectedStats(r));
+    const by = (name: string, i = 0) => r.tests.filter((t) => t.name === name)[i]!.commands[0]!;
+    // Every test replays the same seeded key sequence: get reads what set wrote, and after the
+    // deletes nothing is left.
+    assert.deepEqual([by("get").hits, by("get").misses], [1200, 0]);
+    assert.deepEqual([by("get", 1).hits, by("get", 1).misses], [0, 1200]);
+    // Half the counters exist; repeated keys make deletes both hit and miss.
+    for (const name of ["incr", "decr", "delete"]) {
+      assert.ok(
+        by(name).hits! > 0 && by(name).misses! > 0,
+        `${name} hits and misses: ${by(name).hits} ${by(name).misses}`,
+      );
+    }
+    assert.equal(by("add").hits! + by("add").misses!, 1200);
+  });
+
+  Deno.test(`bench() ${protocol}: multi-get, noreply writes, TTL and a duration-bound mix pair correctly`, async () => {
+    await using srv = await startLocalServer("memcached");
+    const before = await stats(srv.address);
+    const r = await bench({
+      target: srv.address,
+      protocol,
+      mix: [{ command: "set", weight: 1 }, { command: "get", weight: 4 }, {
+        command: "add",
+        weight: 1,
+      }, { command: "delete", weight: 1 }],
+      durationMs: 800,
+      clients: 6,
+      threads: 2,
+      pipeline: 16,
+      multiget: 5,
+      noreply: true,
+      ttl: 300,
+      keyspace: 500,
+      keyPattern: "zipf:0.9",
+      dataSize: "16-256",
+      seed: 11,
+    });
+    const after = await stats(srv.address);
+    const t = r.tests[0]!;
+    assert.equal(t.errors, 0, JSON.stringify(t.commands.map((c) => c.errors)));
+    assert.ok(t.requests > 500, `${t.requests} requests`);
+    assert.equal(t.sent, t.requests, "every request sent was answered or fenced");
+    const d = delta(before, after);
+    const get = t.commands.find((c) => c.command === "get")!;
+    assert.equal(get.hits! + get.misses!, get.count * 5, "one hit or miss per key of a multi-get");
+    assert.equal(d.cmd_get, get.count * 5);
+    assert.equal(d.get_hits, get.hits);
+    const writes = t.commands.filter((c) => c.command === "set" || c.command === "add");
+    assert.equal(d.cmd_set, writes.reduce((a, c) => a + c.count, 0));
+    const del = t.commands.find((c) => c.command === "delete")!;
+    assert.equal(d.delete_hits! + d.delete_misses!, del.count);
+    if (protocol !== "memcache-text") {
+      // Quiet meta and binary writes still report failures (NS, NF), so outcomes are counted.
+      assert.equal(d.delete_hits, del.hits);
+      assert.equal(d.delete_misses, del.misses);
+      const add = t.commands.find((c) => c.command === "add")!;
+      assert.ok(add.misses! > 0, "some adds found their key");
+    } else {
+      // Text noreply hides outcomes: membench does not invent them.
+      assert.equal(del.hits, undefined);
+    }
+    // The TTL reached the server: items expire in about 300 s.
+    using c = await McConnection.open(parseTarget(srv.address));
+    const keys = await c.call(["mg", "key:000", "t"]);
+    if (keys[0]!.status === "HD") {
+      const ttl = Number(/ t(-?\d+)/.exec(keys[0]!.line)?.[1]);
+      assert.ok(ttl > 250 && ttl <= 300, `ttl ${ttl}`);
+    }
+  });
+}
+
+Deno.test("bench() memcached: a server killed mid-pipeline gives counted connection errors, not a hang", async () => {
+  const srv = await startLocalServer("memcached");
+  setTimeout(() => Deno.kill(srv.pid, "SIGKILL"), 400);
+  const t0 = Date.now();
+  const r = await bench({
+    target: srv.address,
+    protocol: "memcache-binary",
+    tests: ["get"],
+    durationMs: 3000,
+    clients: 4,
+    pipeline: 32,
+    multiget: 4,
+    keyspace: 1000,
+    reconnect: { maxAttempts: 2, baseDelayMs: 20 },
+    seed: 1,
+  });
+  await srv.stop();
+  assert.ok(Date.now() - t0 < 6000, "ended promptly");
+  const t = r.tests[0]!;
+  assert.ok(t.requests > 0);
+  assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, JSON.stringify(t.commands[0]!.errors));
+  assert.ok(r.failure, "every connection failed for good");
+  assert.match(r.failure!.message, /refused|closed|reset/i);
+});
+
+Deno.test("membench bench --protocol memcache-meta on the CLI, and a bad protocol or RESP-only flag is a usage error", async () => {
+  await using srv = await startLocalServer("memcached");
+  const ok = await runCli([
+    "bench",
+    "--protocol",
+    "memcache_text",
+    "-p",
+    String(srv.port),
+    "--ratio",
+    "1:10",
+    "-n",
+    "2000",
+    "-c",
+    "5",
+    "-d",
+    "32",
+    "-r",
+    "100",
+    "--json",
+    "-",
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const j = JSON.parse(ok.stdout);
+  assert.equal(j.config.protocol, "memcache-text");
+  assert.deepEqual(j.tests[0].commands.map((c: { name: string }) => c.name), ["set", "get"]);
+  assert.equal(j.tests[0].requests, 2000);
+  const bad = await runCli(["bench", "--protocol", "memcache-ascii", "-p", String(srv.port)]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /'--protocol': expected resp, memcache-text, memcache-meta, memcache-binary/,
+  );
+  const both = await runCli([
+    "bench",
+    "--protocol",
+    "memcache-meta",
+    "-p",
+    String(srv.port),
+    "-t",
+    "lpush,get",
+    "--resp3",
+  ]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /unknown memcached test/);
+  assert.match(both.stderr, /Cannot use 'resp3' with protocol memcache-meta/);
+});
