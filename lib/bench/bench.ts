@@ -27,7 +27,6 @@ import type {
   BenchProgress,
   BenchResult,
   CommandResult,
-  SecondResult,
   TestResult,
 } from "./types.ts";
 

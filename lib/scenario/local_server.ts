@@ -8,6 +8,8 @@ export interface LocalServerOptions {
   port?: number;
   /** How long to wait for the server to accept connections. @default {10000} */
   startTimeoutMs?: number;
+  /** Extra environment variables for the server (`SASL_CONF_PATH` for memcached -S). */
+  env?: Record<string, string>;
 }
 
 /** A server process started by membench on 127.0.0.1; stop it with `await using` or `stop()`. */
@@ -78,8 +80,13 @@ export async function startLocalServer(
       ];
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(bin, { args, stdin: "null", stdout: "null", stderr: "piped" })
-        .spawn();
+      child = new Deno.Command(bin, {
+        args,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+        ...(options.env ? { env: options.env } : {}),
+      }).spawn();
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         throw new MembenchError(

@@ -174,7 +174,7 @@ export class BinaryParser {
    * Consumes the rest of the last packet's value from `buf[from, to)`. Returns the index just
    * past it (or `from` when nothing is pending), or -1 when the range ends first.
    */
-  finishPayload(buf: Uint8Array, from: number, to: number): number {
+  finishPayload(_buf: Uint8Array, from: number, to: number): number {
     if (this.#state !== S_VALUE) return from;
     const avail = to - from;
     if (avail < this.#skip) {
