@@ -296,3 +296,39 @@ Deno.test("bench() memcache-binary authenticates with SASL PLAIN, and a wrong pa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bench() memcache-meta authenticates with memcached -Y, and a wrong password is an auth error", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(file, "bob:pw123\n");
+    await using srv = await startLocalServer("memcached", { args: ["-Y", file] });
+    const ok = await bench({
+      target: srv.address,
+      protocol: "memcache-meta",
+      user: "bob",
+      password: "pw123",
+      tests: ["set", "get"],
+      requests: 300,
+      clients: 2,
+    });
+    assert.equal(ok.tests[1]!.commands[0]!.hits, 300);
+    await assert.rejects(
+      bench({
+        target: srv.address,
+        protocol: "memcache-text",
+        user: "bob",
+        password: "wrong1",
+        tests: ["get"],
+        requests: 1,
+      }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "auth");
+        assert.match(e.message, /authentication failed \(CLIENT_ERROR authentication failure\)/);
+        assert.doesNotMatch(e.message, /wrong1/);
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -277,6 +277,7 @@ export function metaFlagBit(letter: string): number {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { McOp, McStatus } from "./types.ts";
  * const p = new AsciiRequestParser();
  * const b = new TextEncoder().encode("get a bb\r\nset k 5 0 3 noreply\r\nxyz\r\n");
  * let at = p.parse(b, 0, b.length);
@@ -601,6 +602,7 @@ export class AsciiRequestParser extends AsciiFramer {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { McOp, McStatus } from "./types.ts";
  * const p = new AsciiResponseParser();
  * const b = new TextEncoder().encode("VALUE k 0 2\r\nhi\r\nEND\r\nHD c9\r\n");
  * const seen: number[] = [];

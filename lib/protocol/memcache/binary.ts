@@ -25,6 +25,7 @@ const S_VALUE = 1; // skipping the value
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { BinOp, McOp } from "./types.ts";
  * const pkt = encodeBinary({ opcode: BinOp.GetK, key: "k1", opaque: 7 });
  * const p = new BinaryParser("requests");
  * assert.equal(p.parse(pkt, 0, pkt.length), pkt.length);
@@ -340,6 +341,7 @@ const utf8 = new TextEncoder();
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { BinOp, McOp } from "./types.ts";
  * const b = encodeBinary({ opcode: BinOp.Noop, opaque: 1 });
  * assert.equal(b.length, 24);
  * assert.equal(b[0], 0x80);
@@ -389,6 +391,7 @@ export function encodeBinary(pkt: BinaryPacket): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
+ * import { BinOp, McOp } from "./types.ts";
  * assert.equal(binaryExtras({ flags: 1, ttl: 60 }).length, 8);
  * assert.equal(binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }).length, 20);
  * ```
