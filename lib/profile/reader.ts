@@ -1,0 +1,343 @@
+import { Unpackr } from "msgpackr";
+import { MembenchError } from "../errors/mod.ts";
+import {
+  COLUMNS,
+  crc32,
+  type EventBlock,
+  FrameKind,
+  MAX_FRAME,
+  NO_VALUE,
+  PROFILE_MAGIC,
+  PROFILE_VERSION,
+  type ProfileConnection,
+  type ProfileEvent,
+  type ProfileFooter,
+  type ProfileHeader,
+  STATUS_NAMES,
+  TRAILER_MAGIC,
+} from "./spec.ts";
+
+const unpackr = new Unpackr({ useRecords: false });
+
+/** A byte source read front to back. */
+export interface ProfileSource {
+  /** Reads into `p`; the byte count, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Closes it. */
+  close(): void;
+}
+
+/**
+ * Reads a profile front to back in bounded memory (one frame at a time). `header` is read by
+ * {@linkcode ProfileReader.open}; {@linkcode ProfileReader.blocks} yields event blocks and keeps
+ * `connections` and `ops` up to date as their frames go by. A file cut short (no footer, or a
+ * last frame that is incomplete) is read up to its last whole frame and flagged `truncated`
+ * with a `warning`; a frame that fails its checksum or cannot be decoded is corruption and
+ * throws, naming the file and the byte offset.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const r = await ProfileReader.open("traffic.mbp");
+ * for await (const b of r.blocks()) console.log(b.count);
+ * if (r.truncated) console.warn(r.warning);
+ * r.close();
+ * ```
+ */
+export class ProfileReader {
+  /** The header. */
+  header!: ProfileHeader;
+  /** Connections seen so far, by id. */
+  readonly connections = new Map<number, ProfileConnection>();
+  /** Op names seen so far, by index. */
+  readonly ops: string[] = [];
+  /** The footer, once read (undefined for a truncated file). */
+  footer: ProfileFooter | undefined;
+  /** Whether the file ended before its footer. */
+  truncated = false;
+  /** Why it is considered truncated. */
+  warning: string | undefined;
+  /** Events read so far. */
+  eventsRead = 0;
+
+  #src: ProfileSource;
+  #name: string;
+  #buf = new Uint8Array(1 << 20);
+  #start = 0;
+  #end = 0;
+  #eof = false;
+  #offset = 0; // file offset of #buf[#start]
+  #done = false;
+
+  private constructor(src: ProfileSource, name: string) {
+    this.#src = src;
+    this.#name = name;
+  }
+
+  /**
+   * Opens a profile and reads its header.
+   *
+   * @throws {MembenchError} `file` when the file is missing, not a profile, of another format
+   *   version, or corrupted at its start.
+   */
+  static async open(path: string): Promise<ProfileReader> {
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(path, { read: true });
+    } catch (e) {
+      throw new MembenchError("file", `Cannot open profile ${path}: ${(e as Error).message}`);
+    }
+    try {
+      return await ProfileReader.fromSource(f, path);
+    } catch (e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  /** Reads a profile from any byte source. */
+  static async fromSource(src: ProfileSource, name: string): Promise<ProfileReader> {
+    const r = new ProfileReader(src, name);
+    await r.#fill(PROFILE_MAGIC.length);
+    if (r.#end - r.#start < PROFILE_MAGIC.length) {
+      throw r.#bad(0, `it is ${r.#end - r.#start} bytes long, shorter than the profile magic`);
+    }
+    for (let i = 0; i < 6; i++) {
+      if (r.#buf[i] !== PROFILE_MAGIC[i]) {
+        throw r.#bad(0, "wrong magic: this is not a membench profile");
+      }
+    }
+    if (r.#buf[7] !== PROFILE_VERSION) {
+      throw r.#bad(
+        7,
+        `format version ${r.#buf[7]} is not supported (this membench reads ${PROFILE_VERSION})`,
+      );
+    }
+    r.#consume(PROFILE_MAGIC.length);
+    const first = await r.#nextFrame();
+    if (!first && r.truncated) {
+      throw r.#bad(PROFILE_MAGIC.length, "the file ends inside its header");
+    }
+    if (!first || first.kind !== FrameKind.Header) {
+      throw r.#bad(PROFILE_MAGIC.length, "the first frame is not a header");
+    }
+    r.header = first.payload as ProfileHeader;
+    return r;
+  }
+
+  /** Yields each block of events in file order. */
+  async *blocks(): AsyncGenerator<EventBlock> {
+    for (;;) {
+      const f = await this.#nextFrame();
+      if (!f) return;
+      if (f.kind === FrameKind.Connections) {
+        for (const c of (f.payload as { connections: ProfileConnection[] }).connections) {
+          this.connections.set(c.id, { ...this.connections.get(c.id), ...c });
+        }
+      } else if (f.kind === FrameKind.Events) {
+        const p = f.payload as {
+          count: number;
+          opBase: number;
+          newOps: string[];
+          cols: Record<string, Uint8Array>;
+        };
+        p.newOps.forEach((n, i) => this.ops[p.opBase + i] = n);
+        const block = this.#decodeBlock(p, f.at);
+        this.eventsRead += block.count;
+        yield block;
+      } else if (f.kind === FrameKind.Footer) {
+        this.footer = f.payload as ProfileFooter;
+        this.footer.ops.forEach((n, i) => this.ops[i] = n);
+        return;
+      } else {
+        throw this.#bad(f.at, `unknown frame kind ${f.kind}`);
+      }
+    }
+  }
+
+  /** Yields every event as a plain object (convenient, slower than blocks). */
+  async *events(): AsyncGenerator<ProfileEvent> {
+    for await (const b of this.blocks()) {
+      for (let i = 0; i < b.count; i++) yield eventAt(b, i, this.ops);
+    }
+  }
+
+  /** Closes the file. */
+  close(): void {
+    try {
+      this.#src.close();
+    } catch { /* closed */ }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #decodeBlock(
+    p: { count: number; cols: Record<string, Uint8Array> },
+    at: number,
+  ): EventBlock {
+    const n = p.count;
+    const out: Record<string, unknown> = { count: n };
+    for (const [name, Ctor] of COLUMNS) {
+      const bytes = p.cols[name];
+      if (!bytes || bytes.length !== n * Ctor.BYTES_PER_ELEMENT) {
+        throw this.#bad(at, `event block column '${name}' has the wrong length`);
+      }
+      // Copy into an aligned buffer (msgpack bytes may sit at any offset).
+      const copy = new Uint8Array(bytes.length);
+      copy.set(bytes);
+      out[name] = new Ctor(copy.buffer);
+    }
+    return out as unknown as EventBlock;
+  }
+
+  async #nextFrame(): Promise<{ kind: number; payload: unknown; at: number } | undefined> {
+    if (this.#done) return undefined;
+    await this.#fill(5);
+    const avail = this.#end - this.#start;
+    if (avail === 0) return this.#truncate("it ends without a footer");
+    if (avail >= 16 && this.#isTrailer()) return this.#truncate("it ends without a footer");
+    if (avail < 5) {
+      return this.#truncate(`its last frame header is cut short (${avail} of 5 bytes)`);
+    }
+    const v = new DataView(this.#buf.buffer, this.#start);
+    const len = v.getUint32(0, true);
+    const kind = this.#buf[this.#start + 4]!;
+    const at = this.#offset;
+    if (len > MAX_FRAME || kind < 1 || kind > 4) {
+      throw this.#bad(at, `frame header is invalid (kind ${kind}, length ${len})`);
+    }
+    await this.#fill(5 + len + 4);
+    if (this.#end - this.#start < 5 + len + 4) {
+      return this.#truncate(
+        `its last frame, at byte ${at}, is cut short (${this.#end - this.#start} of ${
+          len + 9
+        } bytes)`,
+      );
+    }
+    const body = this.#buf.subarray(this.#start + 5, this.#start + 5 + len);
+    const crc = new DataView(this.#buf.buffer, this.#start + 5 + len, 4).getUint32(0, true);
+    if (crc32(body) !== crc) {
+      throw this.#bad(at, "frame fails its checksum (the file is corrupted)");
+    }
+    let payload: unknown;
+    try {
+      payload = unpackr.unpack(body.slice());
+    } catch (e) {
+      throw this.#bad(at, `frame cannot be decoded: ${(e as Error).message}`);
+    }
+    this.#consume(5 + len + 4);
+    if (kind === FrameKind.Footer) this.#done = true;
+    return { kind, payload, at };
+  }
+
+  #isTrailer(): boolean {
+    for (let i = 0; i < 6; i++) if (this.#buf[this.#start + i] !== TRAILER_MAGIC[i]) return false;
+    return true;
+  }
+
+  #truncate(why: string): undefined {
+    this.#done = true;
+    this.truncated = true;
+    this.warning =
+      `Profile ${this.#name} is truncated: ${why}; read ${this.eventsRead} events up to byte ${this.#offset}`;
+    return undefined;
+  }
+
+  #consume(n: number): void {
+    this.#start += n;
+    this.#offset += n;
+  }
+
+  // Makes sure `n` bytes are buffered (fewer at the end of the file).
+  async #fill(n: number): Promise<void> {
+    if (this.#end - this.#start >= n) return;
+    if (this.#buf.length - this.#start < n) {
+      const nb = new Uint8Array(Math.max(n, this.#buf.length));
+      nb.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = nb;
+    } else if (this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    while (this.#end - this.#start < n && !this.#eof) {
+      const got = await this.#src.read(this.#buf.subarray(this.#end));
+      if (got === null) this.#eof = true;
+      else this.#end += got;
+    }
+  }
+
+  #bad(at: number, what: string): MembenchError {
+    return new MembenchError("file", `Cannot read profile ${this.#name} at byte ${at}: ${what}`);
+  }
+}
+
+/** Event `i` of a block as a plain object. */
+export function eventAt(b: EventBlock, i: number, ops: readonly string[]): ProfileEvent {
+  const keyLen = b.keyLen[i]!;
+  return {
+    t: b.t[i]!,
+    conn: b.conn[i]!,
+    op: ops[b.op[i]!] ?? `op${b.op[i]}`,
+    key: keyLen === 0
+      ? ""
+      : b.keyHi[i]!.toString(16).padStart(8, "0") + b.keyLo[i]!.toString(16).padStart(8, "0"),
+    keyLen,
+    valueLen: b.valueLen[i] === NO_VALUE ? -1 : b.valueLen[i]!,
+    flags: b.flags[i]!,
+    ttl: b.ttl[i]!,
+    status: STATUS_NAMES[b.status[i]!] ?? `status${b.status[i]}`,
+    latencyUs: Number.isNaN(b.latency[i]!) ? null : b.latency[i]!,
+    slot: b.slot[i]!,
+    seq: b.seq[i]!,
+  };
+}
+
+/** What {@linkcode verifyProfile} found. */
+export interface ProfileCheck {
+  /** Whole, with every checksum right and the footer's totals matching. */
+  ok: boolean;
+  /** Events read. */
+  events: number;
+  /** Event blocks read. */
+  blocks: number;
+  /** Whether the file was cut short. */
+  truncated: boolean;
+  /** Problems found, one sentence each. */
+  problems: string[];
+}
+
+/**
+ * Reads a whole profile and checks it: magic, version, every frame's checksum, the footer, and
+ * that the footer's totals match what was read. Corruption is reported, not thrown.
+ */
+export async function verifyProfile(path: string): Promise<ProfileCheck> {
+  const out: ProfileCheck = { ok: false, events: 0, blocks: 0, truncated: false, problems: [] };
+  let r: ProfileReader;
+  try {
+    r = await ProfileReader.open(path);
+  } catch (e) {
+    out.problems.push((e as Error).message);
+    return out;
+  }
+  try {
+    for await (const b of r.blocks()) {
+      out.blocks++;
+      out.events += b.count;
+    }
+  } catch (e) {
+    out.problems.push((e as Error).message);
+  } finally {
+    r.close();
+  }
+  out.truncated = r.truncated;
+  if (r.warning) out.problems.push(r.warning);
+  if (r.footer && r.footer.events !== out.events) {
+    out.problems.push(`footer says ${r.footer.events} events, the blocks hold ${out.events}`);
+  }
+  out.ok = out.problems.length === 0;
+  return out;
+}

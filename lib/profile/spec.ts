@@ -1,0 +1,273 @@
+// This module uses no Deno APIs.
+/**
+ * The membench profile format, version 1. A profile is what `record` writes and `analyze` and
+ * `replay` read: who talked to a cache, with which commands, on which (hashed) keys, with which
+ * sizes and outcomes, when. No key or value byte is ever in it.
+ *
+ * Layout:
+ *
+ * ```text
+ * magic      8 bytes  "MBPROF" 0x00 0x01  (0x01 = format version 1)
+ * frame*     u32le payload length | u8 kind | payload (msgpack) | u32le CRC-32 of the payload
+ * trailer    16 bytes "MBPEND" 0x00 0x00 | u64le file offset of the footer frame
+ * ```
+ *
+ * Frame kinds: 1 header (first), 2 connections (new or closed connections since the last such
+ * frame), 3 events (one block, column by column), 4 footer (last, before the trailer). Every
+ * frame is self-delimiting and checksummed, so a file cut anywhere (a crash, Ctrl+C, a full
+ * disk) is readable up to its last whole frame; the reader says it was truncated.
+ *
+ * An events frame holds `count` events as columns of little-endian typed arrays stored as
+ * bytes: `t` (f64, µs since the capture start), `conn` (u32), `op` (u16, index into the op
+ * table), `keyHi`/`keyLo` (u32 each: the 64-bit keyed hash of the key; 0/0 with `keyLen` 0 when
+ * the command has no key), `keyLen` (u16), `valueLen` (u32; 0xffffffff = none), `flags` (u32,
+ * client flags), `ttl` (i32; -1 = none), `status` (u8, {@linkcode Status}), `latency` (f32, µs
+ * from request to response on the wire; NaN = no response seen), `slot` (i16, Redis cluster
+ * slot when kept, else -1), and `seq` (u32, the event's position in its connection, for
+ * pipelining and order).
+ *
+ * @module
+ */
+
+/** File magic: "MBPROF", 0, version. */
+export const PROFILE_MAGIC = new Uint8Array([0x4d, 0x42, 0x50, 0x52, 0x4f, 0x46, 0x00, 0x01]);
+/** Trailer magic: "MBPEND", 0, 0. */
+export const TRAILER_MAGIC = new Uint8Array([0x4d, 0x42, 0x50, 0x45, 0x4e, 0x44, 0x00, 0x00]);
+/** Format version this code writes and reads. */
+export const PROFILE_VERSION = 1;
+/** Frame kinds. */
+export const FrameKind = { Header: 1, Connections: 2, Events: 3, Footer: 4 } as const;
+/** Largest frame payload a reader accepts (a block of events is far smaller). */
+export const MAX_FRAME = 64 * 1024 * 1024;
+
+/** Outcome of an event. */
+export const Status = {
+  /** No response was seen (capture ended, noreply, or the response was lost). */
+  None: 0,
+  /** A read found its key. */
+  Hit: 1,
+  /** A read did not. */
+  Miss: 2,
+  Stored: 3,
+  NotStored: 4,
+  /** CAS mismatch / add on an existing key. */
+  Exists: 5,
+  NotFound: 6,
+  Deleted: 7,
+  Touched: 8,
+  /** Success without a more precise meaning (OK, +OK, HD, a number, an array…). */
+  Ok: 9,
+  /** An error reply. */
+  Error: 10,
+} as const;
+/** One of the {@linkcode Status} codes. */
+export type Status = typeof Status[keyof typeof Status];
+
+/** Names of {@linkcode Status} codes, as analysis and JSON show them. */
+export const STATUS_NAMES: readonly string[] = [
+  "none",
+  "hit",
+  "miss",
+  "stored",
+  "not_stored",
+  "exists",
+  "not_found",
+  "deleted",
+  "touched",
+  "ok",
+  "error",
+];
+
+/** The protocol of a connection. */
+export type ProfileProtocol =
+  | "memcache-text"
+  | "memcache-meta"
+  | "memcache-binary"
+  | "resp2"
+  | "resp3";
+
+/** The header: first frame of every profile. */
+export interface ProfileHeader {
+  /** Always {@linkcode PROFILE_VERSION}. */
+  formatVersion: number;
+  /** membench version that wrote it. */
+  tool: string;
+  /** When the capture started (ISO 8601). */
+  createdAt: string;
+  /** Capture start on the epoch clock, µs: event times are relative to it. */
+  startUs: number;
+  /** What was captured, without host names or addresses (`pcap file`, `live lo port 11211`). */
+  source: string;
+  /** How keys were anonymized. */
+  anonymization: {
+    /** The keyed hash. */
+    scheme: "siphash-2-4";
+    /** First 16 hex digits of SHA-256("membench salt fingerprint" + salt): joins profiles made with one salt. */
+    saltFingerprint: string;
+    /** Key tokens hashed one by one (namespace kept), 0 = off. */
+    keepTokens: number;
+    /** Delimiter of those tokens. */
+    tokenDelimiter: string;
+    /** Whether Redis cluster slots were kept. */
+    keepSlots: boolean;
+  };
+}
+
+/** A connection, renumbered (no addresses). */
+export interface ProfileConnection {
+  /** Id used by events. */
+  id: number;
+  /** Protocol detected (or forced). */
+  protocol: ProfileProtocol;
+  /** First packet, µs since the start. */
+  openUs: number;
+  /** Last packet, µs since the start (set when the connection closed or the capture ended). */
+  closeUs?: number;
+  /** Whether the capture saw its SYN (else it started mid-connection). */
+  sawOpen: boolean;
+  /** Whether it ended with FIN or RST inside the capture. */
+  sawClose: boolean;
+}
+
+/** The footer: totals and an index of event frames. */
+export interface ProfileFooter {
+  /** Events in the file. */
+  events: number;
+  /** Event frames, with the file offset and first event time of each. */
+  blocks: Array<{ offset: number; count: number; firstUs: number; lastUs: number }>;
+  /** Ops named in the op table, in index order. */
+  ops: string[];
+  /** Events per op name. */
+  opCounts: Record<string, number>;
+  /** Connections. */
+  connections: number;
+  /** Capture statistics (packets, bytes, gaps, drops…), as the recorder reports them. */
+  capture: Record<string, number>;
+  /** Last event time, µs since the start. */
+  endUs: number;
+}
+
+/** One block of events, column by column. */
+export interface EventBlock {
+  /** Number of events. */
+  count: number;
+  /** µs since the start. */
+  t: Float64Array;
+  /** Connection id. */
+  conn: Uint32Array;
+  /** Op index. */
+  op: Uint16Array;
+  /** High 32 bits of the key hash. */
+  keyHi: Uint32Array;
+  /** Low 32 bits of the key hash. */
+  keyLo: Uint32Array;
+  /** Key length in bytes (0 = no key). */
+  keyLen: Uint16Array;
+  /** Value length (request value for writes, response value for reads); 0xffffffff = none. */
+  valueLen: Uint32Array;
+  /** Client flags. */
+  flags: Uint32Array;
+  /** TTL in seconds; -1 = none. */
+  ttl: Int32Array;
+  /** {@linkcode Status}. */
+  status: Uint8Array;
+  /** Wire response time, µs; NaN = none. */
+  latency: Float32Array;
+  /** Cluster slot or -1. */
+  slot: Int16Array;
+  /** Position of the event in its connection. */
+  seq: Uint32Array;
+}
+
+/** Value length meaning "no value". */
+export const NO_VALUE = 0xffffffff;
+
+/** The columns of an {@linkcode EventBlock}, with their typed-array constructors. */
+export const COLUMNS = [
+  ["t", Float64Array],
+  ["conn", Uint32Array],
+  ["op", Uint16Array],
+  ["keyHi", Uint32Array],
+  ["keyLo", Uint32Array],
+  ["keyLen", Uint16Array],
+  ["valueLen", Uint32Array],
+  ["flags", Uint32Array],
+  ["ttl", Int32Array],
+  ["status", Uint8Array],
+  ["latency", Float32Array],
+  ["slot", Int16Array],
+  ["seq", Uint32Array],
+] as const;
+
+/** One event, as a plain object (for dumps and tests; blocks are the fast path). */
+export interface ProfileEvent {
+  /** µs since the start. */
+  t: number;
+  /** Connection id. */
+  conn: number;
+  /** Op name. */
+  op: string;
+  /** Key hash as 16 hex digits ("" without a key). */
+  key: string;
+  /** Key length. */
+  keyLen: number;
+  /** Value length or -1. */
+  valueLen: number;
+  /** Client flags. */
+  flags: number;
+  /** TTL or -1. */
+  ttl: number;
+  /** Status name. */
+  status: string;
+  /** Wire latency µs, or null. */
+  latencyUs: number | null;
+  /** Cluster slot or -1. */
+  slot: number;
+  /** Position in its connection. */
+  seq: number;
+}
+
+/** An empty block with room for `n` events. */
+export function newEventBlock(n: number): EventBlock {
+  return {
+    count: 0,
+    t: new Float64Array(n),
+    conn: new Uint32Array(n),
+    op: new Uint16Array(n),
+    keyHi: new Uint32Array(n),
+    keyLo: new Uint32Array(n),
+    keyLen: new Uint16Array(n),
+    valueLen: new Uint32Array(n),
+    flags: new Uint32Array(n),
+    ttl: new Int32Array(n),
+    status: new Uint8Array(n),
+    latency: new Float32Array(n),
+    slot: new Int16Array(n),
+    seq: new Uint32Array(n),
+  };
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/**
+ * CRC-32 (IEEE 802.3, as zlib and PNG use).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+ * ```
+ */
+export function crc32(b: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
