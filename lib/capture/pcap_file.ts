@@ -1,0 +1,361 @@
+import { MembenchError } from "../errors/mod.ts";
+
+/** One captured packet, as the readers hand it over: a view of their buffer, valid in the callback. */
+export interface PacketView {
+  /** Link-layer type (DLT/LINKTYPE: 1 Ethernet, 0 NULL, 113 SLL, 276 SLL2, 101 raw, …). */
+  linkType: number;
+  /** Capture time, µs since the Unix epoch (fractional for ns captures). */
+  tsUs: number;
+  /** Buffer holding the packet. */
+  buf: Uint8Array;
+  /** Offset of the packet's first byte in `buf`. */
+  off: number;
+  /** Bytes captured. */
+  capLen: number;
+  /** Bytes on the wire (larger than `capLen` when the snaplen cut it). */
+  origLen: number;
+}
+
+/** A byte source read front to back (a Deno.FsFile fits). */
+export interface ByteSource {
+  /** Reads into `p`; the byte count, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Closes it. */
+  close(): void;
+}
+
+const PCAP_US = 0xa1b2c3d4;
+const PCAP_NS = 0xa1b23c4d;
+const PCAPNG_SHB = 0x0a0d0d0a;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const MAX_PACKET = 256 * 1024;
+const MAX_BLOCK = 16 * 1024 * 1024;
+
+/**
+ * Reads pcap and pcapng files with our own streaming parser, so offline work needs no libpcap.
+ * pcap: microsecond and nanosecond magics, either byte order. pcapng: sections in either byte
+ * order, several interfaces each with its link type and timestamp resolution (`if_tsresol`),
+ * Enhanced and Simple Packet Blocks (and the obsolete Packet Block); other blocks are skipped.
+ * Memory is one read buffer (grown only for a block larger than it). A file that is not a
+ * capture, a cut-off header or a length that does not add up is an error naming the file and
+ * byte offset; a file cut inside its last packet ends the read with `truncated` set.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const r = await CaptureFile.open("capture.pcap");
+ * await r.forEach((p) => console.log(p.tsUs, p.capLen));
+ * r.close();
+ * ```
+ */
+export class CaptureFile {
+  /** `pcap` or `pcapng`. */
+  format: "pcap" | "pcapng" = "pcap";
+  /** Packets read. */
+  packets = 0;
+  /** Bytes of packet data read. */
+  bytes = 0;
+  /** Packets whose capture was cut by the snaplen. */
+  sliced = 0;
+  /** Whether the file ended inside a record. */
+  truncated = false;
+  /** Interfaces seen (pcapng), or the one link type (pcap). */
+  readonly linkTypes: number[] = [];
+
+  #src: ByteSource;
+  #name: string;
+  #buf = new Uint8Array(1 << 20);
+  #start = 0;
+  #end = 0;
+  #eof = false;
+  #offset = 0; // file offset of #buf[#start]
+  #le = true;
+  #tsScale = 1; // pcap: µs per tick
+  #ifScale: number[] = []; // pcapng: µs per timestamp unit per interface
+  #view = { linkType: 0, tsUs: 0, buf: this.#buf, off: 0, capLen: 0, origLen: 0 } as PacketView;
+
+  private constructor(src: ByteSource, name: string) {
+    this.#src = src;
+    this.#name = name;
+  }
+
+  /**
+   * Opens a capture file and reads its global header (pcap) or first section header (pcapng).
+   *
+   * @throws {MembenchError} `file` naming the file: missing, unreadable, or not a capture.
+   */
+  static async open(path: string): Promise<CaptureFile> {
+    let f: Deno.FsFile;
+    try {
+      f = await Deno.open(path, { read: true });
+    } catch (e) {
+      throw new MembenchError("file", `Cannot open capture ${path}: ${(e as Error).message}`);
+    }
+    try {
+      return await CaptureFile.fromSource(f, path);
+    } catch (e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  /** Reads a capture from any byte source. */
+  static async fromSource(src: ByteSource, name: string): Promise<CaptureFile> {
+    const r = new CaptureFile(src, name);
+    await r.#fill(24);
+    if (r.#avail < 4) {
+      throw r.#bad(0, `file is ${r.#avail} bytes long: too short for a capture header`);
+    }
+    const b = r.#buf;
+    const magicLe = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+    const magicBe = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    if (magicLe === PCAPNG_SHB) {
+      r.format = "pcapng";
+      return r; // the section header is read as the first block
+    }
+    if (magicLe === PCAP_US || magicLe === PCAP_NS) r.#le = true;
+    else if (magicBe === PCAP_US || magicBe === PCAP_NS) r.#le = false;
+    else {
+      throw r.#bad(
+        0,
+        `wrong magic 0x${magicBe.toString(16).padStart(8, "0")}: not a pcap or pcapng file`,
+      );
+    }
+    if (r.#avail < 24) throw r.#bad(0, "pcap global header is cut short");
+    const ns = (r.#le ? magicLe : magicBe) === PCAP_NS;
+    r.#tsScale = ns ? 1e-3 : 1;
+    const linkType = r.#u32(20) & 0x0fffffff;
+    r.linkTypes.push(linkType);
+    r.#view.linkType = linkType;
+    r.#consume(24);
+    return r;
+  }
+
+  /**
+   * Calls `cb` for every packet, in file order. The view and its buffer are reused: copy what
+   * must outlive the call.
+   *
+   * @throws {MembenchError} `file` for malformed records, with the byte offset.
+   */
+  async forEach(cb: (p: PacketView) => void | Promise<void>): Promise<void> {
+    for (;;) {
+      const got = this.format === "pcap" ? await this.#nextPcap() : await this.#nextBlock();
+      if (got === 0) return;
+      if (got === 1) {
+        const r = cb(this.#view);
+        if (r instanceof Promise) await r;
+      }
+    }
+  }
+
+  /** Closes the file. */
+  close(): void {
+    try {
+      this.#src.close();
+    } catch { /* closed */ }
+  }
+
+  get #avail(): number {
+    return this.#end - this.#start;
+  }
+
+  // 0 end, 1 packet, 2 other record
+  async #nextPcap(): Promise<0 | 1 | 2> {
+    await this.#fill(16);
+    if (this.#avail === 0) return 0;
+    if (this.#avail < 16) {
+      return this.#cut(`a record header is cut short (${this.#avail} of 16 bytes)`);
+    }
+    const sec = this.#u32(0);
+    const frac = this.#u32(4);
+    const capLen = this.#u32(8);
+    const origLen = this.#u32(12);
+    if (capLen > MAX_PACKET) {
+      throw this.#bad(
+        this.#offset,
+        `record length ${capLen} is larger than ${MAX_PACKET}: the file is corrupted`,
+      );
+    }
+    await this.#fill(16 + capLen);
+    if (this.#avail < 16 + capLen) {
+      return this.#cut(`the last packet is cut short (${this.#avail - 16} of ${capLen} bytes)`);
+    }
+    const v = this.#view;
+    v.tsUs = sec * 1e6 + frac * this.#tsScale;
+    v.buf = this.#buf;
+    v.off = this.#start + 16;
+    v.capLen = capLen;
+    v.origLen = origLen;
+    this.#count(capLen, origLen);
+    this.#consume(16 + capLen);
+    return 1;
+  }
+
+  async #nextBlock(): Promise<0 | 1 | 2> {
+    await this.#fill(12);
+    if (this.#avail === 0) return 0;
+    if (this.#avail < 12) {
+      return this.#cut(`a block header is cut short (${this.#avail} of 12 bytes)`);
+    }
+    const at = this.#offset;
+    const rawType = this.#u32le(0);
+    if (rawType === PCAPNG_SHB) {
+      // Section header: its byte-order magic decides the byte order of the whole section.
+      const bom = this.#u32le(8);
+      if (bom === BYTE_ORDER_MAGIC) this.#le = true;
+      else if (bom === 0x4d3c2b1a) this.#le = false;
+      else throw this.#bad(at + 8, "section header has no valid byte-order magic");
+      this.#ifScale = [];
+    }
+    const type = this.#u32(0);
+    const len = this.#u32(4);
+    if (len < 12 || len % 4 !== 0 || len > MAX_BLOCK) {
+      throw this.#bad(at, `block length ${len} is invalid (type 0x${type.toString(16)})`);
+    }
+    await this.#fill(len);
+    if (this.#avail < len) {
+      return this.#cut(`the last block is cut short (${this.#avail} of ${len} bytes)`);
+    }
+    if (this.#u32(len - 4) !== len) {
+      throw this.#bad(
+        at,
+        `block length ${len} does not match its trailing copy ${this.#u32(len - 4)}`,
+      );
+    }
+    let result: 1 | 2 = 2;
+    switch (type) {
+      case 0x00000001: // Interface Description Block
+        this.#interface(len);
+        break;
+      case 0x00000006: // Enhanced Packet Block
+      case 0x00000002: { // Packet Block (obsolete)
+        const iface = type === 6 ? this.#u32(8) : this.#u16(8);
+        const scale = this.#ifScale[iface];
+        if (scale === undefined) {
+          throw this.#bad(at, `packet names interface ${iface}, which was not described`);
+        }
+        const tsHi = this.#u32(12);
+        const tsLo = this.#u32(16);
+        const capLen = this.#u32(20);
+        const origLen = this.#u32(24);
+        if (28 + capLen > len - 4) {
+          throw this.#bad(at, `packet length ${capLen} overruns its block`);
+        }
+        this.#packet(iface, (tsHi * 4294967296 + tsLo) * scale, 28, capLen, origLen);
+        result = 1;
+        break;
+      }
+      case 0x00000003: { // Simple Packet Block: no interface id (0), no timestamp
+        const origLen = this.#u32(8);
+        const capLen = Math.min(origLen, len - 16);
+        if (this.#ifScale[0] === undefined) {
+          throw this.#bad(at, "simple packet before any interface");
+        }
+        this.#packet(0, this.#view.tsUs, 12, capLen, origLen);
+        result = 1;
+        break;
+      }
+    }
+    this.#consume(len);
+    return result;
+  }
+
+  #interface(len: number): void {
+    const linkType = this.#u16(8);
+    let scale = 1; // default resolution 10^-6 s = 1 µs
+    // Options start after link type (2), reserved (2), snaplen (4).
+    let p = 16;
+    while (p + 4 <= len - 4) {
+      const code = this.#u16(p);
+      const olen = this.#u16(p + 2);
+      if (code === 0) break;
+      if (code === 9 && olen >= 1) {
+        const r = this.#buf[this.#start + p + 4]!;
+        const exp = r & 0x7f;
+        const unitSeconds = r & 0x80 ? 2 ** -exp : 10 ** -exp;
+        scale = unitSeconds * 1e6;
+      }
+      p += 4 + ((olen + 3) & ~3);
+    }
+    this.#ifScale.push(scale);
+    this.linkTypes.push(linkType);
+  }
+
+  #packet(iface: number, tsUs: number, at: number, capLen: number, origLen: number): void {
+    const v = this.#view;
+    v.linkType = this.linkTypes[this.linkTypes.length - this.#ifScale.length + iface]!;
+    v.tsUs = tsUs;
+    v.buf = this.#buf;
+    v.off = this.#start + at;
+    v.capLen = capLen;
+    v.origLen = origLen;
+    this.#count(capLen, origLen);
+  }
+
+  #count(capLen: number, origLen: number): void {
+    this.packets++;
+    this.bytes += capLen;
+    if (capLen < origLen) this.sliced++;
+  }
+
+  #cut(why: string): 0 {
+    this.truncated = true;
+    this.#truncation = `Capture ${this.#name} is truncated at byte ${this.#offset}: ${why}`;
+    return 0;
+  }
+
+  #truncation: string | undefined;
+
+  /** Why the file counts as truncated. */
+  get warning(): string | undefined {
+    return this.#truncation;
+  }
+
+  #u32(i: number): number {
+    const b = this.#buf;
+    const o = this.#start + i;
+    return this.#le
+      ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+      : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  }
+
+  #u32le(i: number): number {
+    const b = this.#buf;
+    const o = this.#start + i;
+    return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+  }
+
+  #u16(i: number): number {
+    const b = this.#buf;
+    const o = this.#start + i;
+    return this.#le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+  }
+
+  #consume(n: number): void {
+    this.#start += n;
+    this.#offset += n;
+  }
+
+  async #fill(n: number): Promise<void> {
+    if (this.#avail >= n) return;
+    if (this.#buf.length - this.#start < n) {
+      const nb = new Uint8Array(Math.max(n, this.#buf.length));
+      nb.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = nb;
+    } else if (this.#start > 0 && this.#buf.length - this.#end < n - this.#avail) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    while (this.#avail < n && !this.#eof) {
+      const got = await this.#src.read(this.#buf.subarray(this.#end));
+      if (got === null) this.#eof = true;
+      else this.#end += got;
+    }
+  }
+
+  #bad(at: number, what: string): MembenchError {
+    return new MembenchError("file", `Cannot read capture ${this.#name} at byte ${at}: ${what}`);
+  }
+}
