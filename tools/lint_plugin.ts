@@ -14,7 +14,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   cluster: ["cluster", "net", "protocol", "errors", "units"],
   anonymize: ["anonymize", "errors"],
   profile: ["profile", "errors", "units"],
-  capture: ["capture", "protocol", "anonymize", "profile", "errors", "units"],
+  capture: ["capture", "protocol", "anonymize", "profile", "errors", "units", "version.ts"],
   analyze: ["analyze", "profile", "metrics", "errors", "units"],
   bench: [
     "bench",

@@ -131,18 +131,21 @@ export class CaptureFile {
   }
 
   /**
-   * Calls `cb` for every packet, in file order. The view and its buffer are reused: copy what
-   * must outlive the call.
+   * Calls `cb` for every packet, in file order, until it returns `false`. The view and its
+   * buffer are reused: copy what must outlive the call.
    *
    * @throws {MembenchError} `file` for malformed records, with the byte offset.
    */
-  async forEach(cb: (p: PacketView) => void | Promise<void>): Promise<void> {
+  async forEach(
+    cb: (p: PacketView) => void | boolean | Promise<void | boolean>,
+  ): Promise<void> {
     for (;;) {
       const got = this.format === "pcap" ? await this.#nextPcap() : await this.#nextBlock();
       if (got === 0) return;
       if (got === 1) {
-        const r = cb(this.#view);
-        if (r instanceof Promise) await r;
+        let r = cb(this.#view);
+        if (r instanceof Promise) r = await r;
+        if (r === false) return;
       }
     }
   }

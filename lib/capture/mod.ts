@@ -1,0 +1,13 @@
+/**
+ * Capture: packet sources (pcap/pcapng files; libpcap for live capture), link/IP/TCP decoding,
+ * TCP reassembly, protocol sessions that pair requests with responses, and the recorder that
+ * writes anonymized events to a profile.
+ *
+ * @module
+ */
+export * from "./pcap_file.ts";
+export * from "./decode.ts";
+export * from "./tcp_stream.ts";
+export * from "./session.ts";
+export * from "./recorder.ts";
+export * from "./record.ts";
