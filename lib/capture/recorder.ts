@@ -1,5 +1,5 @@
 import { type Anonymizer, clusterSlot } from "../anonymize/mod.ts";
-import { type ProfileProtocol, type ProfileWriter } from "../profile/mod.ts";
+import type { ProfileProtocol, ProfileWriter } from "../profile/mod.ts";
 import { decodeTcp, newSegment, Skip, TcpFlag, type TcpSegment } from "./decode.ts";
 import type { PacketView } from "./pcap_file.ts";
 import {

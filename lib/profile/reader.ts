@@ -47,7 +47,7 @@ export class ProfileReader {
   /** The header. */
   header!: ProfileHeader;
   /** Connections seen so far, by id. */
-  readonly connections = new Map<number, ProfileConnection>();
+  readonly connections: Map<number, ProfileConnection> = new Map();
   /** Op names seen so far, by index. */
   readonly ops: string[] = [];
   /** The footer, once read (undefined for a truncated file). */
