@@ -7,6 +7,7 @@
 import { MembenchError } from "../lib/errors/mod.ts";
 import { VERSION } from "../lib/version.ts";
 import { benchCommand } from "./bench.ts";
+import { profileCommand, recordCommand } from "./record.ts";
 import { EXIT, exitCodeFor } from "./exit_codes.ts";
 
 const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
@@ -15,6 +16,8 @@ Usage: membench <command> [flags]
 
 Commands
   bench      load-test Valkey/Redis or memcached (redis-benchmark/memtier flags); see membench bench --help
+  record     capture memcached/RESP traffic from a pcap into an anonymized profile
+  profile    info, verify or dump a profile
   version    print the version
 
 Run 'membench <command> --help' for the flags of a command.
@@ -36,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       case "bench":
         return await benchCommand(rest);
+      case "record":
+        return await recordCommand(rest);
+      case "profile":
+        return await profileCommand(rest);
       default:
         if (cmd.startsWith("-")) return await benchCommand(argv);
         console.error(`membench: unknown command '${cmd}'\n\n${HELP}`);
@@ -44,8 +51,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof MembenchError) {
       console.error(`membench: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
-      if (e.code === "invalid_argument" && cmd === "bench") {
-        console.error("  see: membench bench --help");
+      if (
+        e.code === "invalid_argument" && (cmd === "bench" || cmd === "record" || cmd === "profile")
+      ) {
+        console.error(`  see: membench ${cmd} --help`);
       }
       return exitCodeFor(e.code);
     }
