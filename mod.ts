@@ -19,6 +19,7 @@ export * from "./lib/net/mod.ts";
 export * from "./lib/bench/mod.ts";
 export * from "./lib/report/mod.ts";
 export * from "./lib/anonymize/mod.ts";
+export * from "./lib/capture/mod.ts";
 export * from "./lib/profile/mod.ts";
 export * from "./lib/scenario/mod.ts";
 export { VERSION } from "./lib/version.ts";

@@ -362,7 +362,7 @@ export class Recorder {
       this.stats.unpairedResponses += ss.unpaired;
       this.#w.connection({
         id: f.id,
-        protocol: f.protocol!,
+        protocol: f.session.protocol, // a RESP connection may have switched to RESP3 (HELLO 3)
         openUs: f.openUs,
         closeUs: f.lastUs,
         sawOpen: f.sawOpen,

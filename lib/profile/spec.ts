@@ -30,9 +30,27 @@
  */
 
 /** File magic: "MBPROF", 0, version. */
-export const PROFILE_MAGIC: Uint8Array = new Uint8Array([0x4d, 0x42, 0x50, 0x52, 0x4f, 0x46, 0x00, 0x01]);
+export const PROFILE_MAGIC: Uint8Array = new Uint8Array([
+  0x4d,
+  0x42,
+  0x50,
+  0x52,
+  0x4f,
+  0x46,
+  0x00,
+  0x01,
+]);
 /** Trailer magic: "MBPEND", 0, 0. */
-export const TRAILER_MAGIC: Uint8Array = new Uint8Array([0x4d, 0x42, 0x50, 0x45, 0x4e, 0x44, 0x00, 0x00]);
+export const TRAILER_MAGIC: Uint8Array = new Uint8Array([
+  0x4d,
+  0x42,
+  0x50,
+  0x45,
+  0x4e,
+  0x44,
+  0x00,
+  0x00,
+]);
 /** Format version this code writes and reads. */
 export const PROFILE_VERSION = 1;
 /** Frame kinds. */

@@ -1,0 +1,106 @@
+/** Runs `fn` while tcpdump captures loopback traffic to/from `port` into a fresh pcap file. */
+export async function captureWhile(
+  port: number,
+  fn: () => Promise<void>,
+  extra: string[] = [],
+): Promise<string> {
+  return (await captureWithStats(port, fn, extra)).file;
+}
+
+/** As {@linkcode captureWhile}, with tcpdump's own closing statistics. */
+export async function captureWithStats(
+  port: number,
+  fn: () => Promise<void>,
+  extra: string[] = [],
+): Promise<{ file: string; captured: number; droppedByKernel: number; stderr: string }> {
+  const file = await Deno.makeTempFile({ suffix: ".pcap" });
+  const p = new Deno.Command("tcpdump", {
+    args: [
+      "-i",
+      "lo",
+      "--immediate-mode",
+      "-U",
+      "-s",
+      "0",
+      "-B",
+      "65536",
+      "-Z",
+      "root",
+      "-w",
+      file,
+      ...extra,
+      "tcp",
+      "port",
+      String(port),
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // tcpdump says "listening on lo" on stderr once it captures.
+  const reader = p.stderr.getReader();
+  let text = "";
+  const td = new TextDecoder();
+  const deadline = Date.now() + 10_000;
+  while (!text.includes("listening on") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += td.decode(value);
+  }
+  if (!text.includes("listening on")) {
+    p.kill("SIGKILL");
+    await p.status;
+    throw new Error(`tcpdump did not start: ${text}`);
+  }
+  try {
+    await fn();
+    await new Promise((r) => setTimeout(r, 300)); // let the last packets reach the file
+  } finally {
+    p.kill("SIGINT");
+    const drain = (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += td.decode(value);
+        }
+      } catch { /* closed */ }
+    })();
+    await p.status;
+    await drain;
+  }
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  return {
+    file,
+    captured: num(/(\d+) packets? captured/),
+    droppedByKernel: num(/(\d+) packets? dropped by kernel/),
+    stderr: text,
+  };
+}
+
+/** Requests per command that tshark's memcache dissector finds (`-d tcp.port==PORT,memcache`). */
+export async function tsharkMemcacheCommands(
+  file: string,
+  port: number,
+): Promise<Record<string, number>> {
+  const out = await new Deno.Command("tshark", {
+    args: [
+      "-r",
+      file,
+      "-d",
+      `tcp.port==${port},memcache`,
+      "-Y",
+      "memcache.command",
+      "-T",
+      "fields",
+      "-e",
+      "memcache.command",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const counts: Record<string, number> = {};
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    for (const c of line.split(",").filter(Boolean)) counts[c] = (counts[c] ?? 0) + 1;
+  }
+  return counts;
+}

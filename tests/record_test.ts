@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import {
+  bench,
+  McConnection,
+  parseTarget,
+  ProfileReader,
+  record,
+  type RecordResult,
+  startLocalServer,
+} from "../mod.ts";
+import { captureWhile, tsharkMemcacheCommands } from "./capture_helpers.ts";
+import { commandStats, statsDelta } from "./helpers.ts";
+
+const PUBLIC = new URL("../../shared/data/captures-public/", import.meta.url).pathname;
+
+async function recordTo(
+  pcap: string,
+  extra: Partial<Parameters<typeof record>[0]> = {},
+): Promise<RecordResult & { file: string }> {
+  const file = await Deno.makeTempFile({ suffix: ".mbp" });
+  const r = await record({ pcap, output: file, salt: "test-salt", ...extra });
+  return { ...r, file };
+}
+
+async function statusesByOp(file: string): Promise<Record<string, Record<string, number>>> {
+  using r = await ProfileReader.open(file);
+  const out: Record<string, Record<string, number>> = {};
+  for await (const e of r.events()) {
+    const m = out[e.op] ??= {};
+    m[e.status] = (m[e.status] ?? 0) + 1;
+  }
+  return out;
+}
+
+Deno.test("record() decodes the public captures with the reference counts", async () => {
+  const cases: Array<[string, number[], Record<string, number>]> = [
+    // REFERENCE.md: use the stream counts (tshark undercounts pipelined segments).
+    ["deepflow/memcached/memcached-userdata.pcap", [11211], { get: 10041, gets: 112, set: 1 }],
+    ["deepflow/memcached/memcached.pcap", [11211], { set: 1, get: 1, quit: 1 }],
+    ["ndpi/memcached.cap", [11211], { stats: 1 }],
+    ["deepflow/redis/redis.pcap", [6379], { get: 7, exists: 3 }],
+    ["deepflow/redis/redis-debug.pcap", [6379], { lrange: 1 }],
+    ["deepflow/redis/redis-error.pcap", [6379], { get: 1 }],
+    ["zeek/redis/almost-resp.pcap", [6379], { auth: 1, ping: 1 }],
+  ];
+  for (const [path, ports, expected] of cases) {
+    const r = await recordTo(PUBLIC + path, { ports });
+    try {
+      assert.deepEqual(r.eventsPerCommand, expected, path);
+      // almost-resp is malformed on purpose (a robustness case): errors there are expected.
+      if (!path.includes("almost")) assert.equal(r.protocolErrors, 0, path);
+      assert.equal(r.gaps, 0, path);
+    } finally {
+      await Deno.remove(r.file);
+    }
+  }
+  const err = await recordTo(PUBLIC + "deepflow/redis/redis-error.pcap", { ports: [6379] });
+  assert.deepEqual(await statusesByOp(err.file), { get: { error: 1 } });
+  await Deno.remove(err.file);
+});
+
+Deno.test("record() of memcached text traffic matches the server's stats and tshark, multi-get and large values included", async () => {
+  await using srv = await startLocalServer("memcached");
+  using c = await McConnection.open(parseTarget(srv.address));
+  const before = await c.stats();
+  const pcap = await captureWhile(srv.port, async () => {
+    await bench({
+      target: srv.address,
+      protocol: "memcache-text",
+      tests: ["set"],
+      requests: 300,
+      clients: 3,
+      keyspace: 200,
+      dataSize: 20_000,
+      seed: 1,
+    });
+    await bench({
+      target: srv.address,
+      protocol: "memcache-text",
+      tests: ["get", "delete", "incr"],
+      requests: 300,
+      clients: 3,
+      pipeline: 4,
+      multiget: 4,
+      keyspace: 400,
+      seed: 2,
+    });
+    // Unpipelined: tshark's dissector undercounts requests that share a segment.
+    await bench({
+      target: srv.address,
+      protocol: "memcache-text",
+      tests: ["decr", "version"],
+      requests: 200,
+      clients: 2,
+      keyspace: 400,
+      seed: 4,
+    });
+  });
+  const after = await c.stats();
+  const r = await recordTo(pcap, { ports: [srv.port] });
+  try {
+    const d = (k: string) => Number(after[k]) - Number(before[k]);
+    assert.equal(r.eventsPerCommand.set, d("cmd_set"));
+    assert.equal(r.eventsPerCommand.get, d("cmd_get"), "one event per key of a multi-get");
+    assert.equal(r.eventsPerCommand.delete, d("delete_hits") + d("delete_misses"));
+    assert.equal(r.eventsPerCommand.incr, d("incr_hits") + d("incr_misses"));
+    assert.equal(r.gaps, 0);
+    const st = await statusesByOp(r.file);
+    assert.equal(st.get!.hit, d("get_hits"));
+    assert.equal(st.get!.miss, d("get_misses"));
+    assert.equal(st.delete!.deleted ?? 0, d("delete_hits"));
+    assert.equal(st.set!.stored, 300);
+    // tshark's dissector agrees where it can see every request (one per segment; tshark 4.0
+    // does not dissect touch).
+    const ts = await tsharkMemcacheCommands(pcap, srv.port);
+    assert.equal(ts.set, r.eventsPerCommand.set);
+    assert.equal(ts.decr, r.eventsPerCommand.decr);
+    assert.equal(ts.version, r.eventsPerCommand.version);
+    assert.equal(r.eventsPerCommand.decr, d("decr_hits") + d("decr_misses"));
+    assert.equal(r.eventsPerCommand.version, 200);
+    // Values of 20,000 bytes span many segments: their sizes came through.
+    using pr = await ProfileReader.open(r.file);
+    for await (const e of pr.events()) {
+      if (e.op === "set") assert.equal(e.valueLen, 20_000);
+      if (e.op === "get" && e.status === "hit") assert.equal(e.valueLen, 20_000);
+    }
+  } finally {
+    await Deno.remove(pcap);
+    await Deno.remove(r.file);
+  }
+});
+
+Deno.test("record() of meta quiet pipelines and the binary protocol matches the server's stats", async () => {
+  for (const protocol of ["memcache-meta", "memcache-binary"] as const) {
+    await using srv = await startLocalServer("memcached");
+    using c = await McConnection.open(parseTarget(srv.address));
+    const before = await c.stats();
+    const pcap = await captureWhile(srv.port, async () => {
+      await bench({
+        target: srv.address,
+        protocol,
+        mix: [{ command: "set", weight: 1 }, { command: "get", weight: 3 }, {
+          command: "delete",
+          weight: 1,
+        }],
+        requests: 1500,
+        clients: 3,
+        pipeline: 8,
+        multiget: 3,
+        noreply: true,
+        keyspace: 300,
+        dataSize: 64,
+        seed: 5,
+      });
+    });
+    const after = await c.stats();
+    const d = (k: string) => Number(after[k]) - Number(before[k]);
+    const r = await recordTo(pcap, { ports: [srv.port] });
+    try {
+      const ops = r.eventsPerCommand;
+      const get = protocol === "memcache-meta" ? "mg" : "get";
+      const set = protocol === "memcache-meta" ? "ms" : "set";
+      const del = protocol === "memcache-meta" ? "md" : "delete";
+      assert.equal(ops[get], d("cmd_get"), `${protocol} gets`);
+      assert.equal(ops[set], d("cmd_set"), `${protocol} sets`);
+      assert.equal(ops[del], d("delete_hits") + d("delete_misses"), `${protocol} deletes`);
+      const st = await statusesByOp(r.file);
+      assert.equal(st[get]!.hit ?? 0, d("get_hits"), `${protocol} hits`);
+      assert.equal(st[get]!.miss ?? 0, d("get_misses"), `${protocol} misses`);
+      assert.equal(st[del]!.deleted ?? 0, d("delete_hits"), `${protocol} quiet deletes that hit`);
+      assert.equal(r.unpairedResponses, 0);
+    } finally {
+      await Deno.remove(pcap);
+      await Deno.remove(r.file);
+    }
+  }
+});
+
+Deno.test("record() of RESP from redis-benchmark and a RESP3 client matches INFO commandstats", async () => {
+  await using srv = await startLocalServer("redis");
+  const before = await commandStats(srv.address);
+  const pcap = await captureWhile(srv.port, async () => {
+    const rb = await new Deno.Command("redis-benchmark", {
+      args: [
+        "-p",
+        String(srv.port),
+        "-t",
+        "set,get,lpush,mget",
+        "-n",
+        "400",
+        "-c",
+        "4",
+        "-P",
+        "5",
+        "-r",
+        "100",
+        "-q",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.equal(rb.code, 0);
+    await bench({
+      target: srv.address,
+      resp3: true,
+      tests: ["set", "get", "hset"],
+      requests: 300,
+      clients: 2,
+      keyspace: 50,
+      seed: 3,
+    });
+  });
+  const after = await commandStats(srv.address);
+  const r = await recordTo(pcap, { ports: [srv.port] });
+  try {
+    const delta = statsDelta(before, after, ["info"]);
+    // One event per key for MGET (redis-benchmark's MGET reads 10 keys).
+    const expected: Record<string, number> = {};
+    for (const [k, v] of Object.entries(delta)) {
+      const name = k.replace(/\|.*/, "");
+      expected[name] = (expected[name] ?? 0) + (name === "mget" ? v * 10 : v);
+    }
+    const got = { ...r.eventsPerCommand };
+    assert.deepEqual(got, expected);
+    using pr = await ProfileReader.open(r.file);
+    const protos = new Set<string>();
+    for await (const _ of pr.blocks()) { /* connections fill in */ }
+    for (const cinfo of pr.connections.values()) protos.add(cinfo.protocol);
+    assert.ok(protos.has("resp3") && protos.has("resp2"), [...protos].join(","));
+  } finally {
+    await Deno.remove(pcap);
+    await Deno.remove(r.file);
+  }
+});
