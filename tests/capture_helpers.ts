@@ -104,3 +104,22 @@ export async function tsharkMemcacheCommands(
   }
   return counts;
 }
+
+/**
+ * Captures `fn`'s traffic with no kernel drops: a capture that lost packets is no reference, so
+ * it is taken again (up to 3 times), with `snapshot` (server counters) taken around each try.
+ */
+export async function captureNoDrops<T>(
+  port: number,
+  snapshot: () => Promise<T>,
+  fn: () => Promise<void>,
+): Promise<{ file: string; before: T; after: T }> {
+  for (let attempt = 1;; attempt++) {
+    const before = await snapshot();
+    const cap = await captureWithStats(port, fn);
+    const after = await snapshot();
+    if (cap.droppedByKernel === 0) return { file: cap.file, before, after };
+    await Deno.remove(cap.file);
+    if (attempt === 3) throw new Error(`tcpdump dropped packets in 3 captures: ${cap.stderr}`);
+  }
+}

@@ -8,7 +8,7 @@ import {
   type RecordResult,
   startLocalServer,
 } from "../mod.ts";
-import { captureWhile, tsharkMemcacheCommands } from "./capture_helpers.ts";
+import { captureNoDrops, tsharkMemcacheCommands } from "./capture_helpers.ts";
 import { commandStats, statsDelta } from "./helpers.ts";
 
 const PUBLIC = new URL("../../shared/data/captures-public/", import.meta.url).pathname;
@@ -62,41 +62,43 @@ Deno.test("record() decodes the public captures with the reference counts", asyn
 Deno.test("record() of memcached text traffic matches the server's stats and tshark, multi-get and large values included", async () => {
   await using srv = await startLocalServer("memcached");
   using c = await McConnection.open(parseTarget(srv.address));
-  const before = await c.stats();
-  const pcap = await captureWhile(srv.port, async () => {
-    await bench({
-      target: srv.address,
-      protocol: "memcache-text",
-      tests: ["set"],
-      requests: 300,
-      clients: 3,
-      keyspace: 200,
-      dataSize: 20_000,
-      seed: 1,
-    });
-    await bench({
-      target: srv.address,
-      protocol: "memcache-text",
-      tests: ["get", "delete", "incr"],
-      requests: 300,
-      clients: 3,
-      pipeline: 4,
-      multiget: 4,
-      keyspace: 400,
-      seed: 2,
-    });
-    // Unpipelined: tshark's dissector undercounts requests that share a segment.
-    await bench({
-      target: srv.address,
-      protocol: "memcache-text",
-      tests: ["decr", "version"],
-      requests: 200,
-      clients: 2,
-      keyspace: 400,
-      seed: 4,
-    });
-  });
-  const after = await c.stats();
+  const { file: pcap, before, after } = await captureNoDrops(
+    srv.port,
+    () => c.stats(),
+    async () => {
+      await bench({
+        target: srv.address,
+        protocol: "memcache-text",
+        tests: ["set"],
+        requests: 300,
+        clients: 3,
+        keyspace: 200,
+        dataSize: 20_000,
+        seed: 1,
+      });
+      await bench({
+        target: srv.address,
+        protocol: "memcache-text",
+        tests: ["get", "delete", "incr"],
+        requests: 300,
+        clients: 3,
+        pipeline: 4,
+        multiget: 4,
+        keyspace: 400,
+        seed: 2,
+      });
+      // Unpipelined: tshark's dissector undercounts requests that share a segment.
+      await bench({
+        target: srv.address,
+        protocol: "memcache-text",
+        tests: ["decr", "version"],
+        requests: 200,
+        clients: 2,
+        keyspace: 400,
+        seed: 4,
+      });
+    },
+  );
   const r = await recordTo(pcap, { ports: [srv.port] });
   try {
     const d = (k: string) => Number(after[k]) - Number(before[k]);
@@ -134,26 +136,28 @@ Deno.test("record() of meta quiet pipelines and the binary protocol matches the 
   for (const protocol of ["memcache-meta", "memcache-binary"] as const) {
     await using srv = await startLocalServer("memcached");
     using c = await McConnection.open(parseTarget(srv.address));
-    const before = await c.stats();
-    const pcap = await captureWhile(srv.port, async () => {
-      await bench({
-        target: srv.address,
-        protocol,
-        mix: [{ command: "set", weight: 1 }, { command: "get", weight: 3 }, {
-          command: "delete",
-          weight: 1,
-        }],
-        requests: 1500,
-        clients: 3,
-        pipeline: 8,
-        multiget: 3,
-        noreply: true,
-        keyspace: 300,
-        dataSize: 64,
-        seed: 5,
-      });
-    });
-    const after = await c.stats();
+    const { file: pcap, before, after } = await captureNoDrops(
+      srv.port,
+      () => c.stats(),
+      async () => {
+        await bench({
+          target: srv.address,
+          protocol,
+          mix: [{ command: "set", weight: 1 }, { command: "get", weight: 3 }, {
+            command: "delete",
+            weight: 1,
+          }],
+          requests: 1500,
+          clients: 3,
+          pipeline: 8,
+          multiget: 3,
+          noreply: true,
+          keyspace: 300,
+          dataSize: 64,
+          seed: 5,
+        });
+      },
+    );
     const d = (k: string) => Number(after[k]) - Number(before[k]);
     const r = await recordTo(pcap, { ports: [srv.port] });
     try {
@@ -178,39 +182,42 @@ Deno.test("record() of meta quiet pipelines and the binary protocol matches the 
 
 Deno.test("record() of RESP from redis-benchmark and a RESP3 client matches INFO commandstats", async () => {
   await using srv = await startLocalServer("redis");
-  const before = await commandStats(srv.address);
-  const pcap = await captureWhile(srv.port, async () => {
-    const rb = await new Deno.Command("redis-benchmark", {
-      args: [
-        "-p",
-        String(srv.port),
-        "-t",
-        "set,get,lpush,mget",
-        "-n",
-        "400",
-        "-c",
-        "4",
-        "-P",
-        "5",
-        "-r",
-        "100",
-        "-q",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    assert.equal(rb.code, 0);
-    await bench({
-      target: srv.address,
-      resp3: true,
-      tests: ["set", "get", "hset"],
-      requests: 300,
-      clients: 2,
-      keyspace: 50,
-      seed: 3,
-    });
-  });
-  const after = await commandStats(srv.address);
+  const { file: pcap, before, after } = await captureNoDrops(
+    srv.port,
+    () => commandStats(srv.address),
+    async () => {
+      const rb = await new Deno.Command("redis-benchmark", {
+        args: [
+          "-p",
+          String(srv.port),
+          "-t",
+          "set,get,lpush,mget",
+          "-n",
+          "400",
+          "-c",
+          "4",
+          "-P",
+          "5",
+          "-r",
+          "100",
+          "-q",
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.equal(rb.code, 0);
+      await bench({
+        target: srv.address,
+        resp3: true,
+        tests: ["set", "get", "hset"],
+        requests: 300,
+        clients: 2,
+        keyspace: 50,
+        seed: 3,
+      });
+    },
+  );
+
   const r = await recordTo(pcap, { ports: [srv.port] });
   try {
     const delta = statsDelta(before, after, ["info"]);

@@ -9,7 +9,7 @@ import {
   type Session,
   type SessionEvent,
 } from "./session.ts";
-import { TcpStream } from "./tcp_stream.ts";
+import { seqDiff, TcpStream } from "./tcp_stream.ts";
 
 /** Options of a {@linkcode Recorder}. */
 export interface RecorderOptions {
@@ -78,6 +78,9 @@ interface Flow {
   toClient: TcpStream;
   early: Array<{ side: "client" | "server"; data: Uint8Array; t: number }>;
   earlyBytes: number;
+  /** Server bytes that acknowledge client bytes not yet reassembled: held so replies never overtake their requests. */
+  held: Array<{ data: Uint8Array; t: number; ack: number }>;
+  heldBytes: number;
   seq: number;
   openUs: number;
   lastUs: number;
@@ -206,10 +209,14 @@ export class Recorder {
     f.lastUs = t;
     const fromClient = seg.src === f.clientIp && seg.sport === f.clientPort;
     const stream = fromClient ? f.toServer : f.toClient;
+    // An ACK past a hole in the other direction proves the hole's bytes were lost to the capture.
+    if (ackFlag) (fromClient ? f.toClient : f.toServer).acked(seg.ack, t);
     if (syn) stream.syn(seg.seq);
     else if (seg.wireLen > 0) {
-      stream.segment(seg.seq, seg.buf, seg.off, seg.len, seg.wireLen, t);
+      stream.segment(seg.seq, seg.buf, seg.off, seg.len, seg.wireLen, t, seg.ack);
     }
+    f.toServer.tick(t);
+    f.toClient.tick(t);
     if ((seg.flags & (TcpFlag.Fin | TcpFlag.Rst)) !== 0) {
       f.sawClose = true;
       if ((seg.flags & TcpFlag.Rst) !== 0 || (f.sawClose && !fromClient)) this.#close(key, f);
@@ -242,6 +249,8 @@ export class Recorder {
       toClient: undefined as unknown as TcpStream,
       early: [],
       earlyBytes: 0,
+      held: [],
+      heldBytes: 0,
       seq: 0,
       openUs: t,
       lastUs: t,
@@ -250,12 +259,31 @@ export class Recorder {
       ignored: false,
     };
     f.toServer = new TcpStream({
-      data: (buf, off, len, ts) => this.#data(f, "client", buf, off, len, ts),
-      gap: (lost, ts) => this.#gap(f, "client", lost, ts),
+      data: (buf, off, len, ts) => {
+        this.#data(f, "client", buf, off, len, ts);
+        this.#release(f, false);
+      },
+      gap: (lost, ts) => {
+        this.#gap(f, "client", lost, ts);
+        this.#release(f, false); // replies to requests that follow the hole wait for them
+      },
     }, this.#maxBuffered);
     f.toClient = new TcpStream({
-      data: (buf, off, len, ts) => this.#data(f, "server", buf, off, len, ts),
-      gap: (lost, ts) => this.#gap(f, "server", lost, ts),
+      data: (buf, off, len, ts, ack) => {
+        // A reply may not reach the session before the request it answers: hold server bytes
+        // whose ACK covers client bytes that reassembly has not delivered yet.
+        if (f.held.length > 0 || (f.toServer.started && seqDiff(ack, f.toServer.next) > 0)) {
+          f.held.push({ data: buf.slice(off, off + len), t: ts, ack });
+          f.heldBytes += len;
+          if (f.heldBytes > this.#maxBuffered) this.#release(f, true);
+          return;
+        }
+        this.#data(f, "server", buf, off, len, ts);
+      },
+      gap: (lost, ts) => {
+        this.#release(f, true);
+        this.#gap(f, "server", lost, ts);
+      },
     }, this.#maxBuffered);
     return f;
   }
@@ -315,6 +343,17 @@ export class Recorder {
     }
   }
 
+  // Hands held server bytes to the session once the client stream has caught up (or always).
+  #release(f: Flow, all: boolean): void {
+    while (f.held.length > 0) {
+      const h = f.held[0]!;
+      if (!all && seqDiff(h.ack, f.toServer.next) > 0) return;
+      f.held.shift();
+      f.heldBytes -= h.data.length;
+      this.#data(f, "server", h.data, 0, h.data.length, h.t);
+    }
+  }
+
   #gap(f: Flow, side: "client" | "server", lost: number, t: number): void {
     this.stats.gaps++;
     this.stats.lostBytes += lost;
@@ -350,6 +389,7 @@ export class Recorder {
     this.#flows.delete(key);
     f.toServer.finish(f.lastUs);
     f.toClient.finish(f.lastUs);
+    this.#release(f, true);
     for (const s of [f.toServer.stats, f.toClient.stats]) {
       this.stats.retransmits += s.retransmits;
       this.stats.outOfOrder += s.outOfOrder;

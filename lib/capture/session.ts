@@ -233,14 +233,17 @@ export class McAsciiSession extends Session {
     let at = off;
     const end = off + len;
     if (this.#resync.client) {
-      // Resume at the next line start.
-      const nl = buf.indexOf(10, at);
-      if (nl < 0 || nl >= end) {
-        this.stats.unparsed += len;
-        return;
+      // Resume here if the chunk starts a command (packets usually start at one), else at the
+      // next line start.
+      if (!startsCommand(buf, at, end)) {
+        const nl = buf.indexOf(10, at);
+        if (nl < 0 || nl >= end) {
+          this.stats.unparsed += len;
+          return;
+        }
+        this.stats.unparsed += nl + 1 - at;
+        at = nl + 1;
       }
-      this.stats.unparsed += nl + 1 - at;
-      at = nl + 1;
       this.#resync.client = false;
     }
     const p = this.#req;
@@ -401,6 +404,15 @@ export class McAsciiSession extends Session {
       : head.valueLen;
     this.out(head, status, t, valueLen);
   }
+}
+
+const COMMAND_WORD =
+  /^(get|gets|gat|gats|set|add|replace|append|prepend|cas|delete|incr|decr|touch|flush_all|version|verbosity|stats|quit|mg|ms|md|ma|mn|me)[ \r\n]/;
+
+function startsCommand(b: Uint8Array, s: number, e: number): boolean {
+  let w = "";
+  for (let i = s; i < Math.min(e, s + 12); i++) w += String.fromCharCode(b[i]!);
+  return COMMAND_WORD.test(w);
 }
 
 function quietCanAnswer(q: Pending, st: number, opaque: number): boolean {

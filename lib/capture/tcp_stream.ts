@@ -2,8 +2,11 @@
 
 /** What a {@linkcode TcpStream} hands to its consumer. */
 export interface StreamSink {
-  /** In-order bytes `buf[off, off + len)` that arrived in a packet at `tsUs`. */
-  data(buf: Uint8Array, off: number, len: number, tsUs: number): void;
+  /**
+   * In-order bytes `buf[off, off + len)` that arrived in a packet at `tsUs`, whose ACK field
+   * (what the sender had received of the other direction) was `ack`.
+   */
+  data(buf: Uint8Array, off: number, len: number, tsUs: number, ack: number): void;
   /** `lost` bytes are missing before the next data (a capture drop or a cut snaplen). */
   gap(lost: number, tsUs: number): void;
 }
@@ -24,8 +27,8 @@ export interface StreamStats {
   lostBytes: number;
 }
 
-// Signed difference of two sequence numbers (wrap-around safe).
-function seqDiff(a: number, b: number): number {
+/** Signed difference of two sequence numbers (wrap-around safe). */
+export function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
 }
 
@@ -47,7 +50,7 @@ export class TcpStream {
   };
   #next = 0;
   #started = false;
-  #pending: Array<{ seq: number; data: Uint8Array; wire: number; tsUs: number }> = [];
+  #pending: Array<{ seq: number; data: Uint8Array; wire: number; tsUs: number; ack: number }> = [];
   #pendingBytes = 0;
   #holeSinceUs = 0;
   #maxBuffered: number;
@@ -57,9 +60,10 @@ export class TcpStream {
   /**
    * @param sink Receives the bytes in order, and gaps.
    * @param maxBuffered Out-of-order bytes held before a hole is declared a gap.
-   * @param maxHoldUs Capture time a hole may stay open before it is declared a gap.
+   * @param maxHoldUs Capture time a hole may stay open before it is declared a gap (reordering in
+   *   a capture spans microseconds to milliseconds; a lost packet never comes).
    */
-  constructor(sink: StreamSink, maxBuffered = 1 << 20, maxHoldUs = 1_000_000) {
+  constructor(sink: StreamSink, maxBuffered = 1 << 20, maxHoldUs = 20_000) {
     this.#sink = sink;
     this.#maxBuffered = maxBuffered;
     this.#maxHoldUs = maxHoldUs;
@@ -68,6 +72,16 @@ export class TcpStream {
   /** Bytes held out of order. */
   get buffered(): number {
     return this.#pendingBytes;
+  }
+
+  /** Sequence number of the next byte to deliver. */
+  get next(): number {
+    return this.#next;
+  }
+
+  /** Whether the stream has a starting point (a SYN or a first segment). */
+  get started(): boolean {
+    return this.#started;
   }
 
   /** A SYN: data starts at `isn + 1`. */
@@ -88,6 +102,7 @@ export class TcpStream {
     len: number,
     wireLen: number,
     tsUs: number,
+    ack = 0,
   ): void {
     if (wireLen === 0) return;
     if (!this.#started) {
@@ -99,7 +114,7 @@ export class TcpStream {
       // Ahead of a hole: hold a copy until the hole fills.
       this.stats.outOfOrder++;
       if (this.#pending.length === 0) this.#holeSinceUs = tsUs;
-      this.#pending.push({ seq, data: buf.slice(off, off + len), wire: wireLen, tsUs });
+      this.#pending.push({ seq, data: buf.slice(off, off + len), wire: wireLen, tsUs, ack });
       this.#pendingBytes += len;
       while (
         this.#pending.length > 0 &&
@@ -116,7 +131,7 @@ export class TcpStream {
       return;
     }
     if (skip > 0) this.stats.overlaps++;
-    if (skip < len) this.#deliver(buf, off + skip, len - skip, tsUs);
+    if (skip < len) this.#deliver(buf, off + skip, len - skip, tsUs, ack);
     else skip -= len;
     if (wireLen > len) {
       // The snaplen cut the segment: the rest is lost.
@@ -126,15 +141,37 @@ export class TcpStream {
     this.#drain();
   }
 
+  /**
+   * The peer acknowledged up to `ack`: if that is past the first segment held after a hole, the
+   * peer received the hole's bytes and the capture missed them, so the hole is a gap now.
+   */
+  acked(ack: number, tsUs: number): void {
+    while (this.#pending.length > 0) {
+      let lowest = this.#pending[0]!.seq;
+      for (const p of this.#pending) if (seqDiff(p.seq, lowest) < 0) lowest = p.seq;
+      if (seqDiff(ack, lowest) <= 0) return;
+      this.#skipHole(tsUs);
+      this.#holeSinceUs = tsUs;
+    }
+  }
+
+  /** Called as capture time passes: a hole open for longer than the hold time becomes a gap. */
+  tick(tsUs: number): void {
+    while (this.#pending.length > 0 && tsUs - this.#holeSinceUs > this.#maxHoldUs) {
+      this.#skipHole(tsUs);
+      this.#holeSinceUs = tsUs;
+    }
+  }
+
   /** The connection ended: whatever is still held after a hole is delivered after a gap. */
   finish(tsUs: number): void {
     while (this.#pending.length > 0) this.#skipHole(tsUs);
   }
 
-  #deliver(buf: Uint8Array, off: number, len: number, tsUs: number): void {
+  #deliver(buf: Uint8Array, off: number, len: number, tsUs: number, ack: number): void {
     this.#next = (this.#next + len) >>> 0;
     this.stats.bytes += len;
-    this.#sink.data(buf, off, len, tsUs);
+    this.#sink.data(buf, off, len, tsUs, ack);
   }
 
   #lose(lost: number, tsUs: number): void {
@@ -160,7 +197,7 @@ export class TcpStream {
         if (skip >= p.wire) this.stats.retransmits++;
         else {
           if (skip > 0) this.stats.overlaps++;
-          if (skip < p.data.length) this.#deliver(p.data, skip, p.data.length - skip, p.tsUs);
+          if (skip < p.data.length) this.#deliver(p.data, skip, p.data.length - skip, p.tsUs, p.ack);
           if (p.wire > p.data.length) this.#lose(p.wire - Math.max(p.data.length, skip), p.tsUs);
         }
         progress = true;

@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import {
+  CaptureFile,
+  McConnection,
+  parseTarget,
+  ProfileReader,
+  record,
+  RespConnection,
+  startLocalServer,
+} from "../mod.ts";
+import { captureWhile } from "./capture_helpers.ts";
+
+// Reads every record of a pcap (copies), to rewrite it damaged.
+async function readRecords(
+  path: string,
+): Promise<Array<{ ts: number; data: Uint8Array; orig: number }>> {
+  const f = await CaptureFile.open(path);
+  const out: Array<{ ts: number; data: Uint8Array; orig: number }> = [];
+  await f.forEach((p) => {
+    out.push({ ts: p.tsUs, data: p.buf.slice(p.off, p.off + p.capLen), orig: p.origLen });
+  });
+  f.close();
+  return out;
+}
+
+async function writePcap(
+  path: string,
+  recs: Array<{ ts: number; data: Uint8Array; orig: number }>,
+): Promise<void> {
+  const size = 24 + recs.reduce((a, r) => a + 16 + r.data.length, 0);
+  const b = new Uint8Array(size);
+  const v = new DataView(b.buffer);
+  v.setUint32(0, 0xa1b2c3d4, true);
+  v.setUint16(4, 2, true);
+  v.setUint16(6, 4, true);
+  v.setUint32(16, 262144, true);
+  v.setUint32(20, 1, true); // Ethernet
+  let o = 24;
+  for (const r of recs) {
+    v.setUint32(o, Math.floor(r.ts / 1e6), true);
+    v.setUint32(o + 4, Math.round(r.ts % 1e6), true);
+    v.setUint32(o + 8, r.data.length, true);
+    v.setUint32(o + 12, r.orig, true);
+    b.set(r.data, o + 16);
+    o += 16 + r.data.length;
+  }
+  await Deno.writeFile(path, b);
+}
+
+async function tally(file: string): Promise<Map<string, number>> {
+  using r = await ProfileReader.open(file);
+  const m = new Map<string, number>();
+  for await (const e of r.events()) {
+    const k = `${e.op} ${e.key} ${e.status} ${e.valueLen}`;
+    m.set(k, (m.get(k) ?? 0) + 1);
+  }
+  return m;
+}
+
+Deno.test("record() survives dropped, reordered and duplicated packets: losses reported, the rest intact", async () => {
+  await using srv = await startLocalServer("memcached");
+  const pcap = await captureWhile(srv.port, async () => {
+    using c = await McConnection.open(parseTarget(srv.address));
+    for (let i = 0; i < 300; i++) {
+      const v = new TextEncoder().encode(`value-${i}-`.padEnd(200, "v"));
+      await c.call(["set", `k${i % 120}`, 0, 0, v.length], v);
+      await c.call(["get", `k${(i * 7) % 150}`]);
+    }
+  });
+  const recs = await readRecords(pcap);
+  const out = await Deno.makeTempFile({ suffix: ".mbp" });
+  const bad = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const clean = await record({ pcap, output: out, ports: [srv.port], salt: "s" });
+    assert.equal(clean.events, 600);
+    const cleanTally = await tally(out);
+    // 1. Reordered neighbours and duplicates only: reassembly restores the exact same events.
+    const shuffled = recs.flatMap((r, i) => (i % 23 === 5 ? [r, r] : [r]));
+    // Ethernet + IPv4 (20) + TCP: source port at 34, and data beyond 66 bytes.
+    const sport = (d: Uint8Array) => (d[34]! << 8) | d[35]!;
+    for (let i = 10; i < shuffled.length; i += 37) {
+      const a = shuffled[i]!;
+      if (a.data.length <= 66) continue;
+      const j = shuffled.findIndex((b, k) =>
+        k > i && b.data.length > 66 && sport(b.data) === sport(a.data) && b !== a
+      );
+      if (j > 0) [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    await writePcap(bad, shuffled);
+    const r1 = await record({ pcap: bad, output: out, ports: [srv.port], salt: "s" });
+    assert.equal(r1.gaps, 0);
+    assert.ok(r1.retransmits > 0 && r1.outOfOrder > 0, `${r1.retransmits} ${r1.outOfOrder}`);
+    assert.deepEqual(await tally(out), cleanTally);
+    // 2. Plus dropped data packets: bytes lost are reported, and the transactions away from the
+    // damage are all there.
+    let dropped = 0;
+    const lossy = shuffled.filter((r, i) => {
+      const drop = i % 41 === 20 && r.data.length > 66 && dropped < 10; // data-carrying packets only
+      if (drop) dropped++;
+      return !drop;
+    });
+    await writePcap(bad, lossy);
+    const r2 = await record({ pcap: bad, output: out, ports: [srv.port], salt: "s" });
+    // Adjacent drops in one direction make one hole; a dropped duplicate loses nothing.
+    assert.ok(r2.gaps > 0 && r2.gaps <= dropped, `${r2.gaps} gaps for ${dropped} drops`);
+    assert.ok(r2.lostBytes > 0);
+    const damaged = await tally(out);
+    let kept = 0;
+    for (const [k, n] of damaged) if (cleanTally.has(k)) kept += Math.min(n, cleanTally.get(k)!);
+    // Each lost packet can spoil the transaction it was in and the one being paired.
+    assert.ok(kept >= 600 - 3 * dropped, `${kept} of 600 kept with ${dropped} packets lost`);
+  } finally {
+    await Deno.remove(pcap);
+    await Deno.remove(out);
+    await Deno.remove(bad);
+  }
+});
+
+function substrings4(s: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i + 4 <= s.length; i++) out.push(s.subarray(i, i + 4));
+  return out;
+}
+
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of them", async () => {
+  const rnd = (n: number) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(n)), (x) => String.fromCharCode(65 + (x % 26)))
+      .join("");
+  const keys = Array.from({ length: 20 }, () => rnd(14));
+  const values = Array.from({ length: 20 }, () => rnd(40));
+  const salt = rnd(24);
+  await using mc = await startLocalServer("memcached");
+  await using rs = await startLocalServer("redis");
+  const te = new TextEncoder();
+  const pcapMc = await captureWhile(mc.port, async () => {
+    using c = await McConnection.open(parseTarget(mc.address));
+    for (const [i, k] of keys.entries()) {
+      await c.call(["set", k, 0, 0, values[i]!.length], te.encode(values[i]!));
+      await c.call(["get", k]);
+      await c.call(["mg", k, "v", "k"]);
+    }
+  });
+  const pcapRs = await captureWhile(rs.port, async () => {
+    using c = await RespConnection.open(parseTarget(rs.address));
+    for (const [i, k] of keys.entries()) {
+      await c.command(["SET", k, values[i]!]);
+      await c.command(["GET", k]);
+    }
+  });
+  const out1 = await Deno.makeTempFile({ suffix: ".mbp" });
+  const out2 = await Deno.makeTempFile({ suffix: ".mbp" });
+  try {
+    const a = await record({ pcap: pcapMc, output: out1, ports: [mc.port], salt });
+    const b = await record({
+      pcap: pcapRs,
+      output: out2,
+      ports: [rs.port],
+      salt,
+      keepSlots: true,
+      keepTokens: 1,
+    });
+    assert.equal(a.events, 60);
+    assert.equal(b.events, 40);
+    for (const file of [out1, out2]) {
+      const bytes = await Deno.readFile(file);
+      for (const secret of [...keys, ...values, salt]) {
+        for (const sub of substrings4(te.encode(secret))) {
+          assert.ok(!contains(bytes, sub), `${file} holds bytes of a key, value or the salt`);
+        }
+      }
+    }
+    // Same salt, same fingerprint: the two profiles can be joined.
+    assert.equal(a.saltFingerprint, b.saltFingerprint);
+  } finally {
+    for (const f of [pcapMc, pcapRs, out1, out2]) await Deno.remove(f);
+  }
+});
+
+Deno.test("malformed capture files give an error naming the file and the byte offset", async () => {
+  const f = await Deno.makeTempFile({ suffix: ".pcap" });
+  const out = await Deno.makeTempFile({ suffix: ".mbp" });
+  try {
+    await Deno.writeFile(f, new Uint8Array([0xd4, 0xc3, 0xb2, 0xa1, 2, 0]));
+    await assert.rejects(
+      record({ pcap: f, output: out }),
+      /capture .*\.pcap at byte 0: pcap global header is cut short/,
+    );
+    await Deno.writeTextFile(f, "this is not a capture at all");
+    await assert.rejects(
+      record({ pcap: f, output: out }),
+      /at byte 0: wrong magic 0x74686973: not a pcap or pcapng file/,
+    );
+    const hdr = new Uint8Array(24 + 16);
+    const v = new DataView(hdr.buffer);
+    v.setUint32(0, 0xa1b2c3d4, true);
+    v.setUint32(20, 1, true);
+    v.setUint32(24 + 8, 9_000_000, true); // record length far too large
+    await Deno.writeFile(f, hdr);
+    await assert.rejects(
+      record({ pcap: f, output: out }),
+      /at byte 24: record length 9000000 is larger than 262144/,
+    );
+    // A file cut inside its last packet: what came before is recorded, and the cut is reported.
+    v.setUint32(24 + 8, 100, true);
+    await Deno.writeFile(f, hdr);
+    const r = await record({ pcap: f, output: out });
+    assert.equal(r.input.truncated, true);
+    assert.match(
+      r.input.warning!,
+      /truncated at byte 24: the last packet is cut short \(0 of 100 bytes\)/,
+    );
+    await assert.rejects(
+      record({ pcap: f + ".missing", output: out }),
+      /Cannot open capture .*missing/,
+    );
+  } finally {
+    await Deno.remove(f);
+    await Deno.remove(out);
+  }
+});
