@@ -2,7 +2,7 @@
 import { record, type RecordResult } from "../lib/capture/mod.ts";
 import { MembenchError } from "../lib/errors/mod.ts";
 import { eventAt, type ProfileProtocol, ProfileReader, verifyProfile } from "../lib/profile/mod.ts";
-import { parseDurationMs } from "../lib/units/mod.ts";
+import { parseDurationMs, parseSize } from "../lib/units/mod.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { EXIT } from "./exit_codes.ts";
 
@@ -10,9 +10,16 @@ export const RECORD_HELP =
   `membench record: capture memcached and RESP traffic into an anonymized profile
 
 Usage: membench record --pcap FILE -o PROFILE [flags]
+       membench record --interface lo -p 11211 -o PROFILE [--duration 60s] [flags]
 
 Input
       --pcap FILE          a pcap or pcapng file (tcpdump -w, tshark -w); read without libpcap
+  -i, --interface IF       capture live through libpcap (libpcap0.8; root or CAP_NET_RAW);
+                           runs until Ctrl+C, --duration or --count
+      --filter BPF         live: capture filter (default: tcp and the --port values)
+      --snaplen N          live: bytes kept per packet (default 262144)
+      --promisc            live: promiscuous mode
+      --buffer-size SIZE   live: kernel buffer (default 64MiB)
   -p, --port PORT          server port to record (repeatable; default 11211 and 6379)
       --protocol P         force memcache-text, memcache-meta, memcache-binary, resp2 or resp3
       --count N            stop after N packets
@@ -45,6 +52,10 @@ const FLAGS = {
   output: { type: "string", short: "o" },
   json: { type: "boolean" },
   interface: { type: "string", short: "i" },
+  filter: { type: "string" },
+  snaplen: { type: "string" },
+  promisc: { type: "boolean" },
+  "buffer-size": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
@@ -60,14 +71,19 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const s = (k: string) => v[k] as string | undefined;
   const problems: string[] = [];
   if (positionals.length > 0) problems.push(`Unexpected argument '${positionals[0]}'`);
-  if (s("interface") !== undefined) {
-    problems.push(
-      "Live capture (--interface) is not available yet: capture with tcpdump -w and use --pcap",
-    );
-  }
   if (s("pcap") === undefined && s("interface") === undefined) {
-    problems.push("Flag '--pcap' is required");
+    problems.push("Give '--pcap FILE' or '--interface IF'");
   }
+  if (s("pcap") !== undefined && s("interface") !== undefined) {
+    problems.push("Cannot use '--pcap' and '--interface' together: choose one");
+  }
+  let bufferSize: number | undefined;
+  try {
+    if (s("buffer-size") !== undefined) bufferSize = parseSize(s("buffer-size")!);
+  } catch (e) {
+    problems.push(`Cannot use flag '--buffer-size': ${(e as Error).message}`);
+  }
+  const snaplen = intFlag("--snaplen", s("snaplen"), 64);
   if (s("output") === undefined) problems.push("Flag '--output' (-o) is required");
   const ports = ((v.port as string[] | undefined) ?? []).map((p) => intFlag("--port", p, 1)!);
   for (const p of ports) {
@@ -98,7 +114,12 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const enc = new TextEncoder();
   try {
     const r = await record({
-      pcap: s("pcap")!,
+      ...(s("pcap") !== undefined ? { pcap: s("pcap")! } : {}),
+      ...(s("interface") !== undefined ? { interface: s("interface")! } : {}),
+      ...(s("filter") !== undefined ? { filter: s("filter")! } : {}),
+      ...(snaplen !== undefined ? { snaplen } : {}),
+      ...(v.promisc ? { promisc: true } : {}),
+      ...(bufferSize !== undefined ? { bufferSize } : {}),
       output: s("output")!,
       ...(ports.length > 0 ? { ports } : {}),
       ...(protocol ? { protocol: protocol as ProfileProtocol } : {}),
@@ -156,6 +177,13 @@ export function formatRecordSummary(r: RecordResult): string {
   ];
   if (r.input.sliced > 0) {
     lines.push(`  ${n(r.input.sliced)} packets were cut by the capture's snaplen`);
+  }
+  if (r.pcap) {
+    lines.push(
+      `  libpcap: ${n(r.pcap.received)} received by the filter, ${
+        n(r.pcap.dropped)
+      } dropped (buffer full), ${n(r.pcap.ifDropped)} dropped by the interface`,
+    );
   }
   return lines.join("\n");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 export * from "./pcap_file.ts";
+export * from "./libpcap.ts";
 export * from "./decode.ts";
 export * from "./tcp_stream.ts";
 export * from "./session.ts";

@@ -2,13 +2,24 @@ import { Anonymizer } from "../anonymize/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import { type ProfileHeader, type ProfileProtocol, ProfileWriter } from "../profile/mod.ts";
 import { VERSION } from "../version.ts";
+import { LiveCapture, type LiveCaptureStats } from "./libpcap.ts";
 import { CaptureFile, type PacketView } from "./pcap_file.ts";
 import { Recorder, type RecordStats } from "./recorder.ts";
 
 /** Options for {@linkcode record}. */
 export interface RecordOptions {
-  /** A pcap or pcapng file to read. */
-  pcap: string;
+  /** A pcap or pcapng file to read (or `interface` for a live capture). */
+  pcap?: string;
+  /** Capture live on this interface through libpcap (`lo`, `eth0`, `any`). */
+  interface?: string;
+  /** Live: BPF filter instead of the one built from `ports`. */
+  filter?: string;
+  /** Live: bytes kept per packet. @default {262144} */
+  snaplen?: number;
+  /** Live: promiscuous mode. @default {false} */
+  promisc?: boolean;
+  /** Live: kernel buffer in bytes. @default {64 MiB} */
+  bufferSize?: number;
   /** The profile to write. */
   output: string;
   /** Server ports to record. @default {[11211, 6379]} */
@@ -29,7 +40,7 @@ export interface RecordOptions {
   durationMs?: number;
   /** Aborting stops reading; the profile is finished with what was read. */
   signal?: AbortSignal;
-  /** Called every 100,000 packets. */
+  /** Called every 100,000 packets (file) or every second (live). */
   onProgress?: (p: RecordProgress) => void;
 }
 
@@ -43,6 +54,8 @@ export interface RecordProgress {
   flows: number;
   /** Gaps so far. */
   gaps: number;
+  /** Live: libpcap's counters. */
+  pcap?: LiveCaptureStats;
 }
 
 /** The result of {@linkcode record}. */
@@ -55,12 +68,15 @@ export interface RecordResult extends RecordStats {
   input: { format: string; truncated: boolean; warning?: string; sliced: number };
   /** Stopped by the signal, `count` or `durationMs`. */
   stoppedEarly: boolean;
+  /** Live: libpcap's own receive and drop counters at the end. */
+  pcap?: LiveCaptureStats;
 }
 
 /**
- * Records a capture file into a profile: reads packets with our own pcap/pcapng reader,
- * reassembles TCP, pairs requests with responses, hashes keys under the salt, and streams events
- * to the profile. Never prints.
+ * Records a capture file (our own pcap/pcapng reader) or a live interface (libpcap) into a
+ * profile: reassembles TCP, pairs requests with responses, hashes keys under the salt, and
+ * streams events to the profile. A live capture runs until `signal`, `durationMs` or `count`.
+ * Never prints.
  *
  * @throws {MembenchError} `file` for an unreadable capture or output, `invalid_argument` for bad
  *   options.
@@ -78,20 +94,40 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     ...(o.tokenDelimiter !== undefined ? { tokenDelimiter: o.tokenDelimiter } : {}),
     ...(o.keepSlots !== undefined ? { keepSlots: o.keepSlots } : {}),
   });
-  const cap = await CaptureFile.open(o.pcap);
+  if ((o.pcap === undefined) === (o.interface === undefined)) {
+    throw new MembenchError(
+      "invalid_argument",
+      "Cannot record: give either a pcap file or an interface",
+    );
+  }
+  const live = o.interface !== undefined
+    ? LiveCapture.open({
+      interface: o.interface,
+      ports,
+      ...(o.filter !== undefined ? { filter: o.filter } : {}),
+      ...(o.snaplen !== undefined ? { snaplen: o.snaplen } : {}),
+      ...(o.promisc !== undefined ? { promisc: o.promisc } : {}),
+      ...(o.bufferSize !== undefined ? { bufferSize: o.bufferSize } : {}),
+    })
+    : undefined;
+  let cap: CaptureFile | undefined;
   let out: Deno.FsFile | undefined;
   let writer: ProfileWriter | undefined;
   try {
+    if (!live) cap = await CaptureFile.open(o.pcap!);
     try {
       out = await Deno.open(o.output, { write: true, create: true, truncate: true });
     } catch (e) {
       throw new MembenchError("file", `Cannot create profile ${o.output}: ${(e as Error).message}`);
     }
+    const source = live
+      ? `live capture on ${o.interface}, filter ${JSON.stringify(live.filter)}`
+      : `${cap!.format} file, ports ${ports.join(",")}`;
     const header = (startUs: number): Omit<ProfileHeader, "formatVersion"> => ({
       tool: `membench ${VERSION}`,
       createdAt: new Date(startUs / 1000).toISOString(),
       startUs,
-      source: `${cap.format} file, ports ${ports.join(",")}`,
+      source,
       anonymization: {
         scheme: "siphash-2-4",
         saltFingerprint: anon.fingerprint,
@@ -104,11 +140,8 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     const opts = { ports, ...(o.protocol ? { protocol: o.protocol } : {}) };
     let stoppedEarly = false;
     let firstUs = -1;
-    await cap.forEach((p: PacketView) => {
-      if (o.signal?.aborted) {
-        stoppedEarly = true;
-        return false;
-      }
+    // One packet; false to stop.
+    const onPacket = (p: PacketView): boolean => {
       if (!rec) {
         firstUs = p.tsUs;
         writer = new ProfileWriter(out!, header(p.tsUs), o.output);
@@ -119,21 +152,57 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
         return false;
       }
       rec.packet(p);
-      const n = rec.stats.packets;
-      if (o.count !== undefined && n >= o.count) {
+      if (o.count !== undefined && rec.stats.packets >= o.count) {
         stoppedEarly = true;
         return false;
       }
-      if (n % 100_000 === 0) {
-        o.onProgress?.({
-          packets: n,
-          events: rec.stats.events,
-          flows: rec.flows,
-          gaps: rec.stats.gaps,
+      return true;
+    };
+    const progress = () =>
+      o.onProgress?.({
+        packets: rec?.stats.packets ?? 0,
+        events: rec?.stats.events ?? 0,
+        flows: rec?.flows ?? 0,
+        gaps: rec?.stats.gaps ?? 0,
+        ...(live ? { pcap: live.stats() } : {}),
+      });
+    if (live) {
+      const started = Date.now();
+      let lastProgress = started;
+      let go = true;
+      while (go) {
+        if (o.signal?.aborted) {
+          stoppedEarly = true;
+          break;
+        }
+        if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
+          stoppedEarly = true;
+          break;
+        }
+        const n = live.drain((p) => {
+          if (go && !onPacket(p)) go = false;
         });
-        return writer!.drain(); // backpressure
+        if (Date.now() - lastProgress >= 1000) {
+          lastProgress = Date.now();
+          progress();
+        }
+        if (writer) await writer.drain();
+        if (n === 0) await new Promise((r) => setTimeout(r, 1));
       }
-    });
+    } else {
+      await cap!.forEach((p: PacketView) => {
+        if (o.signal?.aborted) {
+          stoppedEarly = true;
+          return false;
+        }
+        if (!onPacket(p)) return false;
+        if (rec!.stats.packets % 100_000 === 0) {
+          progress();
+          return writer!.drain(); // backpressure
+        }
+      });
+    }
+    const pcapStats = live?.stats();
     if (!writer) {
       writer = new ProfileWriter(out!, header(Date.now() * 1000), o.output);
       rec = new Recorder(writer, anon, opts);
@@ -147,6 +216,13 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
       retransmits: stats.retransmits,
       fragments: stats.fragments,
       unparsedBytes: stats.unparsedBytes,
+      ...(pcapStats
+        ? {
+          pcapReceived: pcapStats.received,
+          pcapDropped: pcapStats.dropped,
+          pcapIfDropped: pcapStats.ifDropped,
+        }
+        : {}),
     });
     writer = undefined;
     out = undefined;
@@ -155,15 +231,17 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
       output: o.output,
       saltFingerprint: anon.fingerprint,
       input: {
-        format: cap.format,
-        truncated: cap.truncated,
-        sliced: cap.sliced,
-        ...(cap.warning ? { warning: cap.warning } : {}),
+        format: live ? "live" : cap!.format,
+        truncated: cap?.truncated ?? false,
+        sliced: cap?.sliced ?? 0,
+        ...(cap?.warning ? { warning: cap.warning } : {}),
       },
       stoppedEarly,
+      ...(pcapStats ? { pcap: pcapStats } : {}),
     };
   } finally {
-    cap.close();
+    cap?.close();
+    live?.close();
     if (writer) await writer.abort();
     else if (out) {
       try {

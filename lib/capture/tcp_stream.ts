@@ -197,7 +197,9 @@ export class TcpStream {
         if (skip >= p.wire) this.stats.retransmits++;
         else {
           if (skip > 0) this.stats.overlaps++;
-          if (skip < p.data.length) this.#deliver(p.data, skip, p.data.length - skip, p.tsUs, p.ack);
+          if (skip < p.data.length) {
+            this.#deliver(p.data, skip, p.data.length - skip, p.tsUs, p.ack);
+          }
           if (p.wire > p.data.length) this.#lose(p.wire - Math.max(p.data.length, skip), p.tsUs);
         }
         progress = true;
