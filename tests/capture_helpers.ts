@@ -12,12 +12,13 @@ export async function captureWithStats(
   port: number,
   fn: () => Promise<void>,
   extra: string[] = [],
+  iface = "lo",
 ): Promise<{ file: string; captured: number; droppedByKernel: number; stderr: string }> {
   const file = await Deno.makeTempFile({ suffix: ".pcap" });
   const p = new Deno.Command("tcpdump", {
     args: [
       "-i",
-      "lo",
+      iface,
       "--immediate-mode",
       "-U",
       "-s",
@@ -47,7 +48,9 @@ export async function captureWithStats(
     text += td.decode(value);
   }
   if (!text.includes("listening on")) {
-    p.kill("SIGKILL");
+    try {
+      p.kill("SIGKILL");
+    } catch { /* it exited by itself */ }
     await p.status;
     throw new Error(`tcpdump did not start: ${text}`);
   }

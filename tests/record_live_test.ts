@@ -126,3 +126,39 @@ Deno.test("membench record --interface captures live, and a bad interface or fil
     await Deno.remove(out);
   }
 });
+
+Deno.test("Ctrl+C during membench record finishes the profile cleanly", async () => {
+  await using srv = await startLocalServer("memcached");
+  const out = await Deno.makeTempFile({ suffix: ".mbp" });
+  try {
+    const p = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../cli/main.ts", import.meta.url).pathname,
+        "record",
+        "-i",
+        "lo",
+        "-p",
+        String(srv.port),
+        "-o",
+        out,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1200));
+    using c = await McConnection.open(parseTarget(srv.address));
+    for (let i = 0; i < 10; i++) await c.call(["version"]);
+    await new Promise((r) => setTimeout(r, 200));
+    p.kill("SIGINT");
+    const r = await p.output();
+    assert.equal(r.code, 130, new TextDecoder().decode(r.stderr));
+    assert.match(new TextDecoder().decode(r.stdout), /recorded 10 events/);
+    const v = await runCli(["profile", "verify", out]);
+    assert.equal(v.code, 0, v.stdout);
+    assert.match(v.stdout, /^ok: 10 events/);
+  } finally {
+    await Deno.remove(out);
+  }
+});

@@ -978,9 +978,32 @@ export function detectProtocol(
   if (family === "memcache" || ((isMeta || isText) && family !== "resp")) {
     return isMeta ? "memcache-meta" : "memcache-text";
   }
-  if (family === "resp" || /^[A-Za-z]+$/.test(word)) return "resp2";
+  // Inline RESP is plain words: without a port hint, only a real command name counts (fuzz or
+  // another protocol on an odd port must not be taken for RESP).
+  if (family === "resp" || REDIS_COMMANDS.has(word.toLowerCase())) return "resp2";
   return undefined;
 }
+
+const REDIS_COMMANDS = new Set(
+  (
+    "append auth bgsave bitcount bitop bitpos blmove blpop brpop bzpopmax bzpopmin client cluster " +
+    "command config copy dbsize decr decrby del discard dump echo eval evalsha exec exists expire " +
+    "expireat flushall flushdb geoadd geodist geopos georadius geosearch get getbit getdel getex " +
+    "getrange getset hdel hello hexists hget hgetall hincrby hincrbyfloat hkeys hlen hmget hmset " +
+    "hscan hset hsetnx hstrlen hvals incr incrby incrbyfloat info keys lastsave lindex linsert " +
+    "llen lmove lpop lpos lpush lpushx lrange lrem lset ltrim memory mget migrate monitor move " +
+    "mset msetnx multi object persist pexpire pexpireat pfadd pfcount pfmerge ping psetex " +
+    "psubscribe pttl publish pubsub punsubscribe quit randomkey readonly readwrite rename " +
+    "renamenx replicaof reset restore role rpop rpoplpush rpush rpushx sadd save scan scard " +
+    "script sdiff sdiffstore select set setbit setex setnx setrange sinter sinterstore " +
+    "sismember slaveof slowlog smembers smove sort spop srandmember srem sscan strlen subscribe " +
+    "sunion sunionstore swapdb time touch ttl type unlink unsubscribe unwatch wait watch xack " +
+    "xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange xread xreadgroup xrevrange " +
+    "xtrim zadd zcard zcount zincrby zinterstore zlexcount zpopmax zpopmin zrange zrangebylex " +
+    "zrangebyscore zrank zrem zremrangebyrank zremrangebyscore zrevrange zrevrank zscan zscore " +
+    "zunionstore"
+  ).split(" "),
+);
 
 /** Makes the session for a protocol. */
 export function newSession(
