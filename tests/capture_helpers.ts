@@ -19,7 +19,6 @@ export async function captureWithStats(
     args: [
       "-i",
       iface,
-      "--immediate-mode",
       "-U",
       "-s",
       "0",
@@ -56,7 +55,10 @@ export async function captureWithStats(
   }
   try {
     await fn();
-    await new Promise((r) => setTimeout(r, 300)); // let the last packets reach the file
+    // Buffered mode (cheaper than --immediate-mode under load, so the kernel drops nothing)
+    // hands packets over in blocks, at the latest after libpcap's 1 s block timeout: wait it out
+    // before stopping, or the last block is lost.
+    await new Promise((r) => setTimeout(r, 1300));
   } finally {
     p.kill("SIGINT");
     const drain = (async () => {
