@@ -8,6 +8,7 @@ import { MembenchError } from "../lib/errors/mod.ts";
 import { VERSION } from "../lib/version.ts";
 import { benchCommand } from "./bench.ts";
 import { profileCommand, recordCommand } from "./record.ts";
+import { analyzeCommand } from "./analyze.ts";
 import { EXIT, exitCodeFor } from "./exit_codes.ts";
 
 const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
@@ -17,6 +18,7 @@ Usage: membench <command> [flags]
 Commands
   bench      load-test Valkey/Redis or memcached (redis-benchmark/memtier flags); see membench bench --help
   record     capture memcached/RESP traffic from a pcap into an anonymized profile
+  analyze    command mix, sizes, popularity, working set of a profile (text, JSON, HTML)
   profile    info, verify or dump a profile
   version    print the version
 
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
         return await recordCommand(rest);
       case "profile":
         return await profileCommand(rest);
+      case "analyze":
+        return await analyzeCommand(rest);
       default:
         if (cmd.startsWith("-")) return await benchCommand(argv);
         console.error(`membench: unknown command '${cmd}'\n\n${HELP}`);
@@ -52,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof MembenchError) {
       console.error(`membench: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
       if (
-        e.code === "invalid_argument" && (cmd === "bench" || cmd === "record" || cmd === "profile")
+        e.code === "invalid_argument" &&
+        (cmd === "bench" || cmd === "record" || cmd === "profile" || cmd === "analyze")
       ) {
         console.error(`  see: membench ${cmd} --help`);
       }

@@ -4,3 +4,4 @@
  * @module
  */
 export * from "./bench_report.ts";
+export * from "./analysis_report.ts";
