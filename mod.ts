@@ -18,6 +18,7 @@ export * from "./lib/metrics/mod.ts";
 export * from "./lib/net/mod.ts";
 export * from "./lib/bench/mod.ts";
 export * from "./lib/report/mod.ts";
+export * from "./lib/analyze/mod.ts";
 export * from "./lib/anonymize/mod.ts";
 export * from "./lib/capture/mod.ts";
 export * from "./lib/profile/mod.ts";

@@ -134,3 +134,37 @@ Deno.test("membench analyze marks a truncated profile partial and rejects a corr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("membench profile info, verify and dump show the header, the salt fingerprint, the counts and every event", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const mbp = `${dir}/t.mbp`;
+    const rec = await record({
+      pcap: PUBLIC + "zeek/redis/bulk-loading.pcap",
+      output: mbp,
+      ports: [6379],
+      salt: "info",
+    });
+    const info = await runCli(["profile", "info", mbp, "--json"]);
+    assert.equal(info.code, 0, info.stderr);
+    const j = JSON.parse(info.stdout);
+    assert.equal(j.header.anonymization.saltFingerprint, rec.saltFingerprint);
+    assert.equal(j.events, 1001);
+    assert.deepEqual(j.footer.opCounts, { set: 1000, echo: 1 });
+    assert.equal(j.truncated, false);
+    const text = await runCli(["profile", "info", mbp]);
+    assert.match(text.stdout, new RegExp(`salt fingerprint ${rec.saltFingerprint}`));
+    const v = await runCli(["profile", "verify", mbp]);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^ok: 1001 events in 1 blocks/);
+    const d = await runCli(["profile", "dump", mbp]);
+    const lines = d.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1001);
+    assert.equal(
+      lines.filter((e) => e.op === "set" && e.status === "stored" && e.valueLen > 0).length,
+      1000,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -110,7 +110,12 @@ export class LogHistogram {
 
 function bucketOf(v: number): number {
   if (v < EXACT) return v;
-  const e = v < 2147483648 ? 31 - Math.clz32(v) : Math.min(MAX_EXP, Math.floor(Math.log2(v)));
+  if (v < 2147483648) {
+    // Fast path: integer shifts for values that fit 31 bits (sizes, most latencies).
+    const e = 31 - Math.clz32(v);
+    return EXACT + (e - 7) * SUB + ((v >>> (e - 6)) - SUB);
+  }
+  const e = Math.min(MAX_EXP, Math.floor(Math.log2(v)));
   const sub = Math.floor(v / 2 ** (e - 6)) - SUB;
   return EXACT + (e - 7) * SUB + Math.min(SUB - 1, sub);
 }
