@@ -122,12 +122,12 @@ function substrings4(s: Uint8Array): Uint8Array[] {
   return out;
 }
 
-function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+function indexOf(hay: Uint8Array, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= hay.length; i++) {
     for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return true;
+    return i;
   }
-  return false;
+  return -1;
 }
 
 Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of them", async () => {
@@ -173,7 +173,16 @@ Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of the
       const bytes = await Deno.readFile(file);
       for (const secret of [...keys, ...values, salt]) {
         for (const sub of substrings4(te.encode(secret))) {
-          assert.ok(!contains(bytes, sub), `${file} holds bytes of a key, value or the salt`);
+          const at = indexOf(bytes, sub);
+          assert.ok(
+            at < 0,
+            `${file} holds ${JSON.stringify(new TextDecoder().decode(sub))} of ${
+              JSON.stringify(secret)
+            } at byte ${at}: ` +
+              JSON.stringify(
+                new TextDecoder("latin1").decode(bytes.subarray(Math.max(0, at - 24), at + 28)),
+              ),
+          );
         }
       }
     }

@@ -43,7 +43,9 @@ Deno.test("record() decodes the public captures with the reference counts", asyn
     ["deepflow/redis/redis-error.pcap", [6379], { get: 1 }],
     ["zeek/redis/almost-resp.pcap", [6379], { auth: 1, ping: 1 }],
     ["zeek/redis/array-element-object-exhaustion.pcap", [6379], { ping: 1 }],
-    ["zeek/redis/attr.pcap", [6379], { fake: 1, fake2: 1 }],
+    // The reference counts FAKE 1 and FAKE2 1: made-up command names. Only known command names
+    // leave a capture (no wire bytes may become an op name), so they are recorded as "other".
+    ["zeek/redis/attr.pcap", [6379], { other: 2 }],
     ["zeek/redis/auth.pcap", [6379], { auth: 3 }],
     ["zeek/redis/bulk-loading.pcap", [6379], { set: 1000, echo: 1 }],
     ["zeek/redis/client-skip-while-off.pcap", [6379], { ping: 4, client: 3 }],

@@ -778,7 +778,10 @@ export class RespSession extends Session {
     this.waitForRequest = false;
     if (v.type !== "array" || v.value.length === 0) return;
     const args = v.value.map((a) => a.type === "bulk" ? a.value : new Uint8Array(0));
-    const name = utf8.decode(args[0]!).toLowerCase();
+    const word = utf8.decode(args[0]!).toLowerCase();
+    // Only known command names leave the capture: a desynchronised stream or an odd client
+    // must not turn key or value bytes into an op name.
+    const name = REDIS_COMMANDS.has(word) || RESP_NO_KEY.has(word) ? word : "other";
     if (name === "hello" && args[1] && utf8.decode(args[1]) === "3") this.protocol = "resp3";
     let expectReply = !this.#replyOff && !this.#skipNext;
     if (this.#skipNext) this.#skipNext = false;
@@ -984,7 +987,7 @@ export function detectProtocol(
   return undefined;
 }
 
-const REDIS_COMMANDS = new Set(
+const REDIS_COMMANDS: Set<string> = new Set(
   (
     "append auth bgsave bitcount bitop bitpos blmove blpop brpop bzpopmax bzpopmin client cluster " +
     "command config copy dbsize decr decrby del discard dump echo eval evalsha exec exists expire " +
