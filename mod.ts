@@ -17,6 +17,7 @@ export * from "./lib/workload/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/net/mod.ts";
 export * from "./lib/bench/mod.ts";
+export * from "./lib/replay/mod.ts";
 export * from "./lib/report/mod.ts";
 export * from "./lib/analyze/mod.ts";
 export * from "./lib/anonymize/mod.ts";

@@ -84,12 +84,17 @@ export class CommandMetrics {
   recordService(us: number): void {
     this.count++;
     this.#secOps++;
-    this.#service.recordValue(us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US);
+    // Clamped at 0: a reply may beat a send stamped a few µs late, or a schedule sent early.
+    this.#service.recordValue(
+      us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
+    );
   }
 
   /** Records one completed request's response time from its intended send time. */
   recordResponse(us: number): void {
-    this.#response!.recordValue(us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US);
+    this.#response!.recordValue(
+      us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
+    );
   }
 
   /** Counts an error by code. Error replies also call {@linkcode recordService}. */

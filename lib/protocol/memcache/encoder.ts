@@ -1,6 +1,8 @@
 // This module uses no Deno APIs.
 import { MembenchError } from "../../errors/mod.ts";
 import { decimalWidth, FillPattern, writeDigits } from "../_bytes.ts";
+
+export { FillPattern };
 import { MC_MAX_KEY } from "./types.ts";
 
 const utf8 = new TextEncoder();

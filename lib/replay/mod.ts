@@ -1,0 +1,9 @@
+/**
+ * Replay: exact replay of a profile (one connection per recorded connection, recorded order and
+ * pace, keys rebuilt from their hashes, values of their recorded sizes) and the fidelity report
+ * that compares a replay with its recording.
+ *
+ * @module
+ */
+export * from "./requests.ts";
+export * from "./replay.ts";

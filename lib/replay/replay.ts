@@ -1,0 +1,884 @@
+import { MembenchError } from "../errors/mod.ts";
+import { CommandMetrics, type LatencySummary, summarizeEncoded } from "../metrics/mod.ts";
+import {
+  endpointName,
+  McConnection,
+  openMemcache,
+  parseTarget,
+  RespConnection,
+  type Target,
+  type Transport,
+  writeAll,
+} from "../net/mod.ts";
+import { NO_VALUE, ProfileReader, Status } from "../profile/mod.ts";
+import {
+  FillPattern,
+  McAsciiReplyScanner,
+  McBinaryReplyScanner,
+} from "../protocol/memcache/mod.ts";
+import { ReplyScanner } from "../protocol/resp/mod.ts";
+import { nowUs, Ticker } from "../units/mod.ts";
+import { buildRequest, MC_UNITS, type ReplayProtocol, synthesizeKey } from "./requests.ts";
+
+/** Options for {@linkcode replay}. */
+export interface ReplayOptions {
+  /** The profile. */
+  profile: string;
+  /** Target server (`host:port`, a URI, or a Target); default 127.0.0.1 and the protocol's port. */
+  target?: string | Target;
+  /** Password (AUTH, SASL). */
+  password?: string;
+  /** ACL / SASL user. */
+  user?: string;
+  /** Protocol to speak; default the recorded one (RESP2/3 → resp). */
+  protocol?: ReplayProtocol;
+  /** 1 = recorded pace, 2 = twice as fast, "max" = as fast as replies allow. @default {1} */
+  speed?: number | "max";
+  /** Times through the profile, or "forever" (until the signal). @default {1} */
+  loop?: number | "forever";
+  /** Replay connections: fewer than recorded folds them, more multiplies them. @default recorded */
+  connections?: number;
+  /** When multiplying connections, give each copy its own keys. @default {false} */
+  separateKeyspaces?: boolean;
+  /** Before replaying, store the keys whose first access was a hit, with their sizes. @default {false} */
+  warmup?: boolean;
+  /** A send later than this after its intended time counts as late. @default {1000} */
+  lateThresholdUs?: number;
+  /** Connect timeout. @default {5000} */
+  connectTimeoutMs?: number;
+  /** Aborting stops the replay; the result so far is returned, `interrupted` set. */
+  signal?: AbortSignal;
+  /** About once a second. */
+  onProgress?: (p: { loop: number; sent: number; completed: number; errors: number }) => void;
+}
+
+/** One op in a replay result. */
+export interface ReplayCommand {
+  /** Op name as recorded. */
+  op: string;
+  /** Events recorded (per loop). */
+  recorded: number;
+  /** Requests sent (all loops). */
+  sent: number;
+  /** Replies received (errors included). */
+  completed: number;
+  /** Reads: hits and misses in the recording (first loop's worth) and in the replay. */
+  recordedHits?: number;
+  recordedMisses?: number;
+  hits?: number;
+  misses?: number;
+  /** Error replies and failed requests by code. */
+  errors: Record<string, number>;
+  /** Actual send → reply, µs. */
+  serviceTime: LatencySummary;
+  /** Intended send → reply, µs (paced replays). */
+  responseTime?: LatencySummary;
+  /** Sends later than the threshold. */
+  late: number;
+}
+
+/** The result of {@linkcode replay}. */
+export interface ReplayResult {
+  /** Settings (no secrets). */
+  config: {
+    profile: string;
+    target: string;
+    protocol: ReplayProtocol;
+    speed: number | "max";
+    loop: number | "forever";
+    connections: number;
+    recordedConnections: number;
+    separateKeyspaces: boolean;
+    warmup: boolean;
+  };
+  /** Loops completed (a partial one counts when interrupted). */
+  loops: number;
+  /** Wall time of the replay, ms (warm-up excluded). */
+  durationMs: number;
+  /** Recorded span of one loop, µs. */
+  recordedSpanUs: number;
+  /** Requests sent and completed. */
+  sent: number;
+  completed: number;
+  /** Events that could not be rebuilt in the target protocol, by op. */
+  skipped: Record<string, number>;
+  /** Errors (all ops). */
+  errors: number;
+  /** Sends later than the threshold (paced replays). */
+  late: number;
+  /** Per op. */
+  commands: ReplayCommand[];
+  /** Lateness of sends against the schedule, µs (paced replays): overall and per connection. */
+  lateness: {
+    p50Us: number;
+    p99Us: number;
+    maxUs: number;
+    perConnection: Array<{ conn: number; p50Us: number; p99Us: number }>;
+  };
+  /** Events sent per second of the replay, and recorded per second of the profile (scaled by speed). */
+  rate: { replayed: number[]; recorded: number[] };
+  /** Value lengths sent (writes) and recorded, for the fidelity comparison. */
+  sizes: { recorded: number[]; replayed: number[] };
+  /** Warm-up, when asked. */
+  warmup?: { keys: number; sent: number; durationMs: number };
+  /** Stopped by the signal. */
+  interrupted: boolean;
+  /** Set when the target failed. */
+  failure?: { code: string; message: string };
+}
+
+interface Pending {
+  bytes: Uint8Array;
+  unit: number;
+  op: number;
+  read: boolean;
+  intended: number; // µs on nowUs clock; 0 in max mode
+  pipelined: boolean;
+}
+
+interface Conn {
+  index: number;
+  transport: Transport | undefined;
+  scanner: {
+    kind: number;
+    scan(b: Uint8Array, f: number, t: number, u: number): number;
+    reset(): void;
+    errorCode(): string;
+  };
+  queue: Pending[];
+  qHead: number;
+  // In-flight FIFO.
+  fOp: number[];
+  fSent: number[];
+  fIntended: number[];
+  fUnit: number[];
+  fRead: boolean[];
+  out: Uint8Array;
+  outLen: number;
+  writing: boolean;
+  inHeap: boolean;
+  dead: boolean;
+  drained: (() => void) | undefined;
+  lateness: number[];
+}
+
+const MAX_QUEUE = 4096;
+
+// Yields to the event loop (timers, I/O, the scheduler's wake-ups) at the cost of one task, far
+// less than setTimeout(0), which waits about 2 ms on this Deno.
+const channel = new MessageChannel();
+const yieldWaiters: Array<() => void> = [];
+channel.port1.onmessage = () => yieldWaiters.shift()?.();
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((r) => {
+    yieldWaiters.push(r);
+    channel.port2.postMessage(0);
+  });
+}
+
+/**
+ * Replays a profile against a server: one connection per recorded connection (or folded or
+ * multiplied with `connections`), each keeping its requests' order; keys rebuilt from their
+ * hashes at their recorded lengths, values of their recorded lengths. Paced replays send on the
+ * recorded schedule scaled by `speed` (open loop: response time is measured from the intended
+ * send time, and late sends are counted); `speed: "max"` sends as fast as replies allow while
+ * keeping each connection's recorded pipelining. The profile is streamed into bounded queues.
+ * Never prints.
+ *
+ * @throws {MembenchError} `file` for an unreadable profile, `connection`/`auth` when the target
+ *   cannot be reached, `invalid_argument` for bad options.
+ */
+export async function replay(o: ReplayOptions): Promise<ReplayResult> {
+  const speed = o.speed ?? 1;
+  if (speed !== "max" && !(typeof speed === "number" && speed > 0)) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use 'speed': must be > 0 or "max": current value is ${speed}`,
+    );
+  }
+  const loop = o.loop ?? 1;
+  if (loop !== "forever" && !(Number.isInteger(loop) && loop >= 1)) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use 'loop': must be an integer >= 1 or "forever": current value is ${loop}`,
+    );
+  }
+  // A first pass: connections, protocol, span, recorded figures, warm-up keys.
+  const scan = await scanProfile(o.profile, o.warmup ?? false);
+  const protocol: ReplayProtocol = o.protocol ?? scan.protocol;
+  const recordedConns = scan.connIds.length;
+  const nConns = o.connections ?? Math.max(1, recordedConns);
+  if (!(Number.isInteger(nConns) && nConns >= 1)) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use 'connections': must be an integer >= 1: current value is ${o.connections}`,
+    );
+  }
+  const copies = Math.max(1, Math.ceil(nConns / Math.max(1, recordedConns)));
+  const defaultPort = protocol === "resp" ? 6379 : 11211;
+  const base: Target = typeof o.target === "object"
+    ? { ...o.target }
+    : parseTarget(o.target ?? `127.0.0.1:${defaultPort}`, defaultPort);
+  if (o.password !== undefined) base.password = o.password;
+  if (o.user !== undefined) base.user = o.user;
+  const binary = protocol === "memcache-binary";
+  const open = async (): Promise<Transport> => {
+    if (protocol === "resp") {
+      return (await RespConnection.open(base, { connectTimeoutMs: o.connectTimeoutMs ?? 5000 }))
+        .transport;
+    }
+    return await openMemcache(base, {
+      protocol: binary ? "binary" : "text",
+      connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+    });
+  };
+  const result: ReplayResult = {
+    config: {
+      profile: o.profile,
+      target: endpointName(base.endpoint),
+      protocol,
+      speed,
+      loop,
+      connections: nConns,
+      recordedConnections: recordedConns,
+      separateKeyspaces: o.separateKeyspaces ?? false,
+      warmup: o.warmup ?? false,
+    },
+    loops: 0,
+    durationMs: 0,
+    recordedSpanUs: scan.spanUs,
+    sent: 0,
+    completed: 0,
+    skipped: {},
+    errors: 0,
+    late: 0,
+    commands: [],
+    lateness: { p50Us: 0, p99Us: 0, maxUs: 0, perConnection: [] },
+    rate: { replayed: [], recorded: [] },
+    sizes: { recorded: [], replayed: [] },
+    interrupted: false,
+  };
+  const fill = new FillPattern(new Uint8Array([120]));
+  const fillOf = (n: number) => fill.view(n);
+  if (o.warmup) result.warmup = await warm(scan.warm, protocol, base, fillOf);
+
+  const paced = speed !== "max";
+  const ops = scan.ops;
+  const metrics = ops.map((name) => new CommandMetrics(name, paced));
+  const late = new Array<number>(ops.length).fill(0);
+  const hits = new Array<number>(ops.length).fill(0);
+  const misses = new Array<number>(ops.length).fill(0);
+  const sentPer = new Array<number>(ops.length).fill(0);
+  const replayedRate: number[] = [];
+  const replayedSizes: number[] = [];
+  const lateThreshold = o.lateThresholdUs ?? 1000;
+
+  // Connections, opened up front so that the replay starts together.
+  const conns: Conn[] = [];
+  for (let i = 0; i < nConns; i++) {
+    conns.push({
+      index: i,
+      transport: undefined,
+      scanner: protocol === "resp"
+        ? new ReplyScanner(`replay connection ${i}`)
+        : binary
+        ? new McBinaryReplyScanner(MC_UNITS, `replay connection ${i}`)
+        : new McAsciiReplyScanner(MC_UNITS, `replay connection ${i}`),
+      queue: [],
+      qHead: 0,
+      fOp: [],
+      fSent: [],
+      fIntended: [],
+      fUnit: [],
+      fRead: [],
+      out: new Uint8Array(64 * 1024),
+      outLen: 0,
+      writing: false,
+      inHeap: false,
+      dead: false,
+      drained: undefined,
+      lateness: [],
+    });
+  }
+  const opened = await Promise.allSettled(conns.map(() => open()));
+  const bad = opened.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+  if (bad) {
+    for (const r of opened) if (r.status === "fulfilled") r.value.close();
+    throw bad.reason;
+  }
+  opened.forEach((r, i) => conns[i]!.transport = (r as PromiseFulfilledResult<Transport>).value);
+
+  const ticker = paced ? new Ticker() : undefined;
+  let stopped = false;
+  let routerDone = false;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => finish = r);
+  // The schedule starts when the router has its first events, with a head start to fill the
+  // queues, so that the first sends are not late by the time it took to open the profile.
+  let startUs = 0;
+  const HEAD_START_US = 20_000;
+  let loopStartUs = 0;
+
+  // ---- sending ----
+  const heap: Conn[] = [];
+  const headTime = (c: Conn) => c.queue[c.qHead]!.intended;
+  const heapPush = (c: Conn) => {
+    c.inHeap = true;
+    heap.push(c);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (headTime(heap[p]!) <= headTime(heap[i]!)) break;
+      [heap[p], heap[i]] = [heap[i]!, heap[p]!];
+      i = p;
+    }
+  };
+  const heapPop = (): Conn | undefined => {
+    const top = heap[0];
+    if (!top) return undefined;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && headTime(heap[l]!) < headTime(heap[m]!)) m = l;
+        if (r < heap.length && headTime(heap[r]!) < headTime(heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        i = m;
+      }
+    }
+    top.inHeap = false;
+    return top;
+  };
+
+  const enqueueOut = (c: Conn, p: Pending, now: number) => {
+    if (c.outLen + p.bytes.length > c.out.length) {
+      const nb = new Uint8Array(Math.max(c.out.length * 2, c.outLen + p.bytes.length));
+      nb.set(c.out.subarray(0, c.outLen));
+      c.out = nb;
+    }
+    c.out.set(p.bytes, c.outLen);
+    c.outLen += p.bytes.length;
+    c.fOp.push(p.op);
+    c.fSent.push(now);
+    c.fIntended.push(p.intended);
+    c.fUnit.push(p.unit);
+    c.fRead.push(p.read);
+    sentPer[p.op]!++;
+    result.sent++;
+    const sec = Math.max(0, Math.floor((now - startUs) / 1e6));
+    replayedRate[sec] = (replayedRate[sec] ?? 0) + 1;
+    if (paced) {
+      const lateness = now - p.intended;
+      c.lateness.push(lateness > 0 ? lateness : 0);
+      if (lateness > lateThreshold) {
+        late[p.op]!++;
+        result.late++;
+      }
+    }
+  };
+
+  const flush = (c: Conn) => {
+    if (c.writing || c.outLen === 0 || !c.transport || c.dead) return;
+    const buf = c.out.slice(0, c.outLen);
+    c.outLen = 0;
+    c.writing = true;
+    const tr = c.transport;
+    void writeAll(tr, buf).catch(() => {/* the reader sees it */}).finally(() => {
+      c.writing = false;
+      if (c.outLen > 0) flush(c);
+    });
+  };
+
+  const take = (c: Conn): Pending => {
+    const p = c.queue[c.qHead++]!;
+    if (c.qHead > 1024 && c.qHead * 2 > c.queue.length) {
+      c.queue = c.queue.slice(c.qHead);
+      c.qHead = 0;
+    }
+    if (c.drained && c.queue.length - c.qHead < MAX_QUEUE / 2) {
+      const d = c.drained;
+      c.drained = undefined;
+      d();
+    }
+    return p;
+  };
+  const queued = (c: Conn) => c.queue.length - c.qHead;
+
+  // Max speed: send while the recording shows the next request overlapping the previous one.
+  const pump = (c: Conn) => {
+    if (stopped || c.dead) return;
+    const now = nowUs();
+    while (queued(c) > 0) {
+      const p = c.queue[c.qHead]!;
+      if (c.fOp.length > 0 && !p.pipelined) break;
+      if (c.fOp.length >= 256) break;
+      enqueueOut(c, take(c), now);
+    }
+    flush(c);
+  };
+
+  const checkDone = () => {
+    if (routerDone && conns.every((c) => c.dead || (queued(c) === 0 && c.fOp.length === 0))) {
+      finish();
+    }
+  };
+
+  // ---- reading ----
+  const readLoop = async (c: Conn) => {
+    const rbuf = new Uint8Array(64 * 1024);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await c.transport!.read(rbuf);
+      } catch {
+        n = null;
+      }
+      if (n === null) {
+        if (!stopped) {
+          c.dead = true;
+          while (c.fOp.length > 0) {
+            const op = c.fOp.shift()!;
+            c.fSent.shift();
+            c.fIntended.shift();
+            c.fUnit.shift();
+            c.fRead.shift();
+            metrics[op]!.count++;
+            metrics[op]!.recordError("connection");
+            result.errors++;
+          }
+          result.failure ??= {
+            code: "connection",
+            message: `replay connection ${c.index}: the server closed the connection`,
+          };
+          while (queued(c) > 0) take(c);
+          checkDone();
+        }
+        return;
+      }
+      const now = nowUs();
+      let p = 0;
+      try {
+        while ((p = c.scanner.scan(rbuf, p, n, c.fUnit[0] ?? 0)) >= 0) {
+          if (c.scanner.kind === 3) continue; // RESP3 push
+          if (c.fOp.length === 0) {
+            throw new MembenchError(
+              "protocol",
+              `replay connection ${c.index}: a reply without a request`,
+            );
+          }
+          const op = c.fOp.shift()!;
+          const sent = c.fSent.shift()!;
+          const intended = c.fIntended.shift()!;
+          c.fUnit.shift();
+          const read = c.fRead.shift()!;
+          const m = metrics[op]!;
+          m.recordService(now - sent);
+          if (paced) m.recordResponse(now - intended);
+          result.completed++;
+          const kind = c.scanner.kind;
+          if (kind === 2) {
+            m.recordError(c.scanner.errorCode() || "ERR");
+            result.errors++;
+          } else if (read) {
+            if (kind === 1) misses[op]!++;
+            else hits[op]!++;
+          }
+        }
+      } catch (e) {
+        // A garbage reply: this connection's stream cannot be trusted any more. Its requests in
+        // flight and still queued are counted as errors.
+        result.failure ??= {
+          code: e instanceof MembenchError ? e.code : "internal",
+          message: (e as Error).message,
+        };
+        c.dead = true;
+        while (c.fOp.length > 0) {
+          const op = c.fOp.shift()!;
+          c.fSent.shift();
+          c.fIntended.shift();
+          c.fUnit.shift();
+          c.fRead.shift();
+          metrics[op]!.count++;
+          metrics[op]!.recordError("protocol");
+          result.errors++;
+        }
+        while (queued(c) > 0) take(c);
+        try {
+          c.transport!.close();
+        } catch { /* closed */ }
+        checkDone();
+        return;
+      }
+      if (speed === "max") pump(c);
+      checkDone();
+    }
+  };
+  const readers = conns.map((c) => readLoop(c));
+
+  // ---- paced scheduler ----
+  let schedulerWake: (() => void) | undefined;
+  const scheduler = async () => {
+    while (!stopped) {
+      const c = heap[0];
+      if (!c) {
+        if (routerDone) break;
+        await new Promise<void>((r) => schedulerWake = r);
+        continue;
+      }
+      const due = headTime(c);
+      const now = nowUs();
+      if (due > now + 50) {
+        await ticker!.until(due);
+        continue;
+      }
+      heapPop();
+      // Send everything of this connection that is due now, in order.
+      while (queued(c) > 0 && c.queue[c.qHead]!.intended <= now + 50) enqueueOut(c, take(c), now);
+      flush(c);
+      if (queued(c) > 0) heapPush(c);
+    }
+    checkDone();
+  };
+  const schedulerDone = paced ? scheduler() : Promise.resolve();
+
+  // ---- router ----
+  const onAbort = () => {
+    stopped = true;
+    result.interrupted = true;
+    ticker?.wake();
+    schedulerWake?.();
+    for (const c of conns) {
+      if (c.drained) c.drained();
+      try {
+        c.transport?.close();
+      } catch { /* closed */ }
+    }
+    finish();
+  };
+  if (o.signal?.aborted) onAbort();
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  const progress = setInterval(() => {
+    o.onProgress?.({
+      loop: result.loops,
+      sent: result.sent,
+      completed: result.completed,
+      errors: result.errors,
+    });
+  }, 1000);
+
+  const connIndex = new Map<number, number>(scan.connIds.map((id, i) => [id, i]));
+  const span = Math.max(1, scan.spanUs);
+  const router = async () => {
+    for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
+      const r = await ProfileReader.open(o.profile);
+      if (startUs === 0) startUs = nowUs() + (paced ? HEAD_START_US : 0);
+      loopStartUs = paced ? startUs + (l * span) / (speed as number) : nowUs();
+      const prevDone = new Map<number, number>(); // recorded conn → completion time of its last event
+      try {
+        for await (const b of r.blocks()) {
+          if (stopped) break;
+          for (let i = 0; i < b.count && !stopped; i++) {
+            // Let the scheduler and the readers run: building requests must not delay sends.
+            if ((i & 255) === 255) await yieldToEventLoop();
+            const name = r.ops[b.op[i]!]!;
+            const op = scan.opIndex.get(name)!;
+            const recConn = b.conn[i]!;
+            const ri = connIndex.get(recConn) ?? 0;
+            const t = b.t[i]! - scan.firstUs;
+            const lat = b.latency[i]!;
+            const done = prevDone.get(recConn) ?? -Infinity;
+            const pipelined = t < done;
+            prevDone.set(recConn, Math.max(done, t + (lat === lat ? lat : 0)));
+            const keyLen = b.keyLen[i]!;
+            const vl = b.valueLen[i]!;
+            for (let copy = 0; copy < copies; copy++) {
+              const target = nConns >= recordedConns ? ri + copy * recordedConns : ri % nConns;
+              if (target >= nConns) break;
+              const key = keyLen > 0
+                ? synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, o.separateKeyspaces ? copy : 0)
+                : "";
+              const req = buildRequest(
+                {
+                  op: name,
+                  key,
+                  valueLen: vl === NO_VALUE ? -1 : vl,
+                  ttl: b.ttl[i]!,
+                  flags: b.flags[i]!,
+                },
+                protocol,
+                scan.resp,
+                fillOf,
+              );
+              if (!req) {
+                result.skipped[name] = (result.skipped[name] ?? 0) + 1;
+                continue;
+              }
+              if (!req.read && vl !== NO_VALUE) replayedSizes.push(vl);
+              const c = conns[target]!;
+              if (c.dead) continue;
+              c.queue.push({
+                bytes: req.bytes,
+                unit: req.unit,
+                op,
+                read: req.read,
+                intended: paced ? loopStartUs + t / (speed as number) : 0,
+                pipelined,
+              });
+              if (paced) {
+                if (!c.inHeap) {
+                  heapPush(c);
+                  if (heap[0] === c) ticker!.wake();
+                  schedulerWake?.();
+                  schedulerWake = undefined;
+                }
+              } else pump(c);
+              if (queued(c) > MAX_QUEUE) await new Promise<void>((res) => c.drained = res);
+            }
+          }
+        }
+        if (r.truncated && l === 0) result.config.profile += " (truncated)";
+      } finally {
+        r.close();
+      }
+      if (!stopped) result.loops = l + 1;
+    }
+    routerDone = true;
+    schedulerWake?.();
+    ticker?.wake();
+    checkDone();
+  };
+  try {
+    await router();
+    await finished;
+  } finally {
+    stopped = true;
+    clearInterval(progress);
+    o.signal?.removeEventListener("abort", onAbort);
+    ticker?.wake();
+    schedulerWake?.();
+    await schedulerDone;
+    ticker?.close();
+    for (const c of conns) {
+      try {
+        c.transport?.close();
+      } catch { /* closed */ }
+    }
+    await Promise.allSettled(readers);
+  }
+  if (result.interrupted && result.loops === 0) result.loops = 0;
+  result.durationMs = startUs === 0 ? 0 : (nowUs() - startUs) / 1000;
+  for (const [i, name] of ops.entries()) {
+    const data = metrics[i]!.finish(0);
+    metrics[i]!.destroy();
+    const rec = scan.perOp[i]!;
+    if (sentPer[i] === 0 && rec.count === 0) continue;
+    const c: ReplayCommand = {
+      op: name,
+      recorded: rec.count,
+      sent: sentPer[i]!,
+      completed: data.count,
+      errors: data.errors,
+      serviceTime: summarizeEncoded(data.service),
+      late: late[i]!,
+    };
+    if (data.response !== undefined) c.responseTime = summarizeEncoded(data.response);
+    if (rec.hits + rec.misses > 0 || hits[i]! + misses[i]! > 0) {
+      c.recordedHits = rec.hits;
+      c.recordedMisses = rec.misses;
+      c.hits = hits[i]!;
+      c.misses = misses[i]!;
+    }
+    result.commands.push(c);
+  }
+  const all = conns.flatMap((c) => c.lateness).sort((a, b) => a - b);
+  const q = (xs: number[], p: number) =>
+    xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+  result.lateness = {
+    p50Us: Math.round(q(all, 50)),
+    p99Us: Math.round(q(all, 99)),
+    maxUs: Math.round(all.at(-1) ?? 0),
+    perConnection: conns.map((c) => {
+      const s = [...c.lateness].sort((a, b) => a - b);
+      return { conn: c.index, p50Us: Math.round(q(s, 50)), p99Us: Math.round(q(s, 99)) };
+    }),
+  };
+  result.rate = {
+    replayed: Array.from(replayedRate, (v) => v ?? 0),
+    recorded: scaleRate(scan.rate, speed === "max" ? 1 : speed),
+  };
+  result.sizes = {
+    recorded: scan.writeSizes,
+    replayed: replayedSizes.slice(0, scan.writeSizes.length * 4),
+  };
+  return result;
+}
+
+// Recorded events per second, compressed by the speed factor.
+function scaleRate(rate: number[], speed: number): number[] {
+  const out: number[] = [];
+  rate.forEach((v, s) => {
+    const t = Math.floor(s / speed);
+    out[t] = (out[t] ?? 0) + (v ?? 0);
+  });
+  return Array.from(out, (v) => v ?? 0);
+}
+
+interface ScanResult {
+  protocol: ReplayProtocol;
+  resp: boolean;
+  connIds: number[];
+  ops: string[];
+  opIndex: Map<string, number>;
+  perOp: Array<{ count: number; hits: number; misses: number }>;
+  firstUs: number;
+  spanUs: number;
+  rate: number[];
+  writeSizes: number[];
+  warm: Array<{ hi: number; lo: number; keyLen: number; valueLen: number }>;
+}
+
+// One pass over the profile: what a replay needs to know before it starts.
+async function scanProfile(path: string, wantWarm: boolean): Promise<ScanResult> {
+  const r = await ProfileReader.open(path);
+  try {
+    const conns = new Set<number>();
+    const opIndex = new Map<string, number>();
+    const ops: string[] = [];
+    const perOp: ScanResult["perOp"] = [];
+    const rate: number[] = [];
+    const writeSizes: number[] = [];
+    const firstAccess = new Set<string>();
+    const warm: ScanResult["warm"] = [];
+    let first = Infinity;
+    let last = -Infinity;
+    for await (const b of r.blocks()) {
+      for (let i = 0; i < b.count; i++) {
+        const t = b.t[i]!;
+        if (t < first) first = t;
+        if (t > last) last = t;
+      }
+    }
+    r.close();
+    const r2 = await ProfileReader.open(path);
+    try {
+      for await (const b of r2.blocks()) {
+        for (let i = 0; i < b.count; i++) {
+          conns.add(b.conn[i]!);
+          const name = r2.ops[b.op[i]!]!;
+          let oi = opIndex.get(name);
+          if (oi === undefined) {
+            oi = ops.length;
+            ops.push(name);
+            opIndex.set(name, oi);
+            perOp.push({ count: 0, hits: 0, misses: 0 });
+          }
+          const po = perOp[oi]!;
+          po.count++;
+          const st = b.status[i]!;
+          if (st === Status.Hit) po.hits++;
+          else if (st === Status.Miss) po.misses++;
+          const sec = Math.floor((b.t[i]! - first) / 1e6);
+          rate[sec] = (rate[sec] ?? 0) + 1;
+          const vl = b.valueLen[i]!;
+          if (
+            vl !== NO_VALUE && st !== Status.Hit && st !== Status.Miss &&
+            writeSizes.length < 100_000
+          ) writeSizes.push(vl);
+          if (wantWarm && b.keyLen[i]! > 0) {
+            const k = `${b.keyHi[i]}:${b.keyLo[i]}`;
+            if (!firstAccess.has(k)) {
+              firstAccess.add(k);
+              if (st === Status.Hit) {
+                warm.push({
+                  hi: b.keyHi[i]!,
+                  lo: b.keyLo[i]!,
+                  keyLen: b.keyLen[i]!,
+                  valueLen: vl === NO_VALUE ? 0 : vl,
+                });
+              }
+            }
+          }
+        }
+      }
+      const protos = [...r2.connections.values()].map((c) => c.protocol);
+      const p0 = protos[0] ?? "memcache-text";
+      const protocol: ReplayProtocol = p0 === "resp2" || p0 === "resp3" ? "resp" : p0;
+      return {
+        protocol,
+        resp: protocol === "resp",
+        connIds: [...conns].sort((a, b) => a - b),
+        ops,
+        opIndex,
+        perOp,
+        firstUs: Number.isFinite(first) ? first : 0,
+        spanUs: Number.isFinite(last) ? last - first : 0,
+        rate: Array.from(rate, (v) => v ?? 0),
+        writeSizes,
+        warm,
+      };
+    } finally {
+      r2.close();
+    }
+  } finally {
+    r.close();
+  }
+}
+
+// Stores the keys whose first access was a hit, pipelined over one connection.
+async function warm(
+  keys: ScanResult["warm"],
+  protocol: ReplayProtocol,
+  target: Target,
+  fill: (n: number) => Uint8Array,
+): Promise<{ keys: number; sent: number; durationMs: number }> {
+  const t0 = nowUs();
+  if (keys.length === 0) return { keys: 0, sent: 0, durationMs: 0 };
+  if (protocol === "resp") {
+    const c = await RespConnection.open(target);
+    try {
+      for (const k of keys) {
+        await c.command(["SET", synthesizeKey(k.hi, k.lo, k.keyLen), fill(k.valueLen)], "SET");
+      }
+    } finally {
+      c.close();
+    }
+  } else {
+    // Text protocol for every memcached flavour: the items are the same.
+    const mc = await McConnection.open(target);
+    try {
+      for (let i = 0; i < keys.length; i += 500) {
+        const batch = keys.slice(i, i + 500);
+        const parts = batch.map((k) => {
+          const v = fill(k.valueLen);
+          return new TextEncoder().encode(
+            `set ${synthesizeKey(k.hi, k.lo, k.keyLen)} 0 0 ${v.length} noreply\r\n`,
+          );
+        });
+        const withValues: Uint8Array[] = [];
+        batch.forEach((k, j) => withValues.push(parts[j]!, fill(k.valueLen), CRLF));
+        withValues.push(new TextEncoder().encode("mn\r\n"));
+        await mc.send(concat(withValues), { kind: "mn", keys: 0 });
+      }
+    } finally {
+      mc.close();
+    }
+  }
+  return { keys: keys.length, sent: keys.length, durationMs: (nowUs() - t0) / 1000 };
+}
+
+const CRLF = new Uint8Array([13, 10]);
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

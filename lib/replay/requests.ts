@@ -1,0 +1,378 @@
+// This module uses no Deno APIs.
+import {
+  binaryExtras,
+  BinOp,
+  encodeBinary,
+  encodeMcCommand,
+  type McUnitEnd,
+} from "../protocol/memcache/mod.ts";
+import { encodeCommand, type RespArg } from "../protocol/resp/mod.ts";
+
+/** The protocol a replay speaks to its target. */
+export type ReplayProtocol = "memcache-text" | "memcache-meta" | "memcache-binary" | "resp";
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * A deterministic key of `length` characters for a recorded key hash (and a copy number when
+ * connections are multiplied with separate key spaces): the same hash always gives the same key,
+ * so the key set and its reuse pattern survive. Characters are safe for memcached's text
+ * protocol. Keys shorter than 11 characters hold fewer than 64 bits, so very short recorded keys
+ * may collide as the originals could.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(synthesizeKey(0x12345678, 0x9abcdef0, 12), synthesizeKey(0x12345678, 0x9abcdef0, 12));
+ * assert.equal(synthesizeKey(1, 2, 30).length, 30);
+ * assert.notEqual(synthesizeKey(1, 2, 8, 0), synthesizeKey(1, 2, 8, 1));
+ * ```
+ */
+export function synthesizeKey(hi: number, lo: number, length: number, copy = 0): string {
+  const len = Math.max(1, Math.min(250, length));
+  let a = (hi ^ Math.imul(copy + 1, 0x9e3779b1)) >>> 0;
+  let b = (lo ^ Math.imul(copy + 1, 0x85ebca6b)) >>> 0;
+  let out = "";
+  for (let i = 0; i < len; i++) {
+    if (i > 0 && i % 10 === 0) {
+      // Re-mix for longer keys (after 60 bits are used).
+      a = Math.imul(a ^ (a >>> 15), 0x2c1b3c6d) >>> 0;
+      b = Math.imul(b ^ (b >>> 13), 0x297a2d39) >>> 0;
+    }
+    const bits = i % 10 < 5 ? (a >>> ((i % 5) * 6)) & 63 : (b >>> ((i % 5) * 6)) & 63;
+    out += ALPHABET[bits];
+  }
+  return out;
+}
+
+/** A request to replay, encoded, with how its reply ends and how to count it. */
+export interface ReplayRequest {
+  /** Wire bytes. */
+  bytes: Uint8Array;
+  /** Index into the protocol's unit table (memcached), or 0. */
+  unit: number;
+  /** Whether a miss/hit is counted (reads) . */
+  read: boolean;
+}
+
+/** Fields of one event a request is built from. */
+export interface ReplayEvent {
+  /** Op name as recorded. */
+  op: string;
+  /** Key (empty when none). */
+  key: string;
+  /** Value length (writes), or -1. */
+  valueLen: number;
+  /** TTL or -1. */
+  ttl: number;
+  /** Client flags. */
+  flags: number;
+}
+
+/** The unit table shared by all memcached replay requests (indices used in `unit`). */
+export const MC_UNITS: McUnitEnd[] = [
+  { kind: "line" }, // 0: one reply line
+  { kind: "end", keys: 1 }, // 1: text get family, one key
+  { kind: "opcode", opcode: BinOp.Get, keys: 1 }, // 2
+  { kind: "opcode", opcode: BinOp.Set, keys: 0 }, // 3
+  { kind: "opcode", opcode: BinOp.Add, keys: 0 }, // 4
+  { kind: "opcode", opcode: BinOp.Replace, keys: 0 }, // 5
+  { kind: "opcode", opcode: BinOp.Append, keys: 0 }, // 6
+  { kind: "opcode", opcode: BinOp.Prepend, keys: 0 }, // 7
+  { kind: "opcode", opcode: BinOp.Delete, keys: 0 }, // 8
+  { kind: "opcode", opcode: BinOp.Increment, keys: 0 }, // 9
+  { kind: "opcode", opcode: BinOp.Decrement, keys: 0 }, // 10
+  { kind: "opcode", opcode: BinOp.Touch, keys: 0 }, // 11
+  { kind: "opcode", opcode: BinOp.Gat, keys: 1 }, // 12
+  { kind: "opcode", opcode: BinOp.Version, keys: 0 }, // 13
+  { kind: "opcode", opcode: BinOp.Noop, keys: 0 }, // 14
+];
+
+/** The common operation an op name stands for, whatever protocol recorded it. */
+export type Canonical =
+  | "get"
+  | "gets"
+  | "gat"
+  | "set"
+  | "add"
+  | "replace"
+  | "append"
+  | "prepend"
+  | "cas"
+  | "delete"
+  | "incr"
+  | "decr"
+  | "touch"
+  | "noop";
+
+const CANON: Record<string, Canonical> = {
+  get: "get",
+  gets: "gets",
+  gat: "gat",
+  gats: "gat",
+  mg: "get",
+  mget: "get",
+  getex: "get",
+  set: "set",
+  ms: "set",
+  setex: "set",
+  psetex: "set",
+  mset: "set",
+  add: "add",
+  setnx: "add",
+  replace: "replace",
+  append: "append",
+  prepend: "prepend",
+  cas: "cas",
+  delete: "delete",
+  md: "delete",
+  del: "delete",
+  unlink: "delete",
+  incr: "incr",
+  incrby: "incr",
+  ma: "incr",
+  decr: "decr",
+  decrby: "decr",
+  touch: "touch",
+  expire: "touch",
+  version: "noop",
+  mn: "noop",
+  noop: "noop",
+  ping: "noop",
+};
+
+/** The common operation of a recorded op name, or undefined when it has none. */
+export function canonicalOp(op: string): Canonical | undefined {
+  return CANON[op];
+}
+
+const te = new TextEncoder();
+
+/**
+ * Builds the request for one recorded event in the target protocol. Same-family RESP commands
+ * are rebuilt as `COMMAND key [value]`; across families (memcached <-> RESP) the common
+ * operations are translated (get, set with TTL, add, delete, incr, decr, touch). Returns
+ * undefined for events that cannot be rebuilt (no key, or an op with no equivalent).
+ */
+export function buildRequest(
+  e: ReplayEvent,
+  target: ReplayProtocol,
+  sourceIsResp: boolean,
+  fill: (n: number) => Uint8Array,
+): ReplayRequest | undefined {
+  const c = canonicalOp(e.op);
+  if (target === "resp") {
+    if (sourceIsResp && c === undefined) {
+      if (!e.key) return { bytes: encodeCommand([e.op.toUpperCase()]), unit: 0, read: false };
+      const args: RespArg[] = [e.op.toUpperCase(), e.key];
+      if (e.valueLen >= 0) args.push(fill(e.valueLen));
+      return { bytes: encodeCommand(args), unit: 0, read: false };
+    }
+    if (c === undefined) return undefined;
+    if (c === "noop") return { bytes: encodeCommand(["PING"]), unit: 0, read: false };
+    if (!e.key) return undefined;
+    switch (c) {
+      case "get":
+      case "gets":
+      case "gat":
+        return { bytes: encodeCommand(["GET", e.key]), unit: 0, read: true };
+      case "set":
+      case "replace":
+      case "append":
+      case "prepend":
+      case "cas": {
+        const v = fill(Math.max(0, e.valueLen));
+        const args: RespArg[] = [c === "append" ? "APPEND" : "SET", e.key, v];
+        if (c === "set" && e.ttl > 0) args.push("EX", e.ttl);
+        if (c === "replace") args.push("XX");
+        return { bytes: encodeCommand(args), unit: 0, read: false };
+      }
+      case "add":
+        return {
+          bytes: encodeCommand(["SET", e.key, fill(Math.max(0, e.valueLen)), "NX"]),
+          unit: 0,
+          read: false,
+        };
+      case "delete":
+        return { bytes: encodeCommand(["DEL", e.key]), unit: 0, read: false };
+      case "incr":
+        return { bytes: encodeCommand(["INCR", e.key]), unit: 0, read: false };
+      case "decr":
+        return { bytes: encodeCommand(["DECR", e.key]), unit: 0, read: false };
+      case "touch":
+        return {
+          bytes: encodeCommand(["EXPIRE", e.key, Math.max(1, e.ttl)]),
+          unit: 0,
+          read: false,
+        };
+    }
+  }
+  if (c === undefined) return undefined;
+  const ttl = Math.max(0, e.ttl);
+  if (c === "noop") {
+    if (target === "memcache-binary") {
+      return { bytes: encodeBinary({ opcode: BinOp.Noop }), unit: 14, read: false };
+    }
+    return { bytes: te.encode("version\r\n"), unit: 0, read: false };
+  }
+  if (!e.key) return undefined;
+  const v = () => fill(Math.max(0, e.valueLen));
+  if (target === "memcache-text") {
+    switch (c) {
+      case "get":
+      case "gets":
+        return { bytes: encodeMcCommand([c, e.key]), unit: 1, read: true };
+      case "gat":
+        return { bytes: encodeMcCommand(["gat", ttl, e.key]), unit: 1, read: true };
+      case "set":
+      case "add":
+      case "replace":
+      case "append":
+      case "prepend":
+      case "cas": {
+        const value = v();
+        const cmd = c === "cas" ? "set" : c;
+        return {
+          bytes: encodeMcCommand([cmd, e.key, e.flags, ttl, value.length], value),
+          unit: 0,
+          read: false,
+        };
+      }
+      case "delete":
+        return { bytes: encodeMcCommand(["delete", e.key]), unit: 0, read: false };
+      case "incr":
+      case "decr":
+        return { bytes: encodeMcCommand([c, e.key, 1]), unit: 0, read: false };
+      case "touch":
+        return { bytes: encodeMcCommand(["touch", e.key, ttl]), unit: 0, read: false };
+    }
+  }
+  if (target === "memcache-meta") {
+    switch (c) {
+      case "get":
+      case "gets":
+        return { bytes: encodeMcCommand(["mg", e.key, "v", "f"]), unit: 0, read: true };
+      case "gat":
+        return { bytes: encodeMcCommand(["mg", e.key, "v", `T${ttl}`]), unit: 0, read: true };
+      case "set":
+      case "add":
+      case "replace":
+      case "append":
+      case "prepend":
+      case "cas": {
+        const value = v();
+        const mode = c === "add"
+          ? ["ME"]
+          : c === "replace"
+          ? ["MR"]
+          : c === "append"
+          ? ["MA"]
+          : c === "prepend"
+          ? ["MP"]
+          : [];
+        return {
+          bytes: encodeMcCommand(
+            ["ms", e.key, value.length, `T${ttl}`, `F${e.flags}`, ...mode],
+            value,
+          ),
+          unit: 0,
+          read: false,
+        };
+      }
+      case "delete":
+        return { bytes: encodeMcCommand(["md", e.key]), unit: 0, read: false };
+      case "incr":
+        return { bytes: encodeMcCommand(["ma", e.key]), unit: 0, read: false };
+      case "decr":
+        return { bytes: encodeMcCommand(["ma", e.key, "MD"]), unit: 0, read: false };
+      case "touch":
+        return { bytes: encodeMcCommand(["mg", e.key, `T${ttl}`]), unit: 0, read: false };
+    }
+  }
+  // Binary.
+  switch (c) {
+    case "get":
+    case "gets":
+      return { bytes: encodeBinary({ opcode: BinOp.Get, key: e.key }), unit: 2, read: true };
+    case "gat":
+      return {
+        bytes: encodeBinary({ opcode: BinOp.Gat, key: e.key, extras: binaryExtras({ ttl }) }),
+        unit: 12,
+        read: true,
+      };
+    case "set":
+    case "cas":
+      return {
+        bytes: encodeBinary({
+          opcode: BinOp.Set,
+          key: e.key,
+          value: v(),
+          extras: binaryExtras({ flags: e.flags, ttl }),
+        }),
+        unit: 3,
+        read: false,
+      };
+    case "add":
+      return {
+        bytes: encodeBinary({
+          opcode: BinOp.Add,
+          key: e.key,
+          value: v(),
+          extras: binaryExtras({ flags: e.flags, ttl }),
+        }),
+        unit: 4,
+        read: false,
+      };
+    case "replace":
+      return {
+        bytes: encodeBinary({
+          opcode: BinOp.Replace,
+          key: e.key,
+          value: v(),
+          extras: binaryExtras({ flags: e.flags, ttl }),
+        }),
+        unit: 5,
+        read: false,
+      };
+    case "append":
+      return {
+        bytes: encodeBinary({ opcode: BinOp.Append, key: e.key, value: v() }),
+        unit: 6,
+        read: false,
+      };
+    case "prepend":
+      return {
+        bytes: encodeBinary({ opcode: BinOp.Prepend, key: e.key, value: v() }),
+        unit: 7,
+        read: false,
+      };
+    case "delete":
+      return { bytes: encodeBinary({ opcode: BinOp.Delete, key: e.key }), unit: 8, read: false };
+    case "incr":
+      return {
+        bytes: encodeBinary({
+          opcode: BinOp.Increment,
+          key: e.key,
+          extras: binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }),
+        }),
+        unit: 9,
+        read: false,
+      };
+    case "decr":
+      return {
+        bytes: encodeBinary({
+          opcode: BinOp.Decrement,
+          key: e.key,
+          extras: binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }),
+        }),
+        unit: 10,
+        read: false,
+      };
+    case "touch":
+      return {
+        bytes: encodeBinary({ opcode: BinOp.Touch, key: e.key, extras: binaryExtras({ ttl }) }),
+        unit: 11,
+        read: false,
+      };
+  }
+}
