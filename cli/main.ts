@@ -9,6 +9,7 @@ import { VERSION } from "../lib/version.ts";
 import { benchCommand } from "./bench.ts";
 import { profileCommand, recordCommand } from "./record.ts";
 import { analyzeCommand } from "./analyze.ts";
+import { replayCommand } from "./replay.ts";
 import { EXIT, exitCodeFor } from "./exit_codes.ts";
 
 const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
@@ -19,6 +20,7 @@ Commands
   bench      load-test Valkey/Redis or memcached (redis-benchmark/memtier flags); see membench bench --help
   record     capture memcached/RESP traffic from a pcap into an anonymized profile
   analyze    command mix, sizes, popularity, working set of a profile (text, JSON, HTML)
+  replay     play a profile against a server (exact or synthetic), with a fidelity report
   profile    info, verify or dump a profile
   version    print the version
 
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         return await profileCommand(rest);
       case "analyze":
         return await analyzeCommand(rest);
+      case "replay":
+        return await replayCommand(rest);
       default:
         if (cmd.startsWith("-")) return await benchCommand(argv);
         console.error(`membench: unknown command '${cmd}'\n\n${HELP}`);
@@ -57,7 +61,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`membench: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`);
       if (
         e.code === "invalid_argument" &&
-        (cmd === "bench" || cmd === "record" || cmd === "profile" || cmd === "analyze")
+        (cmd === "bench" || cmd === "record" || cmd === "profile" || cmd === "analyze" ||
+          cmd === "replay")
       ) {
         console.error(`  see: membench ${cmd} --help`);
       }

@@ -30,6 +30,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
   replay: [
     "replay",
+    "analyze", // synthetic mode generates traffic from a profile's analysis
     "profile",
     "net",
     "cluster",

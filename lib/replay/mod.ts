@@ -7,3 +7,5 @@
  */
 export * from "./requests.ts";
 export * from "./replay.ts";
+export * from "./fidelity.ts";
+export * from "./synthetic.ts";

@@ -18,6 +18,7 @@ import {
 } from "../protocol/memcache/mod.ts";
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs, Ticker } from "../units/mod.ts";
+import { fidelityOf, type FidelityReport, type FidelityThresholds } from "./fidelity.ts";
 import { buildRequest, MC_UNITS, type ReplayProtocol, synthesizeKey } from "./requests.ts";
 
 /** Options for {@linkcode replay}. */
@@ -50,6 +51,8 @@ export interface ReplayOptions {
   signal?: AbortSignal;
   /** About once a second. */
   onProgress?: (p: { loop: number; sent: number; completed: number; errors: number }) => void;
+  /** Limits for the fidelity report's checks. */
+  thresholds?: FidelityThresholds;
 }
 
 /** One op in a replay result. */
@@ -125,6 +128,8 @@ export interface ReplayResult {
   interrupted: boolean;
   /** Set when the target failed. */
   failure?: { code: string; message: string };
+  /** How faithful the replay was, with the checks of `thresholds`. */
+  fidelity: FidelityReport;
 }
 
 interface Pending {
@@ -257,6 +262,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     rate: { replayed: [], recorded: [] },
     sizes: { recorded: [], replayed: [] },
     interrupted: false,
+    fidelity: undefined as unknown as FidelityReport,
   };
   const fill = new FillPattern(new Uint8Array([120]));
   const fillOf = (n: number) => fill.view(n);
@@ -572,6 +578,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   }, 1000);
 
   const connIndex = new Map<number, number>(scan.connIds.map((id, i) => [id, i]));
+  // The router runs ahead of the sends: a loop counts once all of its requests are sent.
+  let routed = 0;
+  const loopEnds: number[] = [];
   const span = Math.max(1, scan.spanUs);
   const router = async () => {
     for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
@@ -621,6 +630,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               if (!req.read && vl !== NO_VALUE) replayedSizes.push(vl);
               const c = conns[target]!;
               if (c.dead) continue;
+              routed++;
               c.queue.push({
                 bytes: req.bytes,
                 unit: req.unit,
@@ -645,7 +655,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       } finally {
         r.close();
       }
-      if (!stopped) result.loops = l + 1;
+      if (!stopped) loopEnds.push(routed);
     }
     routerDone = true;
     schedulerWake?.();
@@ -670,7 +680,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
     await Promise.allSettled(readers);
   }
-  if (result.interrupted && result.loops === 0) result.loops = 0;
+  result.loops = loopEnds.filter((end) => end <= result.sent).length;
   result.durationMs = startUs === 0 ? 0 : (nowUs() - startUs) / 1000;
   for (const [i, name] of ops.entries()) {
     const data = metrics[i]!.finish(0);
@@ -715,6 +725,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     recorded: scan.writeSizes,
     replayed: replayedSizes.slice(0, scan.writeSizes.length * 4),
   };
+  result.fidelity = fidelityOf(result, o.thresholds);
   return result;
 }
 

@@ -1,0 +1,121 @@
+// This module uses no Deno APIs.
+import type { ReplayResult } from "./replay.ts";
+
+/** Limits a replay must keep to; each one set becomes a check. */
+export interface FidelityThresholds {
+  /** Largest difference of a read command's hit ratio from the recording (0.02 = 2 points). */
+  maxHitRatioDiff?: number;
+  /** Largest difference of a command's share of the mix (0.01 = 1 point). */
+  maxMixDiff?: number;
+  /** Largest Kolmogorov-Smirnov distance between recorded and replayed value sizes. */
+  maxSizeKs?: number;
+  /** Largest p99 lateness of sends against the schedule, µs (paced replays). */
+  maxLatenessP99Us?: number;
+  /** Largest mean relative error of events per second against the recorded rate. */
+  maxRateError?: number;
+  /** Most errors allowed. */
+  maxErrors?: number;
+}
+
+/** How faithful a replay was. */
+export interface FidelityReport {
+  /** Share of each command, recorded and replayed. */
+  mix: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
+  /** Hit ratio of each read command, recorded and replayed. */
+  hitRatio: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
+  /** Kolmogorov-Smirnov distance between recorded and replayed value sizes (0 = same). */
+  sizeKs: number;
+  /** Mean relative error of events per second against the recorded rate (scaled by speed). */
+  rateError: number;
+  /** Lateness of sends, µs. */
+  lateness: { p50Us: number; p99Us: number };
+  /** Errors. */
+  errors: number;
+  /** Events that could not be rebuilt in the target protocol. */
+  skipped: number;
+  /** The thresholds given, each with its value and verdict. */
+  checks: Array<{ name: string; value: number; limit: number; pass: boolean }>;
+  /** Every check passed. */
+  pass: boolean;
+}
+
+/**
+ * Compares a replay with its recording: command mix, hit ratio per read command, value sizes
+ * (Kolmogorov-Smirnov distance), rate over time, lateness and errors; each threshold given
+ * becomes a check.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(ksDistance([1, 2, 3], [1, 2, 3]), 0);
+ * assert.equal(ksDistance([1, 1, 1], [9, 9, 9]), 1);
+ * ```
+ */
+export function fidelityOf(r: ReplayResult, t: FidelityThresholds = {}): FidelityReport {
+  const totalRec = r.commands.reduce((a, c) => a + c.recorded, 0) || 1;
+  const totalSent = r.commands.reduce((a, c) => a + c.sent, 0) || 1;
+  const mix = r.commands.map((c) => {
+    const recorded = round4(c.recorded / totalRec);
+    const replayed = round4(c.sent / totalSent);
+    return { op: c.op, recorded, replayed, diff: round4(Math.abs(recorded - replayed)) };
+  });
+  const hitRatio = r.commands.filter((c) =>
+    (c.recordedHits ?? 0) + (c.recordedMisses ?? 0) > 0 && (c.hits ?? 0) + (c.misses ?? 0) > 0
+  ).map((c) => {
+    const recorded = round4(c.recordedHits! / (c.recordedHits! + c.recordedMisses!));
+    const replayed = round4(c.hits! / (c.hits! + c.misses!));
+    return { op: c.op, recorded, replayed, diff: round4(Math.abs(recorded - replayed)) };
+  });
+  const sizeKs = round4(ksDistance(r.sizes.recorded, r.sizes.replayed));
+  // Rate: whole seconds both sides have (the last one of each is partial).
+  const n = Math.min(r.rate.recorded.length, r.rate.replayed.length) - 1;
+  let err = 0;
+  for (let s = 0; s < n; s++) {
+    const rec = r.rate.recorded[s]!;
+    err += Math.abs(r.rate.replayed[s]! - rec) / Math.max(1, rec);
+  }
+  const rateError = n > 0 ? round4(err / n) : 0;
+  const skipped = Object.values(r.skipped).reduce((a, b) => a + b, 0);
+  const checks: FidelityReport["checks"] = [];
+  const check = (name: string, value: number, limit: number | undefined) => {
+    if (limit !== undefined) checks.push({ name, value, limit, pass: value <= limit });
+  };
+  check("hit_ratio_diff", Math.max(0, ...hitRatio.map((h) => h.diff)), t.maxHitRatioDiff);
+  check("mix_diff", Math.max(0, ...mix.map((m) => m.diff)), t.maxMixDiff);
+  check("size_ks", sizeKs, t.maxSizeKs);
+  check("lateness_p99_us", r.lateness.p99Us, t.maxLatenessP99Us);
+  check("rate_error", rateError, t.maxRateError);
+  check("errors", r.errors, t.maxErrors);
+  return {
+    mix,
+    hitRatio,
+    sizeKs,
+    rateError,
+    lateness: { p50Us: r.lateness.p50Us, p99Us: r.lateness.p99Us },
+    errors: r.errors,
+    skipped,
+    checks,
+    pass: checks.every((c) => c.pass),
+  };
+}
+
+/** The two-sample Kolmogorov-Smirnov statistic: the largest gap between the two CDFs. */
+export function ksDistance(a: readonly number[], b: readonly number[]): number {
+  if (a.length === 0 || b.length === 0) return a.length === b.length ? 0 : 1;
+  const x = Float64Array.from(a).sort();
+  const y = Float64Array.from(b).sort();
+  let i = 0;
+  let j = 0;
+  let d = 0;
+  while (i < x.length && j < y.length) {
+    const v = Math.min(x[i]!, y[j]!);
+    while (i < x.length && x[i] === v) i++;
+    while (j < y.length && y[j] === v) j++;
+    d = Math.max(d, Math.abs(i / x.length - j / y.length));
+  }
+  return d;
+}
+
+function round4(x: number): number {
+  return Math.round(x * 10000) / 10000;
+}
