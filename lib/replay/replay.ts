@@ -170,15 +170,24 @@ interface Conn {
 const MAX_QUEUE = 4096;
 
 // Yields to the event loop (timers, I/O, the scheduler's wake-ups) at the cost of one task, far
-// less than setTimeout(0), which waits about 2 ms on this Deno.
-const channel = new MessageChannel();
-const yieldWaiters: Array<() => void> = [];
-channel.port1.onmessage = () => yieldWaiters.shift()?.();
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((r) => {
-    yieldWaiters.push(r);
-    channel.port2.postMessage(0);
-  });
+// less than setTimeout(0), which waits about 2 ms on this Deno. The channel lives only while a
+// replay runs: an open port keeps the process alive.
+function eventLoopYielder(): { yield(): Promise<void>; close(): void } {
+  const channel = new MessageChannel();
+  const waiters: Array<() => void> = [];
+  channel.port1.onmessage = () => waiters.shift()?.();
+  return {
+    yield: () =>
+      new Promise((r) => {
+        waiters.push(r);
+        channel.port2.postMessage(0);
+      }),
+    close: () => {
+      channel.port1.close();
+      channel.port2.close();
+      for (const w of waiters.splice(0)) w();
+    },
+  };
 }
 
 /**
@@ -315,6 +324,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   opened.forEach((r, i) => conns[i]!.transport = (r as PromiseFulfilledResult<Transport>).value);
 
   const ticker = paced ? new Ticker() : undefined;
+  const yielder = eventLoopYielder();
   let stopped = false;
   let routerDone = false;
   let finish!: () => void;
@@ -593,7 +603,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           if (stopped) break;
           for (let i = 0; i < b.count && !stopped; i++) {
             // Let the scheduler and the readers run: building requests must not delay sends.
-            if ((i & 255) === 255) await yieldToEventLoop();
+            if ((i & 255) === 255) await yielder.yield();
             const name = r.ops[b.op[i]!]!;
             const op = scan.opIndex.get(name)!;
             const recConn = b.conn[i]!;
@@ -673,6 +683,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     schedulerWake?.();
     await schedulerDone;
     ticker?.close();
+    yielder.close();
     for (const c of conns) {
       try {
         c.transport?.close();
