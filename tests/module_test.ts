@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 
 Deno.test("importing mod.ts leaves nothing that keeps a process alive", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", `import * as m from "${new URL("../mod.ts", import.meta.url).href}"; console.log(Object.keys(m).length);`],
+    args: [
+      "eval",
+      `import * as m from "${
+        new URL("../mod.ts", import.meta.url).href
+      }"; console.log(Object.keys(m).length);`,
+    ],
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(20_000),

@@ -19,7 +19,13 @@ import {
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs, Ticker } from "../units/mod.ts";
 import { fidelityOf, type FidelityReport, type FidelityThresholds } from "./fidelity.ts";
-import { buildRequest, MC_UNITS, type ReplayProtocol, synthesizeKey } from "./requests.ts";
+import {
+  buildRequest,
+  MC_UNITS,
+  type ReplayProtocol,
+  synthesizeKey,
+  textRequestFast,
+} from "./requests.ts";
 
 /** Options for {@linkcode replay}. */
 export interface ReplayOptions {
@@ -141,6 +147,58 @@ interface Pending {
   pipelined: boolean;
 }
 
+// In-flight requests of one connection: a growable ring of typed arrays, no objects per request.
+class Fifo {
+  op = new Int32Array(64);
+  sent = new Float64Array(64);
+  intended = new Float64Array(64);
+  unit = new Int32Array(64);
+  read = new Uint8Array(64);
+  head = 0;
+  length = 0;
+
+  push(op: number, sent: number, intended: number, unit: number, read: boolean): void {
+    if (this.length === this.op.length) this.#grow();
+    const i = (this.head + this.length) % this.op.length;
+    this.op[i] = op;
+    this.sent[i] = sent;
+    this.intended[i] = intended;
+    this.unit[i] = unit;
+    this.read[i] = read ? 1 : 0;
+    this.length++;
+  }
+
+  /** Removes the head; returns its slot (read the fields before the next push). */
+  shift(): number {
+    const i = this.head;
+    this.head = (this.head + 1) % this.op.length;
+    this.length--;
+    return i;
+  }
+
+  headUnit(): number {
+    return this.length > 0 ? this.unit[this.head]! : 0;
+  }
+
+  #grow(): void {
+    const n = this.op.length * 2;
+    const re = <T extends Int32Array | Float64Array | Uint8Array>(
+      a: T,
+      make: (n: number) => T,
+    ): T => {
+      const b = make(n);
+      for (let k = 0; k < this.length; k++) b[k] = a[(this.head + k) % a.length]!;
+      return b;
+    };
+    this.op = re(this.op, (m) => new Int32Array(m));
+    this.sent = re(this.sent, (m) => new Float64Array(m));
+    this.intended = re(this.intended, (m) => new Float64Array(m));
+    this.unit = re(this.unit, (m) => new Int32Array(m));
+    this.read = re(this.read, (m) => new Uint8Array(m));
+    this.head = 0;
+  }
+}
+
 interface Conn {
   index: number;
   transport: Transport | undefined;
@@ -152,13 +210,9 @@ interface Conn {
   };
   queue: Pending[];
   qHead: number;
-  // In-flight FIFO.
-  fOp: number[];
-  fSent: number[];
-  fIntended: number[];
-  fUnit: number[];
-  fRead: boolean[];
+  inflight: Fifo;
   out: Uint8Array;
+  spare: Uint8Array;
   outLen: number;
   writing: boolean;
   inHeap: boolean;
@@ -167,7 +221,7 @@ interface Conn {
   lateness: number[];
 }
 
-const MAX_QUEUE = 4096;
+const MAX_QUEUE = 512;
 
 // Yields to the event loop (timers, I/O, the scheduler's wake-ups) at the cost of one task, far
 // less than setTimeout(0), which waits about 2 ms on this Deno. The channel lives only while a
@@ -301,12 +355,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         : new McAsciiReplyScanner(MC_UNITS, `replay connection ${i}`),
       queue: [],
       qHead: 0,
-      fOp: [],
-      fSent: [],
-      fIntended: [],
-      fUnit: [],
-      fRead: [],
+      inflight: new Fifo(),
       out: new Uint8Array(64 * 1024),
+      spare: new Uint8Array(64 * 1024),
       outLen: 0,
       writing: false,
       inHeap: false,
@@ -379,11 +430,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
     c.out.set(p.bytes, c.outLen);
     c.outLen += p.bytes.length;
-    c.fOp.push(p.op);
-    c.fSent.push(now);
-    c.fIntended.push(p.intended);
-    c.fUnit.push(p.unit);
-    c.fRead.push(p.read);
+    c.inflight.push(p.op, now, p.intended, p.unit, p.read);
     sentPer[p.op]!++;
     result.sent++;
     const sec = Math.max(0, Math.floor((now - startUs) / 1e6));
@@ -398,16 +445,30 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
   };
 
+  // Double-buffered like the bench engine: the out buffer is swapped, not copied, and one write
+  // loop per connection drains it.
   const flush = (c: Conn) => {
     if (c.writing || c.outLen === 0 || !c.transport || c.dead) return;
-    const buf = c.out.slice(0, c.outLen);
+    const buf = c.out;
+    const len = c.outLen;
+    c.out = c.spare.length >= buf.length ? c.spare : new Uint8Array(buf.length);
+    c.spare = buf;
     c.outLen = 0;
     c.writing = true;
-    const tr = c.transport;
-    void writeAll(tr, buf).catch(() => {/* the reader sees it */}).finally(() => {
-      c.writing = false;
-      if (c.outLen > 0) flush(c);
-    });
+    void writeOut(c, buf, len);
+  };
+  const writeOut = async (c: Conn, buf: Uint8Array, len: number) => {
+    const tr = c.transport!;
+    try {
+      let off = 0;
+      while (off < len) {
+        off += await tr.write(off === 0 && len === buf.length ? buf : buf.subarray(off, len));
+      }
+    } catch {
+      // The reader sees the broken connection.
+    }
+    c.writing = false;
+    if (c.outLen > 0) flush(c);
   };
 
   const take = (c: Conn): Pending => {
@@ -431,15 +492,15 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     const now = nowUs();
     while (queued(c) > 0) {
       const p = c.queue[c.qHead]!;
-      if (c.fOp.length > 0 && !p.pipelined) break;
-      if (c.fOp.length >= 256) break;
+      if (c.inflight.length > 0 && !p.pipelined) break;
+      if (c.inflight.length >= 256) break;
       enqueueOut(c, take(c), now);
     }
     flush(c);
   };
 
   const checkDone = () => {
-    if (routerDone && conns.every((c) => c.dead || (queued(c) === 0 && c.fOp.length === 0))) {
+    if (routerDone && conns.every((c) => c.dead || (queued(c) === 0 && c.inflight.length === 0))) {
       finish();
     }
   };
@@ -457,12 +518,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       if (n === null) {
         if (!stopped) {
           c.dead = true;
-          while (c.fOp.length > 0) {
-            const op = c.fOp.shift()!;
-            c.fSent.shift();
-            c.fIntended.shift();
-            c.fUnit.shift();
-            c.fRead.shift();
+          while (c.inflight.length > 0) {
+            const op = c.inflight.op[c.inflight.shift()]!;
             metrics[op]!.count++;
             metrics[op]!.recordError("connection");
             result.errors++;
@@ -479,19 +536,20 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       const now = nowUs();
       let p = 0;
       try {
-        while ((p = c.scanner.scan(rbuf, p, n, c.fUnit[0] ?? 0)) >= 0) {
+        const f = c.inflight;
+        while ((p = c.scanner.scan(rbuf, p, n, f.headUnit())) >= 0) {
           if (c.scanner.kind === 3) continue; // RESP3 push
-          if (c.fOp.length === 0) {
+          if (f.length === 0) {
             throw new MembenchError(
               "protocol",
               `replay connection ${c.index}: a reply without a request`,
             );
           }
-          const op = c.fOp.shift()!;
-          const sent = c.fSent.shift()!;
-          const intended = c.fIntended.shift()!;
-          c.fUnit.shift();
-          const read = c.fRead.shift()!;
+          const slot = f.shift();
+          const op = f.op[slot]!;
+          const sent = f.sent[slot]!;
+          const intended = f.intended[slot]!;
+          const read = f.read[slot] === 1;
           const m = metrics[op]!;
           m.recordService(now - sent);
           if (paced) m.recordResponse(now - intended);
@@ -513,12 +571,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           message: (e as Error).message,
         };
         c.dead = true;
-        while (c.fOp.length > 0) {
-          const op = c.fOp.shift()!;
-          c.fSent.shift();
-          c.fIntended.shift();
-          c.fUnit.shift();
-          c.fRead.shift();
+        while (c.inflight.length > 0) {
+          const op = c.inflight.op[c.inflight.shift()]!;
           metrics[op]!.count++;
           metrics[op]!.recordError("protocol");
           result.errors++;
@@ -618,21 +672,32 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
             for (let copy = 0; copy < copies; copy++) {
               const target = nConns >= recordedConns ? ri + copy * recordedConns : ri % nConns;
               if (target >= nConns) break;
-              const key = keyLen > 0
-                ? synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, o.separateKeyspaces ? copy : 0)
-                : "";
-              const req = buildRequest(
-                {
-                  op: name,
-                  key,
-                  valueLen: vl === NO_VALUE ? -1 : vl,
-                  ttl: b.ttl[i]!,
-                  flags: b.flags[i]!,
-                },
-                protocol,
-                scan.resp,
-                fillOf,
-              );
+              const keyCopy = o.separateKeyspaces ? copy : 0;
+              // Fast path for text targets: one allocation, the key written in place.
+              const req = (protocol === "memcache-text"
+                ? textRequestFast(
+                  name,
+                  b.keyHi[i]!,
+                  b.keyLo[i]!,
+                  keyLen,
+                  keyCopy,
+                  vl === NO_VALUE ? -1 : vl,
+                  b.flags[i]!,
+                  b.ttl[i]!,
+                  fillOf,
+                )
+                : undefined) ?? buildRequest(
+                  {
+                    op: name,
+                    key: keyLen > 0 ? synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, keyCopy) : "",
+                    valueLen: vl === NO_VALUE ? -1 : vl,
+                    ttl: b.ttl[i]!,
+                    flags: b.flags[i]!,
+                  },
+                  protocol,
+                  scan.resp,
+                  fillOf,
+                );
               if (!req) {
                 result.skipped[name] = (result.skipped[name] ?? 0) + 1;
                 continue;

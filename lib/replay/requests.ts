@@ -30,9 +30,24 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
  */
 export function synthesizeKey(hi: number, lo: number, length: number, copy = 0): string {
   const len = Math.max(1, Math.min(250, length));
+  const b = new Uint8Array(len);
+  writeSynthesizedKey(b, 0, hi, lo, len, copy);
+  return String.fromCharCode(...b);
+}
+
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
+/** Writes the key {@linkcode synthesizeKey} makes into `out` at `pos` (`len` bytes, 1..250). */
+export function writeSynthesizedKey(
+  out: Uint8Array,
+  pos: number,
+  hi: number,
+  lo: number,
+  len: number,
+  copy = 0,
+): void {
   let a = (hi ^ Math.imul(copy + 1, 0x9e3779b1)) >>> 0;
   let b = (lo ^ Math.imul(copy + 1, 0x85ebca6b)) >>> 0;
-  let out = "";
   for (let i = 0; i < len; i++) {
     if (i > 0 && i % 10 === 0) {
       // Re-mix for longer keys (after 60 bits are used).
@@ -40,9 +55,66 @@ export function synthesizeKey(hi: number, lo: number, length: number, copy = 0):
       b = Math.imul(b ^ (b >>> 13), 0x297a2d39) >>> 0;
     }
     const bits = i % 10 < 5 ? (a >>> ((i % 5) * 6)) & 63 : (b >>> ((i % 5) * 6)) & 63;
-    out += ALPHABET[bits];
+    out[pos + i] = ALPHABET_CODES[bits]!;
   }
-  return out;
+}
+
+const TEXT_FAST: Record<string, string> = {
+  get: "get",
+  gets: "gets",
+  mg: "get",
+  mget: "get",
+  set: "set",
+  ms: "set",
+  add: "add",
+  replace: "replace",
+  append: "append",
+  prepend: "prepend",
+  delete: "delete",
+  md: "delete",
+  del: "delete",
+};
+
+/**
+ * The memcached text request of a common event, written in one allocation with the synthesized
+ * key written in place: the replay's hot path for text targets. Undefined when the op is not one
+ * of get, gets, set, add, replace, append, prepend, delete (the caller then uses
+ * {@linkcode buildRequest}).
+ */
+export function textRequestFast(
+  op: string,
+  hi: number,
+  lo: number,
+  keyLen: number,
+  copy: number,
+  valueLen: number,
+  flags: number,
+  ttl: number,
+  fill: (n: number) => Uint8Array,
+): ReplayRequest | undefined {
+  const cmd = TEXT_FAST[op];
+  if (cmd === undefined || keyLen <= 0) return undefined;
+  const len = Math.min(250, keyLen);
+  const read = cmd === "get" || cmd === "gets";
+  const store = !read && cmd !== "delete";
+  const rest = store ? ` ${flags} ${Math.max(0, ttl)} ${Math.max(0, valueLen)}` : "";
+  const vl = store ? Math.max(0, valueLen) : 0;
+  const out = new Uint8Array(cmd.length + 1 + len + rest.length + 2 + (store ? vl + 2 : 0));
+  let p = 0;
+  for (let i = 0; i < cmd.length; i++) out[p++] = cmd.charCodeAt(i);
+  out[p++] = 32;
+  writeSynthesizedKey(out, p, hi, lo, len, copy);
+  p += len;
+  for (let i = 0; i < rest.length; i++) out[p++] = rest.charCodeAt(i);
+  out[p++] = 13;
+  out[p++] = 10;
+  if (store) {
+    out.set(fill(vl), p);
+    p += vl;
+    out[p++] = 13;
+    out[p++] = 10;
+  }
+  return { bytes: out, unit: read ? 1 : 0, read };
 }
 
 /** A request to replay, encoded, with how its reply ends and how to count it. */
@@ -67,6 +139,29 @@ export interface ReplayEvent {
   ttl: number;
   /** Client flags. */
   flags: number;
+}
+
+/**
+ * `cmd key rest\r\n[value\r\n]` written byte by byte: keys made by {@linkcode synthesizeKey} are
+ * ASCII, so no text encoder is needed on this hot path.
+ */
+function asciiLine(cmd: string, key: string, rest: string, value?: Uint8Array): Uint8Array {
+  const n = cmd.length + 1 + key.length + rest.length + 2 + (value ? value.length + 2 : 0);
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (let i = 0; i < cmd.length; i++) out[p++] = cmd.charCodeAt(i);
+  out[p++] = 32;
+  for (let i = 0; i < key.length; i++) out[p++] = key.charCodeAt(i);
+  for (let i = 0; i < rest.length; i++) out[p++] = rest.charCodeAt(i);
+  out[p++] = 13;
+  out[p++] = 10;
+  if (value) {
+    out.set(value, p);
+    p += value.length;
+    out[p++] = 13;
+    out[p++] = 10;
+  }
+  return out;
 }
 
 /** The unit table shared by all memcached replay requests (indices used in `unit`). */
@@ -221,7 +316,7 @@ export function buildRequest(
     switch (c) {
       case "get":
       case "gets":
-        return { bytes: encodeMcCommand([c, e.key]), unit: 1, read: true };
+        return { bytes: asciiLine(c, e.key, ""), unit: 1, read: true };
       case "gat":
         return { bytes: encodeMcCommand(["gat", ttl, e.key]), unit: 1, read: true };
       case "set":
@@ -233,16 +328,16 @@ export function buildRequest(
         const value = v();
         const cmd = c === "cas" ? "set" : c;
         return {
-          bytes: encodeMcCommand([cmd, e.key, e.flags, ttl, value.length], value),
+          bytes: asciiLine(cmd, e.key, ` ${e.flags} ${ttl} ${value.length}`, value),
           unit: 0,
           read: false,
         };
       }
       case "delete":
-        return { bytes: encodeMcCommand(["delete", e.key]), unit: 0, read: false };
+        return { bytes: asciiLine("delete", e.key, ""), unit: 0, read: false };
       case "incr":
       case "decr":
-        return { bytes: encodeMcCommand([c, e.key, 1]), unit: 0, read: false };
+        return { bytes: asciiLine(c, e.key, " 1"), unit: 0, read: false };
       case "touch":
         return { bytes: encodeMcCommand(["touch", e.key, ttl]), unit: 0, read: false };
     }
