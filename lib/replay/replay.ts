@@ -1,3 +1,4 @@
+import { LogHistogram } from "../analyze/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import { CommandMetrics, type LatencySummary, summarizeEncoded } from "../metrics/mod.ts";
 import {
@@ -8,7 +9,6 @@ import {
   RespConnection,
   type Target,
   type Transport,
-  writeAll,
 } from "../net/mod.ts";
 import { NO_VALUE, ProfileReader, Status } from "../profile/mod.ts";
 import {
@@ -218,7 +218,7 @@ interface Conn {
   inHeap: boolean;
   dead: boolean;
   drained: (() => void) | undefined;
-  lateness: number[];
+  lateness: LogHistogram;
 }
 
 const MAX_QUEUE = 512;
@@ -341,6 +341,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const replayedRate: number[] = [];
   const replayedSizes: number[] = [];
   const lateThreshold = o.lateThresholdUs ?? 1000;
+  const allLateness = new LogHistogram();
 
   // Connections, opened up front so that the replay starts together.
   const conns: Conn[] = [];
@@ -363,7 +364,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       inHeap: false,
       dead: false,
       drained: undefined,
-      lateness: [],
+      lateness: new LogHistogram(),
     });
   }
   const opened = await Promise.allSettled(conns.map(() => open()));
@@ -437,7 +438,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     replayedRate[sec] = (replayedRate[sec] ?? 0) + 1;
     if (paced) {
       const lateness = now - p.intended;
-      c.lateness.push(lateness > 0 ? lateness : 0);
+      // Histograms, not lists: memory stays flat however long (or forever) the replay runs.
+      c.lateness.record(lateness);
+      allLateness.record(lateness);
       if (lateness > lateThreshold) {
         late[p.op]!++;
         result.late++;
@@ -702,7 +705,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                 result.skipped[name] = (result.skipped[name] ?? 0) + 1;
                 continue;
               }
-              if (!req.read && vl !== NO_VALUE) replayedSizes.push(vl);
+              if (!req.read && vl !== NO_VALUE && replayedSizes.length < 100_000) {
+                replayedSizes.push(vl);
+              }
               const c = conns[target]!;
               if (c.dead) continue;
               routed++;
@@ -781,17 +786,15 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
     result.commands.push(c);
   }
-  const all = conns.flatMap((c) => c.lateness).sort((a, b) => a - b);
-  const q = (xs: number[], p: number) =>
-    xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
   result.lateness = {
-    p50Us: Math.round(q(all, 50)),
-    p99Us: Math.round(q(all, 99)),
-    maxUs: Math.round(all.at(-1) ?? 0),
-    perConnection: conns.map((c) => {
-      const s = [...c.lateness].sort((a, b) => a - b);
-      return { conn: c.index, p50Us: Math.round(q(s, 50)), p99Us: Math.round(q(s, 99)) };
-    }),
+    p50Us: allLateness.percentile(50),
+    p99Us: allLateness.percentile(99),
+    maxUs: allLateness.count > 0 ? allLateness.summary().max : 0,
+    perConnection: conns.map((c) => ({
+      conn: c.index,
+      p50Us: c.lateness.percentile(50),
+      p99Us: c.lateness.percentile(99),
+    })),
   };
   result.rate = {
     replayed: Array.from(replayedRate, (v) => v ?? 0),
@@ -799,7 +802,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   };
   result.sizes = {
     recorded: scan.writeSizes,
-    replayed: replayedSizes.slice(0, scan.writeSizes.length * 4),
+    replayed: replayedSizes,
   };
   result.fidelity = fidelityOf(result, o.thresholds);
   return result;
@@ -843,74 +846,70 @@ async function scanProfile(path: string, wantWarm: boolean): Promise<ScanResult>
     const warm: ScanResult["warm"] = [];
     let first = Infinity;
     let last = -Infinity;
+    // Events per 10 ms; turned into seconds since the first event at the end (one pass).
+    const perSecond = new Map<number, number>();
     for await (const b of r.blocks()) {
       for (let i = 0; i < b.count; i++) {
         const t = b.t[i]!;
         if (t < first) first = t;
         if (t > last) last = t;
-      }
-    }
-    r.close();
-    const r2 = await ProfileReader.open(path);
-    try {
-      for await (const b of r2.blocks()) {
-        for (let i = 0; i < b.count; i++) {
-          conns.add(b.conn[i]!);
-          const name = r2.ops[b.op[i]!]!;
-          let oi = opIndex.get(name);
-          if (oi === undefined) {
-            oi = ops.length;
-            ops.push(name);
-            opIndex.set(name, oi);
-            perOp.push({ count: 0, hits: 0, misses: 0 });
-          }
-          const po = perOp[oi]!;
-          po.count++;
-          const st = b.status[i]!;
-          if (st === Status.Hit) po.hits++;
-          else if (st === Status.Miss) po.misses++;
-          const sec = Math.floor((b.t[i]! - first) / 1e6);
-          rate[sec] = (rate[sec] ?? 0) + 1;
-          const vl = b.valueLen[i]!;
-          if (
-            vl !== NO_VALUE && st !== Status.Hit && st !== Status.Miss &&
-            writeSizes.length < 100_000
-          ) writeSizes.push(vl);
-          if (wantWarm && b.keyLen[i]! > 0) {
-            const k = `${b.keyHi[i]}:${b.keyLo[i]}`;
-            if (!firstAccess.has(k)) {
-              firstAccess.add(k);
-              if (st === Status.Hit) {
-                warm.push({
-                  hi: b.keyHi[i]!,
-                  lo: b.keyLo[i]!,
-                  keyLen: b.keyLen[i]!,
-                  valueLen: vl === NO_VALUE ? 0 : vl,
-                });
-              }
+        conns.add(b.conn[i]!);
+        const name = r.ops[b.op[i]!]!;
+        let oi = opIndex.get(name);
+        if (oi === undefined) {
+          oi = ops.length;
+          ops.push(name);
+          opIndex.set(name, oi);
+          perOp.push({ count: 0, hits: 0, misses: 0 });
+        }
+        const po = perOp[oi]!;
+        po.count++;
+        const st = b.status[i]!;
+        if (st === Status.Hit) po.hits++;
+        else if (st === Status.Miss) po.misses++;
+        const slot = Math.floor(t / 1e4);
+        perSecond.set(slot, (perSecond.get(slot) ?? 0) + 1);
+        const vl = b.valueLen[i]!;
+        if (
+          vl !== NO_VALUE && st !== Status.Hit && st !== Status.Miss &&
+          writeSizes.length < 100_000
+        ) writeSizes.push(vl);
+        if (wantWarm && b.keyLen[i]! > 0) {
+          const k = `${b.keyHi[i]}:${b.keyLo[i]}`;
+          if (!firstAccess.has(k)) {
+            firstAccess.add(k);
+            if (st === Status.Hit) {
+              warm.push({
+                hi: b.keyHi[i]!,
+                lo: b.keyLo[i]!,
+                keyLen: b.keyLen[i]!,
+                valueLen: vl === NO_VALUE ? 0 : vl,
+              });
             }
           }
         }
       }
-      const protos = [...r2.connections.values()].map((c) => c.protocol);
-      const p0 = protos[0] ?? "memcache-text";
-      const protocol: ReplayProtocol = p0 === "resp2" || p0 === "resp3" ? "resp" : p0;
-      return {
-        protocol,
-        resp: protocol === "resp",
-        connIds: [...conns].sort((a, b) => a - b),
-        ops,
-        opIndex,
-        perOp,
-        firstUs: Number.isFinite(first) ? first : 0,
-        spanUs: Number.isFinite(last) ? last - first : 0,
-        rate: Array.from(rate, (v) => v ?? 0),
-        writeSizes,
-        warm,
-      };
-    } finally {
-      r2.close();
     }
+    for (const [slot, n] of perSecond) {
+      const sec = Math.max(0, Math.floor((slot * 1e4 - first) / 1e6));
+      rate[sec] = (rate[sec] ?? 0) + n;
+    }
+    const protos = [...r.connections.values()].map((c) => c.protocol);
+    const p0 = protos[0] ?? "memcache-text";
+    const protocol: ReplayProtocol = p0 === "resp2" || p0 === "resp3" ? "resp" : p0;
+    return {
+      protocol,
+      resp: protocol === "resp",
+      connIds: [...conns].sort((a, b) => a - b),
+      ops,
+      opIndex,
+      perOp,
+      firstUs: Number.isFinite(first) ? first : 0,
+      spanUs: Number.isFinite(last) ? last - first : 0,
+      rate: Array.from(rate, (v) => v ?? 0),
+      writeSizes,
+      warm,
+    };
   } finally {
     r.close();
   }
