@@ -219,7 +219,9 @@ export class Recorder {
     f.toClient.tick(t);
     if ((seg.flags & (TcpFlag.Fin | TcpFlag.Rst)) !== 0) {
       f.sawClose = true;
-      if ((seg.flags & TcpFlag.Rst) !== 0 || (f.sawClose && !fromClient)) this.#close(key, f);
+      // A reset ends the flow; a FIN from the client only half-closes it (its replies may
+      // still come), so the flow ends with the server's FIN.
+      if ((seg.flags & TcpFlag.Rst) !== 0 || !fromClient) this.#close(key, f);
     }
     if (++this.#sinceSweep >= 4096) this.#sweep();
   }
