@@ -10,6 +10,7 @@ import { benchCommand } from "./bench.ts";
 import { profileCommand, recordCommand } from "./record.ts";
 import { analyzeCommand } from "./analyze.ts";
 import { replayCommand } from "./replay.ts";
+import { historyCommand } from "./history.ts";
 import { EXIT, exitCodeFor } from "./exit_codes.ts";
 
 const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
@@ -22,6 +23,7 @@ Commands
   analyze    command mix, sizes, popularity, working set of a profile (text, JSON, HTML)
   replay     play a profile against a server (exact or synthetic), with a fidelity report
   profile    info, verify or dump a profile
+  history    list, show or compare scenario runs kept in a results history
   version    print the version
 
 Run 'membench <command> --help' for the flags of a command.
@@ -51,6 +53,8 @@ export async function main(argv: string[]): Promise<number> {
         return await analyzeCommand(rest);
       case "replay":
         return await replayCommand(rest);
+      case "history":
+        return historyCommand(rest);
       default:
         if (cmd.startsWith("-")) return await benchCommand(argv);
         console.error(`membench: unknown command '${cmd}'\n\n${HELP}`);
@@ -62,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       if (
         e.code === "invalid_argument" &&
         (cmd === "bench" || cmd === "record" || cmd === "profile" || cmd === "analyze" ||
-          cmd === "replay")
+          cmd === "replay" || cmd === "history")
       ) {
         console.error(`  see: membench ${cmd} --help`);
       }

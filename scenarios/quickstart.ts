@@ -1,35 +1,46 @@
-// deno-lint-ignore-file no-console
 /**
- * Quickstart: start a throwaway redis-server on a free loopback port (or use MEMBENCH_TARGET),
- * run a short SET/GET/mixed benchmark with membench's library API, print the report, and check
- * that nothing failed.
+ * Quickstart: the smallest useful membench scenario.
  *
- *   deno task quickstart
- *   MEMBENCH_TARGET=redis://127.0.0.1:6379 deno task quickstart
+ * A scenario is a plain TypeScript program. It calls `scenario(name, options, fn)`, and `fn`
+ * runs "phases" (bench, record, analyze, replay) one after another with `await`. Each phase
+ * returns a typed result, and you decide pass or fail with thresholds (short expressions over
+ * the phase's metrics) and checks (any condition you can compute). When it ends, membench prints
+ * a summary, writes it as JSON under `results/`, stores the run in `results/history.db`, and
+ * sets the exit code: 0 passed, 2 bad options, 3 server unreachable, 4 a threshold or check
+ * failed, 130 Ctrl+C.
+ *
+ * Run it:
+ *   deno task quickstart                      (or: deno run -A scenarios/quickstart.ts)
+ *   MEMBENCH_TARGET=redis://127.0.0.1:6379 deno task quickstart   (your own server)
+ *
+ * Without MEMBENCH_TARGET it starts a throwaway redis-server on a free loopback port, so it only
+ * needs `redis-server` installed (Debian/Ubuntu: apt-get install redis-server).
  */
-import { bench, formatBenchText, MembenchError, startLocalServer } from "../mod.ts";
+import { scenario } from "../mod.ts";
 
-const given = Deno.env.get("MEMBENCH_TARGET");
-let server: Awaited<ReturnType<typeof startLocalServer>> | undefined;
-try {
-  if (!given) {
-    server = await startLocalServer("redis");
-    console.log(`started redis-server on ${server.address} for this run\n`);
-  }
-  const target = given ?? server!.address;
-  // 1. redis-benchmark style: SET then GET, 50 clients, 100k keys.
-  const tests = await bench({
-    target,
+await scenario("quickstart", {
+  // No `target`: start a local redis-server for this run (MEMBENCH_TARGET overrides this).
+  server: "redis",
+  // Every phase uses this seed, so key and size sequences repeat from run to run.
+  seed: 1,
+}, async (run) => {
+  // Phase 1, redis-benchmark style: SET then GET, 50 connections, 100k distinct keys.
+  const basic = await run.bench({
+    name: "set-get",
     tests: ["set", "get"],
     requests: 100_000,
     clients: 50,
     keyspace: 100_000,
-    seed: 1,
+    // Thresholds name a metric, a comparison and a value with its unit.
+    // `get.p99` is the 99th percentile latency of GET; `errors` counts failed requests.
+    thresholds: ["errors == 0", "get.p99 < 50ms", "set.p99 < 50ms"],
   });
-  console.log(formatBenchText(tests));
-  // 2. memtier style: a 1:10 SET:GET mix with zipf-distributed keys, open loop at 20k requests/s for 3 s.
-  const mix = await bench({
-    target,
+
+  // Phase 2, memtier style: a 1:10 SET:GET mix on zipf-distributed keys, values of 32 to 512
+  // bytes, in open loop at 20,000 requests/s for 3 s. Open-loop latency is measured from the
+  // moment each request was due, so a slow server cannot hide its queueing delay.
+  await run.bench({
+    name: "mix",
     mix: "set:1,get:10",
     rate: "20k/s",
     durationMs: 3000,
@@ -37,17 +48,13 @@ try {
     keyspace: 100_000,
     keyPattern: "zipf:0.99",
     dataSize: "32-512",
-    seed: 1,
+    // `late_ratio`: sends more than 1 ms behind schedule, a sign the load generator fell behind.
+    thresholds: ["errors == 0", "ops >= 15k", "get.p99 < 50ms", "late_ratio < 5%"],
   });
-  console.log(formatBenchText(mix));
-  const errors = [...tests.tests, ...mix.tests].reduce((a, t) => a + t.errors, 0);
-  console.log(errors === 0 ? "check: no errors ... ok" : `check: ${errors} errors ... FAILED`);
-  Deno.exitCode = errors === 0 ? 0 : 4;
-} catch (e) {
-  if (e instanceof MembenchError) {
-    console.error(`quickstart: ${e.message}`);
-    Deno.exitCode = e.code === "invalid_argument" ? 2 : 3;
-  } else throw e;
-} finally {
-  await server?.stop();
-}
+
+  // Checks are any condition you like; they are recorded and never throw.
+  run.check(
+    "the keys written in phase 1 are read back",
+    basic.tests.find((t) => t.name === "get")?.commands[0]?.hitRatio === 1,
+  );
+});

@@ -65,7 +65,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 };
 // report/ may see the result types of these areas, with `import type` only.
 const TYPE_ONLY: Record<string, readonly string[]> = {
-  report: ["bench", "replay", "vector", "analyze"],
+  report: ["bench", "replay", "vector", "analyze", "scenario"],
 };
 
 function areaOf(path: string): string | undefined {

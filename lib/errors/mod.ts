@@ -80,3 +80,4 @@ export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+export * from "./exit_codes.ts";

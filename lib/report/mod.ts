@@ -5,3 +5,5 @@
  */
 export * from "./bench_report.ts";
 export * from "./analysis_report.ts";
+export * from "./replay_report.ts";
+export * from "./scenario_report.ts";

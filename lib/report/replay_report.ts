@@ -1,0 +1,68 @@
+// This module uses no Deno APIs.
+import type { ReplayResult } from "../replay/mod.ts";
+import { formatRate, formatUs } from "../units/mod.ts";
+
+/** The replay result as text. */
+export function formatReplayText(r: ReplayResult): string {
+  const c = r.config;
+  const L: string[] = [];
+  L.push(
+    `replayed ${c.profile} against ${c.target} (${c.protocol}), speed ${c.speed}, ${r.loops} loop(s), ` +
+      `${c.connections} connections (${c.recordedConnections} recorded)`,
+  );
+  if (r.warmup) {
+    L.push(`warm-up: stored ${r.warmup.keys} keys in ${(r.warmup.durationMs / 1000).toFixed(2)} s`);
+  }
+  L.push(
+    `${r.sent.toLocaleString("en-US")} sent, ${
+      r.completed.toLocaleString("en-US")
+    } replies, ${r.errors} errors, in ${(r.durationMs / 1000).toFixed(2)} s ` +
+      `(${formatRate(r.completed / Math.max(0.001, r.durationMs / 1000))}/s)` +
+      (c.speed !== "max"
+        ? `; lateness p50 ${formatUs(r.lateness.p50Us)}, p99 ${
+          formatUs(r.lateness.p99Us)
+        }, ${r.late} late sends`
+        : ""),
+  );
+  const skipped = Object.entries(r.skipped);
+  if (skipped.length > 0) {
+    L.push(
+      `skipped (no equivalent in ${c.protocol}): ${
+        skipped.map(([k, v]) => `${k} ${v}`).join(", ")
+      }`,
+    );
+  }
+  L.push("");
+  L.push("command   recorded      sent   hit ratio rec -> replay   p50        p99        errors");
+  for (const x of r.commands) {
+    const lat = x.responseTime ?? x.serviceTime;
+    const hr = x.hits !== undefined && x.recordedHits !== undefined
+      ? `${pct(x.recordedHits, x.recordedMisses!)} -> ${pct(x.hits, x.misses!)}`
+      : "-";
+    L.push(
+      `${x.op.padEnd(8)} ${String(x.recorded).padStart(9)} ${String(x.sent).padStart(9)}   ${
+        hr.padEnd(22)
+      } ${formatUs(lat.p50Us).padEnd(10)} ${formatUs(lat.p99Us).padEnd(10)} ${
+        Object.entries(x.errors).map(([k, v]) => `${k}:${v}`).join(" ") || "0"
+      }`,
+    );
+  }
+  L.push("");
+  const f = r.fidelity;
+  L.push(
+    `fidelity: mix max diff ${
+      Math.max(0, ...f.mix.map((m) => m.diff)).toFixed(4)
+    }, hit ratio max diff ${
+      Math.max(0, ...f.hitRatio.map((h) => h.diff)).toFixed(4)
+    }, size KS ${f.sizeKs}, rate error ${f.rateError}`,
+  );
+  for (const ch of f.checks) {
+    L.push(`  check ${ch.name} = ${ch.value} <= ${ch.limit} ... ${ch.pass ? "ok" : "FAILED"}`);
+  }
+  if (r.interrupted) L.push("Interrupted: the results above are partial.");
+  return L.join("\n");
+}
+
+function pct(h: number, m: number): string {
+  return h + m === 0 ? "-" : `${((h / (h + m)) * 100).toFixed(1)}%`;
+}

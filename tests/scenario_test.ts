@@ -1,0 +1,305 @@
+import assert from "node:assert/strict";
+import {
+  EXIT,
+  McConnection,
+  parseTarget,
+  ResultsHistory,
+  type ScenarioResult,
+  startLocalServer,
+} from "../mod.ts";
+import { commandStats, info, runCli } from "./helpers.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+  summary: ScenarioResult;
+  summaryText: string;
+  outDir: string;
+}
+
+/** Runs a scenario file as users do (`deno run -A file`) with its output in a fresh folder. */
+async function runScenarioFile(
+  file: string,
+  env: Record<string, string> = {},
+  opts: { sigintAfterMs?: number } = {},
+): Promise<Ran> {
+  const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ROOT + file],
+    cwd: outDir,
+    env: { MEMBENCH_OUT_DIR: outDir, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (opts.sigintAfterMs !== undefined) {
+    timer = setTimeout(() => child.kill("SIGINT"), opts.sigintAfterMs);
+  }
+  // Every scenario here is bounded; this guard only turns a hang into a failure.
+  const guard = setTimeout(() => child.kill("SIGKILL"), 90_000);
+  const out = await child.output();
+  clearTimeout(guard);
+  if (timer !== undefined) clearTimeout(timer);
+  const td = new TextDecoder();
+  const files = [...Deno.readDirSync(outDir)].filter((e) => e.name.endsWith(".json"));
+  assert.equal(files.length, 1, `one JSON summary in ${outDir}: ${files.map((f) => f.name)}`);
+  const summaryText = await Deno.readTextFile(`${outDir}/${files[0]!.name}`);
+  return {
+    code: out.code,
+    stdout: td.decode(out.stdout),
+    stderr: td.decode(out.stderr),
+    summary: JSON.parse(summaryText),
+    summaryText,
+    outDir,
+  };
+}
+
+function sentOf(s: ScenarioResult): number {
+  let n = 0;
+  for (const p of s.phases) {
+    if (p.state === "error" || p.kind !== "bench") continue;
+    for (const t of (p.result as { tests: Array<{ sent: number }> }).tests) n += t.sent;
+  }
+  return n;
+}
+
+Deno.test("scenarios/quickstart.ts passes against a real redis-server, and the server saw every request", async () => {
+  await using server = await startLocalServer("redis");
+  const r = await runScenarioFile("scenarios/quickstart.ts", { MEMBENCH_TARGET: server.address });
+  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+  const s = r.summary;
+  assert.equal(s.status, "passed");
+  assert.equal(s.exitCode, 0);
+  assert.deepEqual(s.phases.map((p) => [p.name, p.kind, p.state]), [
+    ["set-get", "bench", "passed"],
+    ["mix", "bench", "passed"],
+  ]);
+  assert.equal(s.thresholds.length, 7);
+  assert.ok(s.thresholds.every((t) => t.pass && typeof t.value === "number"));
+  assert.ok(s.checks.length === 1 && s.checks[0]!.pass);
+  // The server's own counters: every SET and GET the summary says was sent.
+  const stats = await commandStats(server.address);
+  assert.equal((stats["set"] ?? 0) + (stats["get"] ?? 0), sentOf(s));
+  // The journal knows the server's version.
+  const version = (await info(server.address, "server"))["redis_version"];
+  const p0 = s.phases[0]!;
+  assert.equal(p0.servers[0]!.version, version);
+  assert.equal(s.options["target"], server.address);
+  assert.match(r.stdout, /scenario quickstart: PASSED/);
+});
+
+Deno.test("scenarios/redis-mix.ts passes its latency thresholds in open loop against a real redis-server", async () => {
+  await using server = await startLocalServer("redis");
+  const r = await runScenarioFile("scenarios/redis-mix.ts", { MEMBENCH_TARGET: server.address });
+  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+  const s = r.summary;
+  assert.equal(s.status, "passed");
+  const mix = s.phases.find((p) => p.name === "mix")!;
+  assert.equal(mix.state, "passed");
+  assert.equal(mix.thresholds.length, 7);
+  assert.equal(mix.metrics["get.p99"]!.kind, "time");
+  assert.ok(mix.metrics["ops"]!.value >= 9500);
+  const stats = await commandStats(server.address);
+  assert.equal(
+    (stats["set"] ?? 0) + (stats["get"] ?? 0) + (stats["incr"] ?? 0),
+    sentOf(s),
+    JSON.stringify(stats),
+  );
+  assert.equal(
+    Number((await info(server.address, "keyspace"))["db0"]?.match(/keys=(\d+)/)?.[1]) >= 50_000,
+    true,
+  );
+});
+
+Deno.test("scenarios/memcache-replay.ts records, analyzes and replays the sample against a real memcached", async () => {
+  await using server = await startLocalServer("memcached");
+  const r = await runScenarioFile("scenarios/memcache-replay.ts", {
+    MEMBENCH_TARGET: `memcache://${server.address}`,
+  });
+  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+  const s = r.summary;
+  assert.deepEqual(s.phases.map((p) => [p.name, p.state]), [
+    ["record", "passed"],
+    ["analyze", "passed"],
+    ["replay", "passed"],
+  ]);
+  const rec = s.phases[0]!, rep = s.phases[2]!;
+  assert.ok(rec.state !== "error" && rep.state !== "error");
+  assert.equal(rec.metrics["events"]!.value, 2401);
+  assert.equal(rec.metrics["get.count"]!.value, 2149);
+  const result = rep.result as { sent: number; warmup: { sent: number } };
+  assert.equal(result.sent, 2401);
+  // memcached's own counters: each recorded get once, each recorded set once plus the warm-up.
+  using c = await McConnection.open(parseTarget(server.address));
+  const st = await c.stats();
+  assert.equal(Number(st["cmd_get"]), 2149);
+  assert.equal(Number(st["cmd_set"]), 252 + result.warmup.sent);
+  assert.equal(rep.servers[0]!.kind, "memcached");
+  assert.equal(rep.servers[0]!.version, st["version"]);
+  // The HTML report was written next to the summary.
+  assert.match(await Deno.readTextFile(`${r.outDir}/memcache-replay.html`), /<svg/);
+});
+
+Deno.test("scenario() with failing thresholds and checks exits with the threshold code, hooks in order", async () => {
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "threshold-fail",
+  });
+  assert.equal(r.code, EXIT.threshold, r.stdout + r.stderr);
+  const s = r.summary;
+  assert.equal(s.status, "failed");
+  assert.equal(s.exitCode, EXIT.threshold);
+  const byText = Object.fromEntries(s.thresholds.map((t) => [t.threshold, t]));
+  assert.equal(byText["get.p99 < 1us"]!.pass, false);
+  assert.ok(byText["get.p99 < 1us"]!.value! >= 1);
+  assert.equal(byText["errors == 0"]!.pass, true);
+  assert.equal(byText["hit_ratio >= 99%"]!.pass, true); // the warm phase stored every key
+  assert.equal(byText["nosuch.p99 < 1ms"]!.pass, false);
+  assert.match(
+    byText["nosuch.p99 < 1ms"]!.reason!,
+    /no metric named nosuch\.p99; some that exist: .*get\.p99/,
+  );
+  assert.equal(byText["ops > 1"]!.pass, false);
+  assert.match(byText["ops > 1"]!.reason!, /no phase named never-ran ran/);
+  assert.deepEqual(s.checks.map((c) => [c.name, c.pass]), [
+    ["a check that passes", true],
+    ["a check that fails", false],
+    ["a check that throws", false],
+  ]);
+  assert.match(s.checks[2]!.detail!, /threw: boom/);
+  assert.deepEqual(s.phases.map((p) => [p.name, p.kind, p.state]), [
+    ["warm", "bench", "passed"],
+    ["flush", "step", "passed"],
+    ["reads", "bench", "failed"],
+  ]);
+  assert.deepEqual(s.logs, ["order setup,main:41,teardown:41"]);
+  assert.match(r.stdout, /FAILED reads: get\.p99 < 1us \(value /);
+  // The run is in the history with its checks.
+  using h = ResultsHistory.open(`${r.outDir}/history.db`);
+  const runs = h.listRuns();
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0]!.status, "failed");
+  assert.equal(runs[0]!.exitCode, EXIT.threshold);
+  assert.equal(runs[0]!.failed, 5);
+  const detail = h.getRun(runs[0]!.id);
+  assert.deepEqual(detail.phases.map((p) => p.name), ["warm", "flush", "reads"]);
+  assert.ok(detail.journal.some((j) => j.kind === "server"));
+  assert.equal(detail.journal.at(-1)!.kind, "end");
+});
+
+Deno.test("scenario() reports every invalid option at once, runs nothing and exits with the usage code", async () => {
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "invalid",
+  });
+  assert.equal(r.code, EXIT.usage, r.stdout + r.stderr);
+  const s = r.summary;
+  assert.equal(s.status, "invalid");
+  assert.equal(s.phases.length, 0);
+  assert.equal(s.problems!.length, 4, s.problems!.join("\n"));
+  const all = s.problems!.join("\n");
+  assert.match(all, /Cannot use option 'sed': there is no such option \(did you mean 'seed'\?\)/);
+  assert.match(
+    all,
+    /Cannot use option 'seed': must be an integer in 0\.\.4294967295: current value is -1/,
+  );
+  assert.match(all, /Cannot use option 'server': must be "redis" or "memcached"/);
+  assert.match(all, /Cannot parse threshold "get\.p99 < 2": get\.p99 is a time: give a time unit/);
+  for (const p of s.problems!) assert.ok(r.stderr.includes(p.split("\n")[0]!), p);
+});
+
+Deno.test("scenario() stops cleanly on SIGINT with a partial summary and exit code 130", async () => {
+  const t0 = Date.now();
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", { FIXTURE_MODE: "long" }, {
+    sigintAfterMs: 2500,
+  });
+  assert.equal(r.code, EXIT.interrupted, r.stdout + r.stderr);
+  assert.ok(Date.now() - t0 < 20_000, "stopped long before the 60 s bench would end");
+  const s = r.summary;
+  assert.equal(s.status, "interrupted");
+  const p = s.phases[0]!;
+  assert.equal(p.state, "interrupted");
+  const res = p.result as { interrupted: boolean; tests: Array<{ requests: number }> };
+  assert.equal(res.interrupted, true);
+  assert.ok(res.tests[0]!.requests > 0, "the partial result has the requests made");
+  assert.equal(s.checks.length, 0, "the scenario did not go on after the interrupted phase");
+});
+
+Deno.test("scenario() never writes a password or a salt: terminal, JSON summary and history", async () => {
+  const password = "Pw-9c1e7b-" + crypto.randomUUID().slice(0, 8);
+  const salt = "Salt-" + crypto.randomUUID().slice(0, 12);
+  await using server = await startLocalServer("redis", { args: ["--requirepass", password] });
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "secret",
+    FIXTURE_SALT: salt,
+    MEMBENCH_TARGET: `redis://:${password}@${server.address}`,
+  });
+  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+  assert.equal(r.summary.options["target"], `redis://:***@${server.address}`);
+  assert.equal(
+    r.summary.phases[0]!.servers[0]!.version !== undefined,
+    true,
+    "probed with the password",
+  );
+  const files = [...Deno.readDirSync(r.outDir)].map((e) => `${r.outDir}/${e.name}`);
+  const haystacks = [r.stdout, r.stderr, r.summaryText];
+  for (const f of files) haystacks.push(new TextDecoder("latin1").decode(await Deno.readFile(f)));
+  for (const h of haystacks) {
+    assert.ok(!h.includes(password), "password leaked");
+    assert.ok(!h.includes(salt), "salt leaked");
+  }
+  const stats = await commandStats(server.address, password);
+  assert.equal(stats["set"], 1000);
+});
+
+Deno.test("scenario() with an unreachable target exits with the connection code", async () => {
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "unreachable",
+  });
+  assert.equal(r.code, EXIT.connection, r.stdout + r.stderr);
+  assert.equal(r.summary.status, "error");
+  assert.equal(r.summary.error!.code, "connection");
+  assert.match(r.stderr, /127\.0\.0\.1:1/);
+});
+
+Deno.test("membench history lists, shows and compares scenario runs", async () => {
+  const r1 = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "threshold-fail",
+  });
+  const db = `${r1.outDir}/history.db`;
+  // A second run into the same history.
+  const again = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ROOT + "tests/fixtures/scenario_fixture.ts"],
+    env: { MEMBENCH_OUT_DIR: r1.outDir, FIXTURE_MODE: "threshold-fail" },
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.equal(again.code, EXIT.threshold);
+  const list = await runCli(["history", "list", "--db", db, "--json"]);
+  assert.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as Array<{ id: number; scenario: string; status: string }>;
+  assert.deepEqual(rows.map((x) => [x.scenario, x.status]), [
+    ["fixture-thresholds", "failed"],
+    ["fixture-thresholds", "failed"],
+  ]);
+  const show = await runCli(["history", "show", String(rows[1]!.id), "--db", db]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /run again: deno run -A .*scenario_fixture\.ts/);
+  assert.match(show.stdout, /FAILED reads: get\.p99 < 1us/);
+  const cmp = await runCli([
+    "history",
+    "compare",
+    String(rows[1]!.id),
+    String(rows[0]!.id),
+    "--db",
+    db,
+    "--json",
+  ]);
+  assert.equal(cmp.code, 0, cmp.stderr);
+  const changes = JSON.parse(cmp.stdout) as Array<{ phase: string; metric: string }>;
+  assert.ok(changes.some((c) => c.phase === "reads" && c.metric === "get.p99"));
+  const missing = await runCli(["history", "show", "999", "--db", db]);
+  assert.equal(missing.code, EXIT.usage);
+  assert.match(missing.stderr, /Cannot find run 999/);
+});
