@@ -67,3 +67,18 @@ export async function runCli(
   const td = new TextDecoder();
   return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
 }
+
+/**
+ * Runs `fn` while holding a machine-wide lock shared by the tests that load the CPU hard and the
+ * tests that measure timing, so that on a 2-core machine a saturating bench in one test file
+ * cannot make another file's schedule late (`--parallel` runs files side by side).
+ */
+export async function exclusiveLoad<T>(fn: () => Promise<T>): Promise<T> {
+  const f = await Deno.open("/tmp/membench-tests-load.lock", { create: true, write: true });
+  try {
+    await f.lock(true);
+    return await fn();
+  } finally {
+    f.close(); // closing releases the lock
+  }
+}

@@ -7,7 +7,7 @@ import {
   type ScenarioResult,
   startLocalServer,
 } from "../mod.ts";
-import { commandStats, info, runCli } from "./helpers.ts";
+import { commandStats, exclusiveLoad, info, runCli } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -68,7 +68,9 @@ function sentOf(s: ScenarioResult): number {
 
 Deno.test("scenarios/quickstart.ts passes against a real redis-server, and the server saw every request", async () => {
   await using server = await startLocalServer("redis");
-  const r = await runScenarioFile("scenarios/quickstart.ts", { MEMBENCH_TARGET: server.address });
+  const r = await exclusiveLoad(() =>
+    runScenarioFile("scenarios/quickstart.ts", { MEMBENCH_TARGET: server.address })
+  );
   assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
   const s = r.summary;
   assert.equal(s.status, "passed");
@@ -93,7 +95,9 @@ Deno.test("scenarios/quickstart.ts passes against a real redis-server, and the s
 
 Deno.test("scenarios/redis-mix.ts passes its latency thresholds in open loop against a real redis-server", async () => {
   await using server = await startLocalServer("redis");
-  const r = await runScenarioFile("scenarios/redis-mix.ts", { MEMBENCH_TARGET: server.address });
+  const r = await exclusiveLoad(() =>
+    runScenarioFile("scenarios/redis-mix.ts", { MEMBENCH_TARGET: server.address })
+  );
   assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
   const s = r.summary;
   assert.equal(s.status, "passed");
@@ -116,9 +120,11 @@ Deno.test("scenarios/redis-mix.ts passes its latency thresholds in open loop aga
 
 Deno.test("scenarios/memcache-replay.ts records, analyzes and replays the sample against a real memcached", async () => {
   await using server = await startLocalServer("memcached");
-  const r = await runScenarioFile("scenarios/memcache-replay.ts", {
-    MEMBENCH_TARGET: `memcache://${server.address}`,
-  });
+  const r = await exclusiveLoad(() =>
+    runScenarioFile("scenarios/memcache-replay.ts", {
+      MEMBENCH_TARGET: `memcache://${server.address}`,
+    })
+  );
   assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
   const s = r.summary;
   assert.deepEqual(s.phases.map((p) => [p.name, p.state]), [
@@ -164,16 +170,16 @@ Deno.test("scenario() with failing thresholds and checks exits with the threshol
   assert.equal(byText["ops > 1"]!.pass, false);
   assert.match(byText["ops > 1"]!.reason!, /no phase named never-ran ran/);
   assert.deepEqual(s.checks.map((c) => [c.name, c.pass]), [
+    ["side by side", true],
     ["a check that passes", true],
     ["a check that fails", false],
     ["a check that throws", false],
   ]);
-  assert.match(s.checks[2]!.detail!, /threw: boom/);
-  assert.deepEqual(s.phases.map((p) => [p.name, p.kind, p.state]), [
-    ["warm", "bench", "passed"],
-    ["flush", "step", "passed"],
-    ["reads", "bench", "failed"],
-  ]);
+  assert.match(s.checks[3]!.detail!, /threw: boom/);
+  const phases = s.phases.map((p) => [p.name, p.kind, p.state].join(" "));
+  assert.deepEqual(phases.slice(0, 2), ["warm bench passed", "flush step passed"]);
+  assert.deepEqual(phases.slice(2, 4).sort(), ["par-a bench passed", "par-b bench passed"]);
+  assert.deepEqual(phases.slice(4), ["reads bench failed"]);
   assert.deepEqual(s.logs, ["order setup,main:41,teardown:41"]);
   assert.match(r.stdout, /FAILED reads: get\.p99 < 1us \(value /);
   // The run is in the history with its checks.
@@ -184,7 +190,8 @@ Deno.test("scenario() with failing thresholds and checks exits with the threshol
   assert.equal(runs[0]!.exitCode, EXIT.threshold);
   assert.equal(runs[0]!.failed, 5);
   const detail = h.getRun(runs[0]!.id);
-  assert.deepEqual(detail.phases.map((p) => p.name), ["warm", "flush", "reads"]);
+  assert.equal(detail.phases.length, 5);
+  assert.equal(detail.phases[4]!.name, "reads");
   assert.ok(detail.journal.some((j) => j.kind === "server"));
   assert.equal(detail.journal.at(-1)!.kind, "end");
 });
@@ -302,4 +309,14 @@ Deno.test("membench history lists, shows and compares scenario runs", async () =
   const missing = await runCli(["history", "show", "999", "--db", db]);
   assert.equal(missing.code, EXIT.usage);
   assert.match(missing.stderr, /Cannot find run 999/);
+});
+
+Deno.test("scenarios/quickstart.ts without redis-server says what to install", async () => {
+  const r = await runScenarioFile("scenarios/quickstart.ts", { PATH: "/nonexistent" });
+  assert.equal(r.code, EXIT.usage, r.stdout + r.stderr);
+  assert.equal(r.summary.status, "error");
+  assert.match(
+    r.stderr,
+    /Cannot start redis-server: it is not installed; install redis-server \(Debian\/Ubuntu: apt-get install redis-server\)/,
+  );
 });
