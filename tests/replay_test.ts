@@ -72,6 +72,16 @@ Deno.test("replay() sends every recorded command once per loop, to memcached and
         got.delete_hits! + got.delete_misses!,
         (rec.counted.delete_hits! + rec.counted.delete_misses!) * loop,
       );
+      // Per op: each recorded op sent once per loop, and its replies counted under it.
+      for (const op of ["get", "set", "delete"]) {
+        const c = r.commands.find((x) => x.op === op)!;
+        assert.equal(c.recorded, rec.events[op], op);
+        assert.equal(c.sent, rec.events[op]! * loop, `${op} sent, loop ${loop}`);
+        assert.equal(c.completed, c.sent, `${op} completed, loop ${loop}`);
+      }
+      const g = r.commands.find((x) => x.op === "get")!;
+      assert.equal(g.hits! + g.misses!, got.cmd_get, "replay's get hits + misses = server's gets");
+      assert.equal(g.hits, got.get_hits);
       if (loop === 1) {
         // Same keys, same sequence, empty servers: about the same hits (at max speed connections
         // run independently, so a get may overtake another connection's set).

@@ -27,6 +27,15 @@ export interface ProfileSource {
   close(): void;
 }
 
+/** Options for {@linkcode ProfileReader.open}. */
+export interface ProfileReaderOptions {
+  /**
+   * Check each frame's CRC-32. Turn it off only for a file just read in full with checks on
+   * (a replay's second pass), where it would cost time for nothing. @default {true}
+   */
+  verifyChecksums?: boolean;
+}
+
 /**
  * Reads a profile front to back in bounded memory (one frame at a time). `header` is read by
  * {@linkcode ProfileReader.open}; {@linkcode ProfileReader.blocks} yields event blocks and keeps
@@ -67,6 +76,7 @@ export class ProfileReader {
   #eof = false;
   #offset = 0; // file offset of #buf[#start]
   #done = false;
+  #verify = true;
 
   private constructor(src: ProfileSource, name: string) {
     this.#src = src;
@@ -79,7 +89,7 @@ export class ProfileReader {
    * @throws {MembenchError} `file` when the file is missing, not a profile, of another format
    *   version, or corrupted at its start.
    */
-  static async open(path: string): Promise<ProfileReader> {
+  static async open(path: string, options: ProfileReaderOptions = {}): Promise<ProfileReader> {
     let f: Deno.FsFile;
     try {
       f = await Deno.open(path, { read: true });
@@ -87,7 +97,7 @@ export class ProfileReader {
       throw new MembenchError("file", `Cannot open profile ${path}: ${(e as Error).message}`);
     }
     try {
-      return await ProfileReader.fromSource(f, path);
+      return await ProfileReader.fromSource(f, path, options);
     } catch (e) {
       f.close();
       throw e;
@@ -95,8 +105,13 @@ export class ProfileReader {
   }
 
   /** Reads a profile from any byte source. */
-  static async fromSource(src: ProfileSource, name: string): Promise<ProfileReader> {
+  static async fromSource(
+    src: ProfileSource,
+    name: string,
+    options: ProfileReaderOptions = {},
+  ): Promise<ProfileReader> {
     const r = new ProfileReader(src, name);
+    r.#verify = options.verifyChecksums ?? true;
     await r.#fill(PROFILE_MAGIC.length);
     if (r.#end - r.#start < PROFILE_MAGIC.length) {
       throw r.#bad(0, `it is ${r.#end - r.#start} bytes long, shorter than the profile magic`);
@@ -217,7 +232,7 @@ export class ProfileReader {
     }
     const body = this.#buf.subarray(this.#start + 5, this.#start + 5 + len);
     const crc = new DataView(this.#buf.buffer, this.#start + 5 + len, 4).getUint32(0, true);
-    if (crc32(body) !== crc) {
+    if (this.#verify && crc32(body) !== crc) {
       throw this.#bad(at, "frame fails its checksum (the file is corrupted)");
     }
     let payload: unknown;

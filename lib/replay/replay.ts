@@ -24,7 +24,10 @@ import {
   MC_UNITS,
   type ReplayProtocol,
   synthesizeKey,
-  textRequestFast,
+  type TextFastPlan,
+  textFastPlan,
+  textFastSize,
+  writeTextFast,
 } from "./requests.ts";
 
 /** Options for {@linkcode replay}. */
@@ -138,13 +141,82 @@ export interface ReplayResult {
   fidelity: FidelityReport;
 }
 
-interface Pending {
-  bytes: Uint8Array;
-  unit: number;
-  op: number;
-  read: boolean;
-  intended: number; // µs on nowUs clock; 0 in max mode
-  pipelined: boolean;
+// Requests routed to one connection and not yet sent: their bytes back to back in one buffer and
+// their fields in a ring of typed arrays, so that routing an event allocates nothing.
+class SendQueue {
+  bytes = new Uint8Array(128 * 1024);
+  byteHead = 0; // first byte of the head request
+  #byteTail = 0;
+  len = new Int32Array(1024);
+  unit = new Uint8Array(1024);
+  op = new Int32Array(1024);
+  read = new Uint8Array(1024);
+  intended = new Float64Array(1024); // µs on the nowUs clock; 0 in max mode
+  pipelined = new Uint8Array(1024);
+  head = 0;
+  length = 0;
+  #mask = 1023;
+
+  /** Where `n` more bytes may be written (slides or grows the buffer when needed). */
+  reserve(n: number): number {
+    if (this.#byteTail + n > this.bytes.length) {
+      const used = this.#byteTail - this.byteHead;
+      if ((used + n) * 2 > this.bytes.length) {
+        const nb = new Uint8Array(Math.max(this.bytes.length * 2, (used + n) * 2));
+        nb.set(this.bytes.subarray(this.byteHead, this.#byteTail));
+        this.bytes = nb;
+      } else this.bytes.copyWithin(0, this.byteHead, this.#byteTail);
+      this.byteHead = 0;
+      this.#byteTail = used;
+    }
+    return this.#byteTail;
+  }
+
+  /** Appends a request whose `n` bytes were written at `reserve(n)`. */
+  push(n: number, unit: number, op: number, read: boolean, intended: number, pipelined: boolean) {
+    if (this.length === this.len.length) this.#grow();
+    const i = (this.head + this.length) & this.#mask;
+    this.len[i] = n;
+    this.unit[i] = unit;
+    this.op[i] = op;
+    this.read[i] = read ? 1 : 0;
+    this.intended[i] = intended;
+    this.pipelined[i] = pipelined ? 1 : 0;
+    this.length++;
+    this.#byteTail += n;
+  }
+
+  /** Drops the head request (its bytes start at `byteHead` before the call). */
+  shift(): void {
+    this.byteHead += this.len[this.head]!;
+    this.head = (this.head + 1) & this.#mask;
+    if (--this.length === 0) this.byteHead = this.#byteTail = 0;
+  }
+
+  clear(): void {
+    this.head =
+      this.length =
+      this.byteHead =
+      this.#byteTail =
+        0;
+  }
+
+  #grow(): void {
+    const cap = this.len.length * 2;
+    const h = this.head, n = this.length, m = this.#mask;
+    const move = <A extends { [k: number]: number }>(from: A, to: A): A => {
+      for (let k = 0; k < n; k++) to[k] = from[(h + k) & m]!;
+      return to;
+    };
+    this.len = move(this.len, new Int32Array(cap));
+    this.unit = move(this.unit, new Uint8Array(cap));
+    this.op = move(this.op, new Int32Array(cap));
+    this.read = move(this.read, new Uint8Array(cap));
+    this.intended = move(this.intended, new Float64Array(cap));
+    this.pipelined = move(this.pipelined, new Uint8Array(cap));
+    this.head = 0;
+    this.#mask = cap - 1;
+  }
 }
 
 // In-flight requests of one connection: a growable ring of typed arrays, no objects per request.
@@ -208,8 +280,7 @@ interface Conn {
     reset(): void;
     errorCode(): string;
   };
-  queue: Pending[];
-  qHead: number;
+  queue: SendQueue;
   inflight: Fifo;
   out: Uint8Array;
   spare: Uint8Array;
@@ -354,8 +425,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         : binary
         ? new McBinaryReplyScanner(MC_UNITS, `replay connection ${i}`)
         : new McAsciiReplyScanner(MC_UNITS, `replay connection ${i}`),
-      queue: [],
-      qHead: 0,
+      queue: new SendQueue(),
       inflight: new Fifo(),
       out: new Uint8Array(64 * 1024),
       spare: new Uint8Array(64 * 1024),
@@ -389,7 +459,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
 
   // ---- sending ----
   const heap: Conn[] = [];
-  const headTime = (c: Conn) => c.queue[c.qHead]!.intended;
+  const headTime = (c: Conn) => c.queue.intended[c.queue.head]!;
   const heapPush = (c: Conn) => {
     c.inHeap = true;
     heap.push(c);
@@ -423,26 +493,43 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     return top;
   };
 
-  const enqueueOut = (c: Conn, p: Pending, now: number) => {
-    if (c.outLen + p.bytes.length > c.out.length) {
-      const nb = new Uint8Array(Math.max(c.out.length * 2, c.outLen + p.bytes.length));
+  // Moves the head request of the connection's queue into its out buffer and in flight.
+  const sendHead = (c: Conn, now: number) => {
+    const q = c.queue;
+    const slot = q.head;
+    const n = q.len[slot]!;
+    if (c.outLen + n > c.out.length) {
+      const nb = new Uint8Array(Math.max(c.out.length * 2, c.outLen + n));
       nb.set(c.out.subarray(0, c.outLen));
       c.out = nb;
     }
-    c.out.set(p.bytes, c.outLen);
-    c.outLen += p.bytes.length;
-    c.inflight.push(p.op, now, p.intended, p.unit, p.read);
-    sentPer[p.op]!++;
+    const from = q.byteHead;
+    if (n <= 64) {
+      // Short requests (gets, deletes): a byte loop beats making a view to copy from.
+      const src = q.bytes, dst = c.out;
+      for (let k = 0, o = c.outLen; k < n; k++) dst[o + k] = src[from + k]!;
+    } else c.out.set(q.bytes.subarray(from, from + n), c.outLen);
+    c.outLen += n;
+    const op = q.op[slot]!;
+    const intended = q.intended[slot]!;
+    c.inflight.push(op, now, intended, q.unit[slot]!, q.read[slot] === 1);
+    q.shift();
+    if (c.drained && q.length < MAX_QUEUE / 2) {
+      const d = c.drained;
+      c.drained = undefined;
+      d();
+    }
+    sentPer[op]!++;
     result.sent++;
     const sec = Math.max(0, Math.floor((now - startUs) / 1e6));
     replayedRate[sec] = (replayedRate[sec] ?? 0) + 1;
     if (paced) {
-      const lateness = now - p.intended;
+      const lateness = now - intended;
       // Histograms, not lists: memory stays flat however long (or forever) the replay runs.
       c.lateness.record(lateness);
       allLateness.record(lateness);
       if (lateness > lateThreshold) {
-        late[p.op]!++;
+        late[op]!++;
         result.late++;
       }
     }
@@ -474,30 +561,25 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     if (c.outLen > 0) flush(c);
   };
 
-  const take = (c: Conn): Pending => {
-    const p = c.queue[c.qHead++]!;
-    if (c.qHead > 1024 && c.qHead * 2 > c.queue.length) {
-      c.queue = c.queue.slice(c.qHead);
-      c.qHead = 0;
-    }
-    if (c.drained && c.queue.length - c.qHead < MAX_QUEUE / 2) {
+  const dropQueued = (c: Conn) => {
+    c.queue.clear();
+    if (c.drained) {
       const d = c.drained;
       c.drained = undefined;
       d();
     }
-    return p;
   };
-  const queued = (c: Conn) => c.queue.length - c.qHead;
+  const queued = (c: Conn) => c.queue.length;
 
   // Max speed: send while the recording shows the next request overlapping the previous one.
   const pump = (c: Conn) => {
     if (stopped || c.dead) return;
     const now = nowUs();
-    while (queued(c) > 0) {
-      const p = c.queue[c.qHead]!;
-      if (c.inflight.length > 0 && !p.pipelined) break;
+    const q = c.queue;
+    while (q.length > 0) {
+      if (c.inflight.length > 0 && q.pipelined[q.head] === 0) break;
       if (c.inflight.length >= 256) break;
-      enqueueOut(c, take(c), now);
+      sendHead(c, now);
     }
     flush(c);
   };
@@ -531,7 +613,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
             code: "connection",
             message: `replay connection ${c.index}: the server closed the connection`,
           };
-          while (queued(c) > 0) take(c);
+          dropQueued(c);
           checkDone();
         }
         return;
@@ -580,7 +662,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
           metrics[op]!.recordError("protocol");
           result.errors++;
         }
-        while (queued(c) > 0) take(c);
+        dropQueued(c);
         try {
           c.transport!.close();
         } catch { /* closed */ }
@@ -611,7 +693,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       }
       heapPop();
       // Send everything of this connection that is due now, in order.
-      while (queued(c) > 0 && c.queue[c.qHead]!.intended <= now + 50) enqueueOut(c, take(c), now);
+      while (queued(c) > 0 && headTime(c) <= now + 50) sendHead(c, now);
       flush(c);
       if (queued(c) > 0) heapPush(c);
     }
@@ -651,49 +733,75 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const span = Math.max(1, scan.spanUs);
   const router = async () => {
     for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
-      const r = await ProfileReader.open(o.profile);
+      // The scan before the replay checked every frame; this pass need not again.
+      const r = await ProfileReader.open(o.profile, { verifyChecksums: false });
       if (startUs === 0) startUs = nowUs() + (paced ? HEAD_START_US : 0);
       loopStartUs = paced ? startUs + (l * span) / (speed as number) : nowUs();
-      const prevDone = new Map<number, number>(); // recorded conn → completion time of its last event
+      // Completion time of each recorded connection's last event, by replay slot.
+      const prevDone = new Float64Array(Math.max(1, recordedConns)).fill(-Infinity);
+      // Per op code of this file: our op index and its text fast-path plan, looked up once per
+      // code (the file's op table grows as its blocks are read).
+      const opOf: number[] = [];
+      const planOf: Array<TextFastPlan | undefined> = [];
       try {
         for await (const b of r.blocks()) {
           if (stopped) break;
           for (let i = 0; i < b.count && !stopped; i++) {
             // Let the scheduler and the readers run: building requests must not delay sends.
             if ((i & 255) === 255) await yielder.yield();
-            const name = r.ops[b.op[i]!]!;
-            const op = scan.opIndex.get(name)!;
+            const code = b.op[i]!;
+            let op = opOf[code];
+            if (op === undefined) {
+              const name = r.ops[code]!;
+              op = opOf[code] = scan.opIndex.get(name)!;
+              planOf[code] = protocol === "memcache-text" ? textFastPlan(name) : undefined;
+            }
+            const plan = planOf[code];
             const recConn = b.conn[i]!;
             const ri = connIndex.get(recConn) ?? 0;
             const t = b.t[i]! - scan.firstUs;
             const lat = b.latency[i]!;
-            const done = prevDone.get(recConn) ?? -Infinity;
+            const done = prevDone[ri]!;
             const pipelined = t < done;
-            prevDone.set(recConn, Math.max(done, t + (lat === lat ? lat : 0)));
+            prevDone[ri] = Math.max(done, t + (lat === lat ? lat : 0));
             const keyLen = b.keyLen[i]!;
             const vl = b.valueLen[i]!;
+            const valueLen = vl === NO_VALUE ? -1 : vl;
+            const intended = paced ? loopStartUs + t / (speed as number) : 0;
             for (let copy = 0; copy < copies; copy++) {
               const target = nConns >= recordedConns ? ri + copy * recordedConns : ri % nConns;
               if (target >= nConns) break;
+              const c = conns[target]!;
+              const q = c.queue;
               const keyCopy = o.separateKeyspaces ? copy : 0;
-              // Fast path for text targets: one allocation, the key written in place.
-              const req = (protocol === "memcache-text"
-                ? textRequestFast(
-                  name,
+              let read: boolean;
+              if (plan !== undefined && keyLen > 0) {
+                // Fast path for text targets: written straight into the connection's queue.
+                const n = textFastSize(plan, keyLen, valueLen, b.flags[i]!, b.ttl[i]!);
+                const at = q.reserve(n);
+                writeTextFast(
+                  q.bytes,
+                  at,
+                  plan,
                   b.keyHi[i]!,
                   b.keyLo[i]!,
                   keyLen,
                   keyCopy,
-                  vl === NO_VALUE ? -1 : vl,
+                  valueLen,
                   b.flags[i]!,
                   b.ttl[i]!,
                   fillOf,
-                )
-                : undefined) ?? buildRequest(
+                );
+                read = plan.read;
+                if (c.dead) continue;
+                q.push(n, plan.unit, op, read, intended, pipelined);
+              } else {
+                const name = r.ops[code]!;
+                const req = buildRequest(
                   {
                     op: name,
                     key: keyLen > 0 ? synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, keyCopy) : "",
-                    valueLen: vl === NO_VALUE ? -1 : vl,
+                    valueLen,
                     ttl: b.ttl[i]!,
                     flags: b.flags[i]!,
                   },
@@ -701,24 +809,19 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                   scan.resp,
                   fillOf,
                 );
-              if (!req) {
-                result.skipped[name] = (result.skipped[name] ?? 0) + 1;
-                continue;
+                if (!req) {
+                  result.skipped[name] = (result.skipped[name] ?? 0) + 1;
+                  continue;
+                }
+                read = req.read;
+                if (c.dead) continue;
+                q.bytes.set(req.bytes, q.reserve(req.bytes.length));
+                q.push(req.bytes.length, req.unit, op, read, intended, pipelined);
               }
-              if (!req.read && vl !== NO_VALUE && replayedSizes.length < 100_000) {
+              if (!read && vl !== NO_VALUE && replayedSizes.length < 100_000) {
                 replayedSizes.push(vl);
               }
-              const c = conns[target]!;
-              if (c.dead) continue;
               routed++;
-              c.queue.push({
-                bytes: req.bytes,
-                unit: req.unit,
-                op,
-                read: req.read,
-                intended: paced ? loopStartUs + t / (speed as number) : 0,
-                pipelined,
-              });
               if (paced) {
                 if (!c.inHeap) {
                   heapPush(c);

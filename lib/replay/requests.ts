@@ -75,14 +75,77 @@ const TEXT_FAST: Record<string, string> = {
   del: "delete",
 };
 
+/** How an op is written on the text fast path; computed once per op, not per event. */
+export interface TextFastPlan {
+  /** The text command's bytes (`get`, `set`, …). */
+  cmd: Uint8Array;
+  /** A read: hits and misses are counted. */
+  read: boolean;
+  /** A storage command: flags, TTL, length and a value follow the key. */
+  store: boolean;
+  /** Index into {@linkcode MC_UNITS}. */
+  unit: number;
+}
+
 /**
- * The memcached text request of a common event, written in one allocation with the synthesized
- * key written in place: the replay's hot path for text targets. Undefined when the op is not one
- * of get, gets, set, add, replace, append, prepend, delete (the caller then uses
- * {@linkcode buildRequest}).
+ * The text fast-path plan of an op, or undefined when the op is not one of get, gets, set, add,
+ * replace, append, prepend, delete (the caller then uses {@linkcode buildRequest}).
  */
-export function textRequestFast(
-  op: string,
+export function textFastPlan(op: string): TextFastPlan | undefined {
+  const cmd = TEXT_FAST[op];
+  if (cmd === undefined) return undefined;
+  const read = cmd === "get" || cmd === "gets";
+  return {
+    cmd: Uint8Array.from(cmd, (c) => c.charCodeAt(0)),
+    read,
+    store: !read && cmd !== "delete",
+    unit: read ? 1 : 0,
+  };
+}
+
+function uintWidth(v: number): number {
+  let w = 1;
+  while (v >= 10) {
+    v = Math.floor(v / 10);
+    w++;
+  }
+  return w;
+}
+
+function putUint(out: Uint8Array, pos: number, v: number): number {
+  const w = uintWidth(v);
+  for (let i = pos + w - 1; i >= pos; i--) {
+    const q = Math.floor(v / 10);
+    out[i] = 48 + v - q * 10;
+    v = q;
+  }
+  return pos + w;
+}
+
+/** Bytes {@linkcode writeTextFast} will write for an event (0 when the event has no key). */
+export function textFastSize(
+  plan: TextFastPlan,
+  keyLen: number,
+  valueLen: number,
+  flags: number,
+  ttl: number,
+): number {
+  if (keyLen <= 0) return 0;
+  const head = plan.cmd.length + 1 + Math.min(250, keyLen) + 2;
+  if (!plan.store) return head;
+  const vl = Math.max(0, valueLen);
+  return head + 3 + uintWidth(flags) + uintWidth(Math.max(0, ttl)) + uintWidth(vl) + vl + 2;
+}
+
+/**
+ * Writes the memcached text request of a common event into `out` at `pos`, the synthesized key
+ * in place and no string built: the replay's hot path for text targets. `out` must have
+ * {@linkcode textFastSize} bytes free at `pos`. Returns the position after the request.
+ */
+export function writeTextFast(
+  out: Uint8Array,
+  pos: number,
+  plan: TextFastPlan,
   hi: number,
   lo: number,
   keyLen: number,
@@ -91,30 +154,30 @@ export function textRequestFast(
   flags: number,
   ttl: number,
   fill: (n: number) => Uint8Array,
-): ReplayRequest | undefined {
-  const cmd = TEXT_FAST[op];
-  if (cmd === undefined || keyLen <= 0) return undefined;
-  const len = Math.min(250, keyLen);
-  const read = cmd === "get" || cmd === "gets";
-  const store = !read && cmd !== "delete";
-  const rest = store ? ` ${flags} ${Math.max(0, ttl)} ${Math.max(0, valueLen)}` : "";
-  const vl = store ? Math.max(0, valueLen) : 0;
-  const out = new Uint8Array(cmd.length + 1 + len + rest.length + 2 + (store ? vl + 2 : 0));
-  let p = 0;
-  for (let i = 0; i < cmd.length; i++) out[p++] = cmd.charCodeAt(i);
+): number {
+  let p = pos;
+  out.set(plan.cmd, p);
+  p += plan.cmd.length;
   out[p++] = 32;
+  const len = Math.min(250, keyLen);
   writeSynthesizedKey(out, p, hi, lo, len, copy);
   p += len;
-  for (let i = 0; i < rest.length; i++) out[p++] = rest.charCodeAt(i);
-  out[p++] = 13;
-  out[p++] = 10;
-  if (store) {
-    out.set(fill(vl), p);
-    p += vl;
+  if (plan.store) {
+    const vl = Math.max(0, valueLen);
+    out[p++] = 32;
+    p = putUint(out, p, flags);
+    out[p++] = 32;
+    p = putUint(out, p, Math.max(0, ttl));
+    out[p++] = 32;
+    p = putUint(out, p, vl);
     out[p++] = 13;
     out[p++] = 10;
+    out.set(fill(vl), p);
+    p += vl;
   }
-  return { bytes: out, unit: read ? 1 : 0, read };
+  out[p++] = 13;
+  out[p++] = 10;
+  return p;
 }
 
 /** A request to replay, encoded, with how its reply ends and how to count it. */
