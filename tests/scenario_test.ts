@@ -320,3 +320,36 @@ Deno.test("scenarios/quickstart.ts without redis-server says what to install", a
     /Cannot start redis-server: it is not installed; install redis-server \(Debian\/Ubuntu: apt-get install redis-server\)/,
   );
 });
+
+Deno.test("scenario() synthetic replay phases: the same seed gives the same digest, journaled", async () => {
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "synthetic",
+  });
+  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+  const [, a, b] = r.summary.phases;
+  assert.equal(a!.kind, "replay");
+  assert.ok(a!.state === "passed" && b!.state === "passed");
+  const ra = a!.result as { synthetic: { digest: string; seed: number }; sent: number };
+  const rb = b!.result as { synthetic: { digest: string; seed: number }; sent: number };
+  assert.match(ra.synthetic.digest, /^[0-9a-f]{16}$/);
+  assert.equal(ra.synthetic.digest, rb.synthetic.digest);
+  assert.equal(ra.synthetic.seed, 9);
+  assert.equal(ra.sent, rb.sent);
+  assert.ok(ra.sent > 100);
+  assert.equal((a!.options as { mode: string }).mode, "synthetic");
+  assert.ok(r.summary.checks.every((c) => c.pass));
+});
+
+Deno.test("scenario() timeoutMs stops a long phase and fails the run with the threshold code", async () => {
+  const t0 = Date.now();
+  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+    FIXTURE_MODE: "timeout",
+  });
+  assert.equal(r.code, EXIT.threshold, r.stdout + r.stderr);
+  assert.ok(Date.now() - t0 < 15_000);
+  assert.equal(r.summary.status, "failed");
+  assert.deepEqual(r.summary.checks.map((c) => [c.name, c.pass]), [
+    ["finished within timeoutMs 1500", false],
+  ]);
+  assert.equal(r.summary.phases[0]!.state, "interrupted");
+});
