@@ -4,6 +4,7 @@ import {
   McConnection,
   parseTarget,
   ResultsHistory,
+  runScenario,
   type ScenarioResult,
   startLocalServer,
 } from "../mod.ts";
@@ -352,4 +353,35 @@ Deno.test("scenario() timeoutMs stops a long phase and fails the run with the th
     ["finished within timeoutMs 1500", false],
   ]);
   assert.equal(r.summary.phases[0]!.state, "interrupted");
+});
+
+Deno.test("runScenario() in-process: phase names, duplicate names and metricsOf", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
+  let names: string[] = [];
+  let dupError = "";
+  const r = await runScenario(
+    "in-process",
+    { server: "redis", seed: 2, outDir, history: false },
+    async (run) => {
+      const a = await run.bench({ tests: ["set"], requests: 200, clients: 2 });
+      await run.bench({ name: "bench-2", tests: ["get"], requests: 200, clients: 2 });
+      await run.bench({ tests: ["get"], requests: 200, clients: 2 });
+      try {
+        await run.bench({ name: "bench", tests: ["ping"], requests: 10, clients: 1 });
+      } catch (e) {
+        dupError = (e as Error).message;
+      }
+      names = run.servers.map((s) => s.kind);
+      run.check("metricsOf sees set.p99", run.metricsOf(a)["set.p99"]?.kind === "time");
+    },
+  );
+  // The duplicate name threw inside the scenario's own try/catch, so the run still passed.
+  assert.equal(r.status, "passed", JSON.stringify(r.error));
+  assert.equal(r.exitCode, EXIT.ok);
+  assert.deepEqual(r.phases.map((p) => p.name), ["bench", "bench-2", "bench-3"]);
+  assert.match(dupError, /Cannot use phase name "bench" twice/);
+  assert.deepEqual(names, ["redis"]);
+  assert.ok(r.checks[0]!.pass);
+  assert.ok(r.summaryPath!.startsWith(outDir));
+  assert.equal(r.history, undefined);
 });

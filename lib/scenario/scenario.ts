@@ -561,6 +561,7 @@ class ScenarioRun<T> {
   #ac = new AbortController();
   #timedOut = false;
   #names = new Map<string, number>();
+  #counts = new Map<string, number>();
   #probed = new Map<string, ServerInfo>();
   #r!: Resolved;
   #target: string | undefined;
@@ -834,11 +835,15 @@ class ScenarioRun<T> {
       this.#names.set(given, 1);
       return given;
     }
-    const n = (this.#names.get(kind) ?? 0) + 1;
-    this.#names.set(kind, n);
-    let name = n === 1 ? kind : `${kind}-${n}`;
-    while (n > 1 && this.#names.has(name)) name += "'";
-    if (n > 1) this.#names.set(name, 1);
+    // Unnamed phases are bench, bench-2, bench-3…, skipping names the scenario gave itself.
+    let n = this.#counts.get(kind) ?? 0;
+    let name: string;
+    do {
+      n++;
+      name = n === 1 ? kind : `${kind}-${n}`;
+    } while (this.#names.has(name));
+    this.#counts.set(kind, n);
+    this.#names.set(name, 1);
     return name;
   }
 
