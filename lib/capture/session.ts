@@ -92,6 +92,20 @@ interface Pending {
 }
 
 /** A protocol session for one TCP connection: feed both directions, get paired events. */
+/** What the shared reply loop needs of an incremental memcached parser. */
+interface ChunkParser {
+  parse(b: Uint8Array, s: number, e: number): number;
+  reset(): void;
+}
+
+function startsAsciiReply(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 48 && c <= 57);
+}
+
+function startsBinaryReply(c: number): boolean {
+  return c === 0x81;
+}
+
 export abstract class Session {
   /** Protocol. */
   abstract readonly protocol: ProfileProtocol;
@@ -109,6 +123,8 @@ export abstract class Session {
   /** After a gap: server bytes are dropped until a request that follows the gap is seen. */
   protected waitForRequest = false;
   protected lastRequestUs = 0;
+  /** Set per direction when its parser was reset after a gap: the next bytes must resync. */
+  protected resync = { client: false, server: false };
   #group = 0;
 
   constructor(emit: EventCallback, hasher: KeyHasher) {
@@ -134,6 +150,49 @@ export abstract class Session {
   /** The connection ended: pending requests are emitted (quiet ones with their silent outcome). */
   finish(): void {
     this.flushPending(Status.None);
+  }
+
+  /**
+   * Server bytes through an incremental memcached parser (text/meta or binary): dropped while a
+   * gap waits for the next request, resynchronised at a chunk whose first byte `startsReply`,
+   * each reply handed to `onReply`; garbage is a protocol error and a gap.
+   */
+  protected parseReplies<P extends ChunkParser>(
+    p: P,
+    startsReply: (c: number) => boolean,
+    onReply: (p: P, t: number) => void,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    t: number,
+  ): void {
+    if (this.waitForRequest) {
+      this.stats.unparsed += len;
+      p.reset();
+      return;
+    }
+    let at = off;
+    const end = off + len;
+    if (this.resync.server) {
+      if (!startsReply(buf[at]!)) {
+        this.stats.unparsed += len;
+        return;
+      }
+      this.resync.server = false;
+    }
+    for (;;) {
+      try {
+        at = p.parse(buf, at, end);
+      } catch {
+        this.stats.protocolErrors++;
+        this.stats.unparsed += end - at;
+        this.gap("server", 0, t);
+        return;
+      }
+      if (at < 0) return;
+      this.stats.responses++;
+      onReply(p, t);
+    }
   }
 
   protected nextGroup(): number {
@@ -216,7 +275,6 @@ export class McAsciiSession extends Session {
   readonly protocol: ProfileProtocol;
   #req = new AsciiRequestParser("client stream");
   #res = new AsciiResponseParser("server stream");
-  #resync = { client: false, server: false };
 
   constructor(emit: EventCallback, hasher: KeyHasher, meta: boolean) {
     super(emit, hasher);
@@ -226,13 +284,13 @@ export class McAsciiSession extends Session {
   protected resetParser(side: "client" | "server"): void {
     if (side === "client") this.#req.reset();
     else this.#res.reset();
-    this.#resync[side] = true;
+    this.resync[side] = true;
   }
 
   client(buf: Uint8Array, off: number, len: number, t: number): void {
     let at = off;
     const end = off + len;
-    if (this.#resync.client) {
+    if (this.resync.client) {
       // Resume here if the chunk starts a command (packets usually start at one), else at the
       // next line start.
       if (!startsCommand(buf, at, end)) {
@@ -244,7 +302,7 @@ export class McAsciiSession extends Session {
         this.stats.unparsed += nl + 1 - at;
         at = nl + 1;
       }
-      this.#resync.client = false;
+      this.resync.client = false;
     }
     const p = this.#req;
     for (;;) {
@@ -310,37 +368,12 @@ export class McAsciiSession extends Session {
     this.push(req);
   }
 
+  // Bound once: the shared reply loop calls it for every reply.
+  #reply = (p: AsciiResponseParser, t: number) => this.#onResponse(p, t);
+
   server(buf: Uint8Array, off: number, len: number, t: number): void {
-    if (this.waitForRequest) {
-      this.stats.unparsed += len;
-      this.#res.reset();
-      return;
-    }
-    let at = off;
-    const end = off + len;
-    if (this.#resync.server) {
-      // After a gap, a server chunk that starts a reply word is taken as a reply start.
-      const c = buf[at]!;
-      if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) {
-        this.stats.unparsed += len;
-        return;
-      }
-      this.#resync.server = false;
-    }
-    const p = this.#res;
-    for (;;) {
-      try {
-        at = p.parse(buf, at, end);
-      } catch {
-        this.stats.protocolErrors++;
-        this.stats.unparsed += end - at;
-        this.gap("server", 0, t);
-        return;
-      }
-      if (at < 0) return;
-      this.stats.responses++;
-      this.#onResponse(p, t);
-    }
+    // After a gap, a chunk that starts with a reply word (upper case or a digit) resyncs.
+    this.parseReplies(this.#res, startsAsciiReply, this.#reply, buf, off, len, t);
   }
 
   #onResponse(p: AsciiResponseParser, t: number): void {
@@ -490,23 +523,22 @@ export class McBinarySession extends Session {
   readonly protocol: ProfileProtocol = "memcache-binary";
   #req = new BinaryParser("requests", "client stream");
   #res = new BinaryParser("responses", "server stream");
-  #resync = { client: false, server: false };
 
   protected resetParser(side: "client" | "server"): void {
     if (side === "client") this.#req.reset();
     else this.#res.reset();
-    this.#resync[side] = true;
+    this.resync[side] = true;
   }
 
   client(buf: Uint8Array, off: number, len: number, t: number): void {
     let at = off;
     const end = off + len;
-    if (this.#resync.client) {
+    if (this.resync.client) {
       if (buf[at] !== 0x80) {
         this.stats.unparsed += len;
         return;
       }
-      this.#resync.client = false;
+      this.resync.client = false;
     }
     const p = this.#req;
     for (;;) {
@@ -550,35 +582,10 @@ export class McBinarySession extends Session {
     }
   }
 
+  #reply = (p: BinaryParser, t: number) => this.#onResponse(p, t);
+
   server(buf: Uint8Array, off: number, len: number, t: number): void {
-    if (this.waitForRequest) {
-      this.stats.unparsed += len;
-      this.#res.reset();
-      return;
-    }
-    let at = off;
-    const end = off + len;
-    if (this.#resync.server) {
-      if (buf[at] !== 0x81) {
-        this.stats.unparsed += len;
-        return;
-      }
-      this.#resync.server = false;
-    }
-    const p = this.#res;
-    for (;;) {
-      try {
-        at = p.parse(buf, at, end);
-      } catch {
-        this.stats.protocolErrors++;
-        this.stats.unparsed += end - at;
-        this.gap("server", 0, t);
-        return;
-      }
-      if (at < 0) return;
-      this.stats.responses++;
-      this.#onResponse(p, t);
-    }
+    this.parseReplies(this.#res, startsBinaryReply, this.#reply, buf, off, len, t);
   }
 
   #onResponse(p: BinaryParser, t: number): void {
@@ -735,7 +742,6 @@ export class RespSession extends Session {
   protocol: ProfileProtocol = "resp2";
   #req = new RespDecoder({ requests: true, name: "client stream" });
   #res = new RespDecoder({ name: "server stream" });
-  #resync = { client: false, server: false };
   #replyOff = false;
   #skipNext = false;
   #subscribed = false;
@@ -743,12 +749,12 @@ export class RespSession extends Session {
   protected resetParser(side: "client" | "server"): void {
     if (side === "client") this.#req = new RespDecoder({ requests: true, name: "client stream" });
     else this.#res = new RespDecoder({ name: "server stream" });
-    this.#resync[side] = true;
+    this.resync[side] = true;
   }
 
   client(buf: Uint8Array, off: number, len: number, t: number): void {
     let chunk = buf.subarray(off, off + len);
-    if (this.#resync.client) {
+    if (this.resync.client) {
       // Resume at the next line that starts an array of bulk strings.
       const i = findArrayStart(chunk);
       if (i < 0) {
@@ -757,7 +763,7 @@ export class RespSession extends Session {
       }
       this.stats.unparsed += i;
       chunk = chunk.subarray(i);
-      this.#resync.client = false;
+      this.resync.client = false;
     }
     this.#req.feed(chunk);
     for (;;) {
@@ -845,13 +851,13 @@ export class RespSession extends Session {
       return;
     }
     const chunk = buf.subarray(off, off + len);
-    if (this.#resync.server) {
+    if (this.resync.server) {
       const c = chunk[0]!;
       if (!"+-:$*_#,(!=%~|>".includes(String.fromCharCode(c))) {
         this.stats.unparsed += len;
         return;
       }
-      this.#resync.server = false;
+      this.resync.server = false;
     }
     this.#res.feed(chunk);
     for (;;) {
