@@ -88,6 +88,24 @@ Deno.test("replay() sends every recorded command once per loop, to memcached and
         assert.ok(Math.abs(got.get_hits! - rec.counted.get_hits!) <= 0.02 * rec.counted.cmd_get!);
       }
     }
+    // Translated to memcached's meta and binary protocols: the same counters on the server.
+    for (const protocol of ["memcache-meta", "memcache-binary"] as const) {
+      await using dst = await startLocalServer("memcached");
+      const before = await mcStats(dst.address);
+      const r = await replay({ profile: rec.profile, target: dst.address, protocol, speed: "max" });
+      const got = diff(before, await mcStats(dst.address));
+      assert.equal(r.errors, 0, protocol);
+      assert.deepEqual(r.skipped, {}, protocol);
+      assert.equal(got.cmd_get, rec.counted.cmd_get, `gets via ${protocol}`);
+      assert.equal(got.cmd_set, rec.counted.cmd_set, `sets via ${protocol}`);
+      assert.equal(
+        got.delete_hits! + got.delete_misses!,
+        rec.counted.delete_hits! + rec.counted.delete_misses!,
+        `deletes via ${protocol}`,
+      );
+      const g = r.commands.find((x) => x.op === "get")!;
+      assert.equal(g.hits, got.get_hits, `hits seen via ${protocol}`);
+    }
     // Translated to RESP against redis-server: get -> GET, set -> SET, delete -> DEL.
     await using rs = await startLocalServer("redis");
     const before = await commandStats(rs.address);

@@ -246,6 +246,37 @@ export const MC_UNITS: McUnitEnd[] = [
   { kind: "opcode", opcode: BinOp.Noop, keys: 0 }, // 14
 ];
 
+interface BinaryShape {
+  opcode: number;
+  read: boolean;
+  /** A value of the recorded length is sent. */
+  value: boolean;
+  extras: "none" | "ttl" | "store" | "counter";
+  /** Index into MC_UNITS: the reply ends at this opcode. */
+  unit: number;
+}
+
+function binaryShape(opcode: number, read: boolean, value: boolean, extras: BinaryShape["extras"]) {
+  const unit = MC_UNITS.findIndex((u) => u.kind === "opcode" && u.opcode === opcode);
+  return { opcode, read, value, extras, unit };
+}
+
+const BINARY: Partial<Record<Canonical, BinaryShape>> = {
+  get: binaryShape(BinOp.Get, true, false, "none"),
+  gets: binaryShape(BinOp.Get, true, false, "none"),
+  gat: binaryShape(BinOp.Gat, true, false, "ttl"),
+  set: binaryShape(BinOp.Set, false, true, "store"),
+  cas: binaryShape(BinOp.Set, false, true, "store"),
+  add: binaryShape(BinOp.Add, false, true, "store"),
+  replace: binaryShape(BinOp.Replace, false, true, "store"),
+  append: binaryShape(BinOp.Append, false, true, "none"),
+  prepend: binaryShape(BinOp.Prepend, false, true, "none"),
+  delete: binaryShape(BinOp.Delete, false, false, "none"),
+  incr: binaryShape(BinOp.Increment, false, false, "counter"),
+  decr: binaryShape(BinOp.Decrement, false, false, "counter"),
+  touch: binaryShape(BinOp.Touch, false, false, "ttl"),
+};
+
 /** The common operation an op name stands for, whatever protocol recorded it. */
 export type Canonical =
   | "get"
@@ -447,90 +478,24 @@ export function buildRequest(
         return { bytes: encodeMcCommand(["mg", e.key, `T${ttl}`]), unit: 0, read: false };
     }
   }
-  // Binary.
-  switch (c) {
-    case "get":
-    case "gets":
-      return { bytes: encodeBinary({ opcode: BinOp.Get, key: e.key }), unit: 2, read: true };
-    case "gat":
-      return {
-        bytes: encodeBinary({ opcode: BinOp.Gat, key: e.key, extras: binaryExtras({ ttl }) }),
-        unit: 12,
-        read: true,
-      };
-    case "set":
-    case "cas":
-      return {
-        bytes: encodeBinary({
-          opcode: BinOp.Set,
-          key: e.key,
-          value: v(),
-          extras: binaryExtras({ flags: e.flags, ttl }),
-        }),
-        unit: 3,
-        read: false,
-      };
-    case "add":
-      return {
-        bytes: encodeBinary({
-          opcode: BinOp.Add,
-          key: e.key,
-          value: v(),
-          extras: binaryExtras({ flags: e.flags, ttl }),
-        }),
-        unit: 4,
-        read: false,
-      };
-    case "replace":
-      return {
-        bytes: encodeBinary({
-          opcode: BinOp.Replace,
-          key: e.key,
-          value: v(),
-          extras: binaryExtras({ flags: e.flags, ttl }),
-        }),
-        unit: 5,
-        read: false,
-      };
-    case "append":
-      return {
-        bytes: encodeBinary({ opcode: BinOp.Append, key: e.key, value: v() }),
-        unit: 6,
-        read: false,
-      };
-    case "prepend":
-      return {
-        bytes: encodeBinary({ opcode: BinOp.Prepend, key: e.key, value: v() }),
-        unit: 7,
-        read: false,
-      };
-    case "delete":
-      return { bytes: encodeBinary({ opcode: BinOp.Delete, key: e.key }), unit: 8, read: false };
-    case "incr":
-      return {
-        bytes: encodeBinary({
-          opcode: BinOp.Increment,
-          key: e.key,
-          extras: binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }),
-        }),
-        unit: 9,
-        read: false,
-      };
-    case "decr":
-      return {
-        bytes: encodeBinary({
-          opcode: BinOp.Decrement,
-          key: e.key,
-          extras: binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }),
-        }),
-        unit: 10,
-        read: false,
-      };
-    case "touch":
-      return {
-        bytes: encodeBinary({ opcode: BinOp.Touch, key: e.key, extras: binaryExtras({ ttl }) }),
-        unit: 11,
-        read: false,
-      };
-  }
+  // Binary: one table row per common op.
+  const b = BINARY[c];
+  if (b === undefined) return undefined;
+  const extras = b.extras === "store"
+    ? binaryExtras({ flags: e.flags, ttl })
+    : b.extras === "ttl"
+    ? binaryExtras({ ttl })
+    : b.extras === "counter"
+    ? binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }) // never auto-create
+    : undefined;
+  return {
+    bytes: encodeBinary({
+      opcode: b.opcode,
+      key: e.key,
+      ...(b.value ? { value: v() } : {}),
+      ...(extras ? { extras } : {}),
+    }),
+    unit: b.unit,
+    read: b.read,
+  };
 }
