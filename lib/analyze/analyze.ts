@@ -117,34 +117,6 @@ export interface Analysis {
   };
 }
 
-const READS = new Set([
-  "get",
-  "gets",
-  "gat",
-  "gats",
-  "mg",
-  "mget",
-  "hget",
-  "hgetall",
-  "hmget",
-  "lindex",
-  "lrange",
-  "smembers",
-  "srandmember",
-  "zrange",
-  "zrangebyscore",
-  "zscore",
-  "getex",
-  "getdel",
-  "getrange",
-  "exists",
-  "strlen",
-  "llen",
-  "scard",
-  "hlen",
-  "sismember",
-  "hexists",
-]);
 const WRITES = new Set([
   "set",
   "add",
@@ -186,7 +158,6 @@ interface OpState {
   latency: LogHistogram;
   ttl: LogHistogram;
   rate: number[];
-  read: boolean;
   write: boolean;
 }
 
@@ -262,7 +233,6 @@ export async function analyzeReader(
         latency: new LogHistogram(),
         ttl: new LogHistogram(),
         rate: [],
-        read: READS.has(name),
         write: WRITES.has(name),
       };
       ops[i] = s;
@@ -327,7 +297,8 @@ export async function analyzeReader(
       if (prev < 0 || Math.floor(prev / 1e6) !== sec) wsPer[sec] = (wsPer[sec] ?? 0) + 1;
       table.last[slot] = t;
       table.counts[slot]!++;
-      if (op.read && st === Status.Miss) {
+      // Miss is a read's status only (profile spec), so no list of read commands is needed.
+      if (st === Status.Miss) {
         readMisses++;
         if (table.written[slot] === 0) compulsory++;
       }
