@@ -11,7 +11,7 @@ import {
   McStatus,
 } from "../protocol/memcache/mod.ts";
 import { RespDecoder, type RespValue } from "../protocol/resp/mod.ts";
-import { NO_VALUE, type ProfileProtocol, Status } from "../profile/mod.ts";
+import { type EventFields, NO_VALUE, type ProfileProtocol, Status } from "../profile/mod.ts";
 
 /** Hashes keys for a session, so that no key byte outlives the packet it came in. */
 export interface KeyHasher {
@@ -25,31 +25,12 @@ export interface KeyHasher {
   slot: number;
 }
 
-/** One paired transaction, as a session reports it. */
-export interface SessionEvent {
-  /** Request time, µs since the capture start. */
-  t: number;
-  /** Op name (lower case: `get`, `mg`, `set`, `hget`, …). */
-  op: string;
-  /** Key hash halves (0 without a key). */
-  keyHi: number;
-  /** Low half. */
-  keyLo: number;
-  /** Key length (0 = no key). */
-  keyLen: number;
-  /** Value length or {@linkcode NO_VALUE}. */
-  valueLen: number;
-  /** Client flags (memcached) or 0. */
-  flags: number;
-  /** TTL in seconds or -1. */
-  ttl: number;
-  /** Outcome ({@linkcode Status}). */
-  status: number;
-  /** Response time on the wire, µs; NaN without a response. */
-  latency: number;
-  /** Cluster slot or -1 (set by the recorder). */
-  slot: number;
-}
+/**
+ * One paired transaction, as a session reports it: a profile event before the recorder gives
+ * it a connection, an op index and a sequence number. `op` is the op name (`get`, `mg`, `hget`,
+ * …), `latency` is NaN without a response, and `slot` is -1 until the recorder sets it.
+ */
+export type SessionEvent = Omit<EventFields, "conn" | "op" | "seq"> & { op: string };
 
 /** Where a session sends its events. */
 export type EventCallback = (e: SessionEvent) => void;
