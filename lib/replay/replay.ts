@@ -777,6 +777,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               let read: boolean;
               if (plan !== undefined && keyLen > 0) {
                 // Fast path for text targets: written straight into the connection's queue.
+                if (c.dead) continue;
                 const n = textFastSize(plan, keyLen, valueLen, b.flags[i]!, b.ttl[i]!);
                 const at = q.reserve(n);
                 writeTextFast(
@@ -793,7 +794,6 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                   fillOf,
                 );
                 read = plan.read;
-                if (c.dead) continue;
                 q.push(n, plan.unit, op, read, intended, pipelined);
               } else {
                 const name = r.ops[code]!;
