@@ -113,10 +113,22 @@ function port(text: string | undefined, fallback: number, input: string): number
   return p;
 }
 
-/** A URI with its password replaced by `***`, for messages. */
+/**
+ * A text with the password of every URI in it (`redis://user:pw@host`) replaced by `***`; a
+ * credential without a user name (`redis://pw@host`) is hidden whole. For messages, logs and
+ * summaries.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(redactUri("redis://app:s3cret@h:6379"), "redis://app:***@h:6379");
+ * assert.equal(redactUri("failed: rediss://pw@h:1 and redis://h:2"), "failed: rediss://***@h:1 and redis://h:2");
+ * ```
+ */
 export function redactUri(s: string): string {
-  return s.replace(/^([a-z]+:\/\/)([^@/]*)@/i, (_, scheme: string, cred: string) => {
-    const i = cred.indexOf(":");
-    return i < 0 ? `${scheme}***@` : `${scheme}${cred.slice(0, i)}:***@`;
-  });
+  return s.replace(
+    /([a-z][a-z0-9+.-]*:\/\/)([^@/\s:]*)(:[^@/\s]*)?@/gi,
+    (_m, scheme: string, user: string, pw: string | undefined) =>
+      pw === undefined ? (user ? `${scheme}***@` : `${scheme}@`) : `${scheme}${user}:***@`,
+  );
 }

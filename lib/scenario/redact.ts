@@ -1,4 +1,5 @@
 // This module uses no Deno APIs.
+import { redactUri } from "../net/mod.ts";
 
 /** Option names whose values are secrets. */
 const SECRET_NAME =
@@ -24,7 +25,7 @@ export function redactSecrets(value: unknown): unknown {
   const walk = (v: unknown, key: string): unknown => {
     if (v === undefined || v === null) return v;
     if (SECRET_NAME.test(key) && (typeof v === "string" || typeof v === "number")) return "***";
-    if (typeof v === "string") return redactUriText(v);
+    if (typeof v === "string") return redactUri(v);
     if (typeof v === "number" || typeof v === "boolean") return v;
     if (typeof v === "bigint") return String(v);
     if (typeof v === "function") return "[function]";
@@ -53,13 +54,4 @@ export function redactSecrets(value: unknown): unknown {
     return out;
   };
   return walk(value, "");
-}
-
-/** Every `scheme://user:password@` in a text with the password replaced by `***`. */
-export function redactUriText(s: string): string {
-  return s.replace(
-    /([a-z][a-z0-9+.-]*:\/\/)([^@/\s:]*)(:[^@/\s]*)?@/gi,
-    (_m, scheme: string, user: string, pw: string | undefined) =>
-      pw === undefined ? (user ? `${scheme}***@` : `${scheme}@`) : `${scheme}${user}:***@`,
-  );
 }

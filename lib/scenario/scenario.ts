@@ -2,7 +2,7 @@ import { type Analysis, type AnalyzeOptions, analyzeProfile } from "../analyze/m
 import { bench, type BenchOptions, type BenchResult, resolveBenchOptions } from "../bench/mod.ts";
 import { record, type RecordOptions, type RecordResult } from "../capture/mod.ts";
 import { errorMessage, EXIT, exitCodeFor, MembenchError } from "../errors/mod.ts";
-import { parseTarget, type Target } from "../net/mod.ts";
+import { parseTarget, redactUri, type Target } from "../net/mod.ts";
 import {
   type FidelityThresholds,
   replay,
@@ -22,7 +22,7 @@ import {
   recordMetrics,
   replayMetrics,
 } from "./metrics.ts";
-import { redactSecrets, redactUriText } from "./redact.ts";
+import { redactSecrets } from "./redact.ts";
 import { probeServer, type ServerInfo } from "./server_info.ts";
 import {
   evaluateThreshold,
@@ -327,7 +327,7 @@ function resolveOptions<T>(
   const bad = (what: string, rule: string, value: unknown) =>
     problems.push(
       `Cannot use ${what}: ${rule}: current value is ${
-        typeof value === "string" ? JSON.stringify(redactUriText(value)) : String(value)
+        typeof value === "string" ? JSON.stringify(redactUri(value)) : String(value)
       }`,
     );
   if (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.\- ]*$/.test(name)) {
@@ -478,11 +478,11 @@ function stamp(d: Date): string {
 
 function errorInfo(e: unknown): { code: string; message: string; hint?: string } {
   if (e instanceof MembenchError) {
-    return { code: e.code, message: redactUriText(e.message), ...(e.hint ? { hint: e.hint } : {}) };
+    return { code: e.code, message: redactUri(e.message), ...(e.hint ? { hint: e.hint } : {}) };
   }
   return {
     code: "internal",
-    message: redactUriText(e instanceof Error ? e.stack ?? e.message : String(e)),
+    message: redactUri(e instanceof Error ? e.stack ?? e.message : String(e)),
   };
 }
 
@@ -936,7 +936,7 @@ class ScenarioRun<T> {
         servers: serverInfo,
         durationMs,
         state: "error",
-        error: { code: o.failure.code, message: redactUriText(o.failure.message) },
+        error: { code: o.failure.code, message: redactUri(o.failure.message) },
       };
       this.#endPhase(rec, metrics, r);
       throw new PhaseStop(rec.error);

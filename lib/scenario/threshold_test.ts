@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { MembenchError } from "../errors/mod.ts";
 import { evaluateThreshold, parseThreshold } from "./threshold.ts";
-import { redactSecrets, redactUriText } from "./redact.ts";
+import { redactSecrets } from "./redact.ts";
+import { redactUri } from "../net/mod.ts";
 
 Deno.test("parseThreshold() reads metrics, comparators and units into base units", () => {
   const cases: Array<[string, string, string, number, string]> = [
@@ -127,7 +128,7 @@ Deno.test("redactSecrets() hides passwords, salts and URI credentials, keeps sha
   cyc["self"] = cyc;
   assert.deepEqual(redactSecrets(cyc), { x: 1, self: "[cycle]" });
   assert.equal(
-    redactUriText("failed: redis://u:p@h:1 and redis://h:2"),
+    redactUri("failed: redis://u:p@h:1 and redis://h:2"),
     "failed: redis://u:***@h:1 and redis://h:2",
   );
 });
