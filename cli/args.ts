@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { MembenchError } from "../lib/errors/mod.ts";
+import { MembenchError, nearestName } from "../lib/errors/mod.ts";
 
 /** parseArgs with our error messages: an unknown or malformed flag names the flag. */
 export function parseFlags(
@@ -16,7 +16,14 @@ export function parseFlags(
     const m = e instanceof Error ? e.message : String(e);
     const unknown = /Unknown option '([^']+)'/.exec(m);
     if (unknown) {
-      throw new MembenchError("invalid_argument", `Unknown flag '${unknown[1]}'`);
+      const flag = unknown[1]!;
+      const near = flag.startsWith("--")
+        ? nearestName(flag.slice(2), Object.keys(options))
+        : undefined;
+      throw new MembenchError(
+        "invalid_argument",
+        `Unknown flag '${flag}'${near ? ` (did you mean '--${near}'?)` : ""}`,
+      );
     }
     const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(m);
     if (missing) throw new MembenchError("invalid_argument", `Flag '${missing[1]}' needs a value`);

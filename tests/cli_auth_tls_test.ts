@@ -210,7 +210,7 @@ Deno.test("CLI: a refused port, bad flags and bad values give clear errors with 
   );
   const unknown = await runCli(["bench", "--clinets", "5"]);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /Unknown flag '--clinets'/);
+  assert.match(unknown.stderr, /Unknown flag '--clinets' \(did you mean '--clients'\?\)/);
   const badInt = await runCli(["bench", "-c", "zero"]);
   assert.equal(badInt.code, 2);
   assert.match(badInt.stderr, /flag '--clients'.*"zero"/);

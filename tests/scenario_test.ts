@@ -384,4 +384,11 @@ Deno.test("runScenario() in-process: phase names, duplicate names and metricsOf"
   assert.ok(r.checks[0]!.pass);
   assert.ok(r.summaryPath!.startsWith(outDir));
   assert.equal(r.history, undefined);
+  // Runs that start together keep their own summaries.
+  const twins = await Promise.all(
+    [1, 2, 3].map(() => runScenario("twin", { outDir, history: false, seed: 1 }, () => {})),
+  );
+  const paths = new Set(twins.map((t) => t.summaryPath!));
+  assert.equal(paths.size, 3);
+  for (const p of paths) assert.equal(JSON.parse(await Deno.readTextFile(p)).summaryPath, p);
 });

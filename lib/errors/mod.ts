@@ -81,3 +81,4 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 export * from "./exit_codes.ts";
+export * from "./nearest_name.ts";

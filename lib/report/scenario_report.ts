@@ -53,9 +53,9 @@ export function formatScenarioText(r: ScenarioResult): string {
   const L: string[] = [];
   L.push("");
   L.push(
-    `scenario ${r.scenario}: ${r.status.toUpperCase()} in ${
-      seconds(r.durationMs)
-    } (seed ${r.seed})`,
+    `scenario ${r.scenario}: ${r.status.toUpperCase()} in ${seconds(r.durationMs)}${
+      r.status === "invalid" ? "" : ` (seed ${r.seed})`
+    }`, // an invalid run settled on no seed
   );
   if (r.problems) {
     L.push(`${r.problems.length} problem(s) with the options; nothing was run:`);

@@ -1,7 +1,7 @@
 import { type Analysis, type AnalyzeOptions, analyzeProfile } from "../analyze/mod.ts";
 import { bench, type BenchOptions, type BenchResult, resolveBenchOptions } from "../bench/mod.ts";
 import { record, type RecordOptions, type RecordResult } from "../capture/mod.ts";
-import { errorMessage, EXIT, exitCodeFor, MembenchError } from "../errors/mod.ts";
+import { errorMessage, EXIT, exitCodeFor, MembenchError, nearestName } from "../errors/mod.ts";
 import { parseTarget, redactUri, type Target } from "../net/mod.ts";
 import {
   type FidelityThresholds,
@@ -281,29 +281,6 @@ function envValue(name: string): string | undefined {
   }
 }
 
-function nearest(word: string, choices: readonly string[]): string | undefined {
-  let best: string | undefined, bestD = 3;
-  for (const c of choices) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 /**
  * Checks a scenario's name and options (with their environment overrides) and returns every
  * problem, one sentence each; an empty list means they are valid.
@@ -343,7 +320,7 @@ function resolveOptions<T>(
   }
   for (const k of Object.keys(o)) {
     if (!KNOWN_OPTIONS.includes(k)) {
-      const near = nearest(k, KNOWN_OPTIONS);
+      const near = nearestName(k, KNOWN_OPTIONS);
       problems.push(
         `Cannot use option '${k}': there is no such option${
           near ? ` (did you mean '${near}'?)` : ""
@@ -473,7 +450,7 @@ function slug(s: string): string {
 }
 
 function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return d.toISOString().replace(/[-:]/g, "").replace(".", "-"); // 20261122T232155-123Z
 }
 
 function errorInfo(e: unknown): { code: string; message: string; hint?: string } {
@@ -750,15 +727,25 @@ class ScenarioRun<T> {
     const outUsable = outDir !== undefined &&
       !(extra.problems ?? []).some((p) => p.includes("'outDir'"));
     if (outUsable) {
-      const path = `${outDir.replace(/\/+$/, "")}/${slug(this.#name)}-${stamp(this.#started)}.json`;
+      const base = `${outDir.replace(/\/+$/, "")}/${slug(this.#name)}-${stamp(this.#started)}`;
+      if (this.#history) result.history = { path: this.#history.path, runId: this.#runId };
       try {
         await Deno.mkdir(outDir, { recursive: true });
-        result.summaryPath = path;
-        if (this.#history) result.history = { path: this.#history.path, runId: this.#runId };
-        await Deno.writeTextFile(path, JSON.stringify(redactSecrets(result), null, 2) + "\n");
+        // Never overwrite another run's summary (two runs in the same millisecond, or side by side).
+        for (let n = 1;; n++) {
+          const path = n === 1 ? `${base}.json` : `${base}-${n}.json`;
+          result.summaryPath = path;
+          try {
+            const text = JSON.stringify(redactSecrets(result), null, 2) + "\n";
+            await Deno.writeTextFile(path, text, { createNew: true });
+            break;
+          } catch (e) {
+            if (!(e instanceof Deno.errors.AlreadyExists) || n >= 100) throw e;
+          }
+        }
       } catch (e) {
         delete result.summaryPath;
-        this.#logs.push(`Cannot write the summary to ${path}: ${errorMessage(e)}`);
+        this.#logs.push(`Cannot write the summary to ${base}.json: ${errorMessage(e)}`);
       }
     }
     if (this.#history) {
