@@ -6,6 +6,7 @@
  * ops/s of both and the membench/memaslap ratio, median of --rounds runs of --seconds each.
  *
  *   deno run -A bench/memcache_compare.ts [--rounds 3] [--seconds 10] [--threads 1] [--binary]
+ *     [--io auto|uring|deno]
  */
 import { parseArgs } from "node:util";
 import { startLocalServer } from "../lib/scenario/mod.ts";
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     threads: { type: "string", default: "1" },
     binary: { type: "boolean", default: false },
+    io: { type: "string", default: "auto" },
   },
 });
 const rounds = Number(values.rounds);
@@ -59,7 +61,7 @@ async function memaslap(port: number): Promise<number> {
   return Number(m[1]);
 }
 
-async function membench(port: number): Promise<{ ops: number; hitRatio: number }> {
+async function membench(port: number): Promise<{ ops: number; hitRatio: number; io: string }> {
   const prefix = "k".repeat(KEY - String(KEYS - 1).length);
   const json = await run(Deno.execPath(), [
     "run",
@@ -84,12 +86,14 @@ async function membench(port: number): Promise<{ ops: number; hitRatio: number }
     `${seconds}s`,
     "--threads",
     values.threads!,
+    "--io",
+    values.io!,
     "--json",
     "-",
   ]);
   const t = JSON.parse(json).tests[0];
   const get = t.commands.find((c: { command: string }) => c.command === "get");
-  return { ops: t.opsPerSec, hitRatio: get?.hitRatio ?? 0 };
+  return { ops: t.opsPerSec, hitRatio: get?.hitRatio ?? 0, io: JSON.parse(json).config.io };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -97,10 +101,12 @@ const srv = await startLocalServer("memcached", { args: ["-t", "2", "-m", "1024"
 try {
   const ma: number[] = [];
   const mb: number[] = [];
+  let io = "";
   for (let r = 0; r < rounds; r++) {
     ma.push(await memaslap(srv.port));
     const m = await membench(srv.port);
     mb.push(m.ops);
+    io = m.io;
     console.log(
       `round ${r + 1}: memaslap ${Math.round(ma[r]!).toLocaleString("en-US")} ops/s, membench ${
         Math.round(m.ops).toLocaleString("en-US")
@@ -112,7 +118,7 @@ try {
   console.log(
     `\n${values.binary ? "binary" : "text"} protocol, get:set 9:1, ${CONNECTIONS} connections, ` +
       `${VALUE}-byte values, ${KEY}-byte keys, ${seconds}s x ${rounds} rounds (median), membench ` +
-      `threads ${values.threads}`,
+      `threads ${values.threads}, io ${io}`,
   );
   console.log(
     `memaslap ${Math.round(a).toLocaleString("en-US")} ops/s | membench ${

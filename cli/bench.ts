@@ -51,6 +51,9 @@ Load
       --warmup D          warm-up per test, excluded from results (default 0)
   -P, --pipeline N        requests in flight per connection (default 1)
       --threads N         worker threads, each owning its share of the connections (default 1)
+      --io KIND           hot-loop I/O: uring (Linux io_uring through libc, plain TCP to an IP
+                          address), deno (Deno sockets: also TLS, unix sockets, host names), or
+                          auto (default: uring where it can)
       --rate R            open loop at R requests/s in total ("50000", "50k/s"); latency is then
                           measured from each request's intended send time
       --arrival KIND      constant (default) or poisson arrivals in open loop
@@ -122,6 +125,7 @@ const FLAGS = {
   warmup: { type: "string" },
   pipeline: { type: "string", short: "P" },
   threads: { type: "string" },
+  io: { type: "string" },
   rate: { type: "string" },
   arrival: { type: "string" },
   "late-threshold": { type: "string" },
@@ -232,6 +236,18 @@ export async function benchOptionsFromArgs(
       );
     }
     o.arrival = a;
+  }
+  if (s("io") !== undefined) {
+    const io = s("io");
+    if (io !== "auto" && io !== "uring" && io !== "deno") {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use flag '--io': expected auto, uring or deno: current value is ${
+          JSON.stringify(io)
+        }`,
+      );
+    }
+    o.io = io;
   }
   if (s("late-threshold") !== undefined) {
     o.lateThresholdUs = durationFlag("--late-threshold", s("late-threshold")!) * 1000;

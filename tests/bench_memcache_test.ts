@@ -10,6 +10,8 @@ import {
 import { runCli } from "./helpers.ts";
 
 const PROTOCOLS: BenchProtocol[] = ["memcache-text", "memcache-meta", "memcache-binary"];
+// Both hot loops: io_uring on libc sockets, and Deno's sockets.
+const IOS = ["uring", "deno"] as const;
 
 const COUNTERS = [
   "cmd_get",
@@ -108,8 +110,8 @@ const ALL_TESTS = [
   "version",
 ];
 
-for (const protocol of PROTOCOLS) {
-  Deno.test(`bench() ${protocol}: every test, pipelined, and memcached's stats agree with its counts`, async () => {
+for (const [protocol, io] of PROTOCOLS.flatMap((p) => IOS.map((io) => [p, io] as const))) {
+  Deno.test(`bench() ${protocol} (io ${io}): every test, pipelined, and memcached's stats agree with its counts`, async () => {
     await using srv = await startLocalServer("memcached");
     await seedCounters(srv.address, 2000);
     const before = await stats(srv.address);
@@ -123,8 +125,10 @@ for (const protocol of PROTOCOLS) {
       keyspace: 2000,
       dataSize: 8,
       seed: 3,
+      io,
     });
     const after = await stats(srv.address);
+    assert.equal(r.config.io, io);
     assert.equal(r.tests.length, ALL_TESTS.length);
     for (const t of r.tests) {
       assert.equal(t.requests, 1200, `${t.name} requests`);
@@ -146,87 +150,97 @@ for (const protocol of PROTOCOLS) {
     }
     assert.equal(by("add").hits! + by("add").misses!, 1200);
   });
+}
 
+async function checkMultigetNoreplyTtl(protocol: BenchProtocol): Promise<void> {
+  await using srv = await startLocalServer("memcached");
+  const before = await stats(srv.address);
+  const r = await bench({
+    target: srv.address,
+    protocol,
+    mix: [{ command: "set", weight: 1 }, { command: "get", weight: 4 }, {
+      command: "add",
+      weight: 1,
+    }, { command: "delete", weight: 1 }],
+    durationMs: 800,
+    clients: 6,
+    threads: 2,
+    pipeline: 16,
+    multiget: 5,
+    noreply: true,
+    ttl: 300,
+    keyspace: 500,
+    keyPattern: "zipf:0.9",
+    dataSize: "16-256",
+    seed: 11,
+  });
+  const after = await stats(srv.address);
+  const t = r.tests[0]!;
+  assert.equal(t.errors, 0, JSON.stringify(t.commands.map((c) => c.errors)));
+  assert.ok(t.requests > 500, `${t.requests} requests`);
+  assert.equal(t.sent, t.requests, "every request sent was answered or fenced");
+  const d = delta(before, after);
+  const get = t.commands.find((c) => c.command === "get")!;
+  assert.equal(get.hits! + get.misses!, get.count * 5, "one hit or miss per key of a multi-get");
+  assert.equal(d.cmd_get, get.count * 5);
+  assert.equal(d.get_hits, get.hits);
+  const writes = t.commands.filter((c) => c.command === "set" || c.command === "add");
+  assert.equal(d.cmd_set, writes.reduce((a, c) => a + c.count, 0));
+  const del = t.commands.find((c) => c.command === "delete")!;
+  assert.equal(d.delete_hits! + d.delete_misses!, del.count);
+  if (protocol !== "memcache-text") {
+    // Quiet meta and binary writes still report failures (NS, NF), so outcomes are counted.
+    assert.equal(d.delete_hits, del.hits);
+    assert.equal(d.delete_misses, del.misses);
+    const add = t.commands.find((c) => c.command === "add")!;
+    assert.ok(add.misses! > 0, "some adds found their key");
+  } else {
+    // Text noreply hides outcomes: membench does not invent them.
+    assert.equal(del.hits, undefined);
+  }
+  // The TTL reached the server: items expire in about 300 s.
+  using c = await McConnection.open(parseTarget(srv.address));
+  const keys = await c.call(["mg", "key:000", "t"]);
+  if (keys[0]!.status === "HD") {
+    const ttl = Number(/ t(-?\d+)/.exec(keys[0]!.line)?.[1]);
+    assert.ok(ttl > 250 && ttl <= 300, `ttl ${ttl}`);
+  }
+}
+
+for (const protocol of PROTOCOLS) {
   Deno.test(`bench() ${protocol}: multi-get, noreply writes, TTL and a duration-bound mix pair correctly`, async () => {
-    await using srv = await startLocalServer("memcached");
-    const before = await stats(srv.address);
-    const r = await bench({
-      target: srv.address,
-      protocol,
-      mix: [{ command: "set", weight: 1 }, { command: "get", weight: 4 }, {
-        command: "add",
-        weight: 1,
-      }, { command: "delete", weight: 1 }],
-      durationMs: 800,
-      clients: 6,
-      threads: 2,
-      pipeline: 16,
-      multiget: 5,
-      noreply: true,
-      ttl: 300,
-      keyspace: 500,
-      keyPattern: "zipf:0.9",
-      dataSize: "16-256",
-      seed: 11,
-    });
-    const after = await stats(srv.address);
-    const t = r.tests[0]!;
-    assert.equal(t.errors, 0, JSON.stringify(t.commands.map((c) => c.errors)));
-    assert.ok(t.requests > 500, `${t.requests} requests`);
-    assert.equal(t.sent, t.requests, "every request sent was answered or fenced");
-    const d = delta(before, after);
-    const get = t.commands.find((c) => c.command === "get")!;
-    assert.equal(get.hits! + get.misses!, get.count * 5, "one hit or miss per key of a multi-get");
-    assert.equal(d.cmd_get, get.count * 5);
-    assert.equal(d.get_hits, get.hits);
-    const writes = t.commands.filter((c) => c.command === "set" || c.command === "add");
-    assert.equal(d.cmd_set, writes.reduce((a, c) => a + c.count, 0));
-    const del = t.commands.find((c) => c.command === "delete")!;
-    assert.equal(d.delete_hits! + d.delete_misses!, del.count);
-    if (protocol !== "memcache-text") {
-      // Quiet meta and binary writes still report failures (NS, NF), so outcomes are counted.
-      assert.equal(d.delete_hits, del.hits);
-      assert.equal(d.delete_misses, del.misses);
-      const add = t.commands.find((c) => c.command === "add")!;
-      assert.ok(add.misses! > 0, "some adds found their key");
-    } else {
-      // Text noreply hides outcomes: membench does not invent them.
-      assert.equal(del.hits, undefined);
-    }
-    // The TTL reached the server: items expire in about 300 s.
-    using c = await McConnection.open(parseTarget(srv.address));
-    const keys = await c.call(["mg", "key:000", "t"]);
-    if (keys[0]!.status === "HD") {
-      const ttl = Number(/ t(-?\d+)/.exec(keys[0]!.line)?.[1]);
-      assert.ok(ttl > 250 && ttl <= 300, `ttl ${ttl}`);
-    }
+    await checkMultigetNoreplyTtl(protocol);
   });
 }
 
-Deno.test("bench() memcached: a server killed mid-pipeline gives counted connection errors, not a hang", async () => {
-  const srv = await startLocalServer("memcached");
-  setTimeout(() => Deno.kill(srv.pid, "SIGKILL"), 400);
-  const t0 = Date.now();
-  const r = await bench({
-    target: srv.address,
-    protocol: "memcache-binary",
-    tests: ["get"],
-    durationMs: 3000,
-    clients: 4,
-    pipeline: 32,
-    multiget: 4,
-    keyspace: 1000,
-    reconnect: { maxAttempts: 2, baseDelayMs: 20 },
-    seed: 1,
+for (const io of IOS) {
+  Deno.test(`bench() memcached (io ${io}): a server killed mid-pipeline gives counted connection errors, not a hang`, async () => {
+    const srv = await startLocalServer("memcached");
+    setTimeout(() => Deno.kill(srv.pid, "SIGKILL"), 400);
+    const t0 = Date.now();
+    const r = await bench({
+      target: srv.address,
+      protocol: "memcache-binary",
+      tests: ["get"],
+      durationMs: 3000,
+      clients: 4,
+      pipeline: 32,
+      multiget: 4,
+      keyspace: 1000,
+      reconnect: { maxAttempts: 2, baseDelayMs: 20 },
+      seed: 1,
+      io,
+    });
+    await srv.stop();
+    assert.equal(r.config.io, io);
+    assert.ok(Date.now() - t0 < 6000, "ended promptly");
+    const t = r.tests[0]!;
+    assert.ok(t.requests > 0);
+    assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, JSON.stringify(t.commands[0]!.errors));
+    assert.ok(r.failure, "every connection failed for good");
+    assert.match(r.failure!.message, /refused|closed|reset/i);
   });
-  await srv.stop();
-  assert.ok(Date.now() - t0 < 6000, "ended promptly");
-  const t = r.tests[0]!;
-  assert.ok(t.requests > 0);
-  assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, JSON.stringify(t.commands[0]!.errors));
-  assert.ok(r.failure, "every connection failed for good");
-  assert.match(r.failure!.message, /refused|closed|reset/i);
-});
+}
 
 Deno.test("membench bench --protocol memcache-meta on the CLI, and a bad protocol or RESP-only flag is a usage error", async () => {
   await using srv = await startLocalServer("memcached");

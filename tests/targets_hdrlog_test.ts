@@ -19,6 +19,8 @@ Deno.test("bench() over a unix socket and across several servers, with HDR log a
       seed: 2,
     });
     assert.deepEqual(r.config.targets, [sock, b.address]);
+    // A unix socket among the targets: auto I/O takes Deno's sockets for the run.
+    assert.equal(r.config.io, "deno");
     // Clients 0 and 2 use the socket, 1 and 3 the second server; each client sends 750.
     assert.equal((await commandStats(a.address)).set, 1500);
     assert.equal((await commandStats(b.address)).set, 1500);

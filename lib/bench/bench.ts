@@ -5,7 +5,14 @@ import {
   type ShardResultLike,
   summarizeEncoded,
 } from "./_merge.ts";
-import { endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
+import {
+  endpointName,
+  parseTarget,
+  RespConnection,
+  socketCapable,
+  type Target,
+  uringSupport,
+} from "../net/mod.ts";
 import { parseRatePerSec } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -103,6 +110,29 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     problems.push(
       `Cannot use 'threads': must not exceed clients (${clients}): current value is ${threads}`,
     );
+  }
+  const ioWanted = o.io ?? "auto";
+  let io: "uring" | "deno" = "deno";
+  if (ioWanted !== "auto" && ioWanted !== "uring" && ioWanted !== "deno") {
+    problems.push(
+      `Cannot use 'io': must be one of auto, uring, deno: current value is ${
+        JSON.stringify(ioWanted)
+      }`,
+    );
+  } else if (ioWanted !== "deno") {
+    const unfit = targets.find((t) => !socketCapable(t.endpoint, t.tls));
+    const support = uringSupport();
+    if (!support.ok || unfit) {
+      if (ioWanted === "uring") {
+        problems.push(
+          `Cannot use 'io' uring: ${
+            support.ok
+              ? `${endpointName(unfit!.endpoint)} is not plain TCP to an IP address`
+              : support.reason
+          }`,
+        );
+      }
+    } else io = "uring";
   }
   const durationMs = o.durationMs;
   if (durationMs !== undefined && !(durationMs > 0)) {
@@ -206,6 +236,7 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     warmupMs,
     pipeline,
     threads,
+    io,
     tests: plan.map((p) => p.name),
     ...(mix ? { mix } : {}),
     keyspace,
@@ -228,6 +259,7 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       protocol,
       memcache,
       resp3: config.resp3,
+      io,
       clientName: o.clientName ?? "membench",
       connectTimeoutMs: o.connectTimeoutMs ?? 5000,
       requestTimeoutMs: o.requestTimeoutMs ?? 10_000,

@@ -106,6 +106,8 @@ export interface DialectConfig {
   requestTimeoutMs: number;
   /** memcached settings. */
   memcache: McWorkload;
+  /** Open libc sockets for the io_uring loop instead of Deno connections. */
+  socket?: boolean;
 }
 
 const KEY_RAND_WIDTH = 12;
@@ -148,6 +150,7 @@ export function makeDialect(cfg: DialectConfig): Dialect {
           resp3: cfg.resp3,
           connectTimeoutMs: cfg.connectTimeoutMs,
           requestTimeoutMs: cfg.requestTimeoutMs,
+          socket: cfg.socket ?? false,
           ...(cfg.clientName !== undefined ? { clientName: cfg.clientName } : {}),
         });
         return c.transport;
@@ -169,6 +172,7 @@ export function makeDialect(cfg: DialectConfig): Dialect {
         protocol: binary ? "binary" : "text",
         connectTimeoutMs: cfg.connectTimeoutMs,
         requestTimeoutMs: cfg.requestTimeoutMs,
+        socket: cfg.socket ?? false,
       }),
     replies: (name) =>
       binary ? new McBinaryReplyScanner(units, name) : new McAsciiReplyScanner(units, name),

@@ -1,6 +1,14 @@
+import { setImmediate } from "node:timers";
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { CommandMetrics, type CommandMetricsData } from "../metrics/mod.ts";
-import type { Target, Transport } from "../net/mod.ts";
+import {
+  bufferAddress,
+  errnoText,
+  Ring,
+  type SocketTransport,
+  type Target,
+  type Transport,
+} from "../net/mod.ts";
 import {
   type BenchProtocol,
   type CompiledRequest,
@@ -43,6 +51,8 @@ export interface ShardConfig {
   targets: Target[];
   /** RESP3. */
   resp3: boolean;
+  /** Hot-loop I/O: io_uring on libc sockets, or Deno's sockets. */
+  io: "uring" | "deno";
   /** CLIENT SETNAME value. */
   clientName: string | undefined;
   /** Connect timeout. */
@@ -143,6 +153,7 @@ interface Compiled {
 
 class Client {
   index: number;
+  local: number;
   target: Target;
   transport: Transport | undefined;
   scanner: ReplyReader;
@@ -161,6 +172,15 @@ class Client {
   rng: Rng;
   sizer: () => number;
   ids: Float64Array;
+  // io_uring: socket, buffer addresses, the send in flight, and a generation that tells a
+  // completion of an earlier connection of this client from one of the current.
+  fd = -1;
+  gen = 0;
+  outAddr = 0;
+  spareAddr = 0;
+  rbufAddr = 0;
+  sendAddr = 0;
+  sendLeft = 0;
   nextDueUs = 0; // open loop
   dead = false;
   error: MembenchError | undefined;
@@ -170,6 +190,7 @@ class Client {
   share = Infinity;
   constructor(
     index: number,
+    local: number,
     target: Target,
     scanner: ReplyReader,
     pipeline: number,
@@ -180,10 +201,12 @@ class Client {
     sizer: () => number,
   ) {
     this.index = index;
+    this.local = local;
     this.target = target;
     this.scanner = scanner;
-    this.out = new Uint8Array(outSize);
-    this.spare = new Uint8Array(outSize);
+    // Over 64 bytes, so that the buffers live off the JS heap and keep their address (io_uring).
+    this.out = new Uint8Array(Math.max(256, outSize));
+    this.spare = new Uint8Array(Math.max(256, outSize));
     this.rbuf = new Uint8Array(Math.max(64 * 1024, outSize));
     this.fifoCmd = new Int32Array(pipeline);
     this.fifoSent = new Float64Array(pipeline);
@@ -212,6 +235,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     connectTimeoutMs: cfg.connectTimeoutMs,
     requestTimeoutMs: cfg.requestTimeoutMs,
     memcache: cfg.memcache,
+    socket: cfg.io === "uring",
   });
   const compiled: Compiled[] = dialect.compile(cfg.commands).map(
     (c: CompiledRequest, i: number) => ({
@@ -243,6 +267,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     clients.push(
       new Client(
         g,
+        i,
         cfg.targets[g % cfg.targets.length]!,
         dialect.replies(`reply stream of client ${g}`),
         P,
@@ -283,8 +308,14 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   let second = 0;
   let fatal: MembenchError | undefined;
   let abandoned = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => finish = r);
+  let done = false;
+  let resolveFinished!: () => void;
+  const finished = new Promise<void>((r) => resolveFinished = r);
+  const finish = () => {
+    done = true;
+    resolveFinished();
+  };
+  let ring: Ring | undefined;
   const ticker = openLoop ? new Ticker() : undefined;
   const perClientRate = openLoop ? cfg.ratePerSec! / cfg.clients : 0;
   const meanIntervalUs = openLoop ? 1e6 / perClientRate : 0;
@@ -319,6 +350,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     const len = c.outLen;
     c.out = c.spare;
     c.spare = buf;
+    const addr = c.outAddr;
+    c.outAddr = c.spareAddr;
+    c.spareAddr = addr;
     c.outLen = 0;
     c.writing = true;
     const t = nowUs();
@@ -331,7 +365,11 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
         }
       }
     }
-    writeOut(c, buf, len);
+    if (ring) {
+      c.sendAddr = addr;
+      c.sendLeft = len;
+      ring.send(c.fd, addr, len, tagOf(c, 1));
+    } else writeOut(c, buf, len);
   }
 
   async function writeOut(c: Client, buf: Uint8Array, len: number): Promise<void> {
@@ -419,6 +457,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       try {
         c.transport = await dialect.open(c.target);
         c.scanner.reset();
+        adopt(c);
         reconnects++;
         return true;
       } catch (e) {
@@ -430,6 +469,78 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       ? last
       : new MembenchError("connection", `client ${c.index}: ${errorMessage(last)}`);
     return false;
+  }
+
+  // End of stream or a read error on `tr`: fails what was in flight and reconnects. True when the
+  // client goes on (reconnected and refilled), false when it is finished.
+  async function onClosed(c: Client, tr: Transport): Promise<boolean> {
+    if (stopped && c.inflight === 0) return false;
+    if (interrupted) return false;
+    const code = c.error?.code === "timeout" ? "timeout" : "connection";
+    const why = c.error ??
+      new MembenchError("connection", `client ${c.index}: server closed the connection`);
+    c.error = undefined;
+    try {
+      tr.close();
+    } catch { /* closed already */ }
+    c.transport = undefined;
+    failInflight(c, code);
+    if (stopped || c.issued >= c.limit) {
+      checkDone();
+      return false;
+    }
+    if (!(await reconnect(c, why))) {
+      if (clients.every((x) => x.dead)) fatal = c.error;
+      checkDone();
+      return false;
+    }
+    if (openLoop) {
+      c.nextDueUs = Math.max(c.nextDueUs, nowUs());
+      sendDue(c, nowUs());
+    } else refillClosed(c);
+    return true;
+  }
+
+  // `n` new bytes in c.rbuf: completes the replies they finish and sends what that frees.
+  // 0: go on reading; 1: this client is finished; 2: garbage closed `tr` (reconnect follows).
+  function onBytes(c: Client, n: number, tr: Transport): number {
+    const now = nowUs();
+    const buf = c.rbuf;
+    const sc = c.scanner;
+    let p = 0;
+    try {
+      while ((p = sc.scan(buf, p, n, c.fifoCmd[c.head]!)) >= 0) {
+        if (sc.kind === PUSH) continue; // out-of-band, not a reply
+        if (c.inflight === 0) {
+          throw new MembenchError("protocol", `client ${c.index}: reply without a request`);
+        }
+        complete(c, now);
+      }
+    } catch (e) {
+      // A garbage reply: the stream cannot be trusted any more; count and reconnect.
+      c.error = e instanceof MembenchError ? e : new MembenchError("protocol", errorMessage(e));
+      const m = compiled[c.fifoCmd[c.head]!]?.metrics;
+      if (c.inflight > 0 && m) {
+        m.count++;
+        m.recordError("protocol");
+        c.head = c.head + 1 === P ? 0 : c.head + 1;
+        c.inflight--;
+      }
+      try {
+        tr.close();
+      } catch { /* closed already */ }
+      return 2;
+    }
+    lastReplyUs = now;
+    if (now >= endUs) stopped = true;
+    if (c.inflight === 0 && (stopped || c.issued >= c.limit)) {
+      // This client is done.
+      checkDone();
+      return 1;
+    }
+    if (openLoop) sendDue(c, now);
+    else refillClosed(c);
+    return 0;
   }
 
   async function readLoop(c: Client): Promise<void> {
@@ -445,68 +556,107 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
         }
       }
       if (n === null) {
-        if (stopped && c.inflight === 0) return;
-        if (interrupted) return;
-        const code = c.error?.code === "timeout" ? "timeout" : "connection";
-        const why = c.error ??
-          new MembenchError("connection", `client ${c.index}: server closed the connection`);
-        c.error = undefined;
-        try {
-          tr.close();
-        } catch { /* closed already */ }
-        c.transport = undefined;
-        failInflight(c, code);
-        if (stopped || c.issued >= c.limit) {
-          checkDone();
-          return;
-        }
-        if (!(await reconnect(c, why))) {
-          if (clients.every((x) => x.dead)) fatal = c.error;
-          checkDone();
-          return;
-        }
-        if (openLoop) {
-          c.nextDueUs = Math.max(c.nextDueUs, nowUs());
-          sendDue(c, nowUs());
-        } else refillClosed(c);
-        continue;
-      }
-      const now = nowUs();
-      const buf = c.rbuf;
-      const sc = c.scanner;
-      let p = 0;
-      try {
-        while ((p = sc.scan(buf, p, n, c.fifoCmd[c.head]!)) >= 0) {
-          if (sc.kind === PUSH) continue; // out-of-band, not a reply
-          if (c.inflight === 0) {
-            throw new MembenchError("protocol", `client ${c.index}: reply without a request`);
-          }
-          complete(c, now);
-        }
-      } catch (e) {
-        // A garbage reply: the stream cannot be trusted any more; count and reconnect.
-        c.error = e instanceof MembenchError ? e : new MembenchError("protocol", errorMessage(e));
-        const m = compiled[c.fifoCmd[c.head]!]?.metrics;
-        if (c.inflight > 0 && m) {
-          m.count++;
-          m.recordError("protocol");
-          c.head = c.head + 1 === P ? 0 : c.head + 1;
-          c.inflight--;
-        }
-        try {
-          tr.close();
-        } catch { /* closed already */ }
-        continue;
-      }
-      lastReplyUs = now;
-      if (now >= endUs) stopped = true;
-      if (c.inflight === 0 && (stopped || c.issued >= c.limit)) {
-        // This client is done.
-        checkDone();
+        if (await onClosed(c, tr)) continue;
         return;
       }
-      if (openLoop) sendDue(c, now);
-      else refillClosed(c);
+      // 2: the transport is closed; the next read ends and reconnects.
+      if (onBytes(c, n, tr) === 1) return;
+    }
+  }
+
+  // io_uring: a completion's tag is the client's slot, its connection generation and the op.
+  function tagOf(c: Client, op: number): number {
+    return ((c.gen & 0x3ff) << 21 | c.local << 1 | op) >>> 0;
+  }
+
+  // Takes over a freshly opened libc socket: new generation, receive armed.
+  function adopt(c: Client): void {
+    if (!ring || c.transport === undefined) return;
+    c.gen++;
+    c.fd = (c.transport as SocketTransport).fd;
+    c.writing = false;
+    c.sendLeft = 0;
+    ring.recv(c.fd, c.rbufAddr, c.rbuf.length, tagOf(c, 0));
+  }
+
+  // The io_uring loop: every send and receive of a turn goes to the kernel in one call; timers,
+  // the abort signal and reconnects run when it yields to the event loop, every few ms.
+  async function uringLoop(): Promise<void> {
+    const r = ring!;
+    const closing = new Set<Promise<unknown>>();
+    const lost = (c: Client, tr: Transport) => {
+      const p = onClosed(c, tr).finally(() => closing.delete(p));
+      closing.add(p);
+    };
+    try {
+      let lastYield = nowUs();
+      for (const c of clients) adopt(c);
+      if (openLoop) {
+        for (const c of clients) sendDue(c, nowUs());
+      } else {
+        for (const c of clients) refillClosed(c);
+      }
+      while (!done) {
+        let waitUs = 5000;
+        if (openLoop && !stopped) {
+          const now = nowUs();
+          let next = Infinity;
+          for (const c of clients) {
+            if (c.dead || c.transport === undefined) continue;
+            sendDue(c, now);
+            if (c.inflight < P && c.issued < c.limit && c.nextDueUs < next) next = c.nextDueUs;
+          }
+          waitUs = Math.min(waitUs, Math.max(0, next - nowUs()));
+        }
+        r.wait(waitUs);
+        let got = 0;
+        while (r.next()) {
+          got++;
+          const tag = r.tag;
+          const res = r.res;
+          const c = clients[(tag >>> 1) & 0xfffff];
+          if (c === undefined || (tag >>> 21) !== (c.gen & 0x3ff) || c.transport === undefined) {
+            continue; // an earlier connection's
+          }
+          const tr = c.transport;
+          if (tag & 1) {
+            // A send: all of it went (MSG_WAITALL), or the connection is broken and the receive
+            // will say so.
+            if (res > 0 && res < c.sendLeft) {
+              c.sendAddr += res;
+              c.sendLeft -= res;
+              r.send(c.fd, c.sendAddr, c.sendLeft, tagOf(c, 1));
+              continue;
+            }
+            c.writing = false;
+            c.sendLeft = 0;
+            if (res >= 0 && c.outLen > 0) flush(c);
+            continue;
+          }
+          if (res > 0) {
+            const k = onBytes(c, res, tr);
+            if (k === 0) r.recv(c.fd, c.rbufAddr, c.rbuf.length, tagOf(c, 0));
+            else if (k === 2) lost(c, tr);
+            continue;
+          }
+          if (res < 0 && c.error === undefined && !stopped) {
+            c.error = new MembenchError("connection", `client ${c.index}: ${errnoText(-res)}`);
+          }
+          lost(c, tr);
+        }
+        const now = nowUs();
+        // Yield when idle, and every 2 ms when busy: timers, the abort signal, worker messages
+        // and whatever else shares this isolate (a live capture) must not wait on the load.
+        if (got === 0 || now - lastYield >= 2000 || closing.size > 0) {
+          r.submit(); // nothing may wait in the queue while a timer can close its socket
+          lastYield = now;
+          // setImmediate yields in about 10 µs and lets due timers run; setTimeout(0) takes
+          // about 1.5 ms (clamping), and a MessageChannel round trip starves timers.
+          await new Promise<void>((res) => setImmediate(res));
+        }
+      }
+    } finally {
+      await Promise.allSettled([...closing]);
     }
   }
 
@@ -580,7 +730,14 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     hooks.tick?.({ requests: reqs, errors, warmup });
   }, 100);
 
-  const readers = clients.map((c) => readLoop(c));
+  if (cfg.io === "uring") {
+    ring = new Ring(Math.min(4096, Math.max(64, clients.length * 4)));
+    for (const c of clients) {
+      c.outAddr = bufferAddress(c.out);
+      c.spareAddr = bufferAddress(c.spare);
+      c.rbufAddr = bufferAddress(c.rbuf);
+    }
+  }
   if (openLoop) {
     const t0 = nowUs();
     for (const c of clients) {
@@ -589,6 +746,20 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
           ? c.rng.nextExponential(meanIntervalUs)
           : c.rng.next() * meanIntervalUs);
     }
+  }
+  const readers = ring
+    ? [
+      uringLoop().catch((e) => {
+        // The ring itself failed (not a connection): end the run with the reason.
+        fatal ??= new MembenchError("connection", `io_uring loop: ${errorMessage(e)}`);
+        stopped = true;
+        finish();
+      }),
+    ]
+    : clients.map((c) => readLoop(c));
+  if (ring) {
+    // The loop sends.
+  } else if (openLoop) {
     void (async () => {
       while (!stopped && clients.some((c) => c.issued < c.limit && !c.dead)) {
         const now = nowUs();
@@ -617,6 +788,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     } catch { /* closed already */ }
   }
   await Promise.allSettled(readers);
+  ring?.close();
   hooks.signal?.removeEventListener("abort", onAbort);
   if (warmup) {
     // Stopped before warm-up ended: nothing was measured.

@@ -72,6 +72,13 @@ export interface BenchOptions {
   /** Worker isolates (Web Workers), each owning its share of the connections. @default {1} */
   threads?: number;
   /**
+   * How the hot loop does I/O. `uring`: Linux io_uring through libc FFI, every send and receive
+   * of a loop turn in one system call (plain TCP to an IP address; needs --allow-ffi). `deno`:
+   * Deno's sockets (also TLS, unix sockets, host names). `auto` takes `uring` where it can.
+   * @default {"auto"}
+   */
+  io?: "auto" | "uring" | "deno";
+  /**
    * Tests run one after another: redis-benchmark names (`set`, `get`, `lrange_100`, …) or
    * command templates (`"HSET h:__key__ f __data__"`). @default {["ping","set","get"]} unless `mix`.
    */
@@ -223,6 +230,8 @@ export interface BenchConfig {
   pipeline: number;
   /** Threads. */
   threads: number;
+  /** The I/O the hot loop used (`auto` resolved). */
+  io: "uring" | "deno";
   /** Tests run, or the mix. */
   tests: string[];
   /** Mix entries when a mix ran. */

@@ -25,6 +25,8 @@ export interface McConnectionOptions {
   connectTimeoutMs?: number;
   /** Reply timeout. @default {10000} */
   requestTimeoutMs?: number;
+  /** Connect with a libc socket the io_uring loop can take over (plain TCP only). */
+  socket?: boolean;
 }
 
 /** One text/meta reply line, with its payload when it had one. */
@@ -254,6 +256,7 @@ export async function openMemcache(
   const t = await openTransport(target.endpoint, {
     tls: target.tls,
     connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+    socket: options.socket ?? false,
   });
   if (target.password === undefined) return t;
   const name = endpointName(target.endpoint);

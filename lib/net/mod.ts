@@ -8,3 +8,4 @@ export * from "./target.ts";
 export * from "./transport.ts";
 export * from "./resp_connection.ts";
 export * from "./memcache_connection.ts";
+export * from "./uring.ts";

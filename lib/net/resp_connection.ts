@@ -19,6 +19,8 @@ export interface RespConnectionOptions {
   connectTimeoutMs?: number;
   /** How long a reply may take. @default {10000} */
   requestTimeoutMs?: number;
+  /** Connect with a libc socket the io_uring loop can take over (plain TCP only). */
+  socket?: boolean;
 }
 
 /**
@@ -54,6 +56,7 @@ export class RespConnection {
     const t = await openTransport(target.endpoint, {
       tls: target.tls,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      socket: options.socket ?? false,
     });
     const c = new RespConnection(t, name, options.requestTimeoutMs ?? 10_000);
     try {

@@ -1,5 +1,6 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { type Endpoint, endpointName, type TlsOptions } from "./target.ts";
+import { socketAddress, SocketTransport } from "./uring.ts";
 
 /** A byte stream to a server: what the engine's hot loop reads and writes. */
 export interface Transport {
@@ -20,6 +21,18 @@ export interface OpenTransportOptions {
    * @default {5000}
    */
   connectTimeoutMs?: number;
+  /**
+   * Open a libc socket ({@linkcode SocketTransport}) that the engine's io_uring loop can take
+   * over. Only for plain TCP to an IP address; ignored otherwise.
+   * @default {false}
+   */
+  socket?: boolean;
+}
+
+/** Whether {@linkcode openTransport} can give a libc socket for this endpoint (plain TCP, IP literal). */
+export function socketCapable(endpoint: Endpoint, tls: TlsOptions | undefined): boolean {
+  return endpoint.kind === "tcp" && tls === undefined &&
+    socketAddress(endpoint.host, 1) !== undefined;
 }
 
 /**
@@ -34,6 +47,9 @@ export async function openTransport(
 ): Promise<Transport> {
   const timeoutMs = options.connectTimeoutMs ?? 5000;
   const name = endpointName(endpoint);
+  if (options.socket && endpoint.kind === "tcp" && socketCapable(endpoint, options.tls)) {
+    return await SocketTransport.connect(endpoint.host, endpoint.port, name, timeoutMs);
+  }
   const ac = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
