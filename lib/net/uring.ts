@@ -102,6 +102,10 @@ function errno(l: Libc): number {
  */
 export function uringSupport(): { ok: true } | { ok: false; reason: string } {
   if (support) return support;
+  // Ask before loading: without --allow-ffi, dlopen would prompt on a terminal.
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return support = { ok: false, reason: "FFI is not allowed (--allow-ffi)" };
+  }
   try {
     const r = new Ring(8);
     r.close();
