@@ -402,6 +402,18 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     flush(c);
   }
 
+  // Open loop, both I/O modes: sends what is due on every live client; the next due time of a
+  // client that can still send (Infinity when none can).
+  function sendAllDue(now: number): number {
+    let next = Infinity;
+    for (const c of clients) {
+      if (c.dead || c.transport === undefined) continue;
+      sendDue(c, now);
+      if (c.inflight < P && c.issued < c.limit && c.nextDueUs < next) next = c.nextDueUs;
+    }
+    return next;
+  }
+
   function complete(c: Client, now: number): void {
     const s = c.head;
     const cc = compiled[c.fifoCmd[s]!]!;
@@ -599,13 +611,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       while (!done) {
         let waitUs = 5000;
         if (openLoop && !stopped) {
-          const now = nowUs();
-          let next = Infinity;
-          for (const c of clients) {
-            if (c.dead || c.transport === undefined) continue;
-            sendDue(c, now);
-            if (c.inflight < P && c.issued < c.limit && c.nextDueUs < next) next = c.nextDueUs;
-          }
+          const next = sendAllDue(nowUs());
           waitUs = Math.min(waitUs, Math.max(0, next - nowUs()));
         }
         r.wait(waitUs);
@@ -763,12 +769,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     void (async () => {
       while (!stopped && clients.some((c) => c.issued < c.limit && !c.dead)) {
         const now = nowUs();
-        let next = Infinity;
-        for (const c of clients) {
-          if (c.dead || c.transport === undefined) continue;
-          sendDue(c, now);
-          if (c.inflight < P && c.nextDueUs < next) next = c.nextDueUs;
-        }
+        let next = sendAllDue(now);
         if (next === Infinity) next = now + 1000; // all pipelines full: replies will send
         await ticker!.until(next);
       }

@@ -294,8 +294,12 @@ export class Ring {
    */
   wait(timeoutUs: number): void {
     const us = Math.max(0, Math.floor(timeoutUs));
-    this.#argView.setBigInt64(32, BigInt(Math.floor(us / 1e6)), true);
-    this.#argView.setBigInt64(40, BigInt((us % 1e6) * 1000), true);
+    // The timespec as two little-endian u32 pairs: no BigInt per call on the hot path.
+    const v = this.#argView;
+    v.setUint32(32, Math.floor(us / 1e6), true);
+    v.setUint32(36, 0, true);
+    v.setUint32(40, (us % 1e6) * 1000, true);
+    v.setUint32(44, 0, true);
     this.#enter(1, ENTER_GETEVENTS | ENTER_EXT_ARG);
   }
 
@@ -304,7 +308,10 @@ export class Ring {
     const n = this.#pending;
     this.#pending = 0;
     const r = Number(
-      this.#l.uring_enter(SYS_IO_URING_ENTER, this.#fd, n, min, flags, this.#argPtr, 24n),
+      // The wait argument only with EXT_ARG; a plain submit passes none.
+      (flags & ENTER_EXT_ARG)
+        ? this.#l.uring_enter(SYS_IO_URING_ENTER, this.#fd, n, min, flags, this.#argPtr, 24n)
+        : this.#l.uring_enter(SYS_IO_URING_ENTER, this.#fd, n, min, flags, null, 0n),
     );
     if (r < 0) {
       const e = errno(this.#l);
