@@ -5,10 +5,16 @@
  * 500,000 keys (memaslap's default window of 10k keys per connection), text protocol. Prints the
  * ops/s of both and the membench/memaslap ratio, median of --rounds runs of --seconds each.
  *
+ * It also prints what each tool's requests cost the server: memcached's CPU time (from
+ * /proc/PID/stat) per request it counted (cmd_get + cmd_set). The ratio compares clients only
+ * when that cost is about equal; the key pattern moves it (memaslap reads back keys it wrote a
+ * moment ago, which memcached serves more cheaply than uniform random keys).
+ *
  *   deno run -A bench/memcache_compare.ts [--rounds 3] [--seconds 10] [--threads 1] [--binary]
- *     [--io auto|uring|deno]
+ *     [--io auto|uring|deno] [--key-pattern uniform|zipf|...]
  */
 import { parseArgs } from "node:util";
+import { McConnection, parseTarget } from "../lib/net/mod.ts";
 import { startLocalServer } from "../lib/scenario/mod.ts";
 
 const { values } = parseArgs({
@@ -19,6 +25,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     binary: { type: "boolean", default: false },
     io: { type: "string", default: "auto" },
+    "key-pattern": { type: "string", default: "uniform" },
   },
 });
 const rounds = Number(values.rounds);
@@ -88,6 +95,8 @@ async function membench(port: number): Promise<{ ops: number; hitRatio: number; 
     values.threads!,
     "--io",
     values.io!,
+    "--key-pattern",
+    values["key-pattern"]!,
     "--json",
     "-",
   ]);
@@ -96,21 +105,44 @@ async function membench(port: number): Promise<{ ops: number; hitRatio: number; 
   return { ops: t.opsPerSec, hitRatio: get?.hitRatio ?? 0, io: JSON.parse(json).config.io };
 }
 
+// memcached's CPU time (user + system, in µs) and the requests it has counted.
+const TICK_US = 1e6 / 100; // USER_HZ, 100 on Linux
+async function serverCost(pid: number, port: number): Promise<{ cpuUs: number; reqs: number }> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuUs = (Number(f[11]) + Number(f[12])) * TICK_US; // utime, stime
+  using c = await McConnection.open(parseTarget(`127.0.0.1:${port}`));
+  const s = await c.stats();
+  return { cpuUs, reqs: Number(s.cmd_get) + Number(s.cmd_set) };
+}
+async function measured<T>(pid: number, port: number, run: () => Promise<T>) {
+  const a = await serverCost(pid, port);
+  const out = await run();
+  const b = await serverCost(pid, port);
+  return { out, serverUsPerReq: (b.cpuUs - a.cpuUs) / Math.max(1, b.reqs - a.reqs) };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const srv = await startLocalServer("memcached", { args: ["-t", "2", "-m", "1024"] });
 try {
   const ma: number[] = [];
   const mb: number[] = [];
+  const maCost: number[] = [];
+  const mbCost: number[] = [];
   let io = "";
   for (let r = 0; r < rounds; r++) {
-    ma.push(await memaslap(srv.port));
-    const m = await membench(srv.port);
-    mb.push(m.ops);
-    io = m.io;
+    const x = await measured(srv.pid, srv.port, () => memaslap(srv.port));
+    ma.push(x.out);
+    maCost.push(x.serverUsPerReq);
+    const y = await measured(srv.pid, srv.port, () => membench(srv.port));
+    mb.push(y.out.ops);
+    mbCost.push(y.serverUsPerReq);
+    io = y.out.io;
     console.log(
-      `round ${r + 1}: memaslap ${Math.round(ma[r]!).toLocaleString("en-US")} ops/s, membench ${
-        Math.round(m.ops).toLocaleString("en-US")
-      } ops/s (get hit ratio ${m.hitRatio.toFixed(2)})`,
+      `round ${r + 1}: memaslap ${fmt(ma[r]!)} ops/s (server ${maCost[r]!.toFixed(2)} µs/req), ` +
+        `membench ${fmt(y.out.ops)} ops/s (server ${mbCost[r]!.toFixed(2)} µs/req, get hit ` +
+        `ratio ${y.out.hitRatio.toFixed(2)})`,
     );
   }
   const a = median(ma);
@@ -118,13 +150,14 @@ try {
   console.log(
     `\n${values.binary ? "binary" : "text"} protocol, get:set 9:1, ${CONNECTIONS} connections, ` +
       `${VALUE}-byte values, ${KEY}-byte keys, ${seconds}s x ${rounds} rounds (median), membench ` +
-      `threads ${values.threads}, io ${io}`,
+      `threads ${values.threads}, io ${io}, key pattern ${values["key-pattern"]}`,
   );
   console.log(
-    `memaslap ${Math.round(a).toLocaleString("en-US")} ops/s | membench ${
-      Math.round(b).toLocaleString("en-US")
-    } ops/s | ratio ${(b / a).toFixed(2)}`,
+    `server CPU per request: memaslap ${median(maCost).toFixed(2)} µs, membench ${
+      median(mbCost).toFixed(2)
+    } µs`,
   );
+  console.log(`memaslap ${fmt(a)} ops/s | membench ${fmt(b)} ops/s | ratio ${(b / a).toFixed(2)}`);
 } finally {
   await srv.stop();
   await Deno.remove(cfg);
