@@ -9,7 +9,8 @@
  *   deno run -A bench/analyze_speed.ts [--events 10000000]
  */
 import { parseArgs } from "node:util";
-import { analyzeProfile, keyGenerator, NO_VALUE, ProfileWriter, Rng, Status } from "../mod.ts";
+import { analyzeProfile, keyGenerator, NO_VALUE, Rng, Status } from "../mod.ts";
+import { syntheticProfile } from "./_synthetic.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -37,19 +38,7 @@ if (values.child) {
 }
 
 async function make(path: string, n: number): Promise<void> {
-  const w = await ProfileWriter.create(path, {
-    tool: "bench",
-    createdAt: new Date().toISOString(),
-    startUs: 0,
-    source: "synthetic",
-    anonymization: {
-      scheme: "siphash-2-4",
-      saltFingerprint: "0",
-      keepTokens: 0,
-      tokenDelimiter: ":",
-      keepSlots: false,
-    },
-  }, { blockSize: 16384 });
+  const w = await syntheticProfile(path, { blockSize: 16384 });
   const rng = new Rng(1);
   const keys = keyGenerator({ kind: "uniform" }, 100_000, rng, { index: 0, count: 1 });
   const get = w.op("get");

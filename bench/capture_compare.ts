@@ -9,6 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { bench, record, startLocalServer } from "../mod.ts";
+import { tsharkMemcacheCommands } from "../tests/capture_helpers.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -89,24 +90,9 @@ for (let r = 0; r < Number(values.rounds); r++) {
   packets = res.packets;
   events = res.events;
   t0 = performance.now();
-  const o = await new Deno.Command("tshark", {
-    args: [
-      "-r",
-      file,
-      "-d",
-      `tcp.port==${port},memcache`,
-      "-Y",
-      "memcache.command",
-      "-T",
-      "fields",
-      "-e",
-      "memcache.command",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
+  const counts = await tsharkMemcacheCommands(file, port);
   const theirs = (performance.now() - t0) / 1000;
-  tsharkCommands = new TextDecoder().decode(o.stdout).split("\n").filter(Boolean).length;
+  tsharkCommands = Object.values(counts).reduce((a, b) => a + b, 0);
   mb.push(packets / ours);
   ts.push(packets / theirs);
   console.log(
@@ -122,7 +108,7 @@ console.log(
   `\n${packets.toLocaleString("en-US")} packets, membench ${
     events.toLocaleString("en-US")
   } events, ` +
-    `tshark ${tsharkCommands.toLocaleString("en-US")} command lines`,
+    `tshark ${tsharkCommands.toLocaleString("en-US")} commands`,
 );
 console.log(
   `membench ${Math.round(median(mb)).toLocaleString("en-US")} packets/s | tshark ${

@@ -9,7 +9,8 @@
  *   deno run -A bench/replay_compare.ts [--events 300000] [--rounds 3]
  */
 import { parseArgs } from "node:util";
-import { keyGenerator, NO_VALUE, ProfileWriter, Rng, startLocalServer, Status } from "../mod.ts";
+import { keyGenerator, NO_VALUE, Rng, startLocalServer, Status } from "../mod.ts";
+import { syntheticProfile } from "./_synthetic.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -22,19 +23,7 @@ const N = Number(values.events);
 const CONNS = 50;
 
 const profile = await Deno.makeTempFile({ suffix: ".mbp" });
-const w = await ProfileWriter.create(profile, {
-  tool: "bench",
-  createdAt: new Date().toISOString(),
-  startUs: 0,
-  source: "synthetic",
-  anonymization: {
-    scheme: "siphash-2-4",
-    saltFingerprint: "0",
-    keepTokens: 0,
-    tokenDelimiter: ":",
-    keepSlots: false,
-  },
-});
+const w = await syntheticProfile(profile);
 const rng = new Rng(1);
 const keys = keyGenerator({ kind: "uniform" }, 100_000, rng, { index: 0, count: 1 });
 const get = w.op("get");
