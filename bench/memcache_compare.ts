@@ -10,7 +10,13 @@
  * when that cost is about equal; the key pattern moves it (memaslap reads back keys it wrote a
  * moment ago, which memcached serves more cheaply than uniform random keys).
  *
- *   deno run -A bench/memcache_compare.ts [--rounds 3] [--seconds 10] [--threads 1] [--binary]
+ * memcached runs 2 threads and memaslap 2 (`-T 2`, its best here). membench runs once per entry of
+ * --threads (default 1 and 2), so the output shows what its threads are worth. With 2, membench
+ * deals its connections to its threads in turn, and memcached hands accepted connections to its
+ * threads in turn, so each membench thread talks to one memcached thread and the two share a CPU
+ * (the kernel's wake-ups pull them together); memaslap's threads each talk to both.
+ *
+ *   deno run -A bench/memcache_compare.ts [--rounds 3] [--seconds 10] [--threads 1,2] [--binary]
  *     [--io auto|uring|deno] [--key-pattern uniform|zipf|...]
  */
 import { parseArgs } from "node:util";
@@ -22,13 +28,19 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     seconds: { type: "string", default: "10" },
-    threads: { type: "string", default: "1" },
+    threads: { type: "string", default: "1,2" },
     binary: { type: "boolean", default: false },
     io: { type: "string", default: "auto" },
     "key-pattern": { type: "string", default: "uniform" },
   },
 });
 const rounds = Number(values.rounds);
+const threadCounts = values.threads!.split(",").map(Number);
+if (threadCounts.some((t) => !(Number.isInteger(t) && t >= 1))) {
+  throw new RangeError(
+    `Cannot run: --threads must be a list of positive integers: ${values.threads}`,
+  );
+}
 const seconds = Number(values.seconds);
 const CONNECTIONS = 50;
 const VALUE = 32;
@@ -68,7 +80,10 @@ async function memaslap(port: number): Promise<number> {
   return Number(m[1]);
 }
 
-async function membench(port: number): Promise<{ ops: number; hitRatio: number; io: string }> {
+async function membench(
+  port: number,
+  threads: number,
+): Promise<{ ops: number; hitRatio: number; io: string }> {
   const prefix = "k".repeat(KEY - String(KEYS - 1).length);
   const json = await run(Deno.execPath(), [
     "run",
@@ -92,7 +107,7 @@ async function membench(port: number): Promise<{ ops: number; hitRatio: number; 
     "--duration",
     `${seconds}s`,
     "--threads",
-    values.threads!,
+    String(threads),
     "--io",
     values.io!,
     "--key-pattern",
@@ -127,37 +142,43 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const srv = await startLocalServer("memcached", { args: ["-t", "2", "-m", "1024"] });
 try {
   const ma: number[] = [];
-  const mb: number[] = [];
   const maCost: number[] = [];
-  const mbCost: number[] = [];
+  // Per membench thread count: ops/s and server cost per round.
+  const mb = threadCounts.map(() => ({ ops: [] as number[], cost: [] as number[] }));
   let io = "";
   for (let r = 0; r < rounds; r++) {
     const x = await measured(srv.pid, srv.port, () => memaslap(srv.port));
     ma.push(x.out);
     maCost.push(x.serverUsPerReq);
-    const y = await measured(srv.pid, srv.port, () => membench(srv.port));
-    mb.push(y.out.ops);
-    mbCost.push(y.serverUsPerReq);
-    io = y.out.io;
-    console.log(
-      `round ${r + 1}: memaslap ${fmt(ma[r]!)} ops/s (server ${maCost[r]!.toFixed(2)} µs/req), ` +
-        `membench ${fmt(y.out.ops)} ops/s (server ${mbCost[r]!.toFixed(2)} µs/req, get hit ` +
-        `ratio ${y.out.hitRatio.toFixed(2)})`,
-    );
+    const parts = [`memaslap ${fmt(x.out)} ops/s (server ${x.serverUsPerReq.toFixed(2)} µs/req)`];
+    for (const [i, threads] of threadCounts.entries()) {
+      const y = await measured(srv.pid, srv.port, () => membench(srv.port, threads));
+      mb[i]!.ops.push(y.out.ops);
+      mb[i]!.cost.push(y.serverUsPerReq);
+      io = y.out.io;
+      parts.push(
+        `membench threads ${threads} ${fmt(y.out.ops)} ops/s (server ${
+          y.serverUsPerReq.toFixed(2)
+        } µs/req, get hit ratio ${y.out.hitRatio.toFixed(2)})`,
+      );
+    }
+    console.log(`round ${r + 1}: ${parts.join(", ")}`);
   }
   const a = median(ma);
-  const b = median(mb);
   console.log(
     `\n${values.binary ? "binary" : "text"} protocol, get:set 9:1, ${CONNECTIONS} connections, ` +
-      `${VALUE}-byte values, ${KEY}-byte keys, ${seconds}s x ${rounds} rounds (median), membench ` +
-      `threads ${values.threads}, io ${io}, key pattern ${values["key-pattern"]}`,
+      `${VALUE}-byte values, ${KEY}-byte keys, ${seconds}s x ${rounds} rounds (median), ` +
+      `memcached -t 2, memaslap -T 2, membench io ${io}, key pattern ${values["key-pattern"]}`,
   );
-  console.log(
-    `server CPU per request: memaslap ${median(maCost).toFixed(2)} µs, membench ${
-      median(mbCost).toFixed(2)
-    } µs`,
-  );
-  console.log(`memaslap ${fmt(a)} ops/s | membench ${fmt(b)} ops/s | ratio ${(b / a).toFixed(2)}`);
+  console.log(`memaslap          ${fmt(a)} ops/s, server CPU ${median(maCost).toFixed(2)} µs/req`);
+  for (const [i, threads] of threadCounts.entries()) {
+    const b = median(mb[i]!.ops);
+    console.log(
+      `membench threads ${threads} ${fmt(b)} ops/s, server CPU ${
+        median(mb[i]!.cost).toFixed(2)
+      } µs/req | ratio ${(b / a).toFixed(2)}`,
+    );
+  }
 } finally {
   await srv.stop();
   await Deno.remove(cfg);

@@ -28,6 +28,7 @@ import {
 } from "../workload/mod.ts";
 import { BENCH_PROTOCOLS, type McWorkload } from "./dialect.ts";
 import { runShard, type ShardConfig, type ShardResult, type ShardTick } from "./shard.ts";
+import { connectTurns } from "./_turns.ts";
 import type {
   BenchConfig,
   BenchOptions,
@@ -43,7 +44,14 @@ interface Resolved {
   plan: Array<{ name: string; commands: CommandSpec[]; weights: number[] }>;
   shardBase: Omit<
     ShardConfig,
-    "shard" | "clients" | "clientBase" | "requests" | "ratePerSec" | "commands" | "weights"
+    | "shard"
+    | "clients"
+    | "clientBase"
+    | "requests"
+    | "ratePerSec"
+    | "commands"
+    | "weights"
+    | "connectTurns"
   >;
   requests: number | undefined;
   ratePerSec: number | undefined;
@@ -384,6 +392,7 @@ function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[]
   const out: ShardConfig[] = [];
   let base = 0;
   let reqLeft = r.requests;
+  const turns = n > 1 ? connectTurns(n) : undefined;
   for (let s = 0; s < n; s++) {
     const clients = Math.floor(r.config.clients / n) + (s < r.config.clients % n ? 1 : 0);
     const share = clients / r.config.clients;
@@ -401,6 +410,7 @@ function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[]
       ratePerSec: r.ratePerSec === undefined ? undefined : r.ratePerSec * share,
       commands: step.commands,
       weights: step.weights,
+      connectTurns: turns,
     });
     base += clients;
   }

@@ -18,6 +18,7 @@ import {
   type WireRequest,
 } from "./dialect.ts";
 import { nowUs, Ticker } from "../units/mod.ts";
+import { type ConnectTurns, openInTurns } from "./_turns.ts";
 import {
   type CommandSpec,
   type KeyGenerator,
@@ -95,6 +96,11 @@ export interface ShardConfig {
   arrival: "constant" | "poisson";
   /** A send later than this after its intended time counts as late. */
   lateThresholdUs: number;
+  /**
+   * The connection order shared with the other shards of the run: clients open one at a time,
+   * dealt round-robin over the shards. Absent: this shard opens its clients all at once.
+   */
+  connectTurns?: ConnectTurns | undefined;
 }
 
 /** What one isolate measured. */
@@ -287,7 +293,16 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       c.limit = cfg.warmupMs > 0 ? Infinity : c.share;
     });
   }
-  const opened = await Promise.allSettled(clients.map((c) => dialect.open(c.target)));
+  // With several shards, the clients open in turns dealt over the shards (see _turns.ts).
+  const opened = cfg.connectTurns
+    ? await openInTurns(
+      cfg.connectTurns,
+      cfg.shard,
+      clients.length,
+      cfg.connectTimeoutMs,
+      (k) => dialect.open(clients[k]!.target),
+    )
+    : await Promise.allSettled(clients.map((c) => dialect.open(c.target)));
   const failed = opened.find((r) => r.status === "rejected");
   if (failed) {
     for (const r of opened) if (r.status === "fulfilled") r.value.close();
