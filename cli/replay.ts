@@ -21,7 +21,8 @@ Target
   -h, --host HOST            server (default 127.0.0.1)
   -p, --port PORT            port (default 11211 for memcached, 6379 for RESP)
   -u, --uri URI              redis://[user:pass@]host:port, or host:port
-  -a, --password PASS        AUTH / SASL password; --user NAME
+  -a, --password PASS        AUTH / SASL password (or set REDISCLI_AUTH; never printed);
+                             --user NAME
       --protocol P           memcache-text, memcache-meta, memcache-binary or resp (default:
                              the recorded one; others are translated for the commands that map)
 
@@ -210,6 +211,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       );
       profile = tmp;
     }
+    const password = s("password") ?? Deno.env.get("REDISCLI_AUTH");
     const opts: ReplayOptions = {
       profile,
       speed,
@@ -217,7 +219,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       thresholds,
       signal: ac.signal,
       ...(target !== undefined ? { target } : {}),
-      ...(s("password") !== undefined ? { password: s("password")! } : {}),
+      ...(password !== undefined ? { password } : {}),
       ...(s("user") !== undefined ? { user: s("user")! } : {}),
       ...(protocol !== undefined ? { protocol: protocol as ReplayProtocol } : {}),
       ...(connections !== undefined && mode === "exact" ? { connections } : {}),

@@ -196,6 +196,14 @@ Deno.test("bench with an ACL user works, and a wrong password is a clear auth er
     new RegExp(`membench: 127\\.0\\.0\\.1:${srv.port}: AUTH failed: WRONGPASS`),
   );
   assert.ok(!cli.stderr.includes("nope-secret") && !cli.stdout.includes("nope-secret"));
+  // The password from REDISCLI_AUTH (not on the command line), as redis-cli takes it.
+  const fromEnv = await runCli(
+    ["bench", "-p", String(srv.port), "-t", "ping", "-n", "10", "--json", "-"],
+    { REDISCLI_AUTH: "rootpw" },
+  );
+  assert.equal(fromEnv.code, 0, fromEnv.stderr);
+  assert.equal(JSON.parse(fromEnv.stdout).tests[0].requests, 10);
+  assert.ok(!fromEnv.stdout.includes("rootpw") && !fromEnv.stderr.includes("rootpw"));
 });
 
 Deno.test("CLI: a refused port, bad flags and bad values give clear errors with distinct exit codes", async () => {

@@ -122,6 +122,28 @@ Deno.test("replay() sends every recorded command once per loop, to memcached and
       Math.abs(get.hits! - get.recordedHits!) <= 0.02 * rec.events.get!,
       "about the same hits through another protocol",
     );
+    // The CLI to a server that wants a password, given in REDISCLI_AUTH: same counts, and the
+    // password nowhere in the output.
+    await using locked = await startLocalServer("redis", { args: ["--requirepass", "replaypw"] });
+    const lockedBefore = await commandStats(locked.address, "replaypw");
+    // Without the password: refused at connect with the reason, not a replay of NOAUTH replies.
+    const refused = await runCli(
+      ["replay", rec.profile, "-p", String(locked.port), "--protocol", "resp", "--speed", "max"],
+    );
+    assert.equal(refused.code, 3, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /CLIENT SETNAME failed: NOAUTH/);
+    const cli = await runCli(
+      ["replay", rec.profile, "-p", String(locked.port), "--protocol", "resp", "--speed", "max"],
+      { REDISCLI_AUTH: "replaypw" },
+    );
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    // Without AUTH, redis would refuse every command and count none of them.
+    assert.deepEqual(statsDelta(lockedBefore, await commandStats(locked.address, "replaypw")), {
+      get: rec.events.get,
+      set: rec.events.set,
+      del: rec.events.delete,
+    });
+    assert.ok(!cli.stdout.includes("replaypw") && !cli.stderr.includes("replaypw"));
   } finally {
     await Deno.remove(rec.profile);
   }

@@ -40,6 +40,13 @@ export interface ReplayOptions {
   password?: string;
   /** ACL / SASL user. */
   user?: string;
+  /**
+   * CLIENT SETNAME for RESP connections: `CLIENT LIST` shows the replay, and a server that wants
+   * a password refuses at connect (an `auth` error) instead of answering every command with
+   * NOAUTH. An empty string sends none.
+   * @default {"membench-replay"}
+   */
+  clientName?: string;
   /** Protocol to speak; default the recorded one (RESP2/3 → resp). */
   protocol?: ReplayProtocol;
   /** 1 = recorded pace, 2 = twice as fast, "max" = as fast as replies allow. @default {1} */
@@ -363,8 +370,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const binary = protocol === "memcache-binary";
   const open = async (): Promise<Transport> => {
     if (protocol === "resp") {
-      return (await RespConnection.open(base, { connectTimeoutMs: o.connectTimeoutMs ?? 5000 }))
-        .transport;
+      return (await RespConnection.open(base, {
+        connectTimeoutMs: o.connectTimeoutMs ?? 5000,
+        clientName: o.clientName ?? "membench-replay",
+      })).transport;
     }
     return await openMemcache(base, {
       protocol: binary ? "binary" : "text",
