@@ -10,7 +10,7 @@ import {
   synthesize,
 } from "../mod.ts";
 import { captureNoDrops } from "./capture_helpers.ts";
-import { commandStats, exclusiveLoad, runCli, statsDelta } from "./helpers.ts";
+import { commandStats, exclusiveLoad, redisText, runCli, statsDelta } from "./helpers.ts";
 
 const MC = ["cmd_get", "cmd_set", "delete_hits", "delete_misses", "get_hits", "get_misses"];
 
@@ -144,6 +144,36 @@ Deno.test("replay() sends every recorded command once per loop, to memcached and
       del: rec.events.delete,
     });
     assert.ok(!cli.stdout.includes("replaypw") && !cli.stderr.includes("replaypw"));
+    // A user that may connect but not run the commands: every reply is NOPERM. The reads hit
+    // nothing, so the hit ratio check fails (exit 4) instead of passing on no data.
+    await redisText(locked.address, [
+      "ACL",
+      "SETUSER",
+      "nocmd",
+      "on",
+      ">nocmdpw",
+      "~*",
+      "+client|setname",
+    ], "replaypw");
+    const denied = await runCli([
+      "replay",
+      rec.profile,
+      "-p",
+      String(locked.port),
+      "--user",
+      "nocmd",
+      "-a",
+      "nocmdpw",
+      "--protocol",
+      "resp",
+      "--speed",
+      "max",
+      "--max-hit-ratio-diff",
+      "0.05",
+    ]);
+    assert.equal(denied.code, 4, denied.stdout + denied.stderr);
+    assert.match(denied.stdout, /NOPERM:\d+/);
+    assert.match(denied.stdout, /check hit_ratio_diff = 0\.\d+ <= 0\.05 \.\.\. FAILED/);
   } finally {
     await Deno.remove(rec.profile);
   }

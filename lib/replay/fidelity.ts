@@ -59,11 +59,14 @@ export function fidelityOf(r: ReplayResult, t: FidelityThresholds = {}): Fidelit
     const replayed = round4(c.sent / totalSent);
     return { op: c.op, recorded, replayed, diff: round4(Math.abs(recorded - replayed)) };
   });
+  // A read that was sent but never answered with a hit or a miss (every reply an error) hit
+  // nothing: its ratio is 0, not left out, so that a replay of errors cannot pass the check.
   const hitRatio = r.commands.filter((c) =>
-    (c.recordedHits ?? 0) + (c.recordedMisses ?? 0) > 0 && (c.hits ?? 0) + (c.misses ?? 0) > 0
+    (c.recordedHits ?? 0) + (c.recordedMisses ?? 0) > 0 && c.sent > 0
   ).map((c) => {
     const recorded = round4(c.recordedHits! / (c.recordedHits! + c.recordedMisses!));
-    const replayed = round4(c.hits! / (c.hits! + c.misses!));
+    const answered = (c.hits ?? 0) + (c.misses ?? 0);
+    const replayed = answered > 0 ? round4(c.hits! / answered) : 0;
     return { op: c.op, recorded, replayed, diff: round4(Math.abs(recorded - replayed)) };
   });
   const sizeKs = round4(ksDistance(r.sizes.recorded, r.sizes.replayed));
