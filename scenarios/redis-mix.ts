@@ -52,17 +52,19 @@ await scenario("redis-mix", {
     keyPattern: "zipf:0.99",
     dataSize: "64:0.6,256:0.3,4096:0.1", // size:weight pairs
     thresholds: [
-      // Latency from the intended send time, per command.
-      "get.p99 < 10ms",
-      "set.p99 < 10ms",
-      "incr.p99 < 10ms",
-      "get.p50 < 2ms",
-      // Throughput held, and nothing failed.
-      "ops >= 9.5k",
+      // Service time (send to reply) per command: what the server and the network cost.
+      "get.service.p99 < 10ms",
+      "set.service.p99 < 10ms",
+      "incr.service.p99 < 10ms",
+      "get.service.p50 < 2ms",
+      // Nothing failed.
       "errors == 0",
-      // Sends more than 1 ms behind schedule: the load generator kept up.
-      "late_ratio < 5%",
     ],
+    // Warnings are reported but do not fail the run: they depend on this machine as much as on
+    // the server. Latency from the intended send time also counts any delay of membench itself,
+    // and `late_ratio` (sends more than 1 ms behind schedule) says when membench fell behind.
+    // Against a remote server from an idle load host, promote them to thresholds.
+    warnings: ["get.p99 < 10ms", "set.p99 < 10ms", "ops >= 9.5k", "late_ratio < 5%"],
   });
 
   const get = mix.tests[0]!.commands.find((c) => c.command === "get")!;

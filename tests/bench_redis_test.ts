@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bench, type BenchResult, DEFAULT_REDIS_TESTS, startLocalServer } from "../mod.ts";
-import { commandStats, info, redisText, statsDelta } from "./helpers.ts";
+import { commandStats, info, monitor, redisText, statsDelta } from "./helpers.ts";
 
 // Sums what membench says it sent per server command, setup included.
 function reportedCalls(r: BenchResult): Record<string, number> {
@@ -129,8 +129,18 @@ Deno.test("bench() speaks RESP3 with HELLO 3", async () => {
   assert.ok(get.hits! > 0);
 });
 
-Deno.test("bench() open loop keeps the target rate and reports response time and late sends", async () => {
+Deno.test("bench() open loop keeps the target rate and counts a server stall from the intended send time", async () => {
   await using srv = await startLocalServer("redis");
+  // The server stops for 200 ms in the middle of the run (SIGSTOP, then SIGCONT): the requests
+  // due meanwhile cannot be sent (each of the 4 clients has its one request in flight), so they
+  // go out late. Without the correction for coordinated omission their latency would start at
+  // the late send and the stall would vanish from the percentiles.
+  const stall = (async () => {
+    await new Promise((res) => setTimeout(res, 800));
+    Deno.kill(srv.pid, "SIGSTOP");
+    await new Promise((res) => setTimeout(res, 200));
+    Deno.kill(srv.pid, "SIGCONT");
+  })();
   const r = await bench({
     target: srv.address,
     tests: ["get"],
@@ -139,13 +149,20 @@ Deno.test("bench() open loop keeps the target rate and reports response time and
     clients: 4,
     seed: 9,
   });
+  await stall;
   const t = r.tests[0]!;
   assert.equal(t.loop, "open");
   const c = t.commands[0]!;
   assert.ok(c.responseTime, "response time measured from the intended send time");
   assert.ok(Math.abs(t.requests - 4000) < 200, `requests ${t.requests} at 2000/s for 2 s`);
-  assert.ok(c.responseTime!.p50Us >= c.serviceTime.p50Us);
-  assert.ok(t.late >= 0);
+  // About 400 requests were due during the stall (10% of the run), waiting up to 200 ms: the
+  // response time's p99 falls among them.
+  assert.ok(c.responseTime!.p99Us >= 120_000, `response p99 ${c.responseTime!.p99Us} µs`);
+  // Service time (send to reply) covers the stall only for the 4 requests in flight then.
+  assert.ok(c.serviceTime.p99Us < 50_000, `service p99 ${c.serviceTime.p99Us} µs`);
+  assert.ok(c.serviceTime.maxUs >= 120_000, `service max ${c.serviceTime.maxUs} µs`);
+  // And the sends that were held back are counted late (> 1 ms behind schedule).
+  assert.ok(t.late >= 250 && t.late < 1000, `late ${t.late}`);
   const poisson = await bench({
     target: srv.address,
     tests: ["ping"],
@@ -161,10 +178,45 @@ Deno.test("bench() open loop keeps the target rate and reports response time and
   );
 });
 
-Deno.test("bench() with the same seed sends the same keys", async () => {
-  await using srv = await startLocalServer("redis", { args: ["--enable-debug-command", "local"] });
-  const run = async () => {
-    await redisText(srv.address, ["FLUSHALL"]);
+Deno.test("bench() with the same seed sends the same key sequence, over the whole keyspace; another seed differs", async () => {
+  await using srv = await startLocalServer("redis");
+  // The key sequence as the server executed it (MONITOR), one client so that the order is the
+  // client's own.
+  const keysOf = async (seed: number, keyPattern: string) => {
+    const mon = await monitor(srv.address);
+    await bench({
+      target: srv.address,
+      tests: ["set"],
+      requests: 2000,
+      clients: 1,
+      keyspace: 1000,
+      keyPattern,
+      dataSize: 8,
+      seed,
+    });
+    const seen = await mon.stop();
+    return seen.filter((c) => c.args[0] === "SET").map((c) => Number(c.args[1]!.slice(4)));
+  };
+  for (const pattern of ["uniform", "zipf:0.9", "gaussian"]) {
+    const a = await keysOf(42, pattern);
+    const b = await keysOf(42, pattern);
+    const c = await keysOf(43, pattern);
+    assert.equal(a.length, 2000, pattern);
+    assert.deepEqual(b, a, `${pattern}: the same seed repeats the sequence`);
+    const same = a.filter((k, i) => k === c[i]).length;
+    assert.ok(same < 200, `${pattern}: another seed gives another sequence (${same} alike)`);
+    assert.ok(a.every((k) => Number.isInteger(k) && k >= 0 && k < 1000), pattern);
+    const distinct = new Set(a).size;
+    if (pattern === "uniform") {
+      // 2000 draws from 1000 keys: 1000 (1 - e^-2) = 865 distinct expected, spread edge to edge.
+      assert.ok(distinct > 820 && distinct < 910, `uniform: ${distinct} distinct`);
+      assert.ok(Math.min(...a) < 10 && Math.max(...a) > 990, "uniform spans the keyspace");
+    } else assert.ok(distinct > 100, `${pattern}: ${distinct} distinct keys`);
+  }
+  // Several clients interleave differently from run to run, but each connection's sequence is
+  // the seed's: the same multiset of per-connection sequences.
+  const perClient = async (seed: number) => {
+    const mon = await monitor(srv.address);
     await bench({
       target: srv.address,
       tests: ["set"],
@@ -172,15 +224,17 @@ Deno.test("bench() with the same seed sends the same keys", async () => {
       clients: 3,
       keyspace: 1_000_000,
       keyPattern: "zipf:0.9",
-      seed: 42,
+      seed,
     });
-    const keys = await redisText(srv.address, ["DBSIZE"]);
-    const digest = await redisText(srv.address, ["DEBUG", "DIGEST"]);
-    return { keys, digest };
+    const by = new Map<string, string[]>();
+    for (const c of await mon.stop()) {
+      if (c.args[0] === "SET") by.set(c.client, [...(by.get(c.client) ?? []), c.args[1]!]);
+    }
+    return [...by.values()].map((v) => v.join(",")).sort();
   };
-  const a = await run();
-  const b = await run();
-  assert.deepEqual(a, b);
+  const [p1, p2] = [await perClient(7), await perClient(7)];
+  assert.equal(p1.length, 3);
+  assert.deepEqual(p2, p1);
 });
 
 Deno.test("bench() counts a server killed mid-run as connection errors and ends with a failure, not a hang", async () => {

@@ -82,3 +82,62 @@ export async function exclusiveLoad<T>(fn: () => Promise<T>): Promise<T> {
     f.close(); // closing releases the lock
   }
 }
+
+/** A command the server saw, as `redis-cli monitor` printed it: the client and the arguments. */
+export interface Monitored {
+  client: string;
+  args: string[];
+}
+
+/**
+ * Watches a Redis server with `redis-cli monitor` (the server's own account of what it
+ * executed, in order) until `stop()`, which sends a marker and returns every command seen
+ * before it.
+ */
+export async function monitor(address: string): Promise<{ stop(): Promise<Monitored[]> }> {
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(":")),
+    address.slice(address.lastIndexOf(":") + 1),
+  ];
+  const child = new Deno.Command("redis-cli", {
+    args: ["-h", host, "-p", port, "monitor"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const seen: Monitored[] = [];
+  const marker = `membench-test-marker-${crypto.randomUUID()}`;
+  // Reads lines until `until` says stop.
+  async function readUntil(until: (line: string) => boolean): Promise<void> {
+    for (;;) {
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trimEnd();
+        buf = buf.slice(nl + 1);
+        if (until(line)) return;
+      }
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`redis-cli monitor ended before ${marker}`);
+      buf += value;
+    }
+  }
+  await readUntil((l) => l === "OK");
+  return {
+    async stop() {
+      await redisText(address, ["ECHO", marker]);
+      await readUntil((line) => {
+        const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+        if (!m) return false;
+        const args = [...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!);
+        if (args[1] === marker) return true;
+        seen.push({ client: m[1]!, args });
+        return false;
+      });
+      child.kill();
+      await lines.cancel().catch(() => {});
+      await child.status;
+      return seen;
+    },
+  };
+}

@@ -22,19 +22,28 @@ function showValue(t: ThresholdResult): string {
 /** One threshold verdict as a line: mark, phase, text, and the value seen or the reason. */
 export function formatThresholdLine(t: ThresholdResult & { phase?: string }): string {
   const seen = t.reason ? t.reason : `value ${showValue(t)}`;
-  return `${t.pass ? "ok    " : "FAILED"} ${t.phase ? `${t.phase}: ` : ""}${t.threshold} (${seen})`;
+  const mark = t.pass ? "ok    " : t.advisory ? "WARN  " : "FAILED";
+  const what = t.advisory && t.pass ? ", a warning" : "";
+  return `${mark} ${t.phase ? `${t.phase}: ` : ""}${t.threshold} (${seen}${what})${
+    !t.pass && t.note ? `\n         ${t.note}` : ""
+  }`;
 }
 
 function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+function limitsText(verdicts: ThresholdResult[]): string {
+  const th = verdicts.filter((t) => !t.advisory);
+  const warned = verdicts.filter((t) => t.advisory && !t.pass).length;
+  const parts = [];
+  if (th.length > 0) parts.push(`${th.filter((t) => t.pass).length}/${th.length} thresholds`);
+  if (warned > 0) parts.push(`${warned} warning${warned === 1 ? "" : "s"}`);
+  return parts.length ? parts.join(", ") : "-";
+}
+
 function phaseLine(p: PhaseRecord): string {
-  const th = p.state === "error"
-    ? p.error.message.split("\n")[0]!
-    : p.thresholds.length === 0
-    ? "-"
-    : `${p.thresholds.filter((t) => t.pass).length}/${p.thresholds.length} thresholds`;
+  const th = p.state === "error" ? p.error.message.split("\n")[0]! : limitsText(p.thresholds);
   return `  ${p.name.padEnd(16)} ${p.kind.padEnd(8)} ${p.state.padEnd(12)} ${
     seconds(p.durationMs).padStart(8)
   }   ${th}`;
@@ -67,9 +76,15 @@ export function formatScenarioText(r: ScenarioResult): string {
     );
     for (const p of r.phases) L.push(phaseLine(p));
   }
-  if (r.thresholds.length > 0) {
+  const limits = r.thresholds.filter((t) => !t.advisory);
+  if (limits.length > 0) {
     L.push("thresholds:");
-    for (const t of r.thresholds) L.push(`  ${formatThresholdLine(t)}`);
+    for (const t of limits) L.push(`  ${formatThresholdLine(t)}`);
+  }
+  const warned = r.thresholds.filter((t) => t.advisory && !t.pass);
+  if (warned.length > 0) {
+    L.push("warnings (reported, not failing the run):");
+    for (const t of warned) L.push(`  ${formatThresholdLine(t).replace(/\n/g, "\n  ")}`);
   }
   if (r.checks.length > 0) {
     L.push("checks:");

@@ -29,6 +29,7 @@ import {
   parseThreshold,
   type Threshold,
   type ThresholdResult,
+  warningVerdict,
 } from "./threshold.ts";
 import { type ScenarioPrinter, terminalPrinter } from "./_terminal.ts";
 
@@ -62,6 +63,11 @@ export interface ScenarioOptions<T = void> {
   history?: string | false;
   /** Thresholds by phase name, checked when that phase ends: `{ mix: ["get.p99 < 2ms"] }`. */
   thresholds?: Record<string, string[]>;
+  /**
+   * Warnings by phase name: thresholds that are reported (`WARN`) but never fail the run, for
+   * what is worth knowing without blaming the server: `{ mix: ["late_ratio < 5%"] }`.
+   */
+  warnings?: Record<string, string[]>;
   /** Stop the scenario after this long (a failed check "finished in time"). */
   timeoutMs?: number;
   /** Terminal output: every phase's report, only the summary, or nothing. @default {"full"} */
@@ -84,6 +90,12 @@ export interface PhaseOptions {
   name?: string;
   /** Thresholds over this phase's metrics: `["get.p99 < 2ms", "errors == 0"]`. */
   thresholds?: string[];
+  /**
+   * Warnings: thresholds in the same grammar that are reported (`WARN` with what the metric
+   * means) but never fail the phase or the run, as `["late_ratio < 5%"]` for "the load generator
+   * fell behind its schedule", which says something about the client machine, not the server.
+   */
+  warnings?: string[];
 }
 
 /** Options of {@linkcode Run.replay}: exact or synthetic replay. */
@@ -251,6 +263,7 @@ const KNOWN_OPTIONS = [
   "outDir",
   "history",
   "thresholds",
+  "warnings",
   "timeoutMs",
   "print",
   "setExitCode",
@@ -268,6 +281,7 @@ interface Resolved {
   outDir: string;
   history: string | false;
   thresholds: Map<string, Threshold[]>;
+  warnings: Map<string, Threshold[]>;
   timeoutMs?: number;
   print: "full" | "summary" | "none";
 }
@@ -334,6 +348,7 @@ function resolveOptions<T>(
     outDir: "results",
     history: false,
     thresholds: new Map(),
+    warnings: new Map(),
     print: "full",
   };
   const target = envValue("MEMBENCH_TARGET") ?? o.target;
@@ -394,29 +409,31 @@ function resolveOptions<T>(
   else if (typeof history !== "string" || history === "") {
     bad("option 'history'", "must be a file path or false", history);
   } else r.history = history;
-  if (o.thresholds !== undefined) {
-    if (o.thresholds === null || typeof o.thresholds !== "object" || Array.isArray(o.thresholds)) {
+  for (const field of ["thresholds", "warnings"] as const) {
+    const given = o[field];
+    if (given === undefined) continue;
+    if (given === null || typeof given !== "object" || Array.isArray(given)) {
       bad(
-        "option 'thresholds'",
+        `option '${field}'`,
         'must map phase names to lists of expressions, as { mix: ["get.p99 < 2ms"] }',
-        JSON.stringify(o.thresholds),
+        JSON.stringify(given),
       );
-    } else {
-      for (const [phase, list] of Object.entries(o.thresholds)) {
-        if (!Array.isArray(list)) {
-          bad(`thresholds of '${phase}'`, "must be a list of expressions", JSON.stringify(list));
-          continue;
-        }
-        const parsed: Threshold[] = [];
-        for (const t of list) {
-          try {
-            parsed.push(parseThreshold(t));
-          } catch (e) {
-            problems.push(`Cannot use thresholds of '${phase}': ${errorMessage(e)}`);
-          }
-        }
-        r.thresholds.set(phase, parsed);
+      continue;
+    }
+    for (const [phase, list] of Object.entries(given)) {
+      if (!Array.isArray(list)) {
+        bad(`${field} of '${phase}'`, "must be a list of expressions", JSON.stringify(list));
+        continue;
       }
+      const parsed: Threshold[] = [];
+      for (const t of list) {
+        try {
+          parsed.push(parseThreshold(t));
+        } catch (e) {
+          problems.push(`Cannot use ${field} of '${phase}': ${errorMessage(e)}`);
+        }
+      }
+      r[field].set(phase, parsed);
     }
   }
   if (o.timeoutMs !== undefined) {
@@ -644,17 +661,20 @@ class ScenarioRun<T> {
     if (timer !== undefined) clearTimeout(timer);
     if (sigint) Deno.removeSignalListener("SIGINT", onSigint);
     // Thresholds set for a phase name that never ran fail: a typo must not pass silently.
-    for (const [phase, list] of this.#r.thresholds) {
-      if (this.#phases.some((p) => p.name === phase)) continue;
-      for (const t of list) {
-        this.#addThreshold(phase, {
-          threshold: t.source,
-          limit: t.value,
-          pass: false,
-          reason: `no phase named ${phase} ran${
-            this.#phases.length ? ` (phases: ${this.#phases.map((p) => p.name).join(", ")})` : ""
-          }`,
-        });
+    for (const advisory of [false, true]) {
+      for (const [phase, list] of advisory ? this.#r.warnings : this.#r.thresholds) {
+        if (this.#phases.some((p) => p.name === phase)) continue;
+        for (const t of list) {
+          this.#addThreshold(phase, {
+            threshold: t.source,
+            limit: t.value,
+            pass: false,
+            ...(advisory ? { advisory } : {}),
+            reason: `no phase named ${phase} ran${
+              this.#phases.length ? ` (phases: ${this.#phases.map((p) => p.name).join(", ")})` : ""
+            }`,
+          });
+        }
       }
     }
     if (this.#timedOut) {
@@ -662,7 +682,8 @@ class ScenarioRun<T> {
       if (error?.code === "timeout") error = undefined;
     }
     const interrupted = this.#ac.signal.aborted && !this.#timedOut;
-    const failed = this.#checks.some((c) => !c.pass) || this.#thresholds.some((t) => !t.pass) ||
+    const failed = this.#checks.some((c) => !c.pass) ||
+      this.#thresholds.some((t) => !t.pass && !t.advisory) ||
       this.#phases.some((p) => p.state === "failed");
     const status: ScenarioStatus = interrupted
       ? "interrupted"
@@ -792,6 +813,9 @@ class ScenarioRun<T> {
   #addThreshold(phase: string, t: ThresholdResult): void {
     this.#thresholds.push({ ...t, phase });
     this.#journal("threshold", { phase, ...t });
+    // The history's check rows count passes and failures of the run; a warning is neither (it
+    // stays in the run's summary, which the history keeps too).
+    if (t.advisory) return;
     this.#history?.check(this.#runId, {
       phase,
       name: t.threshold,
@@ -834,13 +858,17 @@ class ScenarioRun<T> {
     return name;
   }
 
-  #parseThresholds(name: string, list: string[] | undefined): Threshold[] {
-    const out = [...(this.#r.thresholds.get(name) ?? [])];
+  #parseThresholds(
+    name: string,
+    list: string[] | undefined,
+    field: "thresholds" | "warnings" = "thresholds",
+  ): Threshold[] {
+    const out = [...(this.#r[field].get(name) ?? [])];
     if (list === undefined) return out;
     if (!Array.isArray(list)) {
       throw new MembenchError(
         "invalid_argument",
-        `Cannot use thresholds of phase ${name}: expected a list of expressions`,
+        `Cannot use ${field} of phase ${name}: expected a list of expressions`,
       );
     }
     const problems: string[] = [];
@@ -874,14 +902,15 @@ class ScenarioRun<T> {
   async #phase<R>(
     kind: PhaseRecord["kind"],
     name: string,
-    thresholdList: string[] | undefined,
+    limits: { thresholds?: string[] | undefined; warnings?: string[] | undefined },
     shown: unknown,
     exec: (signal: AbortSignal) => Promise<R>,
     metricsOf: (r: R) => MetricSet,
     outcome: (r: R) => { interrupted: boolean; failure?: { code: string; message: string } },
     servers: (r: R) => Promise<ServerInfo[]>,
   ): Promise<R> {
-    const thresholds = this.#parseThresholds(name, thresholdList);
+    const thresholds = this.#parseThresholds(name, limits.thresholds);
+    const warnings = this.#parseThresholds(name, limits.warnings, "warnings");
     if (this.#ac.signal.aborted) throw new PhaseStop(errorInfo(this.#ac.signal.reason));
     const startedAt = new Date();
     const options = redactSecrets(shown);
@@ -910,11 +939,14 @@ class ScenarioRun<T> {
     const serverInfo = await servers(r).catch(() => []);
     Object.assign(base, { servers: serverInfo });
     const metrics = metricsOf(r);
-    const verdicts = thresholds.map((t) => evaluateThreshold(t, metrics));
+    const verdicts = [
+      ...thresholds.map((t) => evaluateThreshold(t, metrics)),
+      ...warnings.map((t) => warningVerdict(t, evaluateThreshold(t, metrics))),
+    ];
     const o = outcome(r);
     const state: PhaseState = o.interrupted
       ? "interrupted"
-      : verdicts.some((v) => !v.pass)
+      : verdicts.some((v) => !v.pass && !v.advisory)
       ? "failed"
       : "passed";
     if (o.failure) {
@@ -994,7 +1026,7 @@ class ScenarioRun<T> {
         this.#phase(
           "step",
           this.#phaseName("step", name),
-          undefined,
+          {},
           { name },
           async (signal) => await fn(signal),
           () => ({}),
@@ -1037,7 +1069,7 @@ class ScenarioRun<T> {
   }
 
   #bench(o: BenchOptions & PhaseOptions): Promise<BenchResult> {
-    const { name: given, thresholds, ...bo } = o;
+    const { name: given, thresholds, warnings, ...bo } = o;
     const dt = bo.target === undefined ? this.#defaultTarget() : undefined;
     // A scenario whose server is memcached benches memcached's text protocol unless told.
     const protocol = bo.protocol ?? (dt?.memcached ? "memcache-text" : undefined);
@@ -1054,7 +1086,7 @@ class ScenarioRun<T> {
     return this.#phase(
       "bench",
       name,
-      thresholds,
+      { thresholds, warnings },
       opts,
       (signal) => bench({ ...opts, signal: anySignal(signal, bo.signal) }),
       benchMetrics,
@@ -1080,7 +1112,7 @@ class ScenarioRun<T> {
   #record(
     o: Omit<RecordOptions, "output"> & { output?: string } & PhaseOptions,
   ): Promise<RecordResult> {
-    const { name: given, thresholds, ...ro } = o;
+    const { name: given, thresholds, warnings, ...ro } = o;
     const name = this.#phaseName("record", given);
     const opts: RecordOptions = {
       ...ro,
@@ -1089,7 +1121,7 @@ class ScenarioRun<T> {
     return this.#phase(
       "record",
       name,
-      thresholds,
+      { thresholds, warnings },
       opts,
       (signal) => record({ ...opts, signal: anySignal(signal, ro.signal) }),
       recordMetrics,
@@ -1100,7 +1132,7 @@ class ScenarioRun<T> {
 
   #analyze(o: AnalyzePhaseOptions | string): Promise<Analysis> {
     const ao: AnalyzePhaseOptions = typeof o === "string" ? { profile: o } : o;
-    const { name: given, thresholds, profile, html, ...rest } = ao;
+    const { name: given, thresholds, warnings, profile, html, ...rest } = ao;
     if (typeof profile !== "string" || profile === "") {
       throw new MembenchError(
         "invalid_argument",
@@ -1110,7 +1142,7 @@ class ScenarioRun<T> {
     return this.#phase(
       "analyze",
       this.#phaseName("analyze", given),
-      thresholds,
+      { thresholds, warnings },
       ao,
       async () => {
         const a = await analyzeProfile(profile, rest);
@@ -1127,7 +1159,17 @@ class ScenarioRun<T> {
   }
 
   #replay(o: ReplayPhaseOptions): Promise<ReplayPhaseResult> {
-    const { name: given, thresholds, mode, seed, durationMs, popularity, fidelity, ...ro } = o;
+    const {
+      name: given,
+      thresholds,
+      warnings,
+      mode,
+      seed,
+      durationMs,
+      popularity,
+      fidelity,
+      ...ro
+    } = o;
     if (mode !== undefined && mode !== "exact" && mode !== "synthetic") {
       throw new MembenchError(
         "invalid_argument",
@@ -1151,7 +1193,7 @@ class ScenarioRun<T> {
     return this.#phase(
       "replay",
       name,
-      thresholds,
+      { thresholds, warnings },
       shown,
       async (signal) => {
         let synthetic: ReplayPhaseResult["synthetic"];

@@ -35,6 +35,10 @@ export interface ThresholdResult {
   pass: boolean;
   /** Why it failed without a comparison (unknown or ambiguous metric, unit mismatch). */
   reason?: string;
+  /** A warning: reported, never failing the phase or the run. */
+  advisory?: boolean;
+  /** What a failed warning means, for the metrics that have a known cause. */
+  note?: string;
 }
 
 const COMPARATORS: readonly Comparator[] = ["<=", ">=", "==", "!=", "<", ">"];
@@ -284,4 +288,38 @@ function suggest(name: string, metrics: MetricSet): string {
 
 function round9(x: number): number {
   return Math.round(x * 1e9) / 1e9;
+}
+
+/** What a metric says when a warning on it fails, for the metrics whose cause is known. */
+const WARNING_NOTES: Array<[RegExp, string]> = [
+  [
+    /(^|\.)(late|late_ratio)$/,
+    "membench itself fell behind its send schedule (a busy machine, or too few clients for the " +
+    "rate); latency from the intended send time includes that delay, so read it with care",
+  ],
+  [
+    /(^|\.)lateness\.(p\d+|mean|max)$/,
+    "the replay fell behind the recorded schedule on this machine (a busy CPU, or a server " +
+    "slower than the recorded one); the server's answers were not at fault",
+  ],
+];
+
+/**
+ * Marks a verdict as a warning: it never fails the phase or the run, and a failed one carries a
+ * note on what its metric means when that is known.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluateThreshold, parseThreshold, warningVerdict } from "./threshold.ts";
+ * const t = parseThreshold("late_ratio < 5%");
+ * const v = warningVerdict(t, evaluateThreshold(t, { late_ratio: { value: 0.2, kind: "ratio" } }));
+ * assert.equal(v.pass, false);
+ * assert.equal(v.advisory, true);
+ * assert.match(v.note!, /fell behind its send schedule/);
+ * ```
+ */
+export function warningVerdict(t: Threshold, v: ThresholdResult): ThresholdResult {
+  const note = v.pass ? undefined : WARNING_NOTES.find(([re]) => re.test(t.metric))?.[1];
+  return { ...v, advisory: true, ...(note ? { note } : {}) };
 }
