@@ -410,7 +410,6 @@ Deno.test("runScenario() in-process: phase names, duplicate names and metricsOf"
 
 Deno.test("scenario() warnings are reported with their meaning but never fail the run", async () => {
   const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
-  const printed: string[] = [];
   const r = await runScenario(
     "warned",
     {
@@ -452,8 +451,8 @@ Deno.test("scenario() warnings are reported with their meaning but never fail th
   assert.equal(byText["ping.p99 < 1us"]!.note, undefined);
   const text = formatScenarioText(r);
   assert.match(text, /scenario warned: PASSED/);
-  assert.match(text, /warnings \(reported, not failing the run\):\n  WARN   pings: ops > 1M/);
-  assert.match(text, /WARN   pings: late > 1M \(value \d+\)\n +membench itself fell behind/);
+  assert.match(text, /warnings \(reported, not failing the run\):\n {2}WARN {3}pings: ops > 1M/);
+  assert.match(text, /WARN {3}pings: late > 1M \(value \d+\)\n +membench itself fell behind/);
   assert.match(text, /1\/1 thresholds, 3 warnings/);
   // The history counts the thresholds only: the run passed with nothing failed.
   using h = ResultsHistory.open(`${outDir}/h.db`);
