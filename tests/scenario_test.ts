@@ -320,8 +320,58 @@ Deno.test("membench history lists, shows and compares scenario runs", async () =
     "--json",
   ]);
   assert.equal(cmp.code, 0, cmp.stderr);
-  const changes = JSON.parse(cmp.stdout) as Array<{ phase: string; metric: string }>;
-  assert.ok(changes.some((c) => c.phase === "reads" && c.metric === "get.p99"));
+  type Change = { phase: string; metric: string; a: number; b: number; change?: number };
+  const changes = JSON.parse(cmp.stdout) as Change[];
+  // The values are each run's own, in the order asked: run A's from the first summary, run B's
+  // from the second (the summaries are the JSON files the runs wrote, not the history).
+  const summaries = [...Deno.readDirSync(r1.outDir)].filter((e) => e.name.endsWith(".json"))
+    .map((e) => JSON.parse(Deno.readTextFileSync(`${r1.outDir}/${e.name}`)) as ScenarioResult);
+  assert.equal(summaries.length, 2);
+  const first = summaries.find((x) => x.startedAt === r1.summary.startedAt)!;
+  const second = summaries.find((x) => x !== first)!;
+  const metricOf = (x: ScenarioResult, phase: string, metric: string) => {
+    const p = x.phases.find((q) => q.name === phase)!;
+    assert.ok(p.state !== "error");
+    return p.metrics[metric]!.value;
+  };
+  let differing = 0;
+  for (const metric of ["get.p99", "get.p50", "requests", "get.hits", "ops"]) {
+    const c = changes.find((x) => x.phase === "reads" && x.metric === metric)!;
+    assert.ok(c, `reads.${metric} compared`);
+    assert.equal(c.a, metricOf(first, "reads", metric), `reads.${metric} of run A`);
+    assert.equal(c.b, metricOf(second, "reads", metric), `reads.${metric} of run B`);
+    assert.ok(Math.abs(c.change! - (c.b - c.a) / c.a) < 1e-12);
+    if (c.a !== c.b) differing++;
+  }
+  assert.ok(differing > 0, "latency differs between two runs");
+  // Swapped, the values swap.
+  const rev = await runCli([
+    "history",
+    "compare",
+    String(rows[0]!.id),
+    String(rows[1]!.id),
+    "--db",
+    db,
+    "--json",
+  ]);
+  const back = JSON.parse(rev.stdout) as Change[];
+  assert.equal(back.length, changes.length);
+  for (const c of changes) {
+    const r = back.find((x) => x.phase === c.phase && x.metric === c.metric)!;
+    assert.deepEqual([r.a, r.b], [c.b, c.a], `${c.phase}.${c.metric}`);
+  }
+  // The text form shows the same figures: A -> B.
+  const text = await runCli([
+    "history",
+    "compare",
+    String(rows[1]!.id),
+    String(rows[0]!.id),
+    "--db",
+    db,
+  ]);
+  const hits = changes.find((x) => x.phase === "reads" && x.metric === "ops")!;
+  const rate = (v: number) => `${Math.round(v).toLocaleString("en-US")}/s`;
+  assert.match(text.stdout, new RegExp(`reads\\.ops +${rate(hits.a)} +-> +${rate(hits.b)} `));
   const missing = await runCli(["history", "show", "999", "--db", db]);
   assert.equal(missing.code, EXIT.usage);
   assert.match(missing.stderr, /Cannot find run 999/);
