@@ -7,7 +7,7 @@ import {
   parseTarget,
   startLocalServer,
 } from "../mod.ts";
-import { runCli } from "./helpers.ts";
+import { loadTest, runCli } from "./helpers.ts";
 
 const PROTOCOLS: BenchProtocol[] = ["memcache-text", "memcache-meta", "memcache-binary"];
 // Both hot loops: io_uring on libc sockets, and Deno's sockets.
@@ -111,45 +111,48 @@ const ALL_TESTS = [
 ];
 
 for (const [protocol, io] of PROTOCOLS.flatMap((p) => IOS.map((io) => [p, io] as const))) {
-  Deno.test(`bench() ${protocol} (io ${io}): every test, pipelined, and memcached's stats agree with its counts`, async () => {
-    await using srv = await startLocalServer("memcached");
-    await seedCounters(srv.address, 2000);
-    const before = await stats(srv.address);
-    const r = await bench({
-      target: srv.address,
-      protocol,
-      tests: ALL_TESTS,
-      requests: 1200,
-      clients: 4,
-      pipeline: 8,
-      keyspace: 2000,
-      dataSize: 8,
-      seed: 3,
-      io,
-    });
-    const after = await stats(srv.address);
-    assert.equal(r.config.io, io);
-    assert.equal(r.tests.length, ALL_TESTS.length);
-    for (const t of r.tests) {
-      assert.equal(t.requests, 1200, `${t.name} requests`);
-      assert.equal(t.errors, 0, `${t.name} errors: ${JSON.stringify(t.commands[0]!.errors)}`);
-      assert.equal(t.commands[0]!.serviceTime.count, 1200);
-    }
-    assert.deepEqual(delta(before, after), expectedStats(r));
-    const by = (name: string, i = 0) => r.tests.filter((t) => t.name === name)[i]!.commands[0]!;
-    // Every test replays the same seeded key sequence: get reads what set wrote, and after the
-    // deletes nothing is left.
-    assert.deepEqual([by("get").hits, by("get").misses], [1200, 0]);
-    assert.deepEqual([by("get", 1).hits, by("get", 1).misses], [0, 1200]);
-    // Half the counters exist; repeated keys make deletes both hit and miss.
-    for (const name of ["incr", "decr", "delete"]) {
-      assert.ok(
-        by(name).hits! > 0 && by(name).misses! > 0,
-        `${name} hits and misses: ${by(name).hits} ${by(name).misses}`,
-      );
-    }
-    assert.equal(by("add").hits! + by("add").misses!, 1200);
-  });
+  loadTest(
+    `bench() ${protocol} (io ${io}): every test, pipelined, and memcached's stats agree with its counts`,
+    async () => {
+      await using srv = await startLocalServer("memcached");
+      await seedCounters(srv.address, 2000);
+      const before = await stats(srv.address);
+      const r = await bench({
+        target: srv.address,
+        protocol,
+        tests: ALL_TESTS,
+        requests: 1200,
+        clients: 4,
+        pipeline: 8,
+        keyspace: 2000,
+        dataSize: 8,
+        seed: 3,
+        io,
+      });
+      const after = await stats(srv.address);
+      assert.equal(r.config.io, io);
+      assert.equal(r.tests.length, ALL_TESTS.length);
+      for (const t of r.tests) {
+        assert.equal(t.requests, 1200, `${t.name} requests`);
+        assert.equal(t.errors, 0, `${t.name} errors: ${JSON.stringify(t.commands[0]!.errors)}`);
+        assert.equal(t.commands[0]!.serviceTime.count, 1200);
+      }
+      assert.deepEqual(delta(before, after), expectedStats(r));
+      const by = (name: string, i = 0) => r.tests.filter((t) => t.name === name)[i]!.commands[0]!;
+      // Every test replays the same seeded key sequence: get reads what set wrote, and after the
+      // deletes nothing is left.
+      assert.deepEqual([by("get").hits, by("get").misses], [1200, 0]);
+      assert.deepEqual([by("get", 1).hits, by("get", 1).misses], [0, 1200]);
+      // Half the counters exist; repeated keys make deletes both hit and miss.
+      for (const name of ["incr", "decr", "delete"]) {
+        assert.ok(
+          by(name).hits! > 0 && by(name).misses! > 0,
+          `${name} hits and misses: ${by(name).hits} ${by(name).misses}`,
+        );
+      }
+      assert.equal(by("add").hits! + by("add").misses!, 1200);
+    },
+  );
 }
 
 async function checkMultigetNoreplyTtl(protocol: BenchProtocol): Promise<void> {
@@ -198,93 +201,161 @@ async function checkMultigetNoreplyTtl(protocol: BenchProtocol): Promise<void> {
     // Text noreply hides outcomes: membench does not invent them.
     assert.equal(del.hits, undefined);
   }
-  // The TTL reached the server: items expire in about 300 s.
-  using c = await McConnection.open(parseTarget(srv.address));
-  const keys = await c.call(["mg", "key:000", "t"]);
-  if (keys[0]!.status === "HD") {
-    const ttl = Number(/ t(-?\d+)/.exec(keys[0]!.line)?.[1]);
-    assert.ok(ttl > 250 && ttl <= 300, `ttl ${ttl}`);
-  }
 }
 
 for (const protocol of PROTOCOLS) {
-  Deno.test(`bench() ${protocol}: multi-get, noreply writes, TTL and a duration-bound mix pair correctly`, async () => {
-    await checkMultigetNoreplyTtl(protocol);
-  });
+  loadTest(
+    `bench() ${protocol}: multi-get, noreply writes and a duration-bound mix pair correctly`,
+    async () => {
+      await checkMultigetNoreplyTtl(protocol);
+    },
+  );
+}
+
+// The TTL and flags each command sets, as the server holds them: keys that only this check
+// touches, read back with meta `mg <key> t f` (remaining TTL, client flags).
+async function checkTtlAndFlags(protocol: BenchProtocol): Promise<void> {
+  await using srv = await startLocalServer("memcached");
+  const keys = Array.from({ length: 20 }, (_, i) => `ttl:${String(i).padStart(2, "0")}`);
+  const run = (tests: string[], extra: Partial<Parameters<typeof bench>[0]>) =>
+    bench({
+      target: srv.address,
+      protocol,
+      tests,
+      requests: 20,
+      clients: 1,
+      keyPrefix: "ttl:",
+      keyspace: 20,
+      keyPattern: "sequential",
+      dataSize: 8,
+      ...extra,
+    });
+  using c = await McConnection.open(parseTarget(srv.address));
+  const held = async () => {
+    const out: Array<{ ttl: number; flags: number }> = [];
+    for (const k of keys) {
+      const r = (await c.call(["mg", k, "t", "f"]))[0]!;
+      assert.equal(r.status, "HD", `${k}: ${r.line}`);
+      out.push({
+        ttl: Number(/ t(-?\d+)/.exec(r.line)?.[1]),
+        flags: Number(/ f(\d+)/.exec(r.line)?.[1]),
+      });
+    }
+    return out;
+  };
+  const near = (got: Array<{ ttl: number }>, ttl: number, what: string) => {
+    for (const g of got) assert.ok(g.ttl > ttl - 30 && g.ttl <= ttl, `${what}: ttl ${g.ttl}`);
+  };
+  const w = await run(["set"], { ttl: 300, flags: 4242 });
+  assert.equal(w.tests[0]!.errors, 0);
+  const set = await held();
+  near(set, 300, "set");
+  assert.deepEqual(new Set(set.map((g) => g.flags)), new Set([4242]), "set's flags");
+  const before = await stats(srv.address);
+  const t = await run(["touch"], { ttl: 600 });
+  near(await held(), 600, "touch");
+  assert.equal(t.tests[0]!.commands[0]!.hits, 20);
+  const g = await run(["gat"], { ttl: 900 });
+  near(await held(), 900, "gat");
+  assert.equal(g.tests[0]!.commands[0]!.hits, 20);
+  const gs = await run(["gats"], { ttl: 1200 });
+  near(await held(), 1200, "gats");
+  assert.equal(gs.tests[0]!.commands[0]!.hits, 20);
+  // The server counted 60 touches that hit (touch, gat and gats are all touches to memcached).
+  const d = delta(before, await stats(srv.address));
+  assert.equal(d.touch_hits, 60, JSON.stringify(d));
+  assert.equal(d.touch_misses, 0);
+  // The flags survived the touches.
+  assert.deepEqual(new Set((await held()).map((x) => x.flags)), new Set([4242]));
+}
+
+for (const protocol of PROTOCOLS) {
+  loadTest(
+    `bench() ${protocol}: set's TTL and flags, and touch, gat and gats TTLs reach the server`,
+    async () => {
+      await checkTtlAndFlags(protocol);
+    },
+  );
 }
 
 for (const io of IOS) {
-  Deno.test(`bench() memcached (io ${io}): a server killed mid-pipeline gives counted connection errors, not a hang`, async () => {
-    const srv = await startLocalServer("memcached");
-    setTimeout(() => Deno.kill(srv.pid, "SIGKILL"), 400);
-    const t0 = Date.now();
-    const r = await bench({
-      target: srv.address,
-      protocol: "memcache-binary",
-      tests: ["get"],
-      durationMs: 3000,
-      clients: 4,
-      pipeline: 32,
-      multiget: 4,
-      keyspace: 1000,
-      reconnect: { maxAttempts: 2, baseDelayMs: 20 },
-      seed: 1,
-      io,
-    });
-    await srv.stop();
-    assert.equal(r.config.io, io);
-    assert.ok(Date.now() - t0 < 6000, "ended promptly");
-    const t = r.tests[0]!;
-    assert.ok(t.requests > 0);
-    assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, JSON.stringify(t.commands[0]!.errors));
-    assert.ok(r.failure, "every connection failed for good");
-    assert.match(r.failure!.message, /refused|closed|reset/i);
-  });
+  loadTest(
+    `bench() memcached (io ${io}): a server killed mid-pipeline gives counted connection errors, not a hang`,
+    async () => {
+      const srv = await startLocalServer("memcached");
+      setTimeout(() => Deno.kill(srv.pid, "SIGKILL"), 400);
+      const t0 = Date.now();
+      const r = await bench({
+        target: srv.address,
+        protocol: "memcache-binary",
+        tests: ["get"],
+        durationMs: 3000,
+        clients: 4,
+        pipeline: 32,
+        multiget: 4,
+        keyspace: 1000,
+        reconnect: { maxAttempts: 2, baseDelayMs: 20 },
+        seed: 1,
+        io,
+      });
+      await srv.stop();
+      assert.equal(r.config.io, io);
+      assert.ok(Date.now() - t0 < 6000, "ended promptly");
+      const t = r.tests[0]!;
+      assert.ok(t.requests > 0);
+      assert.ok((t.commands[0]!.errors.connection ?? 0) > 0, JSON.stringify(t.commands[0]!.errors));
+      assert.ok(r.failure, "every connection failed for good");
+      assert.match(r.failure!.message, /refused|closed|reset/i);
+    },
+  );
 }
 
-Deno.test("membench bench --protocol memcache-meta on the CLI, and a bad protocol or RESP-only flag is a usage error", async () => {
-  await using srv = await startLocalServer("memcached");
-  const ok = await runCli([
-    "bench",
-    "--protocol",
-    "memcache_text",
-    "-p",
-    String(srv.port),
-    "--ratio",
-    "1:10",
-    "-n",
-    "2000",
-    "-c",
-    "5",
-    "-d",
-    "32",
-    "-r",
-    "100",
-    "--json",
-    "-",
-  ]);
-  assert.equal(ok.code, 0, ok.stderr);
-  const j = JSON.parse(ok.stdout);
-  assert.equal(j.config.protocol, "memcache-text");
-  assert.deepEqual(j.tests[0].commands.map((c: { name: string }) => c.name), ["set", "get"]);
-  assert.equal(j.tests[0].requests, 2000);
-  const bad = await runCli(["bench", "--protocol", "memcache-ascii", "-p", String(srv.port)]);
-  assert.equal(bad.code, 2);
-  assert.match(
-    bad.stderr,
-    /'--protocol': expected resp, memcache-text, memcache-meta, memcache-binary/,
-  );
-  const both = await runCli([
-    "bench",
-    "--protocol",
-    "memcache-meta",
-    "-p",
-    String(srv.port),
-    "-t",
-    "lpush,get",
-    "--resp3",
-  ]);
-  assert.equal(both.code, 2);
-  assert.match(both.stderr, /unknown memcached test/);
-  assert.match(both.stderr, /Cannot use 'resp3' with protocol memcache-meta/);
-});
+loadTest(
+  "membench bench --protocol memcache-meta on the CLI, and a bad protocol or RESP-only flag is a usage error",
+  async () => {
+    await using srv = await startLocalServer("memcached");
+    const ok = await runCli([
+      "bench",
+      "--protocol",
+      "memcache_text",
+      "-p",
+      String(srv.port),
+      "--ratio",
+      "1:10",
+      "-n",
+      "2000",
+      "-c",
+      "5",
+      "-d",
+      "32",
+      "-r",
+      "100",
+      "--json",
+      "-",
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const j = JSON.parse(ok.stdout);
+    assert.equal(j.config.protocol, "memcache-text");
+    assert.deepEqual(j.tests[0].commands.map((c: { name: string }) => c.name), ["set", "get"]);
+    assert.equal(j.tests[0].requests, 2000);
+    const bad = await runCli(["bench", "--protocol", "memcache-ascii", "-p", String(srv.port)]);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /'--protocol': expected resp, memcache-text, memcache-meta, memcache-binary/,
+    );
+    const both = await runCli([
+      "bench",
+      "--protocol",
+      "memcache-meta",
+      "-p",
+      String(srv.port),
+      "-t",
+      "lpush,get",
+      "--resp3",
+    ]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /unknown memcached test/);
+    assert.match(both.stderr, /Cannot use 'resp3' with protocol memcache-meta/);
+  },
+);

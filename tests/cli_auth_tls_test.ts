@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bench, freePort, MembenchError, startLocalServer } from "../mod.ts";
-import { commandStats, runCli } from "./helpers.ts";
+import { commandStats, loadTest, runCli } from "./helpers.ts";
 
 async function makeCerts(dir: string): Promise<void> {
   const run = async (args: string[]) => {
@@ -59,7 +59,7 @@ async function makeCerts(dir: string): Promise<void> {
   }
 }
 
-Deno.test("bench over TLS with a CA and a client certificate (mutual TLS)", async () => {
+loadTest("bench over TLS with a CA and a client certificate (mutual TLS)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "membench-tls-" });
   try {
     await makeCerts(dir);
@@ -118,135 +118,141 @@ Deno.test("bench over TLS with a CA and a client certificate (mutual TLS)", asyn
   }
 });
 
-Deno.test("bench with an ACL user works, and a wrong password is a clear auth error that hides the password", async () => {
-  await using srv = await startLocalServer("redis", { args: ["--requirepass", "rootpw"] });
-  // An ACL user allowed only the commands it needs.
-  const setup = await runCli([
-    "bench",
-    "-p",
-    String(srv.port),
-    "-a",
-    "rootpw",
-    "-n",
-    "1",
-    "-c",
-    "1",
-    "ACL",
-    "SETUSER",
-    "bench",
-    "on",
-    ">benchpw",
-    "~*",
-    "+set",
-    "+get",
-    "+ping",
-    "+client|setname",
-  ]);
-  assert.equal(setup.code, 0, setup.stderr);
-  const before = await commandStats(srv.address, "rootpw");
-  const ok = await bench({
-    target: `redis://bench:benchpw@${srv.address}`,
-    tests: ["set", "get"],
-    requests: 1000,
-    clients: 2,
-  });
-  assert.equal(ok.config.password, "***");
-  assert.equal(ok.config.user, "bench");
-  assert.ok(!JSON.stringify(ok).includes("benchpw"));
-  const after = await commandStats(srv.address, "rootpw");
-  assert.equal(after.set! - (before.set ?? 0), 1000);
-  // Not allowed: ACL denies the command; counted per error code, not a crash.
-  const denied = await bench({
-    target: srv.address,
-    user: "bench",
-    password: "benchpw",
-    tests: ["incr"],
-    requests: 100,
-    clients: 1,
-  });
-  assert.equal(denied.tests[0]!.commands[0]!.errors.NOPERM, 100);
-  // Wrong password: library error and CLI exit code 3, password not shown.
-  await assert.rejects(
-    () =>
-      bench({
-        target: srv.address,
-        user: "bench",
-        password: "nope-secret",
-        tests: ["ping"],
-        requests: 10,
-      }),
-    (e: unknown) =>
-      e instanceof MembenchError && e.code === "auth" && /WRONGPASS/.test(e.message) &&
-      !e.message.includes("nope-secret") && e.message.includes(srv.address),
-  );
-  const cli = await runCli([
-    "bench",
-    "-p",
-    String(srv.port),
-    "-a",
-    "nope-secret",
-    "-t",
-    "ping",
-    "-n",
-    "10",
-  ]);
-  assert.equal(cli.code, 3);
-  assert.match(
-    cli.stderr,
-    new RegExp(`membench: 127\\.0\\.0\\.1:${srv.port}: AUTH failed: WRONGPASS`),
-  );
-  assert.ok(!cli.stderr.includes("nope-secret") && !cli.stdout.includes("nope-secret"));
-  // The password from REDISCLI_AUTH (not on the command line), as redis-cli takes it.
-  const fromEnv = await runCli(
-    ["bench", "-p", String(srv.port), "-t", "ping", "-n", "10", "--json", "-"],
-    { REDISCLI_AUTH: "rootpw" },
-  );
-  assert.equal(fromEnv.code, 0, fromEnv.stderr);
-  assert.equal(JSON.parse(fromEnv.stdout).tests[0].requests, 10);
-  assert.ok(!fromEnv.stdout.includes("rootpw") && !fromEnv.stderr.includes("rootpw"));
-});
+loadTest(
+  "bench with an ACL user works, and a wrong password is a clear auth error that hides the password",
+  async () => {
+    await using srv = await startLocalServer("redis", { args: ["--requirepass", "rootpw"] });
+    // An ACL user allowed only the commands it needs.
+    const setup = await runCli([
+      "bench",
+      "-p",
+      String(srv.port),
+      "-a",
+      "rootpw",
+      "-n",
+      "1",
+      "-c",
+      "1",
+      "ACL",
+      "SETUSER",
+      "bench",
+      "on",
+      ">benchpw",
+      "~*",
+      "+set",
+      "+get",
+      "+ping",
+      "+client|setname",
+    ]);
+    assert.equal(setup.code, 0, setup.stderr);
+    const before = await commandStats(srv.address, "rootpw");
+    const ok = await bench({
+      target: `redis://bench:benchpw@${srv.address}`,
+      tests: ["set", "get"],
+      requests: 1000,
+      clients: 2,
+    });
+    assert.equal(ok.config.password, "***");
+    assert.equal(ok.config.user, "bench");
+    assert.ok(!JSON.stringify(ok).includes("benchpw"));
+    const after = await commandStats(srv.address, "rootpw");
+    assert.equal(after.set! - (before.set ?? 0), 1000);
+    // Not allowed: ACL denies the command; counted per error code, not a crash.
+    const denied = await bench({
+      target: srv.address,
+      user: "bench",
+      password: "benchpw",
+      tests: ["incr"],
+      requests: 100,
+      clients: 1,
+    });
+    assert.equal(denied.tests[0]!.commands[0]!.errors.NOPERM, 100);
+    // Wrong password: library error and CLI exit code 3, password not shown.
+    await assert.rejects(
+      () =>
+        bench({
+          target: srv.address,
+          user: "bench",
+          password: "nope-secret",
+          tests: ["ping"],
+          requests: 10,
+        }),
+      (e: unknown) =>
+        e instanceof MembenchError && e.code === "auth" && /WRONGPASS/.test(e.message) &&
+        !e.message.includes("nope-secret") && e.message.includes(srv.address),
+    );
+    const cli = await runCli([
+      "bench",
+      "-p",
+      String(srv.port),
+      "-a",
+      "nope-secret",
+      "-t",
+      "ping",
+      "-n",
+      "10",
+    ]);
+    assert.equal(cli.code, 3);
+    assert.match(
+      cli.stderr,
+      new RegExp(`membench: 127\\.0\\.0\\.1:${srv.port}: AUTH failed: WRONGPASS`),
+    );
+    assert.ok(!cli.stderr.includes("nope-secret") && !cli.stdout.includes("nope-secret"));
+    // The password from REDISCLI_AUTH (not on the command line), as redis-cli takes it.
+    const fromEnv = await runCli(
+      ["bench", "-p", String(srv.port), "-t", "ping", "-n", "10", "--json", "-"],
+      { REDISCLI_AUTH: "rootpw" },
+    );
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(JSON.parse(fromEnv.stdout).tests[0].requests, 10);
+    assert.ok(!fromEnv.stdout.includes("rootpw") && !fromEnv.stderr.includes("rootpw"));
+  },
+);
 
-Deno.test("CLI: a refused port, bad flags and bad values give clear errors with distinct exit codes", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const refused = await runCli(["bench", "-p", String(port), "-n", "10"]);
-  assert.equal(refused.code, 3);
-  assert.equal(
-    refused.stderr.trim().split("\n")[0],
-    `membench: 127.0.0.1:${port}: connection refused`,
-  );
-  const unknown = await runCli(["bench", "--clinets", "5"]);
-  assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /Unknown flag '--clinets' \(did you mean '--clients'\?\)/);
-  const badInt = await runCli(["bench", "-c", "zero"]);
-  assert.equal(badInt.code, 2);
-  assert.match(badInt.stderr, /flag '--clients'.*"zero"/);
-  const missing = await runCli(["bench", "-n"]);
-  assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /'-n, --requests' needs a value|--requests/);
-  const badTest = await runCli(["bench", "-t", "sett", "-p", "1"]);
-  assert.equal(badTest.code, 2);
-  assert.match(badTest.stderr, /unknown test name.*"sett"/);
-  // Several problems at once are all reported.
-  const many = await runCli([
-    "bench",
-    "--key-pattern",
-    "zipf:-1",
-    "--data-size-range",
-    "10-5",
-    "-p",
-    "1",
-  ]);
-  assert.equal(many.code, 2);
-  assert.match(many.stderr, /key-pattern/);
-  assert.match(many.stderr, /minimum is larger/);
-  const help = await runCli(["bench", "--help"]);
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /--pipeline/);
-});
+loadTest(
+  "CLI: a refused port, bad flags and bad values give clear errors with distinct exit codes",
+  async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const refused = await runCli(["bench", "-p", String(port), "-n", "10"]);
+    assert.equal(refused.code, 3);
+    assert.equal(
+      refused.stderr.trim().split("\n")[0],
+      `membench: 127.0.0.1:${port}: connection refused`,
+    );
+    const unknown = await runCli(["bench", "--clinets", "5"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Unknown flag '--clinets' \(did you mean '--clients'\?\)/);
+    const badInt = await runCli(["bench", "-c", "zero"]);
+    assert.equal(badInt.code, 2);
+    assert.match(badInt.stderr, /flag '--clients'.*"zero"/);
+    const missing = await runCli(["bench", "-n"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /'-n, --requests' needs a value|--requests/);
+    const badTest = await runCli(["bench", "-t", "sett", "-p", "1"]);
+    assert.equal(badTest.code, 2);
+    assert.match(badTest.stderr, /unknown test name.*"sett"/);
+    // Several problems at once are all reported.
+    const many = await runCli([
+      "bench",
+      "--key-pattern",
+      "zipf:-1",
+      "--data-size-range",
+      "10-5",
+      "-p",
+      "1",
+    ]);
+    assert.equal(many.code, 2);
+    assert.match(many.stderr, /key-pattern/);
+    assert.match(many.stderr, /minimum is larger/);
+    const help = await runCli(["bench", "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--pipeline/);
+  },
+);
 
-Deno.test("CLI: SIGINT stops a running bench, prints the partial result and exits 130", async () => {
+loadTest("CLI: SIGINT stops a running bench, prints the partial result and exits 130", async () => {
   await using srv = await startLocalServer("redis");
   const child = new Deno.Command(Deno.execPath(), {
     args: [

@@ -9,7 +9,7 @@ import {
   startLocalServer,
 } from "../mod.ts";
 import { captureNoDrops, tsharkMemcacheCommands } from "./capture_helpers.ts";
-import { commandStats, statsDelta } from "./helpers.ts";
+import { commandStats, loadTest, statsDelta } from "./helpers.ts";
 
 const PUBLIC = new URL("../../shared/data/captures-public/", import.meta.url).pathname;
 
@@ -32,7 +32,7 @@ async function statusesByOp(file: string): Promise<Record<string, Record<string,
   return out;
 }
 
-Deno.test("record() decodes the public captures with the reference counts", async () => {
+loadTest("record() decodes the public captures with the reference counts", async () => {
   const cases: Array<[string, number[], Record<string, number>]> = [
     // REFERENCE.md: use the stream counts (tshark undercounts pipelined segments).
     ["deepflow/memcached/memcached-userdata.pcap", [11211], { get: 10041, gets: 112, set: 1 }],
@@ -99,81 +99,9 @@ Deno.test("record() decodes the public captures with the reference counts", asyn
   await Deno.remove(err.file);
 });
 
-Deno.test("record() of memcached text traffic matches the server's stats and tshark, multi-get and large values included", async () => {
-  await using srv = await startLocalServer("memcached");
-  using c = await McConnection.open(parseTarget(srv.address));
-  const { file: pcap, before, after } = await captureNoDrops(
-    srv.port,
-    () => c.stats(),
-    async () => {
-      await bench({
-        target: srv.address,
-        protocol: "memcache-text",
-        tests: ["set"],
-        requests: 300,
-        clients: 3,
-        keyspace: 200,
-        dataSize: 20_000,
-        seed: 1,
-      });
-      await bench({
-        target: srv.address,
-        protocol: "memcache-text",
-        tests: ["get", "delete", "incr"],
-        requests: 300,
-        clients: 3,
-        pipeline: 4,
-        multiget: 4,
-        keyspace: 400,
-        seed: 2,
-      });
-      // Unpipelined: tshark's dissector undercounts requests that share a segment.
-      await bench({
-        target: srv.address,
-        protocol: "memcache-text",
-        tests: ["decr", "version"],
-        requests: 200,
-        clients: 2,
-        keyspace: 400,
-        seed: 4,
-      });
-    },
-  );
-  const r = await recordTo(pcap, { ports: [srv.port] });
-  try {
-    const d = (k: string) => Number(after[k]) - Number(before[k]);
-    assert.equal(r.eventsPerCommand.set, d("cmd_set"));
-    assert.equal(r.eventsPerCommand.get, d("cmd_get"), "one event per key of a multi-get");
-    assert.equal(r.eventsPerCommand.delete, d("delete_hits") + d("delete_misses"));
-    assert.equal(r.eventsPerCommand.incr, d("incr_hits") + d("incr_misses"));
-    assert.equal(r.gaps, 0);
-    const st = await statusesByOp(r.file);
-    assert.equal(st.get!.hit, d("get_hits"));
-    assert.equal(st.get!.miss, d("get_misses"));
-    assert.equal(st.delete!.deleted ?? 0, d("delete_hits"));
-    assert.equal(st.set!.stored, 300);
-    // tshark's dissector agrees where it can see every request (one per segment; tshark 4.0
-    // does not dissect touch).
-    const ts = await tsharkMemcacheCommands(pcap, srv.port);
-    assert.equal(ts.set, r.eventsPerCommand.set);
-    assert.equal(ts.decr, r.eventsPerCommand.decr);
-    assert.equal(ts.version, r.eventsPerCommand.version);
-    assert.equal(r.eventsPerCommand.decr, d("decr_hits") + d("decr_misses"));
-    assert.equal(r.eventsPerCommand.version, 200);
-    // Values of 20,000 bytes span many segments: their sizes came through.
-    using pr = await ProfileReader.open(r.file);
-    for await (const e of pr.events()) {
-      if (e.op === "set") assert.equal(e.valueLen, 20_000);
-      if (e.op === "get" && e.status === "hit") assert.equal(e.valueLen, 20_000);
-    }
-  } finally {
-    await Deno.remove(pcap);
-    await Deno.remove(r.file);
-  }
-});
-
-Deno.test("record() of meta quiet pipelines and the binary protocol matches the server's stats", async () => {
-  for (const protocol of ["memcache-meta", "memcache-binary"] as const) {
+loadTest(
+  "record() of memcached text traffic matches the server's stats and tshark, multi-get and large values included",
+  async () => {
     await using srv = await startLocalServer("memcached");
     using c = await McConnection.open(parseTarget(srv.address));
     const { file: pcap, before, after } = await captureNoDrops(
@@ -182,100 +110,181 @@ Deno.test("record() of meta quiet pipelines and the binary protocol matches the 
       async () => {
         await bench({
           target: srv.address,
-          protocol,
-          mix: [{ command: "set", weight: 1 }, { command: "get", weight: 3 }, {
-            command: "delete",
-            weight: 1,
-          }],
-          requests: 1500,
+          protocol: "memcache-text",
+          tests: ["set"],
+          requests: 300,
           clients: 3,
-          pipeline: 8,
-          multiget: 3,
-          noreply: true,
-          keyspace: 300,
-          dataSize: 64,
-          seed: 5,
+          keyspace: 200,
+          dataSize: 20_000,
+          seed: 1,
+        });
+        await bench({
+          target: srv.address,
+          protocol: "memcache-text",
+          tests: ["get", "delete", "incr"],
+          requests: 300,
+          clients: 3,
+          pipeline: 4,
+          multiget: 4,
+          keyspace: 400,
+          seed: 2,
+        });
+        // Unpipelined: tshark's dissector undercounts requests that share a segment.
+        await bench({
+          target: srv.address,
+          protocol: "memcache-text",
+          tests: ["decr", "version"],
+          requests: 200,
+          clients: 2,
+          keyspace: 400,
+          seed: 4,
         });
       },
     );
-    const d = (k: string) => Number(after[k]) - Number(before[k]);
     const r = await recordTo(pcap, { ports: [srv.port] });
     try {
-      const ops = r.eventsPerCommand;
-      const get = protocol === "memcache-meta" ? "mg" : "get";
-      const set = protocol === "memcache-meta" ? "ms" : "set";
-      const del = protocol === "memcache-meta" ? "md" : "delete";
-      assert.equal(ops[get], d("cmd_get"), `${protocol} gets`);
-      assert.equal(ops[set], d("cmd_set"), `${protocol} sets`);
-      assert.equal(ops[del], d("delete_hits") + d("delete_misses"), `${protocol} deletes`);
+      const d = (k: string) => Number(after[k]) - Number(before[k]);
+      assert.equal(r.eventsPerCommand.set, d("cmd_set"));
+      assert.equal(r.eventsPerCommand.get, d("cmd_get"), "one event per key of a multi-get");
+      assert.equal(r.eventsPerCommand.delete, d("delete_hits") + d("delete_misses"));
+      assert.equal(r.eventsPerCommand.incr, d("incr_hits") + d("incr_misses"));
+      assert.equal(r.gaps, 0);
       const st = await statusesByOp(r.file);
-      assert.equal(st[get]!.hit ?? 0, d("get_hits"), `${protocol} hits`);
-      assert.equal(st[get]!.miss ?? 0, d("get_misses"), `${protocol} misses`);
-      assert.equal(st[del]!.deleted ?? 0, d("delete_hits"), `${protocol} quiet deletes that hit`);
-      assert.equal(r.unpairedResponses, 0);
+      assert.equal(st.get!.hit, d("get_hits"));
+      assert.equal(st.get!.miss, d("get_misses"));
+      assert.equal(st.delete!.deleted ?? 0, d("delete_hits"));
+      assert.equal(st.set!.stored, 300);
+      // tshark's dissector agrees where it can see every request (one per segment; tshark 4.0
+      // does not dissect touch).
+      const ts = await tsharkMemcacheCommands(pcap, srv.port);
+      assert.equal(ts.set, r.eventsPerCommand.set);
+      assert.equal(ts.decr, r.eventsPerCommand.decr);
+      assert.equal(ts.version, r.eventsPerCommand.version);
+      assert.equal(r.eventsPerCommand.decr, d("decr_hits") + d("decr_misses"));
+      assert.equal(r.eventsPerCommand.version, 200);
+      // Values of 20,000 bytes span many segments: their sizes came through.
+      using pr = await ProfileReader.open(r.file);
+      for await (const e of pr.events()) {
+        if (e.op === "set") assert.equal(e.valueLen, 20_000);
+        if (e.op === "get" && e.status === "hit") assert.equal(e.valueLen, 20_000);
+      }
     } finally {
       await Deno.remove(pcap);
       await Deno.remove(r.file);
     }
-  }
-});
+  },
+);
 
-Deno.test("record() of RESP from redis-benchmark and a RESP3 client matches INFO commandstats", async () => {
-  await using srv = await startLocalServer("redis");
-  const { file: pcap, before, after } = await captureNoDrops(
-    srv.port,
-    () => commandStats(srv.address),
-    async () => {
-      const rb = await new Deno.Command("redis-benchmark", {
-        args: [
-          "-p",
-          String(srv.port),
-          "-t",
-          "set,get,lpush,mget",
-          "-n",
-          "400",
-          "-c",
-          "4",
-          "-P",
-          "5",
-          "-r",
-          "100",
-          "-q",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      assert.equal(rb.code, 0);
-      await bench({
-        target: srv.address,
-        resp3: true,
-        tests: ["set", "get", "hset"],
-        requests: 300,
-        clients: 2,
-        keyspace: 50,
-        seed: 3,
-      });
-    },
-  );
-
-  const r = await recordTo(pcap, { ports: [srv.port] });
-  try {
-    const delta = statsDelta(before, after, ["info"]);
-    // One event per key for MGET (redis-benchmark's MGET reads 10 keys).
-    const expected: Record<string, number> = {};
-    for (const [k, v] of Object.entries(delta)) {
-      const name = k.replace(/\|.*/, "");
-      expected[name] = (expected[name] ?? 0) + (name === "mget" ? v * 10 : v);
+loadTest(
+  "record() of meta quiet pipelines and the binary protocol matches the server's stats",
+  async () => {
+    for (const protocol of ["memcache-meta", "memcache-binary"] as const) {
+      await using srv = await startLocalServer("memcached");
+      using c = await McConnection.open(parseTarget(srv.address));
+      const { file: pcap, before, after } = await captureNoDrops(
+        srv.port,
+        () => c.stats(),
+        async () => {
+          await bench({
+            target: srv.address,
+            protocol,
+            mix: [{ command: "set", weight: 1 }, { command: "get", weight: 3 }, {
+              command: "delete",
+              weight: 1,
+            }],
+            requests: 1500,
+            clients: 3,
+            pipeline: 8,
+            multiget: 3,
+            noreply: true,
+            keyspace: 300,
+            dataSize: 64,
+            seed: 5,
+          });
+        },
+      );
+      const d = (k: string) => Number(after[k]) - Number(before[k]);
+      const r = await recordTo(pcap, { ports: [srv.port] });
+      try {
+        const ops = r.eventsPerCommand;
+        const get = protocol === "memcache-meta" ? "mg" : "get";
+        const set = protocol === "memcache-meta" ? "ms" : "set";
+        const del = protocol === "memcache-meta" ? "md" : "delete";
+        assert.equal(ops[get], d("cmd_get"), `${protocol} gets`);
+        assert.equal(ops[set], d("cmd_set"), `${protocol} sets`);
+        assert.equal(ops[del], d("delete_hits") + d("delete_misses"), `${protocol} deletes`);
+        const st = await statusesByOp(r.file);
+        assert.equal(st[get]!.hit ?? 0, d("get_hits"), `${protocol} hits`);
+        assert.equal(st[get]!.miss ?? 0, d("get_misses"), `${protocol} misses`);
+        assert.equal(st[del]!.deleted ?? 0, d("delete_hits"), `${protocol} quiet deletes that hit`);
+        assert.equal(r.unpairedResponses, 0);
+      } finally {
+        await Deno.remove(pcap);
+        await Deno.remove(r.file);
+      }
     }
-    const got = { ...r.eventsPerCommand };
-    assert.deepEqual(got, expected);
-    using pr = await ProfileReader.open(r.file);
-    const protos = new Set<string>();
-    for await (const _ of pr.blocks()) { /* connections fill in */ }
-    for (const cinfo of pr.connections.values()) protos.add(cinfo.protocol);
-    assert.ok(protos.has("resp3") && protos.has("resp2"), [...protos].join(","));
-  } finally {
-    await Deno.remove(pcap);
-    await Deno.remove(r.file);
-  }
-});
+  },
+);
+
+loadTest(
+  "record() of RESP from redis-benchmark and a RESP3 client matches INFO commandstats",
+  async () => {
+    await using srv = await startLocalServer("redis");
+    const { file: pcap, before, after } = await captureNoDrops(
+      srv.port,
+      () => commandStats(srv.address),
+      async () => {
+        const rb = await new Deno.Command("redis-benchmark", {
+          args: [
+            "-p",
+            String(srv.port),
+            "-t",
+            "set,get,lpush,mget",
+            "-n",
+            "400",
+            "-c",
+            "4",
+            "-P",
+            "5",
+            "-r",
+            "100",
+            "-q",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        assert.equal(rb.code, 0);
+        await bench({
+          target: srv.address,
+          resp3: true,
+          tests: ["set", "get", "hset"],
+          requests: 300,
+          clients: 2,
+          keyspace: 50,
+          seed: 3,
+        });
+      },
+    );
+
+    const r = await recordTo(pcap, { ports: [srv.port] });
+    try {
+      const delta = statsDelta(before, after, ["info"]);
+      // One event per key for MGET (redis-benchmark's MGET reads 10 keys).
+      const expected: Record<string, number> = {};
+      for (const [k, v] of Object.entries(delta)) {
+        const name = k.replace(/\|.*/, "");
+        expected[name] = (expected[name] ?? 0) + (name === "mget" ? v * 10 : v);
+      }
+      const got = { ...r.eventsPerCommand };
+      assert.deepEqual(got, expected);
+      using pr = await ProfileReader.open(r.file);
+      const protos = new Set<string>();
+      for await (const _ of pr.blocks()) { /* connections fill in */ }
+      for (const cinfo of pr.connections.values()) protos.add(cinfo.protocol);
+      assert.ok(protos.has("resp3") && protos.has("resp2"), [...protos].join(","));
+    } finally {
+      await Deno.remove(pcap);
+      await Deno.remove(r.file);
+    }
+  },
+);

@@ -9,7 +9,7 @@ import {
   type ScenarioResult,
   startLocalServer,
 } from "../mod.ts";
-import { commandStats, exclusiveLoad, info, runCli } from "./helpers.ts";
+import { commandStats, exclusiveLoad, info, loadTest, runCli } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -68,215 +68,243 @@ function sentOf(s: ScenarioResult): number {
   return n;
 }
 
-Deno.test("scenarios/quickstart.ts passes against a real redis-server, and the server saw every request", async () => {
-  await using server = await startLocalServer("redis");
-  const r = await exclusiveLoad(() =>
-    runScenarioFile("scenarios/quickstart.ts", { MEMBENCH_TARGET: server.address })
-  );
-  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
-  const s = r.summary;
-  assert.equal(s.status, "passed");
-  assert.equal(s.exitCode, 0);
-  assert.deepEqual(s.phases.map((p) => [p.name, p.kind, p.state]), [
-    ["set-get", "bench", "passed"],
-    ["mix", "bench", "passed"],
-  ]);
-  // Thresholds pass; warnings (advisory) may not on a busy machine, but each has a value.
-  const [limits, warnings] = [
-    s.thresholds.filter((t) => !t.advisory),
-    s.thresholds.filter((t) => t.advisory),
-  ];
-  assert.equal(limits.length, 7);
-  assert.ok(limits.every((t) => t.pass && typeof t.value === "number"));
-  assert.deepEqual(warnings.map((t) => t.threshold), [
-    "late_ratio < 5%",
-    "ops >= 15k",
-    "get.p99 < 50ms",
-  ]);
-  assert.ok(warnings.every((t) => typeof t.value === "number"));
-  assert.ok(s.checks.length === 1 && s.checks[0]!.pass);
-  // The server's own counters: every SET and GET the summary says was sent.
-  const stats = await commandStats(server.address);
-  assert.equal((stats["set"] ?? 0) + (stats["get"] ?? 0), sentOf(s));
-  // The journal knows the server's version.
-  const version = (await info(server.address, "server"))["redis_version"];
-  const p0 = s.phases[0]!;
-  assert.equal(p0.servers[0]!.version, version);
-  assert.equal(s.options["target"], server.address);
-  assert.match(r.stdout, /scenario quickstart: PASSED/);
-});
+loadTest(
+  "scenarios/quickstart.ts passes against a real redis-server, and the server saw every request",
+  async () => {
+    await using server = await startLocalServer("redis");
+    const r = await exclusiveLoad(() =>
+      runScenarioFile("scenarios/quickstart.ts", { MEMBENCH_TARGET: server.address })
+    );
+    assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+    const s = r.summary;
+    assert.equal(s.status, "passed");
+    assert.equal(s.exitCode, 0);
+    assert.deepEqual(s.phases.map((p) => [p.name, p.kind, p.state]), [
+      ["set-get", "bench", "passed"],
+      ["mix", "bench", "passed"],
+    ]);
+    // Thresholds pass; warnings (advisory) may not on a busy machine, but each has a value.
+    const [limits, warnings] = [
+      s.thresholds.filter((t) => !t.advisory),
+      s.thresholds.filter((t) => t.advisory),
+    ];
+    assert.equal(limits.length, 7);
+    assert.ok(limits.every((t) => t.pass && typeof t.value === "number"));
+    assert.deepEqual(warnings.map((t) => t.threshold), [
+      "late_ratio < 5%",
+      "ops >= 15k",
+      "get.p99 < 50ms",
+    ]);
+    assert.ok(warnings.every((t) => typeof t.value === "number"));
+    assert.ok(s.checks.length === 1 && s.checks[0]!.pass);
+    // The server's own counters: every SET and GET the summary says was sent.
+    const stats = await commandStats(server.address);
+    assert.equal((stats["set"] ?? 0) + (stats["get"] ?? 0), sentOf(s));
+    // The journal knows the server's version.
+    const version = (await info(server.address, "server"))["redis_version"];
+    const p0 = s.phases[0]!;
+    assert.equal(p0.servers[0]!.version, version);
+    assert.equal(s.options["target"], server.address);
+    assert.match(r.stdout, /scenario quickstart: PASSED/);
+  },
+);
 
-Deno.test("scenarios/redis-mix.ts passes its latency thresholds in open loop against a real redis-server", async () => {
-  await using server = await startLocalServer("redis");
-  const r = await exclusiveLoad(() =>
-    runScenarioFile("scenarios/redis-mix.ts", { MEMBENCH_TARGET: server.address })
-  );
-  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
-  const s = r.summary;
-  assert.equal(s.status, "passed");
-  const mix = s.phases.find((p) => p.name === "mix")!;
-  assert.equal(mix.state, "passed");
-  assert.equal(mix.thresholds.filter((t) => !t.advisory).length, 5);
-  assert.equal(mix.thresholds.filter((t) => t.advisory).length, 4);
-  assert.equal(mix.metrics["get.p99"]!.kind, "time");
-  // Open loop at 10k/s for 5 s after a 1 s warm-up: the schedule's requests were all sent, late
-  // or not (a send that falls behind keeps its intended time instead of being dropped).
-  assert.ok(mix.metrics["requests"]!.value >= 49_000, `${mix.metrics["requests"]!.value}`);
-  const stats = await commandStats(server.address);
-  assert.equal(
-    (stats["set"] ?? 0) + (stats["get"] ?? 0) + (stats["incr"] ?? 0),
-    sentOf(s),
-    JSON.stringify(stats),
-  );
-  assert.equal(
-    Number((await info(server.address, "keyspace"))["db0"]?.match(/keys=(\d+)/)?.[1]) >= 50_000,
-    true,
-  );
-});
+loadTest(
+  "scenarios/redis-mix.ts passes its latency thresholds in open loop against a real redis-server",
+  async () => {
+    await using server = await startLocalServer("redis");
+    const r = await exclusiveLoad(() =>
+      runScenarioFile("scenarios/redis-mix.ts", { MEMBENCH_TARGET: server.address })
+    );
+    assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+    const s = r.summary;
+    assert.equal(s.status, "passed");
+    const mix = s.phases.find((p) => p.name === "mix")!;
+    assert.equal(mix.state, "passed");
+    assert.equal(mix.thresholds.filter((t) => !t.advisory).length, 5);
+    assert.equal(mix.thresholds.filter((t) => t.advisory).length, 4);
+    assert.equal(mix.metrics["get.p99"]!.kind, "time");
+    // Open loop at 10k/s for 5 s after a 1 s warm-up: the schedule's requests were all sent, late
+    // or not (a send that falls behind keeps its intended time instead of being dropped).
+    assert.ok(mix.metrics["requests"]!.value >= 49_000, `${mix.metrics["requests"]!.value}`);
+    const stats = await commandStats(server.address);
+    assert.equal(
+      (stats["set"] ?? 0) + (stats["get"] ?? 0) + (stats["incr"] ?? 0),
+      sentOf(s),
+      JSON.stringify(stats),
+    );
+    assert.equal(
+      Number((await info(server.address, "keyspace"))["db0"]?.match(/keys=(\d+)/)?.[1]) >= 50_000,
+      true,
+    );
+  },
+);
 
-Deno.test("scenarios/memcache-replay.ts records, analyzes and replays the sample against a real memcached", async () => {
-  await using server = await startLocalServer("memcached");
-  const r = await exclusiveLoad(() =>
-    runScenarioFile("scenarios/memcache-replay.ts", {
-      MEMBENCH_TARGET: `memcache://${server.address}`,
-    })
-  );
-  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
-  const s = r.summary;
-  assert.deepEqual(s.phases.map((p) => [p.name, p.state]), [
-    ["record", "passed"],
-    ["analyze", "passed"],
-    ["replay", "passed"],
-  ]);
-  const rec = s.phases[0]!, rep = s.phases[2]!;
-  assert.ok(rec.state !== "error" && rep.state !== "error");
-  assert.equal(rec.metrics["events"]!.value, 2401);
-  assert.equal(rec.metrics["get.count"]!.value, 2149);
-  const result = rep.result as { sent: number; warmup: { sent: number } };
-  assert.equal(result.sent, 2401);
-  // memcached's own counters: each recorded get once, each recorded set once plus the warm-up.
-  using c = await McConnection.open(parseTarget(server.address));
-  const st = await c.stats();
-  assert.equal(Number(st["cmd_get"]), 2149);
-  assert.equal(Number(st["cmd_set"]), 252 + result.warmup.sent);
-  assert.equal(rep.servers[0]!.kind, "memcached");
-  assert.equal(rep.servers[0]!.version, st["version"]);
-  // The HTML report was written next to the summary.
-  assert.match(await Deno.readTextFile(`${r.outDir}/memcache-replay.html`), /<svg/);
-});
+loadTest(
+  "scenarios/memcache-replay.ts records, analyzes and replays the sample against a real memcached",
+  async () => {
+    await using server = await startLocalServer("memcached");
+    const r = await exclusiveLoad(() =>
+      runScenarioFile("scenarios/memcache-replay.ts", {
+        MEMBENCH_TARGET: `memcache://${server.address}`,
+      })
+    );
+    assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+    const s = r.summary;
+    assert.deepEqual(s.phases.map((p) => [p.name, p.state]), [
+      ["record", "passed"],
+      ["analyze", "passed"],
+      ["replay", "passed"],
+    ]);
+    const rec = s.phases[0]!, rep = s.phases[2]!;
+    assert.ok(rec.state !== "error" && rep.state !== "error");
+    assert.equal(rec.metrics["events"]!.value, 2401);
+    assert.equal(rec.metrics["get.count"]!.value, 2149);
+    const result = rep.result as { sent: number; warmup: { sent: number } };
+    assert.equal(result.sent, 2401);
+    // memcached's own counters: each recorded get once, each recorded set once plus the warm-up.
+    using c = await McConnection.open(parseTarget(server.address));
+    const st = await c.stats();
+    assert.equal(Number(st["cmd_get"]), 2149);
+    assert.equal(Number(st["cmd_set"]), 252 + result.warmup.sent);
+    assert.equal(rep.servers[0]!.kind, "memcached");
+    assert.equal(rep.servers[0]!.version, st["version"]);
+    // The HTML report was written next to the summary.
+    assert.match(await Deno.readTextFile(`${r.outDir}/memcache-replay.html`), /<svg/);
+  },
+);
 
-Deno.test("scenario() with failing thresholds and checks exits with the threshold code, hooks in order", async () => {
-  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
-    FIXTURE_MODE: "threshold-fail",
-  });
-  assert.equal(r.code, EXIT.threshold, r.stdout + r.stderr);
-  const s = r.summary;
-  assert.equal(s.status, "failed");
-  assert.equal(s.exitCode, EXIT.threshold);
-  const byText = Object.fromEntries(s.thresholds.map((t) => [t.threshold, t]));
-  assert.equal(byText["get.p99 < 1us"]!.pass, false);
-  assert.ok(byText["get.p99 < 1us"]!.value! >= 1);
-  assert.equal(byText["errors == 0"]!.pass, true);
-  assert.equal(byText["hit_ratio >= 99%"]!.pass, true); // the warm phase stored every key
-  assert.equal(byText["nosuch.p99 < 1ms"]!.pass, false);
-  assert.match(
-    byText["nosuch.p99 < 1ms"]!.reason!,
-    /no metric named nosuch\.p99; some that exist: .*get\.p99/,
-  );
-  assert.equal(byText["ops > 1"]!.pass, false);
-  assert.match(byText["ops > 1"]!.reason!, /no phase named never-ran ran/);
-  assert.deepEqual(s.checks.map((c) => [c.name, c.pass]), [
-    ["side by side", true],
-    ["a check that passes", true],
-    ["a check that fails", false],
-    ["a check that throws", false],
-  ]);
-  assert.match(s.checks[3]!.detail!, /threw: boom/);
-  const phases = s.phases.map((p) => [p.name, p.kind, p.state].join(" "));
-  assert.deepEqual(phases.slice(0, 2), ["warm bench passed", "flush step passed"]);
-  assert.deepEqual(phases.slice(2, 4).sort(), ["par-a bench passed", "par-b bench passed"]);
-  assert.deepEqual(phases.slice(4), ["reads bench failed"]);
-  assert.deepEqual(s.logs, ["order setup,main:41,teardown:41"]);
-  assert.match(r.stdout, /FAILED reads: get\.p99 < 1us \(value /);
-  // The run is in the history with its checks.
-  using h = ResultsHistory.open(`${r.outDir}/history.db`);
-  const runs = h.listRuns();
-  assert.equal(runs.length, 1);
-  assert.equal(runs[0]!.status, "failed");
-  assert.equal(runs[0]!.exitCode, EXIT.threshold);
-  assert.equal(runs[0]!.failed, 5);
-  const detail = h.getRun(runs[0]!.id);
-  assert.equal(detail.phases.length, 5);
-  assert.equal(detail.phases[4]!.name, "reads");
-  assert.ok(detail.journal.some((j) => j.kind === "server"));
-  assert.equal(detail.journal.at(-1)!.kind, "end");
-});
+loadTest(
+  "scenario() with failing thresholds and checks exits with the threshold code, hooks in order",
+  async () => {
+    const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+      FIXTURE_MODE: "threshold-fail",
+    });
+    assert.equal(r.code, EXIT.threshold, r.stdout + r.stderr);
+    const s = r.summary;
+    assert.equal(s.status, "failed");
+    assert.equal(s.exitCode, EXIT.threshold);
+    const byText = Object.fromEntries(s.thresholds.map((t) => [t.threshold, t]));
+    assert.equal(byText["get.p99 < 1us"]!.pass, false);
+    assert.ok(byText["get.p99 < 1us"]!.value! >= 1);
+    assert.equal(byText["errors == 0"]!.pass, true);
+    assert.equal(byText["hit_ratio >= 99%"]!.pass, true); // the warm phase stored every key
+    assert.equal(byText["nosuch.p99 < 1ms"]!.pass, false);
+    assert.match(
+      byText["nosuch.p99 < 1ms"]!.reason!,
+      /no metric named nosuch\.p99; some that exist: .*get\.p99/,
+    );
+    assert.equal(byText["ops > 1"]!.pass, false);
+    assert.match(byText["ops > 1"]!.reason!, /no phase named never-ran ran/);
+    assert.deepEqual(s.checks.map((c) => [c.name, c.pass]), [
+      ["side by side", true],
+      ["a check that passes", true],
+      ["a check that fails", false],
+      ["a check that throws", false],
+    ]);
+    assert.match(s.checks[3]!.detail!, /threw: boom/);
+    const phases = s.phases.map((p) => [p.name, p.kind, p.state].join(" "));
+    assert.deepEqual(phases.slice(0, 2), ["warm bench passed", "flush step passed"]);
+    assert.deepEqual(phases.slice(2, 4).sort(), ["par-a bench passed", "par-b bench passed"]);
+    assert.deepEqual(phases.slice(4), ["reads bench failed"]);
+    assert.deepEqual(s.logs, ["order setup,main:41,teardown:41"]);
+    assert.match(r.stdout, /FAILED reads: get\.p99 < 1us \(value /);
+    // The run is in the history with its checks.
+    using h = ResultsHistory.open(`${r.outDir}/history.db`);
+    const runs = h.listRuns();
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.status, "failed");
+    assert.equal(runs[0]!.exitCode, EXIT.threshold);
+    assert.equal(runs[0]!.failed, 5);
+    const detail = h.getRun(runs[0]!.id);
+    assert.equal(detail.phases.length, 5);
+    assert.equal(detail.phases[4]!.name, "reads");
+    assert.ok(detail.journal.some((j) => j.kind === "server"));
+    assert.equal(detail.journal.at(-1)!.kind, "end");
+  },
+);
 
-Deno.test("scenario() reports every invalid option at once, runs nothing and exits with the usage code", async () => {
-  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
-    FIXTURE_MODE: "invalid",
-  });
-  assert.equal(r.code, EXIT.usage, r.stdout + r.stderr);
-  const s = r.summary;
-  assert.equal(s.status, "invalid");
-  assert.equal(s.phases.length, 0);
-  assert.equal(s.problems!.length, 4, s.problems!.join("\n"));
-  const all = s.problems!.join("\n");
-  assert.match(all, /Cannot use option 'sed': there is no such option \(did you mean 'seed'\?\)/);
-  assert.match(
-    all,
-    /Cannot use option 'seed': must be an integer in 0\.\.4294967295: current value is -1/,
-  );
-  assert.match(all, /Cannot use option 'server': must be "redis" or "memcached"/);
-  assert.match(all, /Cannot parse threshold "get\.p99 < 2": get\.p99 is a time: give a time unit/);
-  for (const p of s.problems!) assert.ok(r.stderr.includes(p.split("\n")[0]!), p);
-});
+loadTest(
+  "scenario() reports every invalid option at once, runs nothing and exits with the usage code",
+  async () => {
+    const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+      FIXTURE_MODE: "invalid",
+    });
+    assert.equal(r.code, EXIT.usage, r.stdout + r.stderr);
+    const s = r.summary;
+    assert.equal(s.status, "invalid");
+    assert.equal(s.phases.length, 0);
+    assert.equal(s.problems!.length, 4, s.problems!.join("\n"));
+    const all = s.problems!.join("\n");
+    assert.match(all, /Cannot use option 'sed': there is no such option \(did you mean 'seed'\?\)/);
+    assert.match(
+      all,
+      /Cannot use option 'seed': must be an integer in 0\.\.4294967295: current value is -1/,
+    );
+    assert.match(all, /Cannot use option 'server': must be "redis" or "memcached"/);
+    assert.match(
+      all,
+      /Cannot parse threshold "get\.p99 < 2": get\.p99 is a time: give a time unit/,
+    );
+    for (const p of s.problems!) assert.ok(r.stderr.includes(p.split("\n")[0]!), p);
+  },
+);
 
-Deno.test("scenario() stops cleanly on SIGINT with a partial summary and exit code 130", async () => {
-  const t0 = Date.now();
-  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", { FIXTURE_MODE: "long" }, {
-    sigintAfterMs: 2500,
-  });
-  assert.equal(r.code, EXIT.interrupted, r.stdout + r.stderr);
-  assert.ok(Date.now() - t0 < 20_000, "stopped long before the 60 s bench would end");
-  const s = r.summary;
-  assert.equal(s.status, "interrupted");
-  const p = s.phases[0]!;
-  assert.equal(p.state, "interrupted");
-  const res = p.result as { interrupted: boolean; tests: Array<{ requests: number }> };
-  assert.equal(res.interrupted, true);
-  assert.ok(res.tests[0]!.requests > 0, "the partial result has the requests made");
-  assert.equal(s.checks.length, 0, "the scenario did not go on after the interrupted phase");
-});
+loadTest(
+  "scenario() stops cleanly on SIGINT with a partial summary and exit code 130",
+  async () => {
+    const t0 = Date.now();
+    const r = await runScenarioFile(
+      "tests/fixtures/scenario_fixture.ts",
+      { FIXTURE_MODE: "long" },
+      {
+        sigintAfterMs: 2500,
+      },
+    );
+    assert.equal(r.code, EXIT.interrupted, r.stdout + r.stderr);
+    assert.ok(Date.now() - t0 < 20_000, "stopped long before the 60 s bench would end");
+    const s = r.summary;
+    assert.equal(s.status, "interrupted");
+    const p = s.phases[0]!;
+    assert.equal(p.state, "interrupted");
+    const res = p.result as { interrupted: boolean; tests: Array<{ requests: number }> };
+    assert.equal(res.interrupted, true);
+    assert.ok(res.tests[0]!.requests > 0, "the partial result has the requests made");
+    assert.equal(s.checks.length, 0, "the scenario did not go on after the interrupted phase");
+  },
+);
 
-Deno.test("scenario() never writes a password or a salt: terminal, JSON summary and history", async () => {
-  const password = "Pw-9c1e7b-" + crypto.randomUUID().slice(0, 8);
-  const salt = "Salt-" + crypto.randomUUID().slice(0, 12);
-  await using server = await startLocalServer("redis", { args: ["--requirepass", password] });
-  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
-    FIXTURE_MODE: "secret",
-    FIXTURE_SALT: salt,
-    MEMBENCH_TARGET: `redis://:${password}@${server.address}`,
-  });
-  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
-  assert.equal(r.summary.options["target"], `redis://:***@${server.address}`);
-  assert.equal(
-    r.summary.phases[0]!.servers[0]!.version !== undefined,
-    true,
-    "probed with the password",
-  );
-  const files = [...Deno.readDirSync(r.outDir)].map((e) => `${r.outDir}/${e.name}`);
-  const haystacks = [r.stdout, r.stderr, r.summaryText];
-  for (const f of files) haystacks.push(new TextDecoder("latin1").decode(await Deno.readFile(f)));
-  for (const h of haystacks) {
-    assert.ok(!h.includes(password), "password leaked");
-    assert.ok(!h.includes(salt), "salt leaked");
-  }
-  const stats = await commandStats(server.address, password);
-  assert.equal(stats["set"], 1000);
-});
+loadTest(
+  "scenario() never writes a password or a salt: terminal, JSON summary and history",
+  async () => {
+    const password = "Pw-9c1e7b-" + crypto.randomUUID().slice(0, 8);
+    const salt = "Salt-" + crypto.randomUUID().slice(0, 12);
+    await using server = await startLocalServer("redis", { args: ["--requirepass", password] });
+    const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+      FIXTURE_MODE: "secret",
+      FIXTURE_SALT: salt,
+      MEMBENCH_TARGET: `redis://:${password}@${server.address}`,
+    });
+    assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+    assert.equal(r.summary.options["target"], `redis://:***@${server.address}`);
+    assert.equal(
+      r.summary.phases[0]!.servers[0]!.version !== undefined,
+      true,
+      "probed with the password",
+    );
+    const files = [...Deno.readDirSync(r.outDir)].map((e) => `${r.outDir}/${e.name}`);
+    const haystacks = [r.stdout, r.stderr, r.summaryText];
+    for (const f of files) haystacks.push(new TextDecoder("latin1").decode(await Deno.readFile(f)));
+    for (const h of haystacks) {
+      assert.ok(!h.includes(password), "password leaked");
+      assert.ok(!h.includes(salt), "salt leaked");
+    }
+    const stats = await commandStats(server.address, password);
+    assert.equal(stats["set"], 1000);
+  },
+);
 
-Deno.test("scenario() with an unreachable target exits with the connection code", async () => {
+loadTest("scenario() with an unreachable target exits with the connection code", async () => {
   const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
     FIXTURE_MODE: "unreachable",
   });
@@ -286,7 +314,7 @@ Deno.test("scenario() with an unreachable target exits with the connection code"
   assert.match(r.stderr, /127\.0\.0\.1:1/);
 });
 
-Deno.test("membench history lists, shows and compares scenario runs", async () => {
+loadTest("membench history lists, shows and compares scenario runs", async () => {
   const r1 = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
     FIXTURE_MODE: "threshold-fail",
   });
@@ -377,7 +405,7 @@ Deno.test("membench history lists, shows and compares scenario runs", async () =
   assert.match(missing.stderr, /Cannot find run 999/);
 });
 
-Deno.test("scenarios/quickstart.ts without redis-server says what to install", async () => {
+loadTest("scenarios/quickstart.ts without redis-server says what to install", async () => {
   const r = await runScenarioFile("scenarios/quickstart.ts", { PATH: "/nonexistent" });
   assert.equal(r.code, EXIT.usage, r.stdout + r.stderr);
   assert.equal(r.summary.status, "error");
@@ -387,40 +415,46 @@ Deno.test("scenarios/quickstart.ts without redis-server says what to install", a
   );
 });
 
-Deno.test("scenario() synthetic replay phases: the same seed gives the same digest, journaled", async () => {
-  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
-    FIXTURE_MODE: "synthetic",
-  });
-  assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
-  const [, a, b] = r.summary.phases;
-  assert.equal(a!.kind, "replay");
-  assert.ok(a!.state === "passed" && b!.state === "passed");
-  const ra = a!.result as { synthetic: { digest: string; seed: number }; sent: number };
-  const rb = b!.result as { synthetic: { digest: string; seed: number }; sent: number };
-  assert.match(ra.synthetic.digest, /^[0-9a-f]{16}$/);
-  assert.equal(ra.synthetic.digest, rb.synthetic.digest);
-  assert.equal(ra.synthetic.seed, 9);
-  assert.equal(ra.sent, rb.sent);
-  assert.ok(ra.sent > 100);
-  assert.equal((a!.options as { mode: string }).mode, "synthetic");
-  assert.ok(r.summary.checks.every((c) => c.pass));
-});
+loadTest(
+  "scenario() synthetic replay phases: the same seed gives the same digest, journaled",
+  async () => {
+    const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+      FIXTURE_MODE: "synthetic",
+    });
+    assert.equal(r.code, EXIT.ok, r.stdout + r.stderr);
+    const [, a, b] = r.summary.phases;
+    assert.equal(a!.kind, "replay");
+    assert.ok(a!.state === "passed" && b!.state === "passed");
+    const ra = a!.result as { synthetic: { digest: string; seed: number }; sent: number };
+    const rb = b!.result as { synthetic: { digest: string; seed: number }; sent: number };
+    assert.match(ra.synthetic.digest, /^[0-9a-f]{16}$/);
+    assert.equal(ra.synthetic.digest, rb.synthetic.digest);
+    assert.equal(ra.synthetic.seed, 9);
+    assert.equal(ra.sent, rb.sent);
+    assert.ok(ra.sent > 100);
+    assert.equal((a!.options as { mode: string }).mode, "synthetic");
+    assert.ok(r.summary.checks.every((c) => c.pass));
+  },
+);
 
-Deno.test("scenario() timeoutMs stops a long phase and fails the run with the threshold code", async () => {
-  const t0 = Date.now();
-  const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
-    FIXTURE_MODE: "timeout",
-  });
-  assert.equal(r.code, EXIT.threshold, r.stdout + r.stderr);
-  assert.ok(Date.now() - t0 < 15_000);
-  assert.equal(r.summary.status, "failed");
-  assert.deepEqual(r.summary.checks.map((c) => [c.name, c.pass]), [
-    ["finished within timeoutMs 1500", false],
-  ]);
-  assert.equal(r.summary.phases[0]!.state, "interrupted");
-});
+loadTest(
+  "scenario() timeoutMs stops a long phase and fails the run with the threshold code",
+  async () => {
+    const t0 = Date.now();
+    const r = await runScenarioFile("tests/fixtures/scenario_fixture.ts", {
+      FIXTURE_MODE: "timeout",
+    });
+    assert.equal(r.code, EXIT.threshold, r.stdout + r.stderr);
+    assert.ok(Date.now() - t0 < 15_000);
+    assert.equal(r.summary.status, "failed");
+    assert.deepEqual(r.summary.checks.map((c) => [c.name, c.pass]), [
+      ["finished within timeoutMs 1500", false],
+    ]);
+    assert.equal(r.summary.phases[0]!.state, "interrupted");
+  },
+);
 
-Deno.test("runScenario() in-process: phase names, duplicate names and metricsOf", async () => {
+loadTest("runScenario() in-process: phase names, duplicate names and metricsOf", async () => {
   const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
   let names: string[] = [];
   let dupError = "";
@@ -458,7 +492,7 @@ Deno.test("runScenario() in-process: phase names, duplicate names and metricsOf"
   for (const p of paths) assert.equal(JSON.parse(await Deno.readTextFile(p)).summaryPath, p);
 });
 
-Deno.test("scenario() warnings are reported with their meaning but never fail the run", async () => {
+loadTest("scenario() warnings are reported with their meaning but never fail the run", async () => {
   const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
   const r = await runScenario(
     "warned",
