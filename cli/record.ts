@@ -179,10 +179,12 @@ export function formatRecordSummary(r: RecordResult): string {
     lines.push(`  ${n(r.input.sliced)} packets were cut by the capture's snaplen`);
   }
   if (r.pcap) {
+    const c = (x: number | null) => x === null ? "unknown" : n(x);
     lines.push(
-      `  libpcap: ${n(r.pcap.received)} received by the filter, ${
-        n(r.pcap.dropped)
-      } dropped (buffer full), ${n(r.pcap.ifDropped)} dropped by the interface`,
+      `  libpcap: ${c(r.pcap.received)} received by the filter, ${
+        c(r.pcap.dropped)
+      } dropped (buffer full), ${c(r.pcap.ifDropped)} dropped by the interface` +
+        (r.pcap.unknown !== undefined ? ` (counters unknown: ${r.pcap.unknown})` : ""),
     );
   }
   return lines.join("\n");

@@ -12,6 +12,7 @@ const LIBRARY_PATHS = [
 
 const SYMBOLS = {
   pcap_create: { parameters: ["buffer", "buffer"], result: "pointer" },
+  pcap_open_offline: { parameters: ["buffer", "buffer"], result: "pointer" },
   pcap_set_snaplen: { parameters: ["pointer", "i32"], result: "i32" },
   pcap_set_promisc: { parameters: ["pointer", "i32"], result: "i32" },
   pcap_set_timeout: { parameters: ["pointer", "i32"], result: "i32" },
@@ -49,14 +50,19 @@ export interface LiveCaptureOptions {
   immediate?: boolean;
 }
 
-/** libpcap's own counters. */
+/**
+ * libpcap's own counters. When `pcap_stats` fails they are unknown: all three `null` and
+ * `unknown` says why (never a 0 that would read as "nothing dropped").
+ */
 export interface LiveCaptureStats {
-  /** Packets received by the filter. */
-  received: number;
-  /** Packets dropped because the buffer was full. */
-  dropped: number;
-  /** Packets dropped by the interface or driver. */
-  ifDropped: number;
+  /** Packets received by the filter; null when unknown. */
+  received: number | null;
+  /** Packets dropped because the buffer was full; null when unknown. */
+  dropped: number | null;
+  /** Packets dropped by the interface or driver; null when unknown. */
+  ifDropped: number | null;
+  /** Why the counters are unknown (libpcap's error), when they are. */
+  unknown?: string;
 }
 
 const enc = new TextEncoder();
@@ -84,7 +90,16 @@ export class LiveCapture {
     this.#p = p;
     this.linkType = linkType;
     this.filter = filter;
-    this.#view = { linkType, tsUs: 0, buf: new Uint8Array(0), off: 0, capLen: 0, origLen: 0 };
+    this.#view = {
+      linkType,
+      tsUs: 0,
+      tsSec: 0,
+      tsNs: 0,
+      buf: new Uint8Array(0),
+      off: 0,
+      capLen: 0,
+      origLen: 0,
+    };
   }
 
   /**
@@ -143,6 +158,26 @@ export class LiveCapture {
   }
 
   /**
+   * Opens a capture file through libpcap instead of an interface: a second, independent reader
+   * of a file to check ours against. libpcap keeps no counters for a file, so
+   * {@linkcode LiveCapture.stats} reports them unknown; {@linkcode LiveCapture.drain} returns 0
+   * at the end of the file.
+   *
+   * @throws {MembenchError} `invalid_argument` when libpcap is missing, `file` when libpcap
+   *   cannot read the file (its message).
+   */
+  static openSavefile(path: string): LiveCapture {
+    const lib = openLibrary();
+    const err = new Uint8Array(256);
+    const p = lib.symbols.pcap_open_offline(cstr(path), err);
+    if (p === null) {
+      lib.close();
+      throw new MembenchError("file", `Cannot read capture ${path} with libpcap: ${text(err)}`);
+    }
+    return new LiveCapture(lib, p, lib.symbols.pcap_datalink(p), "");
+  }
+
+  /**
    * Calls `cb` for up to `max` packets that are waiting; returns how many there were (0: none
    * now, try again shortly).
    *
@@ -170,6 +205,8 @@ export class LiveCapture {
         capLen,
       );
       v.tsUs = sec * 1e6 + usec;
+      v.tsSec = sec;
+      v.tsNs = usec * 1000;
       v.buf = new Uint8Array(data);
       v.off = 0;
       v.capLen = capLen;
@@ -180,11 +217,12 @@ export class LiveCapture {
     return n;
   }
 
-  /** libpcap's counters so far. */
+  /** libpcap's counters so far; unknown (null, with libpcap's reason) when pcap_stats fails. */
   stats(): LiveCaptureStats {
     const b = new Uint32Array(4);
     if (this.#lib.symbols.pcap_stats(this.#p, b) !== 0) {
-      return { received: 0, dropped: 0, ifDropped: 0 };
+      const why = geterr(this.#lib, this.#p);
+      return { received: null, dropped: null, ifDropped: null, unknown: `pcap_stats: ${why}` };
     }
     return { received: b[0]!, dropped: b[1]!, ifDropped: b[2]! };
   }

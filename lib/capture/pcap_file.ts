@@ -4,8 +4,15 @@ import { MembenchError } from "../errors/mod.ts";
 export interface PacketView {
   /** Link-layer type (DLT/LINKTYPE: 1 Ethernet, 0 NULL, 113 SLL, 276 SLL2, 101 raw, …). */
   linkType: number;
-  /** Capture time, µs since the Unix epoch (fractional for ns captures). */
+  /**
+   * Capture time, µs since the Unix epoch: fractional for finer resolutions, held to the nearest
+   * double (a quarter µs in this century); `tsSec` and `tsNs` hold it exactly to the ns.
+   */
   tsUs: number;
+  /** Capture time, whole seconds since the Unix epoch. */
+  tsSec: number;
+  /** Nanoseconds within `tsSec` (a resolution finer than 1 ns is truncated, as Wireshark does). */
+  tsNs: number;
   /** Buffer holding the packet. */
   buf: Uint8Array;
   /** Offset of the packet's first byte in `buf`. */
@@ -31,14 +38,29 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const MAX_PACKET = 256 * 1024;
 const MAX_BLOCK = 16 * 1024 * 1024;
 
+/** One pcapng interface of the current section. */
+interface Iface {
+  linkType: number;
+  /** Timestamp units per second (`if_tsresol`; 10^6 by default). */
+  tps: number;
+  /** The IDB's snaplen; 0 for none. */
+  snapLen: number;
+}
+
 /**
  * Reads pcap and pcapng files with our own streaming parser, so offline work needs no libpcap.
  * pcap: microsecond and nanosecond magics, either byte order. pcapng: sections in either byte
- * order, several interfaces each with its link type and timestamp resolution (`if_tsresol`),
- * Enhanced and Simple Packet Blocks (and the obsolete Packet Block); other blocks are skipped.
+ * order, several interfaces each with its link type and timestamp resolution (`if_tsresol`,
+ * decimal or binary, converted exactly to seconds and ns), Enhanced and Simple Packet Blocks
+ * (and the obsolete Packet Block); other blocks are skipped, and `if_tsoffset` is not applied.
+ * A Simple Packet Block has no timestamp: its packet is given the time of the packet before it
+ * in the file (0, the epoch, when none came before), so it keeps its place in time; `untimed`
+ * counts such packets and `warning` says so. Its captured length is its original length cut to
+ * the interface's snaplen, as the pcapng spec has it (the block's padding is never data).
  * Memory is one read buffer (grown only for a block larger than it). A file that is not a
  * capture, a cut-off header or a length that does not add up is an error naming the file and
- * byte offset; a file cut inside its last packet ends the read with `truncated` set.
+ * byte offset; a file cut inside its last packet or block ends the read after the last whole
+ * packet, with `truncated` set and `warning` naming the file and the byte offset of the cut record.
  *
  * @example Usage
  * ```ts ignore
@@ -58,6 +80,8 @@ export class CaptureFile {
   sliced = 0;
   /** Whether the file ended inside a record. */
   truncated = false;
+  /** Packets without a timestamp of their own (pcapng Simple Packet Blocks). */
+  untimed = 0;
   /** Interfaces seen (pcapng), or the one link type (pcap). */
   readonly linkTypes: number[] = [];
 
@@ -69,9 +93,18 @@ export class CaptureFile {
   #eof = false;
   #offset = 0; // file offset of #buf[#start]
   #le = true;
-  #tsScale = 1; // pcap: µs per tick
-  #ifScale: number[] = []; // pcapng: µs per timestamp unit per interface
-  #view = { linkType: 0, tsUs: 0, buf: this.#buf, off: 0, capLen: 0, origLen: 0 } as PacketView;
+  #ns = false; // pcap: nanosecond timestamps
+  #ifaces: Iface[] = []; // pcapng: the current section's interfaces
+  #view: PacketView = {
+    linkType: 0,
+    tsUs: 0,
+    tsSec: 0,
+    tsNs: 0,
+    buf: this.#buf,
+    off: 0,
+    capLen: 0,
+    origLen: 0,
+  };
 
   private constructor(src: ByteSource, name: string) {
     this.#src = src;
@@ -121,8 +154,7 @@ export class CaptureFile {
       );
     }
     if (r.#avail < 24) throw r.#bad(0, "pcap global header is cut short");
-    const ns = (r.#le ? magicLe : magicBe) === PCAP_NS;
-    r.#tsScale = ns ? 1e-3 : 1;
+    r.#ns = (r.#le ? magicLe : magicBe) === PCAP_NS;
     const linkType = r.#u32(20) & 0x0fffffff;
     r.linkTypes.push(linkType);
     r.#view.linkType = linkType;
@@ -183,7 +215,13 @@ export class CaptureFile {
       return this.#cut(`the last packet is cut short (${this.#avail - 16} of ${capLen} bytes)`);
     }
     const v = this.#view;
-    v.tsUs = sec * 1e6 + frac * this.#tsScale;
+    const perSec = this.#ns ? 1e9 : 1e6;
+    // A fraction of a second or more (a writer's bug) is carried into the seconds.
+    const carry = frac < perSec ? 0 : Math.floor(frac / perSec);
+    v.tsSec = sec + carry;
+    const f = frac - carry * perSec;
+    v.tsNs = this.#ns ? f : f * 1000;
+    v.tsUs = v.tsSec * 1e6 + (this.#ns ? f / 1000 : f);
     v.buf = this.#buf;
     v.off = this.#start + 16;
     v.capLen = capLen;
@@ -207,7 +245,7 @@ export class CaptureFile {
       if (bom === BYTE_ORDER_MAGIC) this.#le = true;
       else if (bom === 0x4d3c2b1a) this.#le = false;
       else throw this.#bad(at + 8, "section header has no valid byte-order magic");
-      this.#ifScale = [];
+      this.#ifaces = [];
     }
     const type = this.#u32(0);
     const len = this.#u32(4);
@@ -231,29 +269,35 @@ export class CaptureFile {
         break;
       case 0x00000006: // Enhanced Packet Block
       case 0x00000002: { // Packet Block (obsolete)
-        const iface = type === 6 ? this.#u32(8) : this.#u16(8);
-        const scale = this.#ifScale[iface];
-        if (scale === undefined) {
-          throw this.#bad(at, `packet names interface ${iface}, which was not described`);
+        const id = type === 6 ? this.#u32(8) : this.#u16(8);
+        const iface = this.#ifaces[id];
+        if (iface === undefined) {
+          throw this.#bad(at, `packet names interface ${id}, which was not described`);
         }
-        const tsHi = this.#u32(12);
-        const tsLo = this.#u32(16);
         const capLen = this.#u32(20);
         const origLen = this.#u32(24);
         if (28 + capLen > len - 4) {
           throw this.#bad(at, `packet length ${capLen} overruns its block`);
         }
-        this.#packet(iface, (tsHi * 4294967296 + tsLo) * scale, 28, capLen, origLen);
+        this.#time(this.#u32(12), this.#u32(16), iface.tps);
+        this.#packet(iface, 28, capLen, origLen);
         result = 1;
         break;
       }
-      case 0x00000003: { // Simple Packet Block: no interface id (0), no timestamp
+      case 0x00000003: { // Simple Packet Block: interface 0, no timestamp (the last one stays)
+        const iface = this.#ifaces[0];
+        if (iface === undefined) throw this.#bad(at, "simple packet before any interface");
         const origLen = this.#u32(8);
-        const capLen = Math.min(origLen, len - 16);
-        if (this.#ifScale[0] === undefined) {
-          throw this.#bad(at, "simple packet before any interface");
+        const capLen = iface.snapLen > 0 ? Math.min(origLen, iface.snapLen) : origLen;
+        if (16 + capLen > len) {
+          throw this.#bad(
+            at,
+            `simple packet block of ${len} bytes is too short for its ${capLen} bytes of data ` +
+              `(original length ${origLen}, interface snaplen ${iface.snapLen})`,
+          );
         }
-        this.#packet(0, this.#view.tsUs, 12, capLen, origLen);
+        this.untimed++;
+        this.#packet(iface, 12, capLen, origLen);
         result = 1;
         break;
       }
@@ -264,7 +308,8 @@ export class CaptureFile {
 
   #interface(len: number): void {
     const linkType = this.#u16(8);
-    let scale = 1; // default resolution 10^-6 s = 1 µs
+    const snapLen = this.#u32(12);
+    let tps = 1e6; // default resolution 10^-6 s
     // Options start after link type (2), reserved (2), snaplen (4).
     let p = 16;
     while (p + 4 <= len - 4) {
@@ -274,19 +319,52 @@ export class CaptureFile {
       if (code === 9 && olen >= 1) {
         const r = this.#buf[this.#start + p + 4]!;
         const exp = r & 0x7f;
-        const unitSeconds = r & 0x80 ? 2 ** -exp : 10 ** -exp;
-        scale = unitSeconds * 1e6;
+        tps = r & 0x80 ? 2 ** exp : 10 ** exp;
+        if (tps > 2 ** 64) {
+          throw this.#bad(
+            this.#offset + p,
+            `interface ${this.#ifaces.length} has a timestamp resolution (if_tsresol 0x${
+              r.toString(16)
+            }) finer than 64-bit timestamps can use`,
+          );
+        }
       }
       p += 4 + ((olen + 3) & ~3);
     }
-    this.#ifScale.push(scale);
+    this.#ifaces.push({ linkType, tps, snapLen });
     this.linkTypes.push(linkType);
   }
 
-  #packet(iface: number, tsUs: number, at: number, capLen: number, origLen: number): void {
+  /** Sets the view's time from a 64-bit count of `tps` units per second, exactly. */
+  #time(hi: number, lo: number, tps: number): void {
+    let sec: number;
+    let rem: number; // units within the second
+    if (tps <= 2 ** 37) {
+      // Long division in 16-bit steps: every intermediate stays below 2^53, so it is exact.
+      const q1 = Math.floor(hi / tps);
+      let r = hi - q1 * tps;
+      let x = r * 65536 + (lo >>> 16);
+      const q2 = Math.floor(x / tps);
+      r = x - q2 * tps;
+      x = r * 65536 + (lo & 0xffff);
+      const q3 = Math.floor(x / tps);
+      rem = x - q3 * tps;
+      sec = q1 * 4294967296 + q2 * 65536 + q3;
+    } else {
+      const t = (BigInt(hi) << 32n) | BigInt(lo);
+      const d = BigInt(tps);
+      sec = Number(t / d);
+      rem = Number(t % d);
+    }
     const v = this.#view;
-    v.linkType = this.linkTypes[this.linkTypes.length - this.#ifScale.length + iface]!;
-    v.tsUs = tsUs;
+    v.tsSec = sec;
+    v.tsNs = Math.floor(tps <= 1e9 ? rem * (1e9 / tps) : rem / (tps / 1e9));
+    v.tsUs = sec * 1e6 + (tps <= 1e6 ? rem * (1e6 / tps) : rem / (tps / 1e6));
+  }
+
+  #packet(iface: Iface, at: number, capLen: number, origLen: number): void {
+    const v = this.#view;
+    v.linkType = iface.linkType;
     v.buf = this.#buf;
     v.off = this.#start + at;
     v.capLen = capLen;
@@ -308,9 +386,13 @@ export class CaptureFile {
 
   #truncation: string | undefined;
 
-  /** Why the file counts as truncated. */
+  /** What the reader had to make up or leave out: the file's truncation, untimed packets. */
   get warning(): string | undefined {
-    return this.#truncation;
+    const untimed = this.untimed > 0
+      ? `Capture ${this.#name} has ${this.untimed} packets without a timestamp (pcapng Simple ` +
+        "Packet Blocks): each was given the time of the packet before it"
+      : undefined;
+    return [this.#truncation, untimed].filter((x) => x !== undefined).join("; ") || undefined;
   }
 
   #u32(i: number): number {
@@ -359,6 +441,9 @@ export class CaptureFile {
   }
 
   #bad(at: number, what: string): MembenchError {
-    return new MembenchError("file", `Cannot read capture ${this.#name} at byte ${at}: ${what}`);
+    return new MembenchError("file", `Cannot read capture ${this.#name} at byte ${at}: ${what}`, {
+      hint: `see what tshark makes of it (tshark -r ${this.#name}); membench reads pcap and ` +
+        "pcapng files as tcpdump, tshark, dumpcap, editcap and mergecap write them",
+    });
   }
 }

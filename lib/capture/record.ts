@@ -216,13 +216,15 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
       retransmits: stats.retransmits,
       fragments: stats.fragments,
       unparsedBytes: stats.unparsedBytes,
-      ...(pcapStats
+      // Unknown counters (pcap_stats failed) are left out and flagged, never written as 0.
+      ...(pcapStats && pcapStats.unknown === undefined
         ? {
-          pcapReceived: pcapStats.received,
-          pcapDropped: pcapStats.dropped,
-          pcapIfDropped: pcapStats.ifDropped,
+          pcapReceived: pcapStats.received!,
+          pcapDropped: pcapStats.dropped!,
+          pcapIfDropped: pcapStats.ifDropped!,
         }
         : {}),
+      ...(pcapStats?.unknown !== undefined ? { pcapStatsUnknown: 1 } : {}),
     });
     writer = undefined;
     out = undefined;
