@@ -57,8 +57,9 @@ interface Iface {
  * in the file (0, the epoch, when none came before), so it keeps its place in time; `untimed`
  * counts such packets and `warning` says so. Its captured length is its original length cut to
  * the interface's snaplen, as the pcapng spec has it (the block's padding is never data).
- * Memory is one read buffer (grown only for a block larger than it). A file that is not a
- * capture, a cut-off header or a length that does not add up is an error naming the file and
+ * Memory is one read buffer (grown only for a block larger than it, and only as its bytes
+ * arrive: a length field that claims more than the file holds costs no memory). A file that is
+ * not a capture, a cut-off header or a length that does not add up is an error naming the file and
  * byte offset; a file cut inside its last packet or block ends the read after the last whole
  * packet, with `truncated` set and `warning` naming the file and the byte offset of the cut record.
  *
@@ -420,20 +421,23 @@ export class CaptureFile {
     this.#offset += n;
   }
 
+  // Makes sure `n` bytes are buffered (fewer at the end of the file). The buffer grows only as
+  // bytes arrive (doubling, at most to `n`), so that a length field that claims more than the
+  // file holds costs no memory: the buffer follows the file, not what its headers say.
   async #fill(n: number): Promise<void> {
     if (this.#avail >= n) return;
-    if (this.#buf.length - this.#start < n) {
-      const nb = new Uint8Array(Math.max(n, this.#buf.length));
-      nb.set(this.#buf.subarray(this.#start, this.#end));
-      this.#end -= this.#start;
-      this.#start = 0;
-      this.#buf = nb;
-    } else if (this.#start > 0 && this.#buf.length - this.#end < n - this.#avail) {
+    if (this.#start > 0 && this.#buf.length - this.#end < n - this.#avail) {
       this.#buf.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
       this.#start = 0;
     }
     while (this.#avail < n && !this.#eof) {
+      if (this.#end === this.#buf.length) {
+        // Full, and so compacted (#start is 0): there was not room enough for `n` bytes.
+        const nb = new Uint8Array(Math.min(n, this.#buf.length * 2));
+        nb.set(this.#buf.subarray(0, this.#end));
+        this.#buf = nb;
+      }
       const got = await this.#src.read(this.#buf.subarray(this.#end));
       if (got === null) this.#eof = true;
       else this.#end += got;

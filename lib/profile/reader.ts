@@ -41,8 +41,10 @@ export interface ProfileReaderOptions {
  * {@linkcode ProfileReader.open}; {@linkcode ProfileReader.blocks} yields event blocks and keeps
  * `connections` and `ops` up to date as their frames go by. A file cut short (no footer, or a
  * last frame that is incomplete) is read up to its last whole frame and flagged `truncated`
- * with a `warning`; a frame that fails its checksum or cannot be decoded is corruption and
- * throws, naming the file and the byte offset.
+ * with a `warning`; a frame that fails its checksum, cannot be decoded, or decodes to fields
+ * that are not the format's (a missing header field, an op table past 16-bit indexes) is
+ * corruption and throws, naming the file, the byte offset and the field. The read buffer grows
+ * with the bytes actually read, not with the lengths the file claims.
  *
  * @example Usage
  * ```ts ignore
@@ -135,6 +137,9 @@ export class ProfileReader {
     if (!first || first.kind !== FrameKind.Header) {
       throw r.#bad(PROFILE_MAGIC.length, "the first frame is not a header");
     }
+    const problem = misfit(first.payload, HEADER_FIELDS) ??
+      misfit((first.payload as { anonymization: unknown }).anonymization, ANONYMIZATION_FIELDS);
+    if (problem) throw r.#bad(first.at, `the header ${problem}`);
     r.header = first.payload as ProfileHeader;
     return r;
   }
@@ -145,7 +150,11 @@ export class ProfileReader {
       const f = await this.#nextFrame();
       if (!f) return;
       if (f.kind === FrameKind.Connections) {
-        for (const c of (f.payload as { connections: ProfileConnection[] }).connections) {
+        const p = f.payload as { connections: ProfileConnection[] };
+        const problem = misfit(p, { connections: "array" }) ??
+          p.connections.map((c) => misfit(c, CONNECTION_FIELDS, ["closeUs"])).find((x) => x);
+        if (problem) throw this.#bad(f.at, `a connections frame ${problem}`);
+        for (const c of p.connections) {
           this.connections.set(c.id, { ...this.connections.get(c.id), ...c });
         }
       } else if (f.kind === FrameKind.Events) {
@@ -155,12 +164,18 @@ export class ProfileReader {
           newOps: string[];
           cols: Record<string, Uint8Array>;
         };
+        const problem = misfit(p, EVENTS_FIELDS) ?? opTableMisfit(p.newOps, p.opBase) ??
+          (Number.isSafeInteger(p.count) && p.count >= 0 ? undefined : "has a bad count");
+        if (problem) throw this.#bad(f.at, `an events frame ${problem}`);
         p.newOps.forEach((n, i) => this.ops[p.opBase + i] = n);
         const block = this.#decodeBlock(p, f.at);
         this.eventsRead += block.count;
         yield block;
       } else if (f.kind === FrameKind.Footer) {
-        this.footer = f.payload as ProfileFooter;
+        const p = f.payload as ProfileFooter;
+        const problem = misfit(p, FOOTER_FIELDS) ?? opTableMisfit(p.ops, 0);
+        if (problem) throw this.#bad(f.at, `the footer ${problem}`);
+        this.footer = p;
         this.footer.ops.forEach((n, i) => this.ops[i] = n);
         return;
       } else {
@@ -195,7 +210,7 @@ export class ProfileReader {
     const out: Record<string, unknown> = { count: n };
     for (const [name, Ctor] of COLUMNS) {
       const bytes = p.cols[name];
-      if (!bytes || bytes.length !== n * Ctor.BYTES_PER_ELEMENT) {
+      if (!(bytes instanceof Uint8Array) || bytes.length !== n * Ctor.BYTES_PER_ELEMENT) {
         throw this.#bad(at, `event block column '${name}' has the wrong length`);
       }
       // Copy into an aligned buffer (msgpack bytes may sit at any offset).
@@ -264,21 +279,22 @@ export class ProfileReader {
     this.#offset += n;
   }
 
-  // Makes sure `n` bytes are buffered (fewer at the end of the file).
+  // Makes sure `n` bytes are buffered (fewer at the end of the file). The buffer grows only as
+  // bytes arrive (doubling, at most to `n`), so that a frame length that claims more than the
+  // file holds costs no memory: the buffer follows the file, not what its headers say.
   async #fill(n: number): Promise<void> {
     if (this.#end - this.#start >= n) return;
-    if (this.#buf.length - this.#start < n) {
-      const nb = new Uint8Array(Math.max(n, this.#buf.length));
-      nb.set(this.#buf.subarray(this.#start, this.#end));
-      this.#end -= this.#start;
-      this.#start = 0;
-      this.#buf = nb;
-    } else if (this.#start > 0) {
+    if (this.#start > 0) {
       this.#buf.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
       this.#start = 0;
     }
     while (this.#end - this.#start < n && !this.#eof) {
+      if (this.#end === this.#buf.length) {
+        const nb = new Uint8Array(Math.min(n, this.#buf.length * 2));
+        nb.set(this.#buf.subarray(0, this.#end));
+        this.#buf = nb;
+      }
       const got = await this.#src.read(this.#buf.subarray(this.#end));
       if (got === null) this.#eof = true;
       else this.#end += got;
@@ -288,6 +304,86 @@ export class ProfileReader {
   #bad(at: number, what: string): MembenchError {
     return new MembenchError("file", `Cannot read profile ${this.#name} at byte ${at}: ${what}`);
   }
+}
+
+// Frames are checked against the format before use: a file that decodes to something else (a
+// writer's bug, or corruption that kept its checksum) is an error naming the frame and the field,
+// never a TypeError in the reader or in what reads the profile after it.
+
+type Kind = "number" | "string" | "boolean" | "map" | "array";
+
+const HEADER_FIELDS: Record<string, Kind> = {
+  formatVersion: "number",
+  tool: "string",
+  createdAt: "string",
+  startUs: "number",
+  source: "string",
+  anonymization: "map",
+};
+const ANONYMIZATION_FIELDS: Record<string, Kind> = {
+  scheme: "string",
+  saltFingerprint: "string",
+  keepTokens: "number",
+  tokenDelimiter: "string",
+  keepSlots: "boolean",
+};
+const CONNECTION_FIELDS: Record<string, Kind> = {
+  id: "number",
+  protocol: "string",
+  openUs: "number",
+  closeUs: "number",
+  sawOpen: "boolean",
+  sawClose: "boolean",
+};
+const EVENTS_FIELDS: Record<string, Kind> = {
+  count: "number",
+  opBase: "number",
+  newOps: "array",
+  cols: "map",
+};
+const FOOTER_FIELDS: Record<string, Kind> = {
+  events: "number",
+  blocks: "array",
+  ops: "array",
+  opCounts: "map",
+  connections: "number",
+  capture: "map",
+  endUs: "number",
+};
+
+function kindOf(x: unknown): string {
+  if (Array.isArray(x)) return "an array";
+  if (x instanceof Uint8Array) return "bytes";
+  if (x === null || x === undefined) return String(x);
+  if (typeof x === "object") return "a map";
+  return `a ${typeof x}`;
+}
+
+/** What is wrong with `x` as a map with these fields, as a phrase; undefined when it fits. */
+function misfit(
+  x: unknown,
+  fields: Record<string, Kind>,
+  optional: readonly string[] = [],
+): string | undefined {
+  if (kindOf(x) !== "a map") return `is ${kindOf(x)}, not a map`;
+  for (const [name, kind] of Object.entries(fields)) {
+    const v = (x as Record<string, unknown>)[name];
+    if (v === undefined && optional.includes(name)) continue;
+    const got = kindOf(v);
+    const want = kind === "array" ? "an array" : `a ${kind}`;
+    if (got !== want) return `has '${name}' ${got === "undefined" ? "missing" : `as ${got}`}`;
+  }
+  return undefined;
+}
+
+// Op indexes are 16 bits: the table has at most 65,536 names, all strings.
+function opTableMisfit(names: unknown[], base: number): string | undefined {
+  if (!Number.isSafeInteger(base) || base < 0 || base + names.length > 0x10000) {
+    return `has an op table past 16-bit op indexes (${names.length} names from index ${base})`;
+  }
+  return names.some((n) => typeof n !== "string")
+    ? "has an op name that is not a string"
+    : undefined;
 }
 
 /** Event `i` of a block as a plain object. */

@@ -125,7 +125,8 @@ export function parseThreshold(input: string): Threshold {
       if (!/^\d+(\.\d+)?$/.test(num) || Number(num) <= 0 || Number(num) >= 100 && num !== "100") {
         fail(i, "a percentile is written p(N) with 0 < N <= 100, such as p(99.9)");
       }
-      segments.push("p" + num.replace(/\.0+$/, "").replace(".", ""));
+      // Trailing zeros of the fraction say nothing: p(99.90) is p(99.9), p999.
+      segments.push("p" + num.replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "").replace(".", ""));
       i = close + 1;
     } else {
       while (i < n && /[A-Za-z0-9_\-@:]/.test(input[i]!)) i++;
@@ -199,7 +200,9 @@ export function parseThreshold(input: string): Threshold {
   if (expects === "time" && !isTimeName(metric) && !/latency|lateness|time/.test(metric)) {
     fail(unitAt, `${metric} is not a time, but the value has the time unit ${unit}`);
   }
-  return { source: input, metric, comparator: comparator!, value: round9(value), unit, expects };
+  const limit = round9(value);
+  if (!Number.isFinite(limit)) fail(numAt, "the value is too large");
+  return { source: input, metric, comparator: comparator!, value: limit, unit, expects };
 }
 
 /**

@@ -26,10 +26,10 @@ const DURATION_UNITS: Record<string, number> = {
 export function parseDurationMs(input: string | number): number {
   if (typeof input === "number") {
     if (!Number.isFinite(input) || input < 0) throw badUnit("duration", input);
-    return input * 1000;
+    return finite("duration", input, input * 1000);
   }
   const s = input.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  if (/^\d+(\.\d+)?$/.test(s)) return finite("duration", input, Number(s) * 1000);
   const re = /(\d+(?:\.\d+)?)(us|µs|ms|s|min|m|h)/y;
   let total = 0;
   let pos = 0;
@@ -41,7 +41,7 @@ export function parseDurationMs(input: string | number): number {
     pos = re.lastIndex;
   }
   if (s.length === 0) throw badUnit("duration", input);
-  return total;
+  return finite("duration", input, total);
 }
 
 const SIZE_UNITS: Record<string, number> = {
@@ -106,7 +106,7 @@ export function parseRatePerSec(input: string | number): number {
   if (m[3] === "m" || m[3] === "min") v /= 60;
   if (m[3] === "h") v /= 3600;
   if (v <= 0) throw badUnit("rate", input);
-  return v;
+  return finite("rate", input, v);
 }
 
 /** Formats microseconds for humans: `850µs`, `1.25ms`, `2.50s`. */
@@ -119,6 +119,15 @@ export function formatUs(us: number): string {
 /** Formats a count per second with thousands separators, no decimals. */
 export function formatRate(perSec: number): string {
   return Math.round(perSec).toLocaleString("en-US");
+}
+
+// Hundreds of digits make Infinity, which no caller can use: say so instead.
+function finite(kind: string, input: string | number, v: number): number {
+  if (Number.isFinite(v)) return v;
+  throw new MembenchError(
+    "invalid_argument",
+    `Cannot parse ${kind} ${JSON.stringify(input)}: the number is too large`,
+  );
 }
 
 function badUnit(kind: string, input: unknown): MembenchError {

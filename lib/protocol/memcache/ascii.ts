@@ -101,6 +101,14 @@ abstract class AsciiFramer {
       }
       // S_LINE. Fast path: find the LF natively; a line inside the chunk is parsed in place.
       const nl = buf.indexOf(LF, p);
+      const lineEnd = nl < 0 || nl >= to ? to : nl;
+      // The same limit, reported at the line's start, however the line was split.
+      if (this.#partialLen + lineEnd - p > MC_MAX_LINE) {
+        throw this.fail(
+          -this.#partialLen,
+          `line longer than ${MC_MAX_LINE} bytes without a line end`,
+        );
+      }
       if (nl < 0 || nl >= to) {
         this.#appendPartial(buf, p, to);
         this.#pos += to - p;
@@ -222,10 +230,7 @@ abstract class AsciiFramer {
   #appendPartial(buf: Uint8Array, s: number, e: number): void {
     const n = e - s;
     if (n === 0) return;
-    const need = this.#partialLen + n;
-    if (need > MC_MAX_LINE) {
-      throw this.fail(0, `line longer than ${MC_MAX_LINE} bytes without a line end`);
-    }
+    const need = this.#partialLen + n; // at most MC_MAX_LINE: parse() checks it first
     if (need > this.#partial.length) {
       const nb = new Uint8Array(Math.min(MC_MAX_LINE, Math.max(need, this.#partial.length * 2)));
       nb.set(this.#partial.subarray(0, this.#partialLen));
@@ -435,7 +440,8 @@ export class AsciiRequestParser extends AsciiFramer {
         if (this.tokenIs(0, "flush_all")) {
           this.op = McOp.FlushAll;
           this.noreply = n > 1 && this.tokenIs(n - 1, "noreply");
-          if (n > 1 && !this.noreply) this.ttl = this.tokenInt(1);
+          // flush_all [delay] [noreply]: the delay is there whether or not noreply follows.
+          if (n > (this.noreply ? 2 : 1)) this.ttl = this.tokenInt(1);
           return;
         }
         if (this.tokenIs(0, "verbosity")) {

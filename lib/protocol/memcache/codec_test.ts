@@ -164,7 +164,7 @@ Deno.test("AsciiRequestParser parses every text and meta command the same at eve
   assert.deepEqual([by(11).op, by(11).cas], ["cas", 12345]);
   assert.deepEqual([by(16).op, by(16).delta, by(16).noreply], ["decr", 3, true]);
   assert.deepEqual([by(17).op, by(17).ttl], ["touch", 30]);
-  assert.deepEqual([by(19).op, by(19).ttl, by(19).noreply], ["flush_all", -1, true]);
+  assert.deepEqual([by(19).op, by(19).ttl, by(19).noreply], ["flush_all", 10, true]);
   assert.deepEqual(by(25).keys, ["with-lf-only"]);
   assert.deepEqual([by(26).op, by(26).malformed], ["other", 'unknown command "shutdown"']);
   // A bad length: memcached answers CLIENT_ERROR and reads the next line as a command.

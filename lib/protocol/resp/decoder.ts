@@ -145,6 +145,10 @@ export class RespDecoder {
       return -1;
     }
     const lf = from + nl;
+    // The same limit whether the line came in one chunk or several.
+    if (nl > MAX_LINE_LENGTH) {
+      throw this.#error(from, `line longer than ${MAX_LINE_LENGTH} bytes without CRLF`);
+    }
     if (lf === from || buf[lf - 1] !== 13) throw this.#error(lf, "line ends with LF without CR");
     return lf - 1;
   }
@@ -291,11 +295,13 @@ export class RespDecoder {
         entries.push([k, v]);
       }
       if (type === ATTRIBUTE) {
-        // An attribute describes the value that follows it.
-        this.#depth--;
+        // An attribute describes the value that follows it. It counts as a level of nesting
+        // until that value is read, so that a chain of attributes is bounded like any nesting
+        // (and cannot take the parser off the stack).
         const v = this.#parse();
         if (v === NEED_MORE) return NEED_MORE;
         v.attributes = entries;
+        this.#depth--;
         return v;
       }
       result = { type: "map", value: entries };
@@ -317,32 +323,27 @@ export class RespDecoder {
 
   // Requests are arrays of bulk strings, or inline commands: words separated by spaces.
   #parseRequest(): Parsed {
-    const first = this.#buf[this.#pos]!;
-    if (first === ARRAY) return this.#parse();
-    const cr = this.#lineEnd();
-    if (cr < 0) return NEED_MORE;
-    const from = this.#pos;
-    this.#pos = cr + 2;
-    const words: RespValue[] = [];
-    let i = from;
     const buf = this.#buf;
-    while (i < cr) {
-      while (i < cr && (buf[i] === 32 || buf[i] === 9)) i++;
-      const s = i;
-      while (i < cr && buf[i] !== 32 && buf[i] !== 9) i++;
-      if (i > s) words.push({ type: "bulk", value: buf.subarray(s, i) });
-    }
-    if (words.length === 0) return this.#parseRequestAfterEmptyLine();
-    return { type: "array", value: words };
-  }
-
-  // Redis ignores empty inline lines; so do we.
-  #parseRequestAfterEmptyLine(): Parsed {
-    if (this.#pos >= this.#end) {
+    for (;;) {
+      if (buf[this.#pos] === ARRAY) return this.#parse();
+      const cr = this.#lineEnd();
+      if (cr < 0) return NEED_MORE;
+      const from = this.#pos;
+      this.#pos = cr + 2;
+      const words: RespValue[] = [];
+      let i = from;
+      while (i < cr) {
+        while (i < cr && (buf[i] === 32 || buf[i] === 9)) i++;
+        const s = i;
+        while (i < cr && buf[i] !== 32 && buf[i] !== 9) i++;
+        if (i > s) words.push({ type: "bulk", value: buf.subarray(s, i) });
+      }
+      if (words.length > 0) return { type: "array", value: words };
+      // Redis ignores empty inline lines; so do we. They are consumed here, one after another
+      // in this loop (a long run of them must not recurse).
       this.#start = this.#pos;
-      return NEED_MORE;
+      if (this.#pos >= this.#end) return NEED_MORE;
     }
-    return this.#parseRequest();
   }
 }
 

@@ -191,9 +191,13 @@ export class ReplyScanner {
       if (state === S_LINE) {
         // Fast path: find the LF natively.
         const nl = buf.indexOf(10, p);
-        if (nl < 0 || nl >= to) {
+        const end = nl < 0 || nl >= to ? to : nl;
+        // The same limit, at the same place (the line's start), however the line was split.
+        if (this.#lineLen + end - p > MAX_LINE_LENGTH) {
+          throw this.#fail(p - this.#lineLen - from, "line too long");
+        }
+        if (end === to) {
           this.#lineLen += to - p;
-          if (this.#lineLen > MAX_LINE_LENGTH) throw this.#fail(to - from, "line too long");
           this.#offset += to - from;
           return -1;
         }
@@ -291,7 +295,8 @@ export class ReplyScanner {
 
   #markNull(): void {
     if (this.#depth === 0) this.#topKind = ReplyKind.Null;
-    else if (this.#depth === 1) this.#topNulls++;
+    // Directly inside the top-level aggregate; not inside an attribute that precedes the reply.
+    else if (this.#depth === 1 && this.#isAttr[0] === 0) this.#topNulls++;
   }
 
   // A value finished. Pops finished aggregates; true when a top-level reply is complete.
