@@ -4,7 +4,7 @@
  *
  * @module
  */
-const ALLOWED: Record<string, readonly string[]> = {
+export const ALLOWED: Record<string, readonly string[]> = {
   errors: ["errors"],
   units: ["units", "errors"],
   protocol: ["protocol", "errors"],
@@ -64,11 +64,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
 };
 // report/ may see the result types of these areas, with `import type` only.
-const TYPE_ONLY: Record<string, readonly string[]> = {
+export const TYPE_ONLY: Record<string, readonly string[]> = {
   report: ["bench", "replay", "vector", "analyze", "scenario"],
 };
 
-function areaOf(path: string): string | undefined {
+/** The lib/ area of a path (`bench`, or `version.ts` for a file directly in lib/). */
+export function areaOf(path: string): string | undefined {
   const m = path.match(/\/lib\/([a-z_]+)(\/|\.ts$)/);
   if (!m) return undefined;
   return m[2] === "/" ? m[1] : `${m[1]}.ts`;

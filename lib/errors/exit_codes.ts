@@ -1,5 +1,5 @@
 // This module uses no Deno APIs.
-import type { ErrorCode } from "./mod.ts";
+import type { ErrorCode } from "./error.ts";
 
 /**
  * Process exit codes shared by the membench CLI and scenario files, so that a script, a CI job

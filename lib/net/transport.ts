@@ -1,16 +1,9 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { type Endpoint, endpointName, type TlsOptions } from "./target.ts";
+import type { Transport } from "./transport_type.ts";
 import { socketAddress, SocketTransport } from "./uring.ts";
 
-/** A byte stream to a server: what the engine's hot loop reads and writes. */
-export interface Transport {
-  /** Reads into `p`; the number of bytes, or `null` at end of stream. */
-  read(p: Uint8Array): Promise<number | null>;
-  /** Writes some of `p`; the number of bytes written. */
-  write(p: Uint8Array): Promise<number>;
-  /** Closes the stream. Safe to call twice. */
-  close(): void;
-}
+export type { Transport };
 
 /** Options for {@linkcode openTransport}. */
 export interface OpenTransportOptions {

@@ -13,7 +13,7 @@
  * @module
  */
 import { MembenchError } from "../errors/mod.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "./transport_type.ts";
 
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },

@@ -1,43 +1,5 @@
 // This module uses no Deno APIs.
-import type { ReplayResult } from "./replay.ts";
-
-/** Limits a replay must keep to; each one set becomes a check. */
-export interface FidelityThresholds {
-  /** Largest difference of a read command's hit ratio from the recording (0.02 = 2 points). */
-  maxHitRatioDiff?: number;
-  /** Largest difference of a command's share of the mix (0.01 = 1 point). */
-  maxMixDiff?: number;
-  /** Largest Kolmogorov-Smirnov distance between recorded and replayed value sizes. */
-  maxSizeKs?: number;
-  /** Largest p99 lateness of sends against the schedule, µs (paced replays). */
-  maxLatenessP99Us?: number;
-  /** Largest mean relative error of events per second against the recorded rate. */
-  maxRateError?: number;
-  /** Most errors allowed. */
-  maxErrors?: number;
-}
-
-/** How faithful a replay was. */
-export interface FidelityReport {
-  /** Share of each command, recorded and replayed. */
-  mix: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
-  /** Hit ratio of each read command, recorded and replayed. */
-  hitRatio: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
-  /** Kolmogorov-Smirnov distance between recorded and replayed value sizes (0 = same). */
-  sizeKs: number;
-  /** Mean relative error of events per second against the recorded rate (scaled by speed). */
-  rateError: number;
-  /** Lateness of sends, µs. */
-  lateness: { p50Us: number; p99Us: number };
-  /** Errors. */
-  errors: number;
-  /** Events that could not be rebuilt in the target protocol. */
-  skipped: number;
-  /** The thresholds given, each with its value and verdict. */
-  checks: Array<{ name: string; value: number; limit: number; pass: boolean }>;
-  /** Every check passed. */
-  pass: boolean;
-}
+import type { FidelityReport, FidelityThresholds, ReplayResult } from "./types.ts";
 
 /**
  * Compares a replay with its recording: command mix, hit ratio per read command, value sizes

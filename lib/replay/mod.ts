@@ -5,6 +5,7 @@
  *
  * @module
  */
+export * from "./types.ts";
 export * from "./requests.ts";
 export * from "./replay.ts";
 export * from "./fidelity.ts";

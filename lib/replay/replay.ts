@@ -1,6 +1,6 @@
 import { LogHistogram } from "../analyze/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
-import { CommandMetrics, type LatencySummary, summarizeEncoded } from "../metrics/mod.ts";
+import { CommandMetrics, summarizeEncoded } from "../metrics/mod.ts";
 import {
   endpointName,
   McConnection,
@@ -18,7 +18,8 @@ import {
 } from "../protocol/memcache/mod.ts";
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs, Ticker } from "../units/mod.ts";
-import { fidelityOf, type FidelityReport, type FidelityThresholds } from "./fidelity.ts";
+import { fidelityOf } from "./fidelity.ts";
+import type { FidelityReport, ReplayCommand, ReplayOptions, ReplayResult } from "./types.ts";
 import {
   buildRequest,
   MC_UNITS,
@@ -29,124 +30,6 @@ import {
   textFastSize,
   writeTextFast,
 } from "./requests.ts";
-
-/** Options for {@linkcode replay}. */
-export interface ReplayOptions {
-  /** The profile. */
-  profile: string;
-  /** Target server (`host:port`, a URI, or a Target); default 127.0.0.1 and the protocol's port. */
-  target?: string | Target;
-  /** Password (AUTH, SASL). */
-  password?: string;
-  /** ACL / SASL user. */
-  user?: string;
-  /**
-   * CLIENT SETNAME for RESP connections: `CLIENT LIST` shows the replay, and a server that wants
-   * a password refuses at connect (an `auth` error) instead of answering every command with
-   * NOAUTH. An empty string sends none.
-   * @default {"membench-replay"}
-   */
-  clientName?: string;
-  /** Protocol to speak; default the recorded one (RESP2/3 → resp). */
-  protocol?: ReplayProtocol;
-  /** 1 = recorded pace, 2 = twice as fast, "max" = as fast as replies allow. @default {1} */
-  speed?: number | "max";
-  /** Times through the profile, or "forever" (until the signal). @default {1} */
-  loop?: number | "forever";
-  /** Replay connections: fewer than recorded folds them, more multiplies them. @default recorded */
-  connections?: number;
-  /** When multiplying connections, give each copy its own keys. @default {false} */
-  separateKeyspaces?: boolean;
-  /** Before replaying, store the keys whose first access was a hit, with their sizes. @default {false} */
-  warmup?: boolean;
-  /** A send later than this after its intended time counts as late. @default {1000} */
-  lateThresholdUs?: number;
-  /** Connect timeout. @default {5000} */
-  connectTimeoutMs?: number;
-  /** Aborting stops the replay; the result so far is returned, `interrupted` set. */
-  signal?: AbortSignal;
-  /** About once a second. */
-  onProgress?: (p: { loop: number; sent: number; completed: number; errors: number }) => void;
-  /** Limits for the fidelity report's checks. */
-  thresholds?: FidelityThresholds;
-}
-
-/** One op in a replay result. */
-export interface ReplayCommand {
-  /** Op name as recorded. */
-  op: string;
-  /** Events recorded (per loop). */
-  recorded: number;
-  /** Requests sent (all loops). */
-  sent: number;
-  /** Replies received (errors included). */
-  completed: number;
-  /** Reads: hits and misses in the recording (first loop's worth) and in the replay. */
-  recordedHits?: number;
-  recordedMisses?: number;
-  hits?: number;
-  misses?: number;
-  /** Error replies and failed requests by code. */
-  errors: Record<string, number>;
-  /** Actual send → reply, µs. */
-  serviceTime: LatencySummary;
-  /** Intended send → reply, µs (paced replays). */
-  responseTime?: LatencySummary;
-  /** Sends later than the threshold. */
-  late: number;
-}
-
-/** The result of {@linkcode replay}. */
-export interface ReplayResult {
-  /** Settings (no secrets). */
-  config: {
-    profile: string;
-    target: string;
-    protocol: ReplayProtocol;
-    speed: number | "max";
-    loop: number | "forever";
-    connections: number;
-    recordedConnections: number;
-    separateKeyspaces: boolean;
-    warmup: boolean;
-  };
-  /** Loops completed (a partial one counts when interrupted). */
-  loops: number;
-  /** Wall time of the replay, ms (warm-up excluded). */
-  durationMs: number;
-  /** Recorded span of one loop, µs. */
-  recordedSpanUs: number;
-  /** Requests sent and completed. */
-  sent: number;
-  completed: number;
-  /** Events that could not be rebuilt in the target protocol, by op. */
-  skipped: Record<string, number>;
-  /** Errors (all ops). */
-  errors: number;
-  /** Sends later than the threshold (paced replays). */
-  late: number;
-  /** Per op. */
-  commands: ReplayCommand[];
-  /** Lateness of sends against the schedule, µs (paced replays): overall and per connection. */
-  lateness: {
-    p50Us: number;
-    p99Us: number;
-    maxUs: number;
-    perConnection: Array<{ conn: number; p50Us: number; p99Us: number }>;
-  };
-  /** Events sent per second of the replay, and recorded per second of the profile (scaled by speed). */
-  rate: { replayed: number[]; recorded: number[] };
-  /** Value lengths sent (writes) and recorded, for the fidelity comparison. */
-  sizes: { recorded: number[]; replayed: number[] };
-  /** Warm-up, when asked. */
-  warmup?: { keys: number; sent: number; durationMs: number };
-  /** Stopped by the signal. */
-  interrupted: boolean;
-  /** Set when the target failed. */
-  failure?: { code: string; message: string };
-  /** How faithful the replay was, with the checks of `thresholds`. */
-  fidelity: FidelityReport;
-}
 
 // Requests routed to one connection and not yet sent: their bytes back to back in one buffer and
 // their fields in a ring of typed arrays, so that routing an event allocates nothing.

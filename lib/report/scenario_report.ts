@@ -1,5 +1,6 @@
 // This module uses no Deno APIs.
-import type { PhaseRecord, ScenarioResult, ThresholdResult } from "../scenario/mod.ts";
+import type { PhaseRecord, ScenarioResult } from "../scenario/types.ts";
+import type { ThresholdResult } from "../scenario/threshold.ts";
 import { formatUs } from "../units/mod.ts";
 
 /** A threshold value in the unit its metric is measured in. */

@@ -16,7 +16,7 @@ import {
   formatScenarioText,
   formatThresholdLine,
 } from "../report/mod.ts";
-import type { PhaseRecord, ScenarioResult } from "./scenario.ts";
+import type { PhaseRecord, ScenarioResult } from "./types.ts";
 
 /** Where a scenario's progress and summary go. */
 export interface ScenarioPrinter {

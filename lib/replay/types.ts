@@ -1,0 +1,166 @@
+// This module uses no Deno APIs.
+/**
+ * The types of a replay and its fidelity report, apart from the code, so that the replay and the
+ * fidelity comparison both read them without importing each other.
+ *
+ * @module
+ */
+import type { LatencySummary } from "../metrics/mod.ts";
+import type { Target } from "../net/mod.ts";
+import type { ReplayProtocol } from "./requests.ts";
+
+/** Limits a replay must keep to; each one set becomes a check. */
+export interface FidelityThresholds {
+  /** Largest difference of a read command's hit ratio from the recording (0.02 = 2 points). */
+  maxHitRatioDiff?: number;
+  /** Largest difference of a command's share of the mix (0.01 = 1 point). */
+  maxMixDiff?: number;
+  /** Largest Kolmogorov-Smirnov distance between recorded and replayed value sizes. */
+  maxSizeKs?: number;
+  /** Largest p99 lateness of sends against the schedule, µs (paced replays). */
+  maxLatenessP99Us?: number;
+  /** Largest mean relative error of events per second against the recorded rate. */
+  maxRateError?: number;
+  /** Most errors allowed. */
+  maxErrors?: number;
+}
+
+/** How faithful a replay was. */
+export interface FidelityReport {
+  /** Share of each command, recorded and replayed. */
+  mix: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
+  /** Hit ratio of each read command, recorded and replayed. */
+  hitRatio: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
+  /** Kolmogorov-Smirnov distance between recorded and replayed value sizes (0 = same). */
+  sizeKs: number;
+  /** Mean relative error of events per second against the recorded rate (scaled by speed). */
+  rateError: number;
+  /** Lateness of sends, µs. */
+  lateness: { p50Us: number; p99Us: number };
+  /** Errors. */
+  errors: number;
+  /** Events that could not be rebuilt in the target protocol. */
+  skipped: number;
+  /** The thresholds given, each with its value and verdict. */
+  checks: Array<{ name: string; value: number; limit: number; pass: boolean }>;
+  /** Every check passed. */
+  pass: boolean;
+}
+
+/** Options for {@linkcode replay}. */
+export interface ReplayOptions {
+  /** The profile. */
+  profile: string;
+  /** Target server (`host:port`, a URI, or a Target); default 127.0.0.1 and the protocol's port. */
+  target?: string | Target;
+  /** Password (AUTH, SASL). */
+  password?: string;
+  /** ACL / SASL user. */
+  user?: string;
+  /**
+   * CLIENT SETNAME for RESP connections: `CLIENT LIST` shows the replay, and a server that wants
+   * a password refuses at connect (an `auth` error) instead of answering every command with
+   * NOAUTH. An empty string sends none.
+   * @default {"membench-replay"}
+   */
+  clientName?: string;
+  /** Protocol to speak; default the recorded one (RESP2/3 → resp). */
+  protocol?: ReplayProtocol;
+  /** 1 = recorded pace, 2 = twice as fast, "max" = as fast as replies allow. @default {1} */
+  speed?: number | "max";
+  /** Times through the profile, or "forever" (until the signal). @default {1} */
+  loop?: number | "forever";
+  /** Replay connections: fewer than recorded folds them, more multiplies them. @default recorded */
+  connections?: number;
+  /** When multiplying connections, give each copy its own keys. @default {false} */
+  separateKeyspaces?: boolean;
+  /** Before replaying, store the keys whose first access was a hit, with their sizes. @default {false} */
+  warmup?: boolean;
+  /** A send later than this after its intended time counts as late. @default {1000} */
+  lateThresholdUs?: number;
+  /** Connect timeout. @default {5000} */
+  connectTimeoutMs?: number;
+  /** Aborting stops the replay; the result so far is returned, `interrupted` set. */
+  signal?: AbortSignal;
+  /** About once a second. */
+  onProgress?: (p: { loop: number; sent: number; completed: number; errors: number }) => void;
+  /** Limits for the fidelity report's checks. */
+  thresholds?: FidelityThresholds;
+}
+
+/** One op in a replay result. */
+export interface ReplayCommand {
+  /** Op name as recorded. */
+  op: string;
+  /** Events recorded (per loop). */
+  recorded: number;
+  /** Requests sent (all loops). */
+  sent: number;
+  /** Replies received (errors included). */
+  completed: number;
+  /** Reads: hits and misses in the recording (first loop's worth) and in the replay. */
+  recordedHits?: number;
+  recordedMisses?: number;
+  hits?: number;
+  misses?: number;
+  /** Error replies and failed requests by code. */
+  errors: Record<string, number>;
+  /** Actual send → reply, µs. */
+  serviceTime: LatencySummary;
+  /** Intended send → reply, µs (paced replays). */
+  responseTime?: LatencySummary;
+  /** Sends later than the threshold. */
+  late: number;
+}
+
+/** The result of {@linkcode replay}. */
+export interface ReplayResult {
+  /** Settings (no secrets). */
+  config: {
+    profile: string;
+    target: string;
+    protocol: ReplayProtocol;
+    speed: number | "max";
+    loop: number | "forever";
+    connections: number;
+    recordedConnections: number;
+    separateKeyspaces: boolean;
+    warmup: boolean;
+  };
+  /** Loops completed (a partial one counts when interrupted). */
+  loops: number;
+  /** Wall time of the replay, ms (warm-up excluded). */
+  durationMs: number;
+  /** Recorded span of one loop, µs. */
+  recordedSpanUs: number;
+  /** Requests sent and completed. */
+  sent: number;
+  completed: number;
+  /** Events that could not be rebuilt in the target protocol, by op. */
+  skipped: Record<string, number>;
+  /** Errors (all ops). */
+  errors: number;
+  /** Sends later than the threshold (paced replays). */
+  late: number;
+  /** Per op. */
+  commands: ReplayCommand[];
+  /** Lateness of sends against the schedule, µs (paced replays): overall and per connection. */
+  lateness: {
+    p50Us: number;
+    p99Us: number;
+    maxUs: number;
+    perConnection: Array<{ conn: number; p50Us: number; p99Us: number }>;
+  };
+  /** Events sent per second of the replay, and recorded per second of the profile (scaled by speed). */
+  rate: { replayed: number[]; recorded: number[] };
+  /** Value lengths sent (writes) and recorded, for the fidelity comparison. */
+  sizes: { recorded: number[]; replayed: number[] };
+  /** Warm-up, when asked. */
+  warmup?: { keys: number; sent: number; durationMs: number };
+  /** Stopped by the signal. */
+  interrupted: boolean;
+  /** Set when the target failed. */
+  failure?: { code: string; message: string };
+  /** How faithful the replay was, with the checks of `thresholds`. */
+  fidelity: FidelityReport;
+}
