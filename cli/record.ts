@@ -130,6 +130,10 @@ export async function recordCommand(argv: string[]): Promise<number> {
       ...(count !== undefined ? { count } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       signal: ac.signal,
+      // As tcpdump's "listening on": from this line on, packets are being captured.
+      onStart: (st) => {
+        if (st.live) console.error(`membench: listening: ${st.source} (Ctrl+C to stop)`);
+      },
       ...(live
         ? {
           onProgress: (p) =>

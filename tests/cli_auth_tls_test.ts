@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bench, freePort, MembenchError, startLocalServer } from "../mod.ts";
-import { commandStats, loadTest, runCli } from "./helpers.ts";
+import { commandStats, loadTest, runCli, until } from "./helpers.ts";
 
 async function makeCerts(dir: string): Promise<void> {
   const run = async (args: string[]) => {
@@ -272,7 +272,12 @@ loadTest("CLI: SIGINT stops a running bench, prints the partial result and exits
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  await new Promise((r) => setTimeout(r, 1500));
+  // SIGINT once the load is running (the server counts SETs), however slowly the CLI started.
+  await until(
+    "the bench's SETs reach the server",
+    async () => ((await commandStats(srv.address))["set"] ?? 0) > 0,
+  );
+  await new Promise((r) => setTimeout(r, 500));
   child.kill("SIGINT");
   const out = await child.output();
   const stdout = new TextDecoder().decode(out.stdout);

@@ -68,6 +68,76 @@ export async function runCli(
   return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
 }
 
+/**
+ * Starts the CLI as a subprocess and reads its output as it comes: `waitFor` resolves when
+ * stderr shows a pattern (a "listening" line, say), `done` gives the exit code and the output.
+ */
+export function startCli(
+  args: string[],
+  env: Record<string, string> = {},
+): {
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  done(): Promise<{ code: number; stdout: string; stderr: string }>;
+  child: Deno.ChildProcess;
+} {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).spawn();
+  let stdout = "", stderr = "";
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+  const pump = async (stream: ReadableStream<Uint8Array>, err: boolean) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      if (err) stderr += text;
+      else stdout += text;
+      for (const w of waiters.splice(0)) {
+        if (w.re.test(stderr)) w.resolve();
+        else waiters.push(w);
+      }
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
+  return {
+    child,
+    waitFor(re, timeoutMs = 30_000) {
+      if (re.test(stderr)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no ${re} on stderr within ${timeoutMs} ms: ${stderr}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          re,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    },
+    async done() {
+      const { code } = await child.status;
+      await pumps;
+      return { code, stdout, stderr };
+    },
+  };
+}
+
+/** Polls `ready` every 50 ms until it holds (a server saw traffic, say); fails after `timeoutMs`. */
+export async function until(
+  what: string,
+  ready: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 let lockDepth = 0;
 
 /**

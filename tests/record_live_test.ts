@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bench, McConnection, parseTarget, record, startLocalServer } from "../mod.ts";
-import { loadTest, runCli } from "./helpers.ts";
+import { loadTest, runCli, startCli } from "./helpers.ts";
 
 loadTest("record() live on loopback captures every request of a rate-limited load", async () => {
   await using srv = await startLocalServer("memcached");
@@ -9,14 +9,16 @@ loadTest("record() live on loopback captures every request of a rate-limited loa
   const out = await Deno.makeTempFile({ suffix: ".mbp" });
   const stop = new AbortController();
   try {
+    const listening = Promise.withResolvers<void>();
     const rec = record({
       interface: "lo",
       ports: [srv.port],
       output: out,
       salt: "live",
       signal: stop.signal,
+      onStart: () => listening.resolve(),
     });
-    await new Promise((r) => setTimeout(r, 500)); // the capture is open
+    await Promise.race([listening.promise, rec]); // the capture is open
     const b = await bench({
       target: srv.address,
       protocol: "memcache-text",
@@ -52,14 +54,16 @@ loadTest(
     const stop = new AbortController();
     try {
       // A small kernel buffer, so that a full-speed load may overflow it.
+      const listening = Promise.withResolvers<void>();
       const rec = record({
         interface: "lo",
         ports: [srv.port],
         output: out,
         bufferSize: 256 * 1024,
         signal: stop.signal,
+        onStart: () => listening.resolve(),
       });
-      await new Promise((r) => setTimeout(r, 500));
+      await Promise.race([listening.promise, rec]); // the capture is open
       const b = await bench({
         target: srv.address,
         protocol: "memcache-text",
@@ -94,7 +98,7 @@ loadTest(
     await using srv = await startLocalServer("memcached");
     const out = await Deno.makeTempFile({ suffix: ".mbp" });
     try {
-      const p = runCli([
+      const p = startCli([
         "record",
         "--interface",
         "lo",
@@ -107,10 +111,11 @@ loadTest(
         "--salt",
         "x",
       ]);
-      await new Promise((r) => setTimeout(r, 600));
+      // The capture is open once the CLI says it is listening (however slowly it started).
+      await p.waitFor(/membench: listening: live capture on lo, filter "tcp and \(port \d+\)"/);
       using c = await McConnection.open(parseTarget(srv.address));
       for (let i = 0; i < 25; i++) await c.call(["version"]);
-      const r = await p;
+      const r = await p.done();
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /events per command: version 25/);
       assert.match(r.stdout, /libpcap: \d+ received by the filter, 0 dropped/);
@@ -138,30 +143,15 @@ loadTest("Ctrl+C during membench record finishes the profile cleanly", async () 
   await using srv = await startLocalServer("memcached");
   const out = await Deno.makeTempFile({ suffix: ".mbp" });
   try {
-    const p = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../cli/main.ts", import.meta.url).pathname,
-        "record",
-        "-i",
-        "lo",
-        "-p",
-        String(srv.port),
-        "-o",
-        out,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    await new Promise((r) => setTimeout(r, 1200));
+    const p = startCli(["record", "-i", "lo", "-p", String(srv.port), "-o", out]);
+    await p.waitFor(/membench: listening: live capture on lo/);
     using c = await McConnection.open(parseTarget(srv.address));
     for (let i = 0; i < 10; i++) await c.call(["version"]);
     await new Promise((r) => setTimeout(r, 200));
-    p.kill("SIGINT");
-    const r = await p.output();
-    assert.equal(r.code, 130, new TextDecoder().decode(r.stderr));
-    assert.match(new TextDecoder().decode(r.stdout), /recorded 10 events/);
+    p.child.kill("SIGINT");
+    const r = await p.done();
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stdout, /recorded 10 events/);
     const v = await runCli(["profile", "verify", out]);
     assert.equal(v.code, 0, v.stdout);
     assert.match(v.stdout, /^ok: 10 events/);

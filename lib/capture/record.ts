@@ -42,6 +42,11 @@ export interface RecordOptions {
   signal?: AbortSignal;
   /** Called every 100,000 packets (file) or every second (live). */
   onProgress?: (p: RecordProgress) => void;
+  /**
+   * Called once the source is open, before the first packet: for a live capture, from then on
+   * packets are captured (what tcpdump's "listening on" line says).
+   */
+  onStart?: (s: { source: string; live: boolean }) => void;
 }
 
 /** Progress of a recording. */
@@ -123,6 +128,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     const source = live
       ? `live capture on ${o.interface}, filter ${JSON.stringify(live.filter)}`
       : `${cap!.format} file, ports ${ports.join(",")}`;
+    o.onStart?.({ source, live: live !== undefined });
     const header = (startUs: number): Omit<ProfileHeader, "formatVersion"> => ({
       tool: `membench ${VERSION}`,
       createdAt: new Date(startUs / 1000).toISOString(),
