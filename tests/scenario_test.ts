@@ -22,11 +22,15 @@ interface Ran {
   outDir: string;
 }
 
-/** Runs a scenario file as users do (`deno run -A file`) with its output in a fresh folder. */
+/**
+ * Runs a scenario file as users do (`deno run -A file`) with its output in a fresh folder.
+ * `sigint` sends Ctrl+C `afterMs` after stdout first shows `on` (a phase started), however
+ * slowly the process got there.
+ */
 async function runScenarioFile(
   file: string,
   env: Record<string, string> = {},
-  opts: { sigintAfterMs?: number } = {},
+  opts: { sigint?: { on: RegExp; afterMs: number } } = {},
 ): Promise<Ran> {
   const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
   const child = new Deno.Command(Deno.execPath(), {
@@ -37,22 +41,33 @@ async function runScenarioFile(
     stderr: "piped",
   }).spawn();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  if (opts.sigintAfterMs !== undefined) {
-    timer = setTimeout(() => child.kill("SIGINT"), opts.sigintAfterMs);
-  }
+  const collect = async (stream: ReadableStream<Uint8Array>, watch?: RegExp) => {
+    let text = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      if (watch && opts.sigint && timer === undefined && watch.test(text)) {
+        timer = setTimeout(() => child.kill("SIGINT"), opts.sigint.afterMs);
+      }
+    }
+    return text;
+  };
   // Every scenario here is bounded; this guard only turns a hang into a failure.
   const guard = setTimeout(() => child.kill("SIGKILL"), 90_000);
-  const out = await child.output();
+  const [stdout, stderr, status] = await Promise.all([
+    collect(child.stdout, opts.sigint?.on),
+    collect(child.stderr),
+    child.status,
+  ]);
+  const out = { code: status.code, stdout, stderr };
   clearTimeout(guard);
   if (timer !== undefined) clearTimeout(timer);
-  const td = new TextDecoder();
   const files = [...Deno.readDirSync(outDir)].filter((e) => e.name.endsWith(".json"));
   assert.equal(files.length, 1, `one JSON summary in ${outDir}: ${files.map((f) => f.name)}`);
   const summaryText = await Deno.readTextFile(`${outDir}/${files[0]!.name}`);
   return {
     code: out.code,
-    stdout: td.decode(out.stdout),
-    stderr: td.decode(out.stderr),
+    stdout: out.stdout,
+    stderr: out.stderr,
     summary: JSON.parse(summaryText),
     summaryText,
     outDir,
@@ -257,9 +272,8 @@ loadTest(
     const r = await runScenarioFile(
       "tests/fixtures/scenario_fixture.ts",
       { FIXTURE_MODE: "long" },
-      {
-        sigintAfterMs: 2500,
-      },
+      // Ctrl+C a second into the 60 s bench phase.
+      { sigint: { on: /▶ bench/, afterMs: 1000 } },
     );
     assert.equal(r.code, EXIT.interrupted, r.stdout + r.stderr);
     assert.ok(Date.now() - t0 < 20_000, "stopped long before the 60 s bench would end");
