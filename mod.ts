@@ -24,4 +24,5 @@ export * from "./lib/anonymize/mod.ts";
 export * from "./lib/capture/mod.ts";
 export * from "./lib/profile/mod.ts";
 export * from "./lib/scenario/mod.ts";
+export * from "./lib/vector/mod.ts";
 export { VERSION } from "./lib/version.ts";

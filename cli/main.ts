@@ -11,6 +11,7 @@ import { profileCommand, recordCommand } from "./record.ts";
 import { analyzeCommand } from "./analyze.ts";
 import { replayCommand } from "./replay.ts";
 import { historyCommand } from "./history.ts";
+import { datasetCommand } from "./dataset.ts";
 import { EXIT, exitCodeFor } from "./exit_codes.ts";
 
 const HELP = `membench ${VERSION}: benchmark toolkit for memcached, Valkey/Redis and vector search
@@ -24,6 +25,7 @@ Commands
   replay     play a profile against a server (exact or synthetic), with a fidelity report
   profile    info, verify or dump a profile
   history    list, show or compare scenario runs kept in a results history
+  dataset    vector datasets: info, convert, groundtruth (exact top-k), generate
   version    print the version
 
 Run 'membench <command> --help' for the flags of a command.
@@ -55,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
         return await replayCommand(rest);
       case "history":
         return historyCommand(rest);
+      case "dataset":
+        return await datasetCommand(rest);
       default:
         if (cmd.startsWith("-")) return await benchCommand(argv);
         console.error(`membench: unknown command '${cmd}'\n\n${HELP}`);
@@ -66,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       if (
         e.code === "invalid_argument" &&
         (cmd === "bench" || cmd === "record" || cmd === "profile" || cmd === "analyze" ||
-          cmd === "replay" || cmd === "history")
+          cmd === "replay" || cmd === "history" || cmd === "dataset")
       ) {
         console.error(`  see: membench ${cmd} --help`);
       }

@@ -1,0 +1,68 @@
+;; Dot products of float32 vectors with WebAssembly SIMD (relaxed fused multiply-add), for
+;; lib/vector ground truth. Compiled into _dots_wasm.ts by:
+;;   wat2wasm --enable-relaxed-simd lib/vector/_dots.wat -o /dev/stdout | base64 -w0
+;; (Debian package wabt). dots(q, nq, b, nb, dp, out) writes out[i*nb + j] = q_i . b_j for
+;; nq % 4 == 0, nb % 2 == 0, dp % 4 == 0 (callers pad with zeros); pointers are byte offsets.
+;; A 4 x 2 tile keeps 8 accumulators, 1 query and 2 base registers live (11 of 16 xmm).
+(module
+  (memory (export "memory") 1)
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+  (func (export "dots")
+    (param $q i32) (param $nq i32) (param $b i32) (param $nb i32) (param $dp i32) (param $out i32)
+    (local $row i32) (local $i i32) (local $j i32) (local $t i32)
+    (local $qi i32) (local $bj i32) (local $o i32)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128)
+    (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (local $x v128) (local $y0 v128) (local $y1 v128)
+    (local.set $row (i32.shl (local.get $dp) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $iend (loop $iloop
+      (br_if $iend (i32.ge_u (local.get $i) (local.get $nq)))
+      (local.set $qi (i32.add (local.get $q) (i32.mul (local.get $i) (local.get $row))))
+      (local.set $j (i32.const 0))
+      (block $jend (loop $jloop
+        (br_if $jend (i32.ge_u (local.get $j) (local.get $nb)))
+        (local.set $bj (i32.add (local.get $b) (i32.mul (local.get $j) (local.get $row))))
+        (local.set $a00 (v128.const i32x4 0 0 0 0)) (local.set $a01 (v128.const i32x4 0 0 0 0))
+        (local.set $a10 (v128.const i32x4 0 0 0 0)) (local.set $a11 (v128.const i32x4 0 0 0 0))
+        (local.set $a20 (v128.const i32x4 0 0 0 0)) (local.set $a21 (v128.const i32x4 0 0 0 0))
+        (local.set $a30 (v128.const i32x4 0 0 0 0)) (local.set $a31 (v128.const i32x4 0 0 0 0))
+        (local.set $t (i32.const 0))
+        (block $tend (loop $tloop
+          (br_if $tend (i32.ge_u (local.get $t) (local.get $row)))
+          (local.set $y0 (v128.load (i32.add (local.get $bj) (local.get $t))))
+          (local.set $y1 (v128.load (i32.add (i32.add (local.get $bj) (local.get $row)) (local.get $t))))
+          (local.set $x (v128.load (i32.add (local.get $qi) (local.get $t))))
+          (local.set $a00 (f32x4.relaxed_madd (local.get $x) (local.get $y0) (local.get $a00)))
+          (local.set $a01 (f32x4.relaxed_madd (local.get $x) (local.get $y1) (local.get $a01)))
+          (local.set $x (v128.load (i32.add (i32.add (local.get $qi) (local.get $row)) (local.get $t))))
+          (local.set $a10 (f32x4.relaxed_madd (local.get $x) (local.get $y0) (local.get $a10)))
+          (local.set $a11 (f32x4.relaxed_madd (local.get $x) (local.get $y1) (local.get $a11)))
+          (local.set $x (v128.load (i32.add (i32.add (local.get $qi) (i32.shl (local.get $row) (i32.const 1))) (local.get $t))))
+          (local.set $a20 (f32x4.relaxed_madd (local.get $x) (local.get $y0) (local.get $a20)))
+          (local.set $a21 (f32x4.relaxed_madd (local.get $x) (local.get $y1) (local.get $a21)))
+          (local.set $x (v128.load (i32.add (i32.add (local.get $qi) (i32.mul (local.get $row) (i32.const 3))) (local.get $t))))
+          (local.set $a30 (f32x4.relaxed_madd (local.get $x) (local.get $y0) (local.get $a30)))
+          (local.set $a31 (f32x4.relaxed_madd (local.get $x) (local.get $y1) (local.get $a31)))
+          (local.set $t (i32.add (local.get $t) (i32.const 16)))
+          (br $tloop)))
+        ;; out[(i+r)*nb + j + c]
+        (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $nb)) (local.get $j)) (i32.const 2))))
+        (f32.store (local.get $o) (call $hsum (local.get $a00)))
+        (f32.store offset=4 (local.get $o) (call $hsum (local.get $a01)))
+        (local.set $o (i32.add (local.get $o) (i32.shl (local.get $nb) (i32.const 2))))
+        (f32.store (local.get $o) (call $hsum (local.get $a10)))
+        (f32.store offset=4 (local.get $o) (call $hsum (local.get $a11)))
+        (local.set $o (i32.add (local.get $o) (i32.shl (local.get $nb) (i32.const 2))))
+        (f32.store (local.get $o) (call $hsum (local.get $a20)))
+        (f32.store offset=4 (local.get $o) (call $hsum (local.get $a21)))
+        (local.set $o (i32.add (local.get $o) (i32.shl (local.get $nb) (i32.const 2))))
+        (f32.store (local.get $o) (call $hsum (local.get $a30)))
+        (f32.store offset=4 (local.get $o) (call $hsum (local.get $a31)))
+        (local.set $j (i32.add (local.get $j) (i32.const 2)))
+        (br $jloop)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $iloop)))))
