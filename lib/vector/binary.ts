@@ -1,5 +1,5 @@
 import { MembenchError } from "../errors/mod.ts";
-import { PositionalFile, readFloat32, toFloat32, toInt32 } from "./_file.ts";
+import { PositionalFile, readFloat32, toInt32 } from "./_file.ts";
 import {
   datasetError,
   type DistanceMetric,
