@@ -38,8 +38,8 @@ await scenario("quickstart", {
 
   // Phase 2, memtier style: a 1:10 SET:GET mix on zipf-distributed keys, values of 32 to 512
   // bytes, in open loop at 20,000 requests/s for 3 s. Open-loop latency (`get.p99`) is measured
-  // from the moment each request was due, so a slow server cannot hide its queueing delay;
-  // service time (`get.service.p99`) runs from the actual send to the reply.
+  // from the moment each request was due, so a slow or stalled server cannot hide its queueing
+  // delay behind fewer requests sent.
   await run.bench({
     name: "mix",
     mix: "set:1,get:10",
@@ -49,18 +49,14 @@ await scenario("quickstart", {
     keyspace: 100_000,
     keyPattern: "zipf:0.99",
     dataSize: "32-512",
-    // What a healthy server must show even on a busy laptop: no errors, reads that find the
-    // keys of phase 1, and every request answered within 50 ms of being sent.
-    thresholds: [
-      "errors == 0",
-      "get.hit_ratio > 50%",
-      "get.service.p99 < 50ms",
-      "set.service.p99 < 50ms",
-    ],
-    // Warnings are reported but never fail the run. `late_ratio` counts sends more than 1 ms
-    // behind schedule: when it is high, membench itself fell behind (a busy machine), and the
-    // open-loop latency includes that delay; the server is not to blame.
-    warnings: ["late_ratio < 5%", "ops >= 15k", "get.p99 < 50ms"],
+    // What a healthy server shows even on a busy laptop: no errors, reads that find the keys of
+    // phase 1, and 99% of requests answered within 50 ms of when they were due.
+    thresholds: ["errors == 0", "get.hit_ratio > 50%", "get.p99 < 50ms", "set.p99 < 50ms"],
+    // Warnings are reported but never fail the run. `client_late_ratio` counts sends that left
+    // more than 1 ms late although their connection was free: membench itself fell behind (a
+    // busy machine), and its delay is in the latency above. Sends that waited because every
+    // connection was waiting on the server are the server's, and show in the thresholds.
+    warnings: ["client_late_ratio < 5%", "ops >= 15k"],
   });
 
   // Checks are any condition you like; they are recorded and never throw.

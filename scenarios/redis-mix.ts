@@ -52,19 +52,21 @@ await scenario("redis-mix", {
     keyPattern: "zipf:0.99",
     dataSize: "64:0.6,256:0.3,4096:0.1", // size:weight pairs
     thresholds: [
-      // Service time (send to reply) per command: what the server and the network cost.
-      "get.service.p99 < 10ms",
-      "set.service.p99 < 10ms",
-      "incr.service.p99 < 10ms",
-      "get.service.p50 < 2ms",
+      // Latency from the intended send time, per command: what a user of this server waits,
+      // queueing included. 25 ms holds for a healthy local server on a busy 2-core machine;
+      // against a remote server from an idle load host, tighten it to your SLO.
+      "get.p99 < 25ms",
+      "set.p99 < 25ms",
+      "incr.p99 < 25ms",
+      "get.p50 < 2ms",
       // Nothing failed.
       "errors == 0",
     ],
-    // Warnings are reported but do not fail the run: they depend on this machine as much as on
-    // the server. Latency from the intended send time also counts any delay of membench itself,
-    // and `late_ratio` (sends more than 1 ms behind schedule) says when membench fell behind.
-    // Against a remote server from an idle load host, promote them to thresholds.
-    warnings: ["get.p99 < 10ms", "set.p99 < 10ms", "ops >= 9.5k", "late_ratio < 5%"],
+    // Warnings are reported but do not fail the run. `client_late_ratio`: sends more than 1 ms
+    // late although their connection was free, so membench itself fell behind (its delay is in
+    // the latency above); `ops` below the target says the same or that the server could not
+    // keep up (then the thresholds above fail too).
+    warnings: ["client_late_ratio < 5%", "ops >= 9.5k"],
   });
 
   const get = mix.tests[0]!.commands.find((c) => c.command === "get")!;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import { bench, type BenchResult, DEFAULT_REDIS_TESTS, startLocalServer } from "../mod.ts";
-import { commandStats, info, loadTest, monitor, redisText, statsDelta } from "./helpers.ts";
+import {
+  bench,
+  benchMetrics,
+  type BenchResult,
+  DEFAULT_REDIS_TESTS,
+  startLocalServer,
+} from "../mod.ts";
+import { commandStats, info, loadTest, monitor, redisText, statsDelta, until } from "./helpers.ts";
 
 // Sums what membench says it sent per server command, setup included.
 function reportedCalls(r: BenchResult): Record<string, number> {
@@ -144,7 +150,11 @@ loadTest(
     // go out late. Without the correction for coordinated omission their latency would start at
     // the late send and the stall would vanish from the percentiles.
     const stall = (async () => {
-      await new Promise((res) => setTimeout(res, 800));
+      // Once the load runs (the server counts GETs), however slowly the bench started.
+      await until(
+        "GETs reach the server",
+        async () => ((await commandStats(srv.address))["get"] ?? 0) > 500,
+      );
       Deno.kill(srv.pid, "SIGSTOP");
       await new Promise((res) => setTimeout(res, 200));
       Deno.kill(srv.pid, "SIGCONT");
@@ -169,8 +179,15 @@ loadTest(
     // Service time (send to reply) covers the stall only for the 4 requests in flight then.
     assert.ok(c.serviceTime.p99Us < 50_000, `service p99 ${c.serviceTime.p99Us} µs`);
     assert.ok(c.serviceTime.maxUs >= 120_000, `service max ${c.serviceTime.maxUs} µs`);
-    // And the sends that were held back are counted late (> 1 ms behind schedule).
+    // And the sends that were held back are counted late (> 1 ms behind schedule), as waiting on
+    // the server: their connections had no free slot, so few are membench's own lag.
     assert.ok(t.late >= 250 && t.late < 1000, `late ${t.late}`);
+    // About 400 were due during the stall: most of them count as waiting on the server (on a busy
+    // machine membench's own lag adds client-late sends around them).
+    assert.ok(
+      t.late - t.lateClient >= 250,
+      `late ${t.late}, of which with a free connection ${t.lateClient}`,
+    );
     const poisson = await bench({
       target: srv.address,
       tests: ["ping"],
@@ -184,6 +201,45 @@ loadTest(
       Math.abs(poisson.tests[0]!.requests - 1500) < 250,
       `poisson requests ${poisson.tests[0]!.requests}`,
     );
+  },
+);
+
+loadTest(
+  "bench() open loop: a stall of membench itself counts as its own lateness, not the server's",
+  async () => {
+    await using srv = await startLocalServer("redis");
+    // membench's own isolate stops for 200 ms (a busy loop on its thread, as a starved process
+    // would): the requests due meanwhile go out late although every connection had a free slot.
+    const stall = (async () => {
+      await until(
+        "GETs reach the server",
+        async () => ((await commandStats(srv.address))["get"] ?? 0) > 500,
+      );
+      const end = performance.now() + 200;
+      while (performance.now() < end) { /* membench cannot run */ }
+    })();
+    const r = await bench({
+      target: srv.address,
+      tests: ["get"],
+      rate: 2000,
+      durationMs: 2000,
+      clients: 4,
+      pipeline: 4,
+      seed: 9,
+    });
+    await stall;
+    const t = r.tests[0]!;
+    assert.ok(t.late >= 250 && t.late < 1000, `late ${t.late}`);
+    // About 400 were due during the stall, all while their connections had free slots.
+    assert.ok(t.lateClient >= 250, `late ${t.late}, with a free connection ${t.lateClient}`);
+    assert.ok(
+      t.late - t.lateClient < 100,
+      `late ${t.late}, with a free connection ${t.lateClient}`,
+    );
+    // The scenario metric and its note say so.
+    const m = benchMetrics(r);
+    assert.equal(m["late_client"]!.value, t.lateClient);
+    assert.equal(m["client_late_ratio"]!.value, t.lateClient / t.requests);
   },
 );
 

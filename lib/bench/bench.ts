@@ -546,6 +546,7 @@ function buildTestResult(
       errors: m.errors,
       errorCount,
       late: m.late,
+      lateClient: m.lateClient,
       serviceTime: summarizeEncoded(m.service),
     };
     if (spec.hits !== "none") {
@@ -577,6 +578,7 @@ function buildTestResult(
     abandoned: shards.reduce((a, s) => a + s.abandoned, 0),
     reconnects: shards.reduce((a, s) => a + s.reconnects, 0),
     late: commands.reduce((a, c) => a + c.late, 0),
+    lateClient: commands.reduce((a, c) => a + c.lateClient, 0),
     ...(rate !== undefined ? { targetRatePerSec: rate } : {}),
     commands,
     series,

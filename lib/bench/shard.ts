@@ -172,8 +172,15 @@ class Client {
   fifoCmd: Int32Array;
   fifoSent: Float64Array;
   fifoIntended: Float64Array;
+  // Open loop: 1 when the request waited past the late threshold while its connection had a
+  // free slot (membench's own lag), set when it is queued.
+  fifoClientLate: Uint8Array;
   head = 0;
   inflight = 0;
+  // Open loop: since when every slot has been taken with requests due (nowUs clock), kept while
+  // the backlog lasts; Infinity while a slot is free. A request due after it waited for the
+  // server; the time between its due time and then was membench's own.
+  blockedSinceUs = Infinity;
   keys: KeyGenerator;
   rng: Rng;
   sizer: () => number;
@@ -217,6 +224,7 @@ class Client {
     this.fifoCmd = new Int32Array(pipeline);
     this.fifoSent = new Float64Array(pipeline);
     this.fifoIntended = new Float64Array(pipeline);
+    this.fifoClientLate = new Uint8Array(pipeline);
     this.keys = keys;
     this.rng = rng;
     this.sizer = sizer;
@@ -375,8 +383,11 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     for (let k = 0, s = c.head; k < c.inflight; k++, s = s + 1 === P ? 0 : s + 1) {
       if (c.fifoSent[s]! < 0) {
         c.fifoSent[s] = t;
-        if (openLoop && t - c.fifoIntended[s]! > cfg.lateThresholdUs) {
-          compiled[c.fifoCmd[s]!]!.metrics.late++;
+        const intended = c.fifoIntended[s]!;
+        if (openLoop && t - intended > cfg.lateThresholdUs) {
+          const m = compiled[c.fifoCmd[s]!]!.metrics;
+          m.late++;
+          if (c.fifoClientLate[s] === 1) m.lateClient++;
         }
       }
     }
@@ -408,12 +419,19 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
 
   // Open loop: send what is due, as capacity allows; late sends keep their intended time.
   function sendDue(c: Client, now: number): void {
+    // Membench's own lag ends where the server's began: when every slot was found taken.
+    const lagEnd = c.blockedSinceUs < now ? c.blockedSinceUs : now;
     while (c.inflight < P && !stopped && c.issued < c.limit && c.nextDueUs <= now) {
+      c.fifoClientLate[(c.head + c.inflight) % P] = lagEnd - c.nextDueUs > cfg.lateThresholdUs
+        ? 1
+        : 0;
       enqueue(c, c.nextDueUs);
       c.nextDueUs += cfg.arrival === "poisson"
         ? c.rng.nextExponential(meanIntervalUs)
         : meanIntervalUs;
     }
+    if (c.inflight < P) c.blockedSinceUs = Infinity;
+    else if (c.blockedSinceUs === Infinity) c.blockedSinceUs = now;
     flush(c);
   }
 

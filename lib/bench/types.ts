@@ -137,6 +137,12 @@ export interface CommandResult {
   errorCount: number;
   /** Open loop: sends later than the threshold after their intended time. */
   late: number;
+  /**
+   * Of `late`: sends that also waited longer than the threshold while their connection had a
+   * free slot, so membench itself fell behind. The others waited because every slot of their
+   * connection was taken by requests the server had not answered yet.
+   */
+  lateClient: number;
   /** Service time: actual send → reply, µs. */
   serviceTime: LatencySummary;
   /** Response time: intended send → reply (open loop only), µs; free of coordinated omission. */
@@ -183,6 +189,8 @@ export interface TestResult {
   reconnects: number;
   /** Open loop: late sends. */
   late: number;
+  /** Open loop: late sends that waited while their connection had a free slot (membench behind). */
+  lateClient: number;
   /** Open loop: the target rate, requests/s. */
   targetRatePerSec?: number;
   /** Per command. */

@@ -38,6 +38,11 @@ export interface CommandMetricsData {
   misses: number;
   /** Open loop: requests sent later than their intended time by more than the threshold. */
   late: number;
+  /**
+   * Of `late`: those that also waited more than the threshold while their connection had a free
+   * slot, so membench itself was behind (the rest waited for the server to free a slot).
+   */
+  lateClient: number;
   /** Service time (actual send → reply), encoded histogram. */
   service: string;
   /** Response time (intended send → reply, open loop only), encoded histogram. */
@@ -62,6 +67,8 @@ export class CommandMetrics {
   misses = 0;
   /** Late sends (open loop). */
   late = 0;
+  /** Late sends that waited while their connection had a free slot (membench behind). */
+  lateClient = 0;
   #errors = new Map<string, number>();
   #errorCount = 0;
   #service: Histogram = newHistogram();
@@ -135,6 +142,7 @@ export class CommandMetrics {
     this.hits = 0;
     this.misses = 0;
     this.late = 0;
+    this.lateClient = 0;
     this.#errors.clear();
     this.#errorCount = 0;
     this.#service.reset();
@@ -158,6 +166,7 @@ export class CommandMetrics {
       hits: this.hits,
       misses: this.misses,
       late: this.late,
+      lateClient: this.lateClient,
       service: encodeHistogram(this.#serviceTotal),
       series: this.#series,
     };
@@ -215,6 +224,7 @@ export function mergeCommandMetrics(parts: readonly CommandMetricsData[]): Comma
     hits: sum(parts, (p) => p.hits),
     misses: sum(parts, (p) => p.misses),
     late: sum(parts, (p) => p.late),
+    lateClient: sum(parts, (p) => p.lateClient ?? 0),
     service: reencode(parts.map((p) => p.service)),
     series,
   };

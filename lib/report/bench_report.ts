@@ -38,7 +38,9 @@ function testTable(t: TestResult): string[] {
     } requests in ` +
       `${(t.durationMs / 1000).toFixed(2)} s` +
       (open
-        ? `, open loop at ${formatRate(t.targetRatePerSec ?? 0)}/s target, ${t.late} late sends`
+        ? `, open loop at ${formatRate(t.targetRatePerSec ?? 0)}/s target, ${t.late} late sends${
+          t.late > 0 ? ` (${t.lateClient ?? 0} while a connection was free: membench behind)` : ""
+        }`
         : ", closed loop") +
       (t.errors > 0 ? `, ${t.errors} errors` : "") +
       (t.reconnects > 0 ? `, ${t.reconnects} reconnects` : "") +
@@ -134,6 +136,7 @@ export function formatBenchCsv(r: BenchResult): string {
       "misses",
       "errors",
       "late",
+      "late_client",
     ],
   ];
   for (const t of r.tests) {
@@ -156,6 +159,7 @@ export function formatBenchCsv(r: BenchResult): string {
         String(c.misses ?? ""),
         String(c.errorCount),
         String(c.late),
+        String(c.lateClient ?? 0),
       ]);
     }
   }

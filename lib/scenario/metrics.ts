@@ -97,9 +97,11 @@ function segmentOf(name: string, command: string): string {
  * The named figures of a bench result. Per command, under `<command>.` (and `<test>.<command>.`
  * when a command runs in several tests): `p50` … `p9999`, `min`, `mean`, `max` (response time
  * in open loop, else service time), `service.p99` …, `response.p99` …, `ops`, `count`,
- * `errors`, `error_rate`, `late`, and for reads `hits`, `misses`, `hit_ratio`. Per test, under
- * `<test>.`: `ops`, `requests`, `errors`, `late`. Over the whole run: `ops`, `requests`,
- * `errors`, `error_rate`, `late`, `late_ratio` (late sends of all), `reconnects`, `hit_ratio`, and `p50` … `max` when the run
+ * `errors`, `error_rate`, `late`, `late_client`, and for reads `hits`, `misses`, `hit_ratio`. Per
+ * test, under `<test>.`: `ops`, `requests`, `errors`, `late`. Over the whole run: `ops`,
+ * `requests`, `errors`, `error_rate`, `late`, `late_ratio` (late sends of all), `late_client` and
+ * `client_late_ratio` (late sends that waited while their connection had a free slot: membench
+ * itself behind), `reconnects`, `hit_ratio`, and `p50` … `max` when the run
  * had one command.
  *
  * @example Usage
@@ -110,13 +112,15 @@ function segmentOf(name: string, command: string): string {
  */
 export function benchMetrics(r: BenchResult): MetricSet {
   const b = new MetricBuilder();
-  let requests = 0, errors = 0, late = 0, reconnects = 0, durationMs = 0, hits = 0, misses = 0;
+  let requests = 0, errors = 0, late = 0, lateClient = 0, reconnects = 0, durationMs = 0;
+  let hits = 0, misses = 0;
   let single: { t: TestResult; i: number } | undefined;
   for (const t of r.tests) {
     const tname = segmentOf(t.name, t.name);
     requests += t.requests;
     errors += t.errors;
     late += t.late;
+    lateClient += t.lateClient ?? 0;
     reconnects += t.reconnects;
     durationMs += t.durationMs;
     for (const [i, c] of t.commands.entries()) {
@@ -137,6 +141,7 @@ export function benchMetrics(r: BenchResult): MetricSet {
       b.put(`${full}.errors`, c.errorCount, "count");
       b.put(`${full}.error_rate`, c.count > 0 ? c.errorCount / c.count : 0, "ratio");
       b.put(`${full}.late`, c.late, "count");
+      b.put(`${full}.late_client`, c.lateClient ?? 0, "count");
       if (c.hits !== undefined) {
         hits += c.hits;
         misses += c.misses ?? 0;
@@ -165,6 +170,8 @@ export function benchMetrics(r: BenchResult): MetricSet {
   b.put("error_rate", requests > 0 ? errors / requests : 0, "ratio");
   b.put("late", late, "count");
   b.put("late_ratio", requests > 0 ? late / requests : 0, "ratio");
+  b.put("late_client", lateClient, "count");
+  b.put("client_late_ratio", requests > 0 ? lateClient / requests : 0, "ratio");
   b.put("reconnects", reconnects, "count");
   if (hits + misses > 0) b.put("hit_ratio", hits / (hits + misses), "ratio");
   if (single && single.i >= 0) {

@@ -296,14 +296,20 @@ function round9(x: number): number {
 /** What a metric says when a warning on it fails, for the metrics whose cause is known. */
 const WARNING_NOTES: Array<[RegExp, string]> = [
   [
+    /(^|\.)(late_client|client_late_ratio)$/,
+    "membench itself fell behind: these sends waited while their connection had a free slot " +
+    "(a busy machine, or too few clients for the rate); latency from the intended send time " +
+    "includes that delay",
+  ],
+  [
     /(^|\.)(late|late_ratio)$/,
-    "membench itself fell behind its send schedule (a busy machine, or too few clients for the " +
-    "rate); latency from the intended send time includes that delay, so read it with care",
+    "sends left later than due: membench was busy, or every slot of their connection was " +
+    "waiting on the server; client_late_ratio is membench's own share",
   ],
   [
     /(^|\.)lateness\.(p\d+|mean|max)$/,
-    "the replay fell behind the recorded schedule on this machine (a busy CPU, or a server " +
-    "slower than the recorded one); the server's answers were not at fault",
+    "the replay fell behind the recorded schedule: membench was busy, or the server answered " +
+    "more slowly than the recorded one (compare the latency per op)",
   ],
 ];
 

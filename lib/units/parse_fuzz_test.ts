@@ -63,7 +63,7 @@ const PARSERS = [
 for (const p of PARSERS) {
   Deno.test(`${p.name}() returns a finite value or throws a MembenchError quoting any string`, () => {
     fuzz(
-      p.name,
+      `${p.name} any string`,
       fc.property(anyString, (s) => {
         let v: number | undefined;
         const e = expectTyped(
@@ -87,7 +87,7 @@ for (const p of PARSERS) {
 
   Deno.test(`${p.name}() takes any number: a finite value or a MembenchError`, () => {
     fuzz(
-      p.name,
+      `${p.name} any number`,
       fc.property(fc.oneof(fc.double(), fc.integer(), fc.nat()), (n) => {
         let v: number | undefined;
         const e = expectTyped(
