@@ -7,7 +7,7 @@ import {
   parseTarget,
   startLocalServer,
 } from "../mod.ts";
-import { loadTest, runCli } from "./helpers.ts";
+import { loadTest, runCli, until } from "./helpers.ts";
 
 const PROTOCOLS: BenchProtocol[] = ["memcache-text", "memcache-meta", "memcache-binary"];
 // Both hot loops: io_uring on libc sockets, and Deno's sockets.
@@ -283,7 +283,11 @@ for (const io of IOS) {
     `bench() memcached (io ${io}): a server killed mid-pipeline gives counted connection errors, not a hang`,
     async () => {
       const srv = await startLocalServer("memcached");
-      setTimeout(() => Deno.kill(srv.pid, "SIGKILL"), 400);
+      // Killed once the load runs (memcached counts GETs), however slowly the bench started.
+      const kill = until("GETs reach memcached", async () => {
+        using c = await McConnection.open(parseTarget(srv.address));
+        return Number((await c.stats())["cmd_get"]) > 1000;
+      }).then(() => Deno.kill(srv.pid, "SIGKILL"));
       const t0 = Date.now();
       const r = await bench({
         target: srv.address,
@@ -298,6 +302,7 @@ for (const io of IOS) {
         seed: 1,
         io,
       });
+      await kill;
       await srv.stop();
       assert.equal(r.config.io, io);
       assert.ok(Date.now() - t0 < 6000, "ended promptly");

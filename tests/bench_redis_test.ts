@@ -317,7 +317,10 @@ loadTest(
       clients: 4,
       reconnect: { maxAttempts: 3, baseDelayMs: 50 },
     });
-    await new Promise((r) => setTimeout(r, 500));
+    await until(
+      "SETs reach the server",
+      async () => ((await commandStats(srv.address))["set"] ?? 0) > 1000,
+    );
     await srv.stop();
     const r = await pending;
     assert.ok(Date.now() - started < 10_000, "ended soon after the server died");
@@ -342,7 +345,10 @@ loadTest("bench() reconnects with backoff when the server comes back, and counts
     clients: 3,
     reconnect: { maxAttempts: 20, baseDelayMs: 20, maxDelayMs: 200 },
   });
-  await new Promise((r) => setTimeout(r, 500));
+  await until(
+    "SETs reach the server",
+    async () => ((await commandStats(srv.address))["set"] ?? 0) > 1000,
+  );
   await srv.stop();
   await new Promise((r) => setTimeout(r, 200));
   await using again = await startLocalServer("redis", { port });

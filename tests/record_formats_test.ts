@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CaptureFile, freePort, McConnection, parseTarget, ProfileReader, record } from "../mod.ts";
 import { captureWithStats } from "./capture_helpers.ts";
+import { until } from "./helpers.ts";
 
 type Rec = { ts: number; data: Uint8Array; orig: number };
 
@@ -59,7 +60,15 @@ Deno.test("record() reads SLL2, SLL, nanosecond big-endian, pcapng, VLAN-tagged 
   }).spawn();
   const tmp = await Deno.makeTempDir();
   try {
-    await new Promise((r) => setTimeout(r, 300));
+    // memcached is up once it takes a connection.
+    await until("memcached listens", async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
     const traffic = async () => {
       for (const host of ["[::1]", "127.0.0.1"]) {
         using c = await McConnection.open(parseTarget(`${host}:${port}`));

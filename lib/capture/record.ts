@@ -195,6 +195,16 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
         if (writer) await writer.drain();
         if (n === 0) await new Promise((r) => setTimeout(r, 1));
       }
+      // Stopped by the signal or the duration: what libpcap already holds was captured before
+      // the stop, so it is recorded too (immediate mode hands it over at once).
+      if (go && stoppedEarly) {
+        for (let i = 0; i < 10_000 && go; i++) {
+          const n = live.drain((p) => {
+            if (go && !onPacket(p)) go = false;
+          });
+          if (n === 0) break;
+        }
+      }
     } else {
       await cap!.forEach((p: PacketView) => {
         if (o.signal?.aborted) {
