@@ -90,12 +90,26 @@ Deno.test("keyGenerator() uniform and valueSizer() ranges and weighted lists fol
     counts: keyCounts({ kind: "uniform" }, 997, 9),
   });
   assert.ok(uni.p! > 0.001, `uniform: p ${uni.p}`);
-  // A range 32-4096 in 64-byte cells; a weighted list.
+  // A range 32..4095 (both ends included) against its exact pmf, 1/4064 per size, in 64-byte
+  // cells (cell 0 holds 32..63 only: half the mass); both ends are drawn, nothing outside.
   const range = valueSizer(parseValueSize("32-4095"), new Rng(10));
   const cells = new Array<number>(64).fill(0);
-  for (let i = 0; i < N; i++) cells[Math.floor(range() / 64)]!++;
-  const inRange = cells.map((c, i) => i === 0 ? c * 2 : c); // cell 0 holds 32..63 only: half width
-  const r = await scipy(CHI2, { kind: "uniform", counts: inRange.slice(0, 64) });
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < N; i++) {
+    const v = range();
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+    cells[Math.floor(v / 64)]!++;
+  }
+  assert.deepEqual([lo, hi], [32, 4095]);
+  const r = await scipy(
+    `import json, sys
+from scipy import stats
+d = json.load(sys.stdin)
+n = sum(d["obs"]); w = [32 / 4064] + [64 / 4064] * 63
+print(json.dumps({"p": float(stats.chisquare(d["obs"], [x * n for x in w])[1])}))`,
+    { obs: cells },
+  );
   assert.ok(r.p! > 0.001, `range: p ${r.p}`);
   const list = valueSizer(parseValueSize("64:0.6,256:0.3,4096:0.1"), new Rng(11));
   const seen: Record<number, number> = {};
