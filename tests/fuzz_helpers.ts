@@ -9,8 +9,12 @@
  * - `MEMBENCH_FUZZ_PROPERTY=name` with `MEMBENCH_FUZZ_SEED` and `MEMBENCH_FUZZ_PATH`: replay the
  *   shrunk counterexample of one failed property (the others are skipped), as its report says.
  *
- * A failure throws with fast-check's report (seed, path, the shrunk counterexample) and the
- * command line that replays it.
+ * Each property's seed is chosen before it runs (`MEMBENCH_FUZZ_SEED`, else random) and printed
+ * on stderr with the command line that replays it: `fuzz <name>: seed <S>, <N> runs (replay:
+ * …)`. A property that hangs inside a synchronous call cannot be timed out, and a CI job killed
+ * for it keeps that line. A failure throws with fast-check's report (seed, path, the shrunk
+ * counterexample) and the command line that replays it, naming the test file. Property names
+ * are unique per file (the replay selects by name).
  *
  * @module
  */
@@ -45,6 +49,11 @@ export interface FuzzOptions {
   runs?: number;
   /** Per-run time limit of an async property, ms (a hang fails the run). @default {10000} */
   timeoutMs?: number;
+  /**
+   * The test file, for the replay command line: `import.meta.url` or a path. Found from the
+   * caller's stack when absent.
+   */
+  file?: string;
 }
 
 /** Whether `name` is skipped because another property is being replayed. */
@@ -53,49 +62,110 @@ function skipped(name: string): boolean {
   return only !== undefined && only !== "" && only !== name;
 }
 
-function params<T>(name: string, o: FuzzOptions): fc.Parameters<T> {
+const HELPER = import.meta.url;
+
+/** A file URL or path as a path relative to the working directory when it lies under it. */
+function displayPath(f: string): string {
+  let p = f;
+  if (p.startsWith("file:")) {
+    try {
+      p = decodeURIComponent(new URL(p).pathname);
+    } catch { /* keep it */ }
+  }
+  try {
+    const cwd = Deno.cwd();
+    if (p.startsWith(cwd + "/")) p = p.slice(cwd.length + 1);
+  } catch { /* no --allow-read: the absolute path */ }
+  return p;
+}
+
+/** The first file on the stack that is not this one: the test file that called fuzz(). */
+function callerFile(): string | undefined {
+  for (const m of (new Error().stack ?? "").matchAll(/(file:\/\/[^\s()]+?):\d+:\d+/g)) {
+    if (m[1] !== HELPER) return m[1];
+  }
+  return undefined;
+}
+
+// Properties run so far in this isolate, by file and name: a name must say which property to
+// replay.
+const seen = new Set<string>();
+
+/** Everything one property run needs, fixed before it starts. */
+interface Plan<T> {
+  params: fc.Parameters<T>;
+  seed: number;
+  file: string;
+}
+
+function plan<T>(name: string, o: FuzzOptions): Plan<T> {
+  const file = displayPath(o.file ?? callerFile() ?? "<this test file>");
+  const id = `${file}\0${name}`;
+  if (seen.has(id)) {
+    throw new Error(`fuzz property ${JSON.stringify(name)} is defined twice in ${file}`);
+  }
+  seen.add(id);
   const base = o.runs ?? DEFAULT_RUNS;
   const override = envInt("MEMBENCH_FUZZ_RUNS");
   const numRuns = override === undefined
     ? base
     : Math.max(1, Math.round(override * base / DEFAULT_RUNS));
-  const p: fc.Parameters<T> = { numRuns };
-  const seed = envInt("MEMBENCH_FUZZ_SEED");
-  if (seed !== undefined) p.seed = seed;
+  // The seed is chosen here, not by fast-check, so that it is in the log before the first run:
+  // a synchronous property that hangs cannot be timed out, and CI kills the job without a report.
+  const seed = envInt("MEMBENCH_FUZZ_SEED") ?? ((Date.now() ^ (Math.random() * 0x1_0000_0000)) | 0);
+  const params: fc.Parameters<T> = { numRuns, seed };
   const path = env("MEMBENCH_FUZZ_PATH");
-  if (seed !== undefined && path && env("MEMBENCH_FUZZ_PROPERTY") === name) p.path = path;
-  return p;
+  const replayingPath = path !== undefined && path !== "" &&
+    envInt("MEMBENCH_FUZZ_SEED") !== undefined && env("MEMBENCH_FUZZ_PROPERTY") === name;
+  if (replayingPath) params.path = path;
+  // deno-lint-ignore no-console
+  console.error(
+    `fuzz ${name}: seed ${seed}, ${numRuns} runs${replayingPath ? `, path ${path}` : ""} ` +
+      `(replay: ${replayCommand(name, seed, file, replayingPath ? path : undefined)})`,
+  );
+  return { params, seed, file };
 }
 
-function failure<T>(details: fc.RunDetails<T>, name: string): Error {
+function replayCommand(name: string, seed: number, file: string, path?: string): string {
+  const runs = env("MEMBENCH_FUZZ_RUNS");
+  return `MEMBENCH_FUZZ_PROPERTY=${JSON.stringify(name)} MEMBENCH_FUZZ_SEED=${seed} ` +
+    (path !== undefined ? `MEMBENCH_FUZZ_PATH=${JSON.stringify(path)} ` : "") +
+    (runs ? `MEMBENCH_FUZZ_RUNS=${runs} ` : "") +
+    `./node_modules/.bin/deno test --allow-all ${file}`;
+}
+
+function failure<T>(details: fc.RunDetails<T>, name: string, p: Plan<T>): Error {
   const report = fc.defaultReportMessage(details) ?? "property failed";
   return new Error(
-    `${name}: ${report}\nReplay: MEMBENCH_FUZZ_PROPERTY=${JSON.stringify(name)} ` +
-      `MEMBENCH_FUZZ_SEED=${details.seed} ` +
-      `MEMBENCH_FUZZ_PATH=${JSON.stringify(details.counterexamplePath ?? "")} ` +
-      "./node_modules/.bin/deno test --allow-all <this test file>",
+    `${name}: ${report}\nReplay: ` +
+      replayCommand(name, p.seed, p.file, details.counterexamplePath ?? ""),
     { cause: details.errorInstance },
   );
 }
 
-/** Checks a synchronous property; throws fast-check's report (with seed and path) on failure. */
+/**
+ * Checks a synchronous property; throws fast-check's report (with seed and path) on failure. The
+ * seed and the replay command are printed first (stderr), so that a run that hangs and is killed
+ * still leaves them in the log.
+ */
 export function fuzz<Ts>(name: string, property: fc.IProperty<Ts>, o: FuzzOptions = {}): void {
   if (skipped(name)) return;
-  const details = fc.check(property, params<Ts>(name, o));
-  if (details.failed) throw failure(details, name);
+  const p = plan<Ts>(name, o);
+  const details = fc.check(property, p.params);
+  if (details.failed) throw failure(details, name, p);
 }
 
-/** Checks an asynchronous property, each run bounded by `timeoutMs`. */
+/** Checks an asynchronous property, each run bounded by `timeoutMs`; prints as {@linkcode fuzz}. */
 export async function fuzzAsync<Ts>(
   name: string,
   property: fc.IAsyncProperty<Ts>,
   o: FuzzOptions = {},
 ): Promise<void> {
   if (skipped(name)) return;
-  const p = params<Ts>(name, o);
-  p.timeout = o.timeoutMs ?? 10_000;
-  const details = await fc.check(property, p);
-  if (details.failed) throw failure(details, name);
+  const p = plan<Ts>(name, o);
+  p.params.timeout = o.timeoutMs ?? 10_000;
+  const details = await fc.check(property, p.params);
+  if (details.failed) throw failure(details, name, p);
 }
 
 /**
@@ -140,11 +210,20 @@ function checkTyped(e: unknown, code: string, place: RegExp): MembenchError {
 }
 
 /**
+ * A fraction in [0, 1), uniform: a relative position in a byte string or a list. (Not
+ * `fc.double({ min: 0, max: 1 })`: that is uniform over the doubles' bit patterns, and nine
+ * draws in ten are below 1e-6, so `Math.floor(x * length)` is 0 almost always.) Shrinks to 0.
+ */
+export function fractionArb(): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: 0xffff_ffff }).map((n) => n / 0x1_0000_0000);
+}
+
+/**
  * Cut points for a byte string of `length` bytes: sorted, distinct, inside (0, length). Used to
  * feed the same bytes in pieces.
  */
 export function cutsArb(maxCuts = 12): fc.Arbitrary<number[]> {
-  return fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: maxCuts });
+  return fc.array(fractionArb(), { maxLength: maxCuts });
 }
 
 /** Splits `bytes` at the fractions `cuts` (from {@linkcode cutsArb}) into pieces. */
@@ -199,7 +278,7 @@ export function mutationsArb(bias: readonly number[] = [], max = 4): fc.Arbitrar
     : fc.integer({ min: 0, max: 255 });
   return fc.array(
     fc.record({
-      at: fc.double({ min: 0, max: 1, noNaN: true }),
+      at: fractionArb(),
       kind: fc.constantFrom("set" as const, "insert" as const, "delete" as const),
       byte,
     }),

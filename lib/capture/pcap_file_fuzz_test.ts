@@ -8,7 +8,13 @@
 import * as fc from "fast-check";
 import assert from "node:assert/strict";
 import { type ByteSource, CaptureFile, type PacketView } from "./pcap_file.ts";
-import { expectTypedAsync, fuzzAsync, mutate, mutationsArb } from "../../tests/fuzz_helpers.ts";
+import {
+  expectTypedAsync,
+  fractionArb,
+  fuzzAsync,
+  mutate,
+  mutationsArb,
+} from "../../tests/fuzz_helpers.ts";
 
 /** Returns the file in pieces of the given sizes (cycled); records the buffers it was given. */
 class ChunkSource implements ByteSource {
@@ -343,7 +349,7 @@ Deno.test("CaptureFile reads a file cut anywhere up to its last whole packet", a
     "pcap cut",
     fc.asyncProperty(
       anyFile,
-      fc.double({ min: 0, max: 1, noNaN: true }),
+      fractionArb(),
       sizes,
       async ({ file, packets, ends, bounds }, at, sz) => {
         const cut = Math.floor(at * file.length);
@@ -400,7 +406,7 @@ const noise = fc.oneof(
   )
     .map(([m, b]) => Uint8Array.from([...m, ...b])),
   fc.tuple(anyFile, mutationsArb(PCAP_BYTES)).map(([f, m]) => mutate(f.file, m)),
-  fc.tuple(anyFile, mutationsArb(PCAP_BYTES, 2), fc.double({ min: 0, max: 1, noNaN: true }))
+  fc.tuple(anyFile, mutationsArb(PCAP_BYTES, 2), fractionArb())
     .map(([f, m, keep]) => mutate(f.file, m, keep)),
   // A record or block whose length field claims more than the file holds.
   fc.tuple(anyFile, fc.nat(), fc.integer({ min: 0, max: 24 * MiB })).map(([f, i, len]) => {

@@ -303,22 +303,24 @@ export class Recorder {
       return;
     }
     if (!f.session) {
+      // Held until the protocol is known (bounded), then handed to the session in order.
+      f.early.push({ side, data: buf.slice(off, off + len), t });
+      f.earlyBytes += len;
       if (side === "client" || this.#force) {
-        const proto = this.#force ?? detectProtocol(buf.subarray(off, off + len), f.serverPort);
-        if (proto) this.#start(f, proto);
-      }
-      if (!f.session) {
-        // Held until the protocol is known (bounded).
-        f.early.push({ side, data: buf.slice(off, off + len), t });
-        f.earlyBytes += len;
-        if (f.earlyBytes > 65536) {
-          f.ignored = true;
-          this.stats.undetected++;
-          this.stats.unparsedBytes += f.earlyBytes;
-          f.early = [];
+        // Detected from the client's first bytes however they were segmented.
+        const proto = this.#force ?? detectProtocol(firstClientBytes(f.early), f.serverPort);
+        if (proto) {
+          this.#start(f, proto);
+          return;
         }
-        return;
       }
+      if (f.earlyBytes > 65536) {
+        f.ignored = true;
+        this.stats.undetected++;
+        this.stats.unparsedBytes += f.earlyBytes;
+        f.early = [];
+      }
+      return;
     }
     if (side === "client") f.session!.client(buf, off, len, t);
     else f.session!.server(buf, off, len, t);
@@ -421,4 +423,18 @@ export class Recorder {
     const limit = this.#nowUs - this.#idleUs;
     for (const [k, f] of this.#flows) if (f.lastUs < limit) this.#close(k, f);
   }
+}
+
+/** The first bytes (up to 64) the client sent, across the chunks held so far. */
+function firstClientBytes(early: ReadonlyArray<{ side: string; data: Uint8Array }>): Uint8Array {
+  const out = new Uint8Array(64);
+  let n = 0;
+  for (const x of early) {
+    if (x.side !== "client") continue;
+    const k = Math.min(x.data.length, out.length - n);
+    out.set(x.data.subarray(0, k), n);
+    n += k;
+    if (n === out.length) break;
+  }
+  return out.subarray(0, n);
 }

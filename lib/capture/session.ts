@@ -271,28 +271,34 @@ export class McAsciiSession extends Session {
   client(buf: Uint8Array, off: number, len: number, t: number): void {
     let at = off;
     const end = off + len;
-    if (this.resync.client) {
-      // Resume here if the chunk starts a command (packets usually start at one), else at the
-      // next line start.
-      if (!startsCommand(buf, at, end)) {
-        const nl = buf.indexOf(10, at);
-        if (nl < 0 || nl >= end) {
-          this.stats.unparsed += len;
-          return;
-        }
-        this.stats.unparsed += nl + 1 - at;
-        at = nl + 1;
-      }
-      this.resync.client = false;
-    }
     const p = this.#req;
     for (;;) {
+      if (this.resync.client) {
+        // Resume here if the chunk starts a command (packets usually start at one), else at the
+        // next line start.
+        if (!startsCommand(buf, at, end)) {
+          const nl = buf.indexOf(10, at);
+          if (nl < 0 || nl >= end) {
+            this.stats.unparsed += end - at;
+            return;
+          }
+          this.stats.unparsed += nl + 1 - at;
+          at = nl + 1;
+        }
+        this.resync.client = false;
+      }
       try {
         at = p.parse(buf, at, end);
       } catch {
+        // The request at `at` is bad (a value length past the maximum, a line too long…): skip
+        // the rest of its line and resynchronise after it. Parsing it again would throw again.
         this.stats.protocolErrors++;
         this.resetParser("client");
-        return this.client(buf, at, end - at, t);
+        const nl = buf.indexOf(10, at);
+        const next = nl < 0 || nl >= end ? end : nl + 1;
+        this.stats.unparsed += next - at;
+        at = next;
+        continue;
       }
       if (at < 0) return;
       this.#onRequest(p, t);
@@ -960,7 +966,10 @@ export function detectProtocol(
   if (c === 0x80) return "memcache-binary";
   if (c === 42) return "resp2"; // '*'
   const family = hint ?? DEFAULT_PORTS[serverPort];
-  const word = utf8.decode(first.subarray(0, Math.min(first.length, 16))).split(/[ \r\n]/)[0]!;
+  const head = first.subarray(0, Math.min(first.length, 16));
+  // A text command's first word must be whole before it says anything ("m" may become "mg").
+  if (first.length < 16 && !head.some((b) => b === 32 || b === 13 || b === 10)) return undefined;
+  const word = utf8.decode(head).split(/[ \r\n]/)[0]!;
   const isMeta = /^m[gsdane]$/.test(word);
   const isText =
     /^(get|gets|gat|gats|set|add|replace|append|prepend|cas|delete|incr|decr|touch|flush_all|version|verbosity|stats|quit)$/

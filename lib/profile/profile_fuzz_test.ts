@@ -18,6 +18,7 @@ import {
 import {
   concat,
   expectTypedAsync,
+  fractionArb,
   fuzzAsync,
   mutate,
   mutationsArb,
@@ -418,7 +419,7 @@ Deno.test("ProfileReader reads a profile cut anywhere up to its last whole frame
     "profile cut",
     fc.asyncProperty(
       validProfile,
-      fc.double({ min: 0, max: 1, noNaN: true }),
+      fractionArb(),
       sizes,
       async (p, at, sz) => {
         const cut = Math.floor(at * p.file.length);

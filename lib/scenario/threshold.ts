@@ -325,7 +325,7 @@ const WARNING_NOTES: Array<[RegExp, string]> = [
  * const v = warningVerdict(t, evaluateThreshold(t, { late_ratio: { value: 0.2, kind: "ratio" } }));
  * assert.equal(v.pass, false);
  * assert.equal(v.advisory, true);
- * assert.match(v.note!, /fell behind its send schedule/);
+ * assert.match(v.note!, /membench was busy, or every slot of their connection was waiting/);
  * ```
  */
 export function warningVerdict(t: Threshold, v: ThresholdResult): ThresholdResult {

@@ -300,3 +300,14 @@ Deno.test("encodeCommand and CommandTemplate produce identical bytes", () => {
     );
   }
 });
+
+Deno.test("ReplyScanner checks a bulk payload's CR when a chunk ends between it and the LF", () => {
+  // `$0` is followed by `*\n` instead of CRLF: an error whether scanned whole or split after `*`.
+  const bytes = new TextEncoder().encode("*2\r\n$0\r\n*\n$7\r\n");
+  assert.throws(() => new ReplyScanner().scan(bytes, 0, bytes.length), /not followed by CRLF/);
+  const split = new ReplyScanner();
+  assert.throws(() => {
+    split.scan(bytes, 0, 9);
+    split.scan(bytes, 9, bytes.length);
+  }, /not followed by CRLF/);
+});

@@ -137,6 +137,11 @@ export class ReplyScanner {
         // Fast path: skip the whole payload by arithmetic, never byte by byte.
         const avail = to - p;
         if (avail < this.#skip) {
+          // The chunk may end between the CR and the LF: check the CR here, the LF comes next.
+          const cr = p + this.#skip - 2;
+          if (cr >= p && cr < to && buf[cr] !== 13) {
+            throw this.#fail(cr - from, "bulk payload is not followed by CRLF");
+          }
           this.#skip -= avail;
           this.#offset += to - from;
           return -1;
