@@ -535,6 +535,15 @@ loadTest("runScenario() in-process: phase names, duplicate names and metricsOf",
   assert.ok(r.checks[0]!.pass);
   assert.ok(r.summaryPath!.startsWith(outDir));
   assert.equal(r.history, undefined);
+  // history "off" is none, as in MEMBENCH_HISTORY: no database, not even a file named "off".
+  const off = await runScenario(
+    "off",
+    { outDir, history: "off", seed: 1, print: "none" },
+    () => {},
+  );
+  assert.equal(off.history, undefined);
+  assert.equal(off.status, "passed");
+  await assert.rejects(Deno.stat("off"), Deno.errors.NotFound);
   // Runs that start together keep their own summaries.
   const twins = await Promise.all(
     [1, 2, 3].map(() => runScenario("twin", { outDir, history: false, seed: 1 }, () => {})),

@@ -65,8 +65,8 @@ export interface ScenarioOptions<T = void> {
   /** Folder for the JSON summary, recorded profiles and reports. Overridden by `MEMBENCH_OUT_DIR`. @default {"results"} */
   outDir?: string;
   /**
-   * The results history (SQLite) the run is journaled into, or `false` for none. Overridden by
-   * `MEMBENCH_HISTORY` (`off` for none).
+   * The results history (SQLite) the run is journaled into, or `false` (or `"off"`) for none.
+   * Overridden by `MEMBENCH_HISTORY` (`off` for none).
    * @default `<outDir>/history.db`
    */
   history?: string | false;
@@ -323,7 +323,8 @@ function resolveOptions<T>(
     ? (historyEnv === "off" ? false : historyEnv)
     : o.history;
   if (history === undefined) r.history = `${r.outDir.replace(/\/+$/, "")}/history.db`;
-  else if (history === false) r.history = false;
+  // "off" means none here as in MEMBENCH_HISTORY (never a database file named "off").
+  else if (history === false || history === "off") r.history = false;
   else if (typeof history !== "string" || history === "") {
     bad("option 'history'", "must be a file path or false", history);
   } else r.history = history;
