@@ -7,47 +7,15 @@
 // buffer bounded by the file's size. Budget and replay: tests/fuzz_helpers.ts.
 import * as fc from "fast-check";
 import assert from "node:assert/strict";
-import { type ByteSource, CaptureFile, type PacketView } from "./pcap_file.ts";
+import { CaptureFile, type PacketView } from "./pcap_file.ts";
 import {
+  ChunkSource,
   expectTypedAsync,
   fractionArb,
   fuzzAsync,
   mutate,
   mutationsArb,
 } from "../../tests/fuzz_helpers.ts";
-
-/** Returns the file in pieces of the given sizes (cycled); records the buffers it was given. */
-class ChunkSource implements ByteSource {
-  #b: Uint8Array;
-  #at = 0;
-  #sizes: number[];
-  #i = 0;
-  /** Largest buffer the reader read into. */
-  maxBuffer = 0;
-  reads = 0;
-  closed = false;
-
-  constructor(b: Uint8Array, sizes: number[] = []) {
-    this.#b = b;
-    this.#sizes = sizes.length > 0 ? sizes : [b.length + 1];
-  }
-
-  read(p: Uint8Array): Promise<number | null> {
-    assert.ok(p.length > 0, "the reader asks for at least one byte");
-    this.reads++;
-    this.maxBuffer = Math.max(this.maxBuffer, p.buffer.byteLength);
-    if (this.#at >= this.#b.length) return Promise.resolve(null);
-    const want = Math.max(1, this.#sizes[this.#i++ % this.#sizes.length]!);
-    const n = Math.min(p.length, want, this.#b.length - this.#at);
-    p.set(this.#b.subarray(this.#at, this.#at + n));
-    this.#at += n;
-    return Promise.resolve(n);
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-}
 
 type Pkt = {
   linkType: number;

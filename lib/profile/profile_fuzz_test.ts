@@ -13,9 +13,9 @@ import {
   type EventBlock,
   type ProfileHeader,
   ProfileReader,
-  type ProfileSource,
 } from "./mod.ts";
 import {
+  ChunkSource,
   concat,
   expectTypedAsync,
   fractionArb,
@@ -26,38 +26,6 @@ import {
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const MiB = 1024 * 1024;
-
-/** Returns the file in pieces of the given sizes (cycled); records the buffers it was given. */
-class ChunkSource implements ProfileSource {
-  #b: Uint8Array;
-  #at = 0;
-  #sizes: number[];
-  #i = 0;
-  maxBuffer = 0;
-  reads = 0;
-
-  constructor(b: Uint8Array, sizes: number[] = []) {
-    this.#b = b;
-    this.#sizes = sizes.length > 0 ? sizes : [b.length + 1];
-  }
-
-  read(p: Uint8Array): Promise<number | null> {
-    assert.ok(p.length > 0, "the reader asks for at least one byte");
-    this.reads++;
-    this.maxBuffer = Math.max(this.maxBuffer, p.buffer.byteLength);
-    if (this.#at >= this.#b.length) return Promise.resolve(null);
-    const n = Math.min(
-      p.length,
-      this.#sizes[this.#i++ % this.#sizes.length]!,
-      this.#b.length - this.#at,
-    );
-    p.set(this.#b.subarray(this.#at, this.#at + n));
-    this.#at += n;
-    return Promise.resolve(n);
-  }
-
-  close(): void {}
-}
 
 // CRC-32 (IEEE), bit by bit, independent of the reader's table-driven one.
 function crc32(b: Uint8Array): number {
