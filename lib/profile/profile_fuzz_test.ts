@@ -8,12 +8,7 @@
 import * as fc from "fast-check";
 import assert from "node:assert/strict";
 import { Packr } from "msgpackr";
-import {
-  COLUMNS,
-  type EventBlock,
-  type ProfileHeader,
-  ProfileReader,
-} from "./mod.ts";
+import { COLUMNS, type EventBlock, type ProfileHeader, ProfileReader } from "./mod.ts";
 import {
   ChunkSource,
   concat,
