@@ -7,3 +7,4 @@
 export * from "./parse.ts";
 export * from "./clock.ts";
 export * from "./ticker.ts";
+export * from "./interrupt.ts";
