@@ -11,6 +11,7 @@
  */
 export * from "./lib/errors/mod.ts";
 export * from "./lib/units/mod.ts";
+export * from "./lib/protocol/mod.ts";
 export * from "./lib/protocol/resp/mod.ts";
 export * from "./lib/protocol/memcache/mod.ts";
 export * from "./lib/workload/mod.ts";
