@@ -5,14 +5,7 @@ import {
   type ShardResultLike,
   summarizeEncoded,
 } from "./_merge.ts";
-import {
-  endpointName,
-  parseTarget,
-  RespConnection,
-  socketCapable,
-  type Target,
-  uringSupport,
-} from "../net/mod.ts";
+import { chooseIo, endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
 import { parseRatePerSec } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -119,29 +112,9 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       `Cannot use 'threads': must not exceed clients (${clients}): current value is ${threads}`,
     );
   }
-  const ioWanted = o.io ?? "auto";
-  let io: "uring" | "deno" = "deno";
-  if (ioWanted !== "auto" && ioWanted !== "uring" && ioWanted !== "deno") {
-    problems.push(
-      `Cannot use 'io': must be one of auto, uring, deno: current value is ${
-        JSON.stringify(ioWanted)
-      }`,
-    );
-  } else if (ioWanted !== "deno") {
-    const unfit = targets.find((t) => !socketCapable(t.endpoint, t.tls));
-    const support = uringSupport();
-    if (!support.ok || unfit) {
-      if (ioWanted === "uring") {
-        problems.push(
-          `Cannot use 'io' uring: ${
-            support.ok
-              ? `${endpointName(unfit!.endpoint)} is not plain TCP to an IP address`
-              : support.reason
-          }`,
-        );
-      }
-    } else io = "uring";
-  }
+  const ioChoice = chooseIo(o.io ?? "auto", targets);
+  if (ioChoice.problem !== undefined) problems.push(ioChoice.problem);
+  const io = ioChoice.io;
   const durationMs = o.durationMs;
   if (durationMs !== undefined && !(durationMs > 0)) {
     problems.push(`Cannot use 'duration': must be > 0: current value is ${durationMs}`);

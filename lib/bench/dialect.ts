@@ -13,7 +13,13 @@ import {
   type TemplateArg,
   type TemplatePart,
 } from "../protocol/resp/mod.ts";
-import { openMemcache, RespConnection, type Target, type Transport } from "../net/mod.ts";
+import {
+  openMemcache,
+  type ReplyReader,
+  RespConnection,
+  type Target,
+  type Transport,
+} from "../net/mod.ts";
 import type { CommandSpec } from "../workload/mod.ts";
 
 /** The wire protocol a bench speaks. */
@@ -49,22 +55,6 @@ export interface WireRequest {
   maxLength(dataLength: number): number;
   /** Writes one request; returns the position after it. */
   render(out: Uint8Array, pos: number, ids: ArrayLike<number>, dataLength: number): number;
-}
-
-/** The engine's view of a reply stream: one call per completed request unit. */
-export interface ReplyReader {
-  /** 0 value, 1 null/miss, 2 error, 3 push (RESP3 out-of-band). */
-  kind: number;
-  /** Keys of a multi-key read. */
-  elements: number;
-  /** Of those, misses. */
-  nulls: number;
-  /** Index past the next completed reply, or -1; `unit` is the head request's command index. */
-  scan(buf: Uint8Array, from: number, to: number, unit: number): number;
-  /** Fresh stream after a reconnect. */
-  reset(): void;
-  /** Error word of the last error reply. */
-  errorCode(): string;
 }
 
 /** How hits are counted: 0 none, 1 by reply kind, 2 per key, 3 non-empty aggregate. */

@@ -9,3 +9,5 @@ export * from "./transport.ts";
 export * from "./resp_connection.ts";
 export * from "./memcache_connection.ts";
 export * from "./uring.ts";
+export * from "./pipeline.ts";
+export * from "./engine.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 import type { LatencySummary } from "../metrics/mod.ts";
-import type { Target } from "../net/mod.ts";
-import type { ReplayProtocol } from "./requests.ts";
+import type { ReconnectPolicy, Target } from "../net/mod.ts";
+import type { ProtocolName } from "../protocol/mod.ts";
 
 /** Limits a replay must keep to; each one set becomes a check. */
 export interface FidelityThresholds {
@@ -65,7 +65,7 @@ export interface ReplayOptions {
    */
   clientName?: string;
   /** Protocol to speak; default the recorded one (RESP2/3 → resp). */
-  protocol?: ReplayProtocol;
+  protocol?: ProtocolName;
   /** 1 = recorded pace, 2 = twice as fast, "max" = as fast as replies allow. @default {1} */
   speed?: number | "max";
   /** Times through the profile, or "forever" (until the signal). @default {1} */
@@ -80,6 +80,12 @@ export interface ReplayOptions {
   lateThresholdUs?: number;
   /** Connect timeout. @default {5000} */
   connectTimeoutMs?: number;
+  /** A request unanswered this long fails its connection, which reconnects. @default {10000} */
+  requestTimeoutMs?: number;
+  /** After a lost connection (server restart, timeout, garbage reply). @default 5 attempts, 50 ms doubling to 1 s */
+  reconnect?: Partial<ReconnectPolicy>;
+  /** Hot-loop I/O: io_uring on libc sockets, Deno's sockets, or auto (io_uring when it can). @default {"auto"} */
+  io?: "auto" | "uring" | "deno";
   /** Aborting stops the replay; the result so far is returned, `interrupted` set. */
   signal?: AbortSignal;
   /** About once a second. */
@@ -119,13 +125,15 @@ export interface ReplayResult {
   config: {
     profile: string;
     target: string;
-    protocol: ReplayProtocol;
+    protocol: ProtocolName;
     speed: number | "max";
     loop: number | "forever";
     connections: number;
     recordedConnections: number;
     separateKeyspaces: boolean;
     warmup: boolean;
+    /** The I/O driver used. */
+    io: "uring" | "deno";
   };
   /** Loops completed (a partial one counts when interrupted). */
   loops: number;
@@ -142,6 +150,8 @@ export interface ReplayResult {
   errors: number;
   /** Sends later than the threshold (paced replays). */
   late: number;
+  /** Successful reconnects (each lost connection's requests in flight count as errors). */
+  reconnects: number;
   /** Per op. */
   commands: ReplayCommand[];
   /** Lateness of sends against the schedule, µs (paced replays): overall and per connection. */

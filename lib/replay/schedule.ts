@@ -1,0 +1,263 @@
+import { LogHistogram } from "../analyze/mod.ts";
+import type { CommandMetrics } from "../metrics/mod.ts";
+import {
+  type Engine,
+  type PipelinedConnection,
+  REPLY_ERROR,
+  REPLY_NULL,
+  type Scheduler,
+} from "../net/mod.ts";
+import { nowUs } from "../units/mod.ts";
+import { SendQueue } from "./send_queue.ts";
+
+/** A connection's queue holds at most about this many requests: the router waits beyond. */
+export const MAX_QUEUE = 512;
+/** Max speed: at most this many of one connection's requests in flight. */
+const MAX_INFLIGHT = 256;
+
+/** Per op of the profile: what the replay sent, completed, hit and missed. */
+export interface ReplayCounters {
+  metrics: CommandMetrics[];
+  sent: number[];
+  late: number[];
+  hits: number[];
+  misses: number[];
+}
+
+/**
+ * replay's scheduler over the engine: each connection sends its own recorded requests in order.
+ * Paced: on the recorded schedule (a heap of connections by their next due time); max speed: as
+ * fast as replies allow, keeping the recorded pipelining (a request that followed its
+ * predecessor's reply in the recording waits for that reply here too).
+ */
+export class ReplayScheduler implements Scheduler {
+  /** The router has routed its last event. */
+  routerDone = false;
+  /** No more sends (interrupted). */
+  stopped = false;
+  /** Requests sent and completed, errors, late sends. */
+  sentTotal = 0;
+  completed = 0;
+  errors = 0;
+  late = 0;
+  /** Events sent per second since `startUs`. */
+  readonly rate: number[] = [];
+  /** Replay start (µs, nowUs): the schedule's origin. */
+  startUs = 0;
+  /** Lateness of sends against the schedule (paced), all connections and per connection. */
+  readonly lateness = new LogHistogram();
+  readonly connLateness: LogHistogram[];
+  /** Per connection: requests routed to it and not yet sent. */
+  readonly queues: SendQueue[];
+  /** Set when a connection gave up for good. */
+  failure: { code: string; message: string } | undefined;
+  #engine!: Engine;
+  readonly #conns: PipelinedConnection[];
+  readonly #paced: boolean;
+  readonly #lateUs: number;
+  readonly #k: ReplayCounters;
+  readonly #inHeap: Uint8Array;
+  readonly #heap: PipelinedConnection[] = [];
+  readonly #drained: Array<(() => void) | undefined>;
+
+  constructor(
+    conns: PipelinedConnection[],
+    paced: boolean,
+    lateThresholdUs: number,
+    counters: ReplayCounters,
+  ) {
+    this.#conns = conns;
+    this.#paced = paced;
+    this.#lateUs = lateThresholdUs;
+    this.#k = counters;
+    this.queues = conns.map(() => new SendQueue());
+    this.connLateness = conns.map(() => new LogHistogram());
+    this.#inHeap = new Uint8Array(conns.length);
+    this.#drained = conns.map(() => undefined);
+  }
+
+  /** The engine whose connections these are. */
+  bind(engine: Engine): void {
+    this.#engine = engine;
+  }
+
+  /** The router queued a request on `c`: send it when due (paced) or now (max). */
+  routed(c: PipelinedConnection): void {
+    if (this.#paced) {
+      if (this.#inHeap[c.local] === 0 && c.transport !== undefined) {
+        this.#heapPush(c);
+        if (this.#heap[0] === c) this.#engine.wake();
+      }
+    } else {
+      this.#pump(c);
+      this.#engine.flush(c);
+    }
+  }
+
+  /** Resolves once `c`'s queue has room again (at once when it has). */
+  room(c: PipelinedConnection): Promise<void> | undefined {
+    if (this.queues[c.local]!.length <= MAX_QUEUE || this.stopped || c.dead) return undefined;
+    return new Promise<void>((res) => this.#drained[c.local] = res);
+  }
+
+  /** Lets every waiting router step go (on stop). */
+  releaseAll(): void {
+    for (const c of this.#conns) this.#release(c);
+  }
+
+  fill(c: PipelinedConnection, _now: number): void {
+    if (this.#paced) {
+      // After a reconnect: back on the schedule.
+      if (this.#inHeap[c.local] === 0 && this.queues[c.local]!.length > 0) this.#heapPush(c);
+    } else this.#pump(c);
+  }
+
+  due(now: number): number {
+    const heap = this.#heap;
+    while (!this.stopped) {
+      const c = heap[0];
+      if (c === undefined) return Infinity;
+      const q = this.queues[c.local]!;
+      const due = q.intended[q.head]!;
+      if (due > now + 50) return due;
+      this.#heapPop();
+      if (c.dead || c.transport === undefined) continue; // back on the schedule when reconnected
+      // Send everything of this connection that is due now, in order.
+      while (q.length > 0 && q.intended[q.head]! <= now + 50) this.#sendHead(c, now);
+      this.#engine.flush(c);
+      if (q.length > 0) this.#heapPush(c);
+    }
+    return Infinity;
+  }
+
+  reply(c: PipelinedConnection, s: number, now: number): void {
+    const op = c.op[s]!;
+    const m = this.#k.metrics[op]!;
+    m.recordService(now - c.sent[s]!);
+    if (this.#paced) m.recordResponse(now - c.intended[s]!);
+    this.completed++;
+    const kind = c.scanner.kind;
+    if (kind === REPLY_ERROR) {
+      m.recordError(c.scanner.errorCode() || "ERR");
+      this.errors++;
+    } else if (c.flag[s] === 1) {
+      if (kind === REPLY_NULL) this.#k.misses[op]!++;
+      else this.#k.hits[op]!++;
+    }
+  }
+
+  failed(c: PipelinedConnection, s: number, code: string): void {
+    const m = this.#k.metrics[c.op[s]!]!;
+    m.count++;
+    m.recordError(code);
+    this.errors++;
+  }
+
+  exhausted(c: PipelinedConnection): boolean {
+    return this.stopped || (this.routerDone && this.queues[c.local]!.length === 0);
+  }
+
+  lost(c: PipelinedConnection): void {
+    // Its queued requests are never sent: the report shows sent < routed.
+    this.queues[c.local]!.clear();
+    this.#release(c);
+    this.failure ??= {
+      code: c.error?.code ?? "connection",
+      message: `replay ${c.error?.message ?? `connection ${c.index}: lost`}`,
+    };
+  }
+
+  // Max speed: send while the recording shows the next request overlapping the previous one.
+  #pump(c: PipelinedConnection): void {
+    if (this.stopped || c.dead || c.transport === undefined) return;
+    const q = this.queues[c.local]!;
+    if (q.length === 0) return;
+    const now = nowUs();
+    while (q.length > 0) {
+      if (c.inflight > 0 && q.pipelined[q.head] === 0) break;
+      if (c.inflight >= MAX_INFLIGHT) break;
+      this.#sendHead(c, now);
+    }
+  }
+
+  // Moves the head request of the connection's queue into its out buffer and in flight.
+  #sendHead(c: PipelinedConnection, now: number): void {
+    const q = this.queues[c.local]!;
+    const slot = q.head;
+    const n = q.len[slot]!;
+    const at = c.reserve(n);
+    const from = q.byteHead;
+    if (n <= 64) {
+      // Short requests (gets, deletes): a byte loop beats making a view to copy from.
+      const src = q.bytes, dst = c.out;
+      for (let k = 0; k < n; k++) dst[at + k] = src[from + k]!;
+    } else c.out.set(q.bytes.subarray(from, from + n), at);
+    c.outLen = at + n;
+    const op = q.op[slot]!;
+    const intended = q.intended[slot]!;
+    c.push(op, q.unit[slot]!, intended, q.read[slot]!);
+    q.shift();
+    if (q.length < MAX_QUEUE / 2) this.#release(c);
+    this.#k.sent[op]!++;
+    this.sentTotal++;
+    const sec = Math.max(0, Math.floor((now - this.startUs) / 1e6));
+    this.rate[sec] = (this.rate[sec] ?? 0) + 1;
+    if (this.#paced) {
+      const lateness = now - intended;
+      // Histograms, not lists: memory stays flat however long (or forever) the replay runs.
+      this.connLateness[c.local]!.record(lateness);
+      this.lateness.record(lateness);
+      if (lateness > this.#lateUs) {
+        this.#k.late[op]!++;
+        this.late++;
+      }
+    }
+  }
+
+  #release(c: PipelinedConnection): void {
+    const d = this.#drained[c.local];
+    if (d) {
+      this.#drained[c.local] = undefined;
+      d();
+    }
+  }
+
+  #headTime(c: PipelinedConnection): number {
+    const q = this.queues[c.local]!;
+    return q.intended[q.head]!;
+  }
+
+  #heapPush(c: PipelinedConnection): void {
+    const heap = this.#heap;
+    this.#inHeap[c.local] = 1;
+    heap.push(c);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.#headTime(heap[p]!) <= this.#headTime(heap[i]!)) break;
+      [heap[p], heap[i]] = [heap[i]!, heap[p]!];
+      i = p;
+    }
+  }
+
+  #heapPop(): void {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && this.#headTime(heap[l]!) < this.#headTime(heap[m]!)) m = l;
+        if (r < heap.length && this.#headTime(heap[r]!) < this.#headTime(heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        i = m;
+      }
+    }
+    this.#inHeap[top.local] = 0;
+  }
+}
