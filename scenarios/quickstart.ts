@@ -7,7 +7,7 @@
  * the phase's metrics) and checks (any condition you can compute). When it ends, membench prints
  * a summary, writes it as JSON under `results/`, stores the run in `results/history.db`, and
  * sets the exit code: 0 passed, 2 bad options, 3 server unreachable, 4 a threshold or check
- * failed, 130 Ctrl+C.
+ * failed, 130 Ctrl+C (the phases so far are kept; a second Ctrl+C quits at once).
  *
  * Run it:
  *   deno task quickstart                      (or: deno run -A scenarios/quickstart.ts)

@@ -327,6 +327,81 @@ loadTest(
 );
 
 loadTest(
+  "scenario(): a second Ctrl+C ends the process at once with status 130, whatever the scenario waits on",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "membench-scenario-" });
+    // A step that ignores the scenario's signal: after the first Ctrl+C the scenario would wait
+    // a minute for it to end; the second must not.
+    await Deno.writeTextFile(
+      `${dir}/stuck.ts`,
+      `import { scenario } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+await scenario("stuck", { seed: 1 }, async (run) => {
+  await run.step("stuck", () => new Promise((r) => setTimeout(r, 60_000)));
+});
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      // The repository's config: its import map, outside its folder.
+      args: ["run", "-A", "--config", ROOT + "deno.json", `${dir}/stuck.ts`],
+      cwd: dir,
+      env: { MEMBENCH_OUT_DIR: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const guard = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    let stdout = "";
+    const seen: Array<{ re: RegExp; resolve: () => void }> = [];
+    const shows = (re: RegExp) =>
+      re.test(stdout) ? Promise.resolve() : new Promise<void>((resolve) => {
+        seen.push({ re, resolve });
+      });
+    const pumps = Promise.all([
+      (async () => {
+        for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+          stdout += text;
+          for (const w of seen.splice(0)) {
+            if (w.re.test(stdout)) w.resolve();
+            else seen.push(w);
+          }
+        }
+        for (const w of seen.splice(0)) w.resolve(); // the process ended: stop waiting
+      })(),
+      new Response(child.stderr).text(),
+    ]);
+    let exited = false;
+    const status = child.status.then((s) => {
+      exited = true;
+      return s;
+    });
+    try {
+      await shows(/▶ step stuck/);
+      child.kill("SIGINT");
+      await shows(/interrupted: stopping the scenario \(partial results are kept\)/);
+      // The first Ctrl+C only stops the scenario, which waits on its step.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(exited, false, `ended on the first Ctrl+C:\n${stdout}`);
+      const t0 = Date.now();
+      child.kill("SIGINT");
+      const s = await status;
+      const [, stderr] = await pumps;
+      assert.equal(s.code, EXIT.interrupted, stdout + stderr);
+      assert.equal(s.signal, "SIGINT");
+      assert.ok(Date.now() - t0 < 5_000, `ended ${Date.now() - t0} ms after the second Ctrl+C`);
+      // At once: no summary was written.
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".json")).map((e) => e.name),
+        [],
+      );
+    } finally {
+      clearTimeout(guard);
+      if (!exited) child.kill("SIGKILL");
+      await status;
+      await pumps;
+    }
+  },
+);
+
+loadTest(
   "scenario() never writes a password or a salt: terminal, JSON summary and history",
   async () => {
     const password = "Pw-9c1e7b-" + crypto.randomUUID().slice(0, 8);

@@ -283,3 +283,13 @@ export function recordMetrics(r: RecordResult): MetricSet {
   for (const [op, n] of Object.entries(r.eventsPerCommand)) b.put(`${op}.count`, n, "count");
   return b.done();
 }
+
+/** The named figures of any phase result, told apart by shape. */
+export function metricsOfAny(
+  r: BenchResult | ReplayResult | Analysis | RecordResult,
+): MetricSet {
+  if ("tests" in r) return benchMetrics(r);
+  if ("fidelity" in r) return replayMetrics(r);
+  if ("keys" in r && "totals" in r) return analysisMetrics(r);
+  return recordMetrics(r as RecordResult);
+}

@@ -7,6 +7,20 @@
  */
 export * from "./local_server.ts";
 export * from "./scenario.ts";
+export { type ScenarioOptions, type ScenarioServer, validateScenarioOptions } from "./options.ts";
+export type { Run } from "./handle.ts";
+export type { PhaseOptions } from "./phase.ts";
+export type { BenchPhaseOptions } from "./phases/bench.ts";
+export type { RecordPhaseOptions } from "./phases/record.ts";
+export type { AnalyzePhaseOptions } from "./phases/analyze.ts";
+export type { ReplayPhaseOptions, ReplayPhaseResult } from "./phases/replay.ts";
+export type {
+  CheckRecord,
+  PhaseRecord,
+  PhaseState,
+  ScenarioResult,
+  ScenarioStatus,
+} from "./types.ts";
 export * from "./threshold.ts";
 export * from "./metrics.ts";
 export * from "./redact.ts";

@@ -1,0 +1,53 @@
+// This module uses no Deno APIs.
+/**
+ * The handle a scenario's function gets (`Run`): its phases, checks, logs, local servers and
+ * the scenario's defaults. Types only; `run.ts` implements it, `phases/` holds each phase.
+ *
+ * @module
+ */
+import type { Analysis } from "../analyze/mod.ts";
+import type { BenchResult } from "../bench/mod.ts";
+import type { RecordResult } from "../capture/mod.ts";
+import type { ReplayResult } from "../replay/mod.ts";
+import type { LocalServer, LocalServerOptions } from "./local_server.ts";
+import type { MetricSet } from "./metrics.ts";
+import type { AnalyzePhaseOptions } from "./phases/analyze.ts";
+import type { BenchPhaseOptions } from "./phases/bench.ts";
+import type { RecordPhaseOptions } from "./phases/record.ts";
+import type { ReplayPhaseOptions, ReplayPhaseResult } from "./phases/replay.ts";
+
+/** The handle a scenario's function gets: phases, checks and the scenario's defaults. */
+export interface Run {
+  /** Scenario name. */
+  readonly name: string;
+  /** The default target (after `target`, `MEMBENCH_TARGET` or the local server). */
+  readonly target: string | undefined;
+  /** The seed phases inherit. */
+  readonly seed: number;
+  /** The output folder. */
+  readonly outDir: string;
+  /** Aborted by Ctrl+C or the timeout; every phase gets it. */
+  readonly signal: AbortSignal;
+  /** Local servers started so far. */
+  readonly servers: readonly LocalServer[];
+  /** A bench phase (redis-benchmark/memtier-class load). */
+  bench(options?: BenchPhaseOptions): Promise<BenchResult>;
+  /** A record phase: a pcap file or a live interface into an anonymized profile. */
+  record(options: RecordPhaseOptions): Promise<RecordResult>;
+  /** An analyze phase over a profile. */
+  analyze(options: AnalyzePhaseOptions | string): Promise<Analysis>;
+  /** A replay phase: exact or synthetic. */
+  replay(options: ReplayPhaseOptions): Promise<ReplayPhaseResult>;
+  /** A custom phase: journaled and timed; a throw makes it an error. */
+  step<R>(name: string, fn: (signal: AbortSignal) => Promise<R> | R): Promise<R>;
+  /** Records a check; never throws. A function that throws fails the check. */
+  check(name: string, condition: boolean | (() => boolean), detail?: string): boolean;
+  /** Starts another local server, stopped when the scenario ends. */
+  startServer(kind: "redis" | "memcached", options?: LocalServerOptions): Promise<LocalServer>;
+  /** A line in the journal (and on the terminal with `print: "full"`). */
+  log(message: string): void;
+  /** Runs `fn` when the scenario ends (last registered, first run). */
+  onTeardown(fn: () => void | Promise<void>): void;
+  /** The named figures of a phase result, as thresholds see them. */
+  metricsOf(result: BenchResult | ReplayResult | Analysis | RecordResult): MetricSet;
+}

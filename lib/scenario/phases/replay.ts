@@ -1,0 +1,137 @@
+/**
+ * `run.replay()`: a replay phase, exact (the recorded events) or synthetic (traffic generated
+ * from the profile's analysis into a temporary profile under the output folder, then replayed).
+ * The scenario's target is the default; the server is probed after the replay.
+ *
+ * @module
+ */
+import { MembenchError } from "../../errors/mod.ts";
+import { parseTarget } from "../../net/mod.ts";
+import {
+  type FidelityThresholds,
+  replay,
+  type ReplayOptions,
+  type ReplayResult,
+  synthesize,
+  type SynthesizeResult,
+} from "../../replay/mod.ts";
+import { replayMetrics } from "../metrics.ts";
+import type { PhaseContext, PhaseOptions } from "../phase.ts";
+import { anySignal } from "../_util.ts";
+
+/** Options of {@linkcode Run.replay}: exact or synthetic replay. */
+export type ReplayPhaseOptions = Omit<ReplayOptions, "thresholds"> & PhaseOptions & {
+  /** Limits of the fidelity report's own checks (`maxHitRatioDiff`, …); thresholds over `fidelity.*` metrics do the same. */
+  fidelity?: FidelityThresholds;
+  /** `exact` replays the events; `synthetic` generates traffic from the profile's analysis. @default {"exact"} */
+  mode?: "exact" | "synthetic";
+  /** Synthetic: seed. @default the scenario's seed */
+  seed?: number;
+  /** Synthetic: length of the generated traffic, ms. @default the recorded length */
+  durationMs?: number;
+  /** Synthetic: key popularity model. */
+  popularity?: "zipf" | "empirical";
+};
+
+/** What a replay phase returns: the replay, and for synthetic mode the generator's digest. */
+export type ReplayPhaseResult = ReplayResult & {
+  synthetic?: Pick<SynthesizeResult, "digest" | "events" | "popularity" | "keyspace"> & {
+    seed: number;
+  };
+};
+
+/** Runs a replay phase in the scenario `ctx`. */
+export function replayPhase(
+  ctx: PhaseContext,
+  o: ReplayPhaseOptions,
+): Promise<ReplayPhaseResult> {
+  const {
+    name: given,
+    thresholds,
+    warnings,
+    mode,
+    seed,
+    durationMs,
+    popularity,
+    fidelity,
+    ...ro
+  } = o;
+  if (mode !== undefined && mode !== "exact" && mode !== "synthetic") {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use replay 'mode': expected "exact" or "synthetic": current value is ${
+        JSON.stringify(mode)
+      }`,
+    );
+  }
+  const target = ro.target ?? ctx.defaultTarget()?.target;
+  const opts: ReplayOptions = {
+    ...ro,
+    ...(target !== undefined ? { target } : {}),
+    ...(fidelity !== undefined ? { thresholds: fidelity } : {}),
+  };
+  const name = ctx.phaseName("replay", given);
+  const shown = {
+    ...opts,
+    mode: mode ?? "exact",
+    ...(mode === "synthetic" ? { seed: seed ?? ctx.seed, durationMs, popularity } : {}),
+  };
+  return ctx.run({
+    kind: "replay",
+    name,
+    thresholds,
+    warnings,
+    shown,
+    exec: async (signal) => {
+      let synthetic: ReplayPhaseResult["synthetic"];
+      let profile = opts.profile;
+      let tmp: string | undefined;
+      try {
+        if (mode === "synthetic") {
+          tmp = await Deno.makeTempFile({ dir: ctx.outDir, suffix: ".synthetic.mbp" });
+          const s = await synthesize({
+            profile,
+            output: tmp,
+            seed: seed ?? ctx.seed,
+            ...(durationMs !== undefined ? { durationMs } : {}),
+            ...(popularity !== undefined ? { popularity } : {}),
+            ...(opts.connections !== undefined ? { connections: opts.connections } : {}),
+          });
+          synthetic = {
+            digest: s.digest,
+            events: s.events,
+            popularity: s.popularity,
+            keyspace: s.keyspace,
+            seed: seed ?? ctx.seed,
+          };
+          ctx.journal("log", {
+            message: `synthetic traffic: ${s.events} events, digest ${s.digest}`,
+          });
+          profile = tmp;
+        }
+        const r = await replay({
+          ...opts,
+          profile,
+          ...(mode === "synthetic" ? { connections: undefined } : {}),
+          signal: anySignal(signal, ro.signal),
+        } as ReplayOptions);
+        return synthetic ? { ...r, synthetic } : r;
+      } finally {
+        if (tmp) await Deno.remove(tmp).catch(() => {});
+      }
+    },
+    metrics: replayMetrics,
+    outcome: (r) => ({ interrupted: r.interrupted, ...(r.failure ? { failure: r.failure } : {}) }),
+    servers: async (r) => {
+      // The replay resolved the protocol (the recorded one unless told) and the target.
+      const mc = r.config.protocol !== "resp";
+      const tt = typeof opts.target === "object"
+        ? { ...opts.target }
+        : parseTarget(r.config.target, mc ? 11211 : 6379);
+      if (opts.password !== undefined) tt.password = opts.password;
+      if (opts.user !== undefined) tt.user = opts.user;
+      const mcp = r.config.protocol === "memcache-binary" ? "binary" : "text";
+      return [await ctx.probe(tt, mc ? "memcached" : "redis", mc ? mcp : undefined)];
+    },
+  });
+}
