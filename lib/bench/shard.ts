@@ -5,6 +5,7 @@ import {
   type ReconnectPolicy,
   REPLY_ERROR,
   REPLY_NULL,
+  RoundRobinRouter,
   type Scheduler,
   type Target,
   type Transport,
@@ -360,6 +361,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   const maxSlots = Math.max(...compiled.map((c) => c.slots));
   const P = cfg.pipeline;
 
+  const router = new RoundRobinRouter(cfg.targets);
   const conns: PipelinedConnection[] = [];
   const states: ClientState[] = [];
   for (let i = 0; i < cfg.clients; i++) {
@@ -369,8 +371,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       index: g,
       count: cfg.totalClients,
     });
-    // The router: one server per client, dealt round-robin (a slot map in cluster mode).
-    const target = cfg.targets[g % cfg.targets.length]!;
+    const target = router.targetOf(g);
     conns.push(
       new PipelinedConnection(
         g,

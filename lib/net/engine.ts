@@ -379,6 +379,12 @@ export class Engine {
     }
   }
 
+  // Whether a completion can come: a request in flight or a send under way somewhere.
+  #anyInflight(): boolean {
+    for (const c of this.conns) if (c.inflight > 0 || c.writing) return true;
+    return false;
+  }
+
   // io_uring: a completion's tag is the connection's slot, its generation and the op.
   #tag(c: PipelinedConnection, op: number): number {
     return ((c.gen & 0x3ff) << 21 | c.local << 1 | op) >>> 0;
@@ -405,19 +411,19 @@ export class Engine {
       closing.add(p);
     };
     let lastYield = nowUs();
-    let idle = false;
     for (const c of this.conns) this.#adopt(c);
     const t0 = nowUs();
     for (const c of this.conns) this.#fillAndFlush(c, t0);
     while (!this.#done) {
       // Block in the kernel only while a completion can come; with nothing in flight, new work
-      // comes from other tasks (a profile reader), so yield at once, or within 1 ms when paced.
-      let waitUs = 5000;
+      // comes from other tasks (a profile reader): yield at once, or within 1 ms when paced.
+      const idle = !this.#anyInflight();
+      let waitUs = idle ? 0 : 5000;
       if (s.due) {
         const now = nowUs();
         const next = s.due(now);
         waitUs = Math.min(idle ? 1000 : 5000, Math.max(0, next - now));
-      } else if (idle) waitUs = 0;
+      }
       r.wait(waitUs);
       let got = 0;
       while (r.next()) {
@@ -463,8 +469,6 @@ export class Engine {
         // setImmediate yields in about 10 µs and lets due timers run; setTimeout(0) takes
         // about 1.5 ms (clamping), and a MessageChannel round trip starves timers.
         await new Promise<void>((res) => setImmediate(res));
-        // With nothing in flight, no completion can come: work arrives from other tasks.
-        idle = got === 0 && !this.conns.some((c) => c.inflight > 0 || c.writing);
       }
     }
   }

@@ -11,3 +11,4 @@ export * from "./memcache_connection.ts";
 export * from "./uring.ts";
 export * from "./pipeline.ts";
 export * from "./engine.ts";
+export * from "./router.ts";

@@ -9,6 +9,7 @@ import {
   PipelinedConnection,
   type ReplyReader,
   RespConnection,
+  RoundRobinRouter,
   type Target,
   type Transport,
 } from "../net/mod.ts";
@@ -114,16 +115,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const binary = protocol === "memcache-binary";
   const connectTimeoutMs = o.connectTimeoutMs ?? 5000;
   const requestTimeoutMs = o.requestTimeoutMs ?? 10_000;
-  const open = async (): Promise<Transport> => {
+  const open = async (target: Target): Promise<Transport> => {
     if (protocol === "resp") {
-      return (await RespConnection.open(base, {
+      return (await RespConnection.open(target, {
         connectTimeoutMs,
         requestTimeoutMs,
         clientName: o.clientName ?? "membench-replay",
         socket: io === "uring",
       })).transport;
     }
-    return await openMemcache(base, {
+    return await openMemcache(target, {
       protocol: binary ? "binary" : "text",
       connectTimeoutMs,
       requestTimeoutMs,
@@ -175,6 +176,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const replayedSizes: number[] = [];
 
   // Connections, opened up front so that the replay starts together.
+  const servers = new RoundRobinRouter([base]);
   const conns: PipelinedConnection[] = [];
   for (let i = 0; i < nConns; i++) {
     const name = `replay connection ${i}`;
@@ -183,9 +185,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       : binary
       ? new McBinaryReplyScanner(MC_UNITS, name)
       : new McAsciiReplyScanner(MC_UNITS, name);
-    conns.push(new PipelinedConnection(i, i, base, scanner, 64, 64 * 1024));
+    conns.push(new PipelinedConnection(i, i, servers.targetOf(i), scanner, 64, 64 * 1024));
   }
-  const opened = await Promise.allSettled(conns.map(() => open()));
+  const opened = await Promise.allSettled(conns.map((c) => open(c.target)));
   const bad = opened.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
   if (bad) {
     for (const r of opened) if (r.status === "fulfilled") r.value.close();
@@ -197,7 +199,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const ac = new AbortController();
   const engine = new Engine(conns, {
     io,
-    open: () => open(),
+    open: (c) => open(c.target),
     requestTimeoutMs,
     reconnect: { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 1000, ...o.reconnect },
     signal: ac.signal,
@@ -228,6 +230,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   let routed = 0;
   const loopEnds: number[] = [];
   const span = Math.max(1, scan.spanUs);
+  const sliceLimitUs = paced ? 250 : 2000;
+  let sliceUs = nowUs();
   const router = async () => {
     for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
       // The scan before the replay checked every frame; this pass need not again.
@@ -244,8 +248,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         for await (const b of r.blocks()) {
           if (stopped) break;
           for (let i = 0; i < b.count && !stopped; i++) {
-            // Let the engine and the timers run: building requests must not delay sends.
-            if ((i & 255) === 255) await yielder.yield();
+            // Let the engine and the timers run: building requests must not delay paced sends by
+            // more than about a quarter of a ms; at max speed the engine needs the requests more
+            // than the turn (it yields every 2 ms when busy: a short slice would starve it).
+            if ((i & 63) === 63 && nowUs() - sliceUs > sliceLimitUs) {
+              await yielder.yield();
+              sliceUs = nowUs();
+            }
             const code = b.op[i]!;
             let op = opOf[code];
             if (op === undefined) {

@@ -80,7 +80,7 @@ export async function scanProfile(path: string, wantWarm: boolean): Promise<Scan
     }
     const protos = [...r.connections.values()].map((c) => c.protocol);
     const p0 = protos[0] ?? "memcache-text";
-    const protocol: ProtocolName = p0 === "resp2" || p0 === "resp3" ? "resp" : p0;
+    const protocol: ProtocolName = p0;
     return {
       protocol,
       resp: protocol === "resp",
