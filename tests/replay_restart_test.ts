@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  McConnection,
-  NO_VALUE,
-  parseTarget,
-  ProfileWriter,
-  replay,
-  startLocalServer,
-  Status,
-} from "../mod.ts";
+import { McConnection, NO_VALUE, parseTarget, replay, startLocalServer, Status } from "../mod.ts";
+import { syntheticProfile } from "../bench/_synthetic.ts";
 import { info, loadTest } from "./helpers.ts";
 
 const CONNS = 4;
@@ -17,19 +10,7 @@ const KEYS = 200;
 // A profile of get/set on CONNS connections, one event per ms, no pipelining.
 async function profile(): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".mbp" });
-  const w = await ProfileWriter.create(path, {
-    tool: "test",
-    createdAt: new Date().toISOString(),
-    startUs: 0,
-    source: "synthetic",
-    anonymization: {
-      scheme: "siphash-2-4",
-      saltFingerprint: "0",
-      keepTokens: 0,
-      tokenDelimiter: ":",
-      keepSlots: false,
-    },
-  });
+  const w = await syntheticProfile(path);
   const get = w.op("get");
   const set = w.op("set");
   for (let c = 0; c < CONNS; c++) {
