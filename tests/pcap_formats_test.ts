@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   CaptureFile,
+  formatRecordSummary,
   LiveCapture,
   McConnection,
   MembenchError,
@@ -13,7 +14,6 @@ import {
   RespConnection,
   startLocalServer,
 } from "../mod.ts";
-import { formatRecordSummary } from "../cli/record.ts";
 import { captureWithStats, tsharkMemcacheCommands } from "./capture_helpers.ts";
 import { commandStats } from "./helpers.ts";
 

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import {
   bench,
   McConnection,
+  type MembenchError,
   parseTarget,
   ProfileReader,
+  type ProtocolName,
   record,
   type RecordResult,
   startLocalServer,
@@ -97,6 +99,43 @@ loadTest("record() decodes the public captures with the reference counts", async
   const err = await recordTo(PUBLIC + "deepflow/redis/redis-error.pcap", { ports: [6379] });
   assert.deepEqual(await statusesByOp(err.file), { get: { error: 1 } });
   await Deno.remove(err.file);
+});
+
+Deno.test("record() forces protocol resp with a RESP version apart; the old names resp2 and resp3 are refused with the fix", async () => {
+  // No HELLO in this capture: forced to version 3 (a capture started after the clients'
+  // HELLO 3), its connections say 3 from their first byte.
+  const forced = await recordTo(PUBLIC + "zeek/redis/set.pcap", {
+    ports: [6379],
+    protocol: "resp",
+    respVersion: 3,
+  });
+  try {
+    assert.deepEqual(forced.eventsPerCommand, { set: 3 });
+    using r = await ProfileReader.open(forced.file);
+    for await (const _ of r.blocks()) { /* connections fill in */ }
+    const conns = [...r.connections.values()];
+    assert.ok(conns.length > 0);
+    for (const c of conns) assert.deepEqual([c.protocol, c.respVersion], ["resp", 3]);
+  } finally {
+    await Deno.remove(forced.file);
+  }
+  const output = await Deno.makeTempFile({ suffix: ".mbp" });
+  try {
+    for (const old of ["resp2", "resp3"]) {
+      await assert.rejects(
+        record({
+          pcap: PUBLIC + "zeek/redis/set.pcap",
+          output,
+          protocol: old as ProtocolName, // as a caller might still pass it
+        }),
+        (e: MembenchError) =>
+          e.code === "invalid_argument" && e.message.includes(`"${old}"`) &&
+          e.message.includes("respVersion"),
+      );
+    }
+  } finally {
+    await Deno.remove(output);
+  }
 });
 
 loadTest(
@@ -280,8 +319,11 @@ loadTest(
       using pr = await ProfileReader.open(r.file);
       const protos = new Set<string>();
       for await (const _ of pr.blocks()) { /* connections fill in */ }
-      for (const cinfo of pr.connections.values()) protos.add(cinfo.protocol);
-      assert.ok(protos.has("resp3") && protos.has("resp2"), [...protos].join(","));
+      // One protocol name; the RESP version apart: redis-benchmark's 2, the bench's HELLO 3.
+      for (const cinfo of pr.connections.values()) {
+        protos.add(`${cinfo.protocol} ${cinfo.respVersion}`);
+      }
+      assert.deepEqual([...protos].sort(), ["resp 2", "resp 3"]);
     } finally {
       await Deno.remove(pcap);
       await Deno.remove(r.file);

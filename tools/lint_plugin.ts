@@ -9,14 +9,14 @@ export const ALLOWED: Record<string, readonly string[]> = {
   units: ["units", "errors"],
   protocol: ["protocol", "errors"],
   metrics: ["metrics", "errors", "units"],
-  workload: ["workload", "errors", "units"],
+  workload: ["workload", "protocol", "errors", "units"], // the command catalogue
   net: ["net", "protocol", "errors", "units"],
   cluster: ["cluster", "net", "protocol", "errors", "units"],
   anonymize: ["anonymize", "errors"],
-  profile: ["profile", "errors", "units"],
+  profile: ["profile", "protocol", "errors", "units"], // protocol names only
   capture: ["capture", "protocol", "anonymize", "profile", "errors", "units", "version.ts"],
   // DESIGN.md: metrics, workload, units and errors are leaves, importable from everywhere.
-  analyze: ["analyze", "profile", "metrics", "workload", "errors", "units"],
+  analyze: ["analyze", "profile", "protocol", "metrics", "workload", "errors", "units"],
   bench: [
     "bench",
     "net",

@@ -1,4 +1,5 @@
 import { MembenchError } from "../errors/mod.ts";
+import { findCommand } from "../protocol/mod.ts";
 import { type EventBlock, NO_VALUE, ProfileReader, Status, STATUS_NAMES } from "../profile/mod.ts";
 import { HyperLogLog, KeyTable } from "./key_table.ts";
 import { type Distribution, LogHistogram } from "./log_histogram.ts";
@@ -79,6 +80,8 @@ export interface Analysis {
       {
         id: number;
         protocol: string;
+        /** RESP connections: the RESP version spoken. */
+        respVersion?: 2 | 3;
         requests: number;
         maxPipelineDepth: number;
         lifetimeUs: number;
@@ -117,39 +120,6 @@ export interface Analysis {
   };
 }
 
-const WRITES = new Set([
-  "set",
-  "add",
-  "replace",
-  "append",
-  "prepend",
-  "cas",
-  "ms",
-  "incr",
-  "decr",
-  "ma",
-  "setex",
-  "psetex",
-  "setnx",
-  "mset",
-  "msetnx",
-  "hset",
-  "hsetnx",
-  "hmset",
-  "lpush",
-  "rpush",
-  "lpushx",
-  "rpushx",
-  "sadd",
-  "zadd",
-  "getset",
-  "setrange",
-  "incrby",
-  "decrby",
-  "hincrby",
-  "xadd",
-]);
-
 interface OpState {
   count: number;
   statuses: Float64Array;
@@ -158,7 +128,8 @@ interface OpState {
   latency: LogHistogram;
   ttl: LogHistogram;
   rate: number[];
-  write: boolean;
+  /** A write that leaves a value under its key (the command catalogue's `stores`). */
+  stores: boolean;
 }
 
 interface ConnState {
@@ -233,7 +204,8 @@ export async function analyzeReader(
         latency: new LogHistogram(),
         ttl: new LogHistogram(),
         rate: [],
-        write: WRITES.has(name),
+        // By name: the names memcached and RESP share agree on `stores` (set, incr, append…).
+        stores: findCommand(name)?.stores ?? false,
       };
       ops[i] = s;
     }
@@ -266,7 +238,7 @@ export async function analyzeReader(
         latency.record(lat);
       }
       const tt = b.ttl[i]!;
-      if (tt >= 0 && op.write) {
+      if (tt >= 0 && op.stores) {
         op.ttl.record(tt);
         ttl.record(tt);
       }
@@ -302,7 +274,7 @@ export async function analyzeReader(
         readMisses++;
         if (table.written[slot] === 0) compulsory++;
       }
-      if (op.write) table.written[slot] = 1;
+      if (op.stores) table.written[slot] = 1;
     }
   };
 
@@ -359,9 +331,11 @@ export async function analyzeReader(
     reqs.record(c.requests);
     depth.record(c.maxDepth);
     life.record(c.last - c.first);
+    const info = r.connections.get(id);
     connList.push({
       id,
-      protocol: r.connections.get(id)?.protocol ?? "unknown",
+      protocol: info?.protocol ?? "unknown",
+      ...(info?.respVersion !== undefined ? { respVersion: info.respVersion } : {}),
       requests: c.requests,
       maxPipelineDepth: c.maxDepth,
       lifetimeUs: c.last - c.first,

@@ -285,3 +285,21 @@ Deno.test("analyzeProfile() of a truncated profile analyzes the readable prefix 
     await Deno.remove(path);
   }
 });
+
+Deno.test("analyzeProfile() names each connection's protocol with its RESP version, old profiles included", async () => {
+  // A profile from before one protocol name: its connections say resp2, resp3, memcache-text.
+  const path = new URL("../profile/testdata/resp2_resp3_before_protocol_name.mbp", import.meta.url)
+    .pathname;
+  const a = await analyzeProfile(path);
+  assert.equal(a.totals.events, 20);
+  const seen = a.connections.top.map((c) => `${c.protocol}${c.respVersion ?? ""}`).sort();
+  assert.deepEqual(seen, [
+    "memcache-text",
+    "resp2",
+    "resp2",
+    "resp2",
+    "resp2",
+    "resp3",
+    "resp3",
+  ]);
+});

@@ -1,6 +1,7 @@
 import { Anonymizer } from "../anonymize/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
-import { type ProfileHeader, type ProfileProtocol, ProfileWriter } from "../profile/mod.ts";
+import { isProtocolName, PROTOCOL_NAMES, type ProtocolName } from "../protocol/mod.ts";
+import { type ProfileHeader, ProfileWriter } from "../profile/mod.ts";
 import { VERSION } from "../version.ts";
 import { LiveCapture, type LiveCaptureStats } from "./libpcap.ts";
 import { CaptureFile, type PacketView } from "./pcap_file.ts";
@@ -25,7 +26,12 @@ export interface RecordOptions {
   /** Server ports to record. @default {[11211, 6379]} */
   ports?: number[];
   /** Force a protocol instead of detecting it per connection. */
-  protocol?: ProfileProtocol;
+  protocol?: ProtocolName;
+  /**
+   * RESP: the version connections speak from their first captured byte (3 for a capture that
+   * starts after the clients' HELLO 3). @default {2}
+   */
+  respVersion?: 2 | 3;
   /** Salt for the key hash (text, or `hex:…`); fresh random bytes when absent. Never written. */
   salt?: string | Uint8Array;
   /** Hash the first N key tokens on their own, keeping the namespace. @default {0} */
@@ -87,6 +93,20 @@ export interface RecordResult extends RecordStats {
  *   options.
  */
 export async function record(o: RecordOptions): Promise<RecordResult> {
+  if (o.protocol !== undefined && !isProtocolName(o.protocol)) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot record with protocol ${JSON.stringify(o.protocol)}: expected one of ${
+        PROTOCOL_NAMES.join(", ")
+      } (the RESP version is the option respVersion, 2 or 3)`,
+    );
+  }
+  if (o.respVersion !== undefined && o.respVersion !== 2 && o.respVersion !== 3) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot record with respVersion ${o.respVersion}: expected 2 or 3`,
+    );
+  }
   const ports = o.ports ?? [11211, 6379];
   for (const p of ports) {
     if (!Number.isInteger(p) || p < 1 || p > 65535) {
@@ -143,7 +163,11 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
       },
     });
     let rec: Recorder | undefined;
-    const opts = { ports, ...(o.protocol ? { protocol: o.protocol } : {}) };
+    const opts = {
+      ports,
+      ...(o.protocol ? { protocol: o.protocol } : {}),
+      ...(o.respVersion ? { respVersion: o.respVersion } : {}),
+    };
     let stoppedEarly = false;
     let firstUs = -1;
     // One packet; false to stop.

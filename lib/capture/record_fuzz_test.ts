@@ -1,10 +1,11 @@
 // Property-based tests of the record path after the file reader: link/IP/TCP decoding
 // (decode.ts), TCP reassembly (tcp_stream.ts), the flow table and the protocol sessions
-// (recorder.ts, session.ts), and the profile they write. Captures are built by hand: Ethernet
-// (with a VLAN tag or not), Linux SLL and SLL2, BSD NULL and LOOP, raw IP; IPv4 or IPv6 (with a
-// hop-by-hop header or not); TCP with or without options, sequence numbers anywhere (wrap-around
-// included); memcached text, meta and binary and RESP requests with their replies, pipelined or
-// not. They are written as a pcap file and go through record() itself.
+// (recorder.ts, detect.ts, the *_session.ts files), and the profile they write. Captures are
+// built by hand: Ethernet (with a VLAN tag or not), Linux SLL and SLL2, BSD NULL and LOOP, raw
+// IP; IPv4 or IPv6 (with a hop-by-hop header or not); TCP with or without options, sequence
+// numbers anywhere (wrap-around included); memcached text, meta and binary and RESP requests
+// with their replies, pipelined or not. They are written as a pcap file and go through
+// record() itself.
 //
 // - Damaged captures (bytes flipped in headers or payload, packets cut, dropped, duplicated,
 //   swapped, retimed, noise packets, a forced protocol) give a profile or a MembenchError,
@@ -728,7 +729,7 @@ async function recordCapture(
   ws: Workspace,
   file: Uint8Array,
   ports: number[],
-  protocol?: "memcache-text" | "memcache-meta" | "memcache-binary" | "resp2",
+  protocol?: "memcache-text" | "memcache-meta" | "memcache-binary" | "resp",
 ): Promise<Recorded> {
   await Deno.writeFile(ws.pcap, file);
   swallowed.length = 0;
@@ -988,7 +989,7 @@ Deno.test("record() takes any damaged capture: counted losses or a MembenchError
       // A quarter of the captures undamaged: those must come out whole.
       fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: damageArb, weight: 3 }),
       fc.option(
-        fc.constantFrom("memcache-text", "memcache-meta", "memcache-binary", "resp2" as const),
+        fc.constantFrom("memcache-text", "memcache-meta", "memcache-binary", "resp" as const),
         { freq: 6, nil: undefined },
       ),
       async (conns, ds, protocol) => {

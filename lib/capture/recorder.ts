@@ -1,14 +1,10 @@
 import { type Anonymizer, clusterSlot } from "../anonymize/mod.ts";
-import type { ProfileProtocol, ProfileWriter } from "../profile/mod.ts";
+import type { ProtocolName } from "../protocol/mod.ts";
+import type { ProfileWriter } from "../profile/mod.ts";
 import { decodeTcp, newSegment, Skip, TcpFlag, type TcpSegment } from "./decode.ts";
+import { detectProtocol, newSession } from "./detect.ts";
 import type { PacketView } from "./pcap_file.ts";
-import {
-  detectProtocol,
-  type KeyHasher,
-  newSession,
-  type Session,
-  type SessionEvent,
-} from "./session.ts";
+import type { KeyHasher, Session, SessionEvent } from "./session.ts";
 import { seqDiff, TcpStream } from "./tcp_stream.ts";
 
 /** Options of a {@linkcode Recorder}. */
@@ -16,7 +12,13 @@ export interface RecorderOptions {
   /** Server ports: connections to them are recorded, and they say which side is the client. */
   ports: number[];
   /** Force a protocol for every connection instead of detecting it. */
-  protocol?: ProfileProtocol;
+  protocol?: ProtocolName;
+  /**
+   * RESP: the version connections speak from their first captured byte, for captures that
+   * start after a HELLO 3; a HELLO 3 seen in the capture switches a connection to 3 anyway.
+   * @default {2}
+   */
+  respVersion?: 2 | 3;
   /** A flow silent for this long (capture time) is closed. @default {60000} */
   idleTimeoutMs?: number;
   /** Out-of-order bytes held per direction before a hole becomes a gap. @default {1 MiB} */
@@ -72,7 +74,7 @@ interface Flow {
   clientIp: string;
   clientPort: number;
   serverPort: number;
-  protocol: ProfileProtocol | undefined;
+  protocol: ProtocolName | undefined;
   session: Session | undefined;
   toServer: TcpStream;
   toClient: TcpStream;
@@ -119,7 +121,8 @@ export class Recorder {
   #w: ProfileWriter;
   #hasher: KeyHasher;
   #ports: Set<number>;
-  #force: ProfileProtocol | undefined;
+  #force: ProtocolName | undefined;
+  #respVersion: 2 | 3;
   #idleUs: number;
   #maxBuffered: number;
   #flows = new Map<string, Flow>();
@@ -146,6 +149,7 @@ export class Recorder {
     };
     this.#ports = new Set(options.ports);
     this.#force = options.protocol;
+    this.#respVersion = options.respVersion ?? 2;
     this.#idleUs = (options.idleTimeoutMs ?? 60_000) * 1000;
     this.#maxBuffered = options.maxBufferedBytes ?? 1 << 20;
   }
@@ -326,14 +330,16 @@ export class Recorder {
     else f.session!.server(buf, off, len, t);
   }
 
-  #start(f: Flow, protocol: ProfileProtocol): void {
+  #start(f: Flow, protocol: ProtocolName): void {
     f.protocol = protocol;
     f.id = this.#nextId++;
     this.stats.connections++;
-    f.session = newSession(protocol, (e) => this.#event(f, e), this.#hasher);
+    f.session = newSession(protocol, (e) => this.#event(f, e), this.#hasher, this.#respVersion);
+    const v = f.session.respVersion;
     this.#w.connection({
       id: f.id,
       protocol,
+      ...(v !== undefined ? { respVersion: v } : {}),
       openUs: f.openUs,
       sawOpen: f.sawOpen,
       sawClose: false,
@@ -404,9 +410,11 @@ export class Recorder {
       this.stats.unparsedBytes += ss.unparsed;
       this.stats.protocolErrors += ss.protocolErrors;
       this.stats.unpairedResponses += ss.unpaired;
+      const v = f.session.respVersion; // a RESP connection may have switched to 3 (HELLO 3)
       this.#w.connection({
         id: f.id,
-        protocol: f.session.protocol, // a RESP connection may have switched to RESP3 (HELLO 3)
+        protocol: f.session.protocol,
+        ...(v !== undefined ? { respVersion: v } : {}),
         openUs: f.openUs,
         closeUs: f.lastUs,
         sawOpen: f.sawOpen,

@@ -9,6 +9,7 @@ import * as fc from "fast-check";
 import assert from "node:assert/strict";
 import { Packr } from "msgpackr";
 import { COLUMNS, type EventBlock, type ProfileHeader, ProfileReader } from "./mod.ts";
+import { isProtocolName } from "../protocol/mod.ts";
 import {
   ChunkSource,
   concat,
@@ -146,14 +147,32 @@ type Built = {
   footerEnd: number;
 };
 
+// Protocols as profiles write them now (RESP with its version, or without one), and as they
+// were written before one protocol name (`resp2`, `resp3`).
+const protocol = fc.oneof(
+  fc.constantFrom("memcache-text", "memcache-meta", "memcache-binary", "resp", "resp2", "resp3")
+    .map((p) => ({ protocol: p })),
+  fc.constantFrom(2, 3).map((v) => ({ protocol: "resp", respVersion: v })),
+);
 const connection = fc.record({
   id: fc.nat({ max: 20 }),
-  protocol: fc.constantFrom("memcache-text", "memcache-meta", "memcache-binary", "resp2", "resp3"),
+  protocol,
   openUs: fc.nat({ max: 1e9 }),
   closeUs: fc.option(fc.nat({ max: 1e9 }), { nil: undefined }),
   sawOpen: fc.boolean(),
   sawClose: fc.boolean(),
-}).map(({ closeUs, ...c }) => (closeUs === undefined ? c : { ...c, closeUs }));
+}).map(({ closeUs, protocol, ...c }) => ({
+  ...c,
+  ...protocol,
+  ...(closeUs === undefined ? {} : { closeUs }),
+}));
+
+/** A connection as the reader gives it: `resp2` and `resp3` are RESP with a version. */
+function asRead(c: Record<string, unknown>): Record<string, unknown> {
+  if (c.protocol === "resp2") return { ...c, protocol: "resp", respVersion: 2 };
+  if (c.protocol === "resp3") return { ...c, protocol: "resp", respVersion: 3 };
+  return c;
+}
 
 const validProfile: fc.Arbitrary<Built> = fc.tuple(
   fc.array(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 5 }),
@@ -193,7 +212,11 @@ const validProfile: fc.Arbitrary<Built> = fc.tuple(
   frames.forEach(([cs, newOps], i) => {
     if (cs.length > 0) {
       push(frame(2, pack({ connections: cs })));
-      for (const c of cs) conns[c.id] = { ...(conns[c.id] as object | undefined), ...c };
+      for (const c of cs) {
+        // A later record replaces the protocol whole, RESP version included.
+        const { respVersion: _, ...prev } = (conns[c.id] ?? {}) as Record<string, unknown>;
+        conns[c.id] = { ...prev, ...asRead(c) };
+      }
     }
     const evs = blocks[i]!.filter((e) => e.op < opsWritten + newOps);
     const n = Math.min(ops.length - opsWritten, newOps);
@@ -294,6 +317,11 @@ function checkShapes(r: ProfileReader): void {
       assert.ok(isKind(m[k], kind), `connection.${k} is ${typeof m[k]}`);
     }
     assert.ok(m.closeUs === undefined || typeof m.closeUs === "number");
+    assert.ok(isProtocolName(c.protocol), `connection.protocol is ${c.protocol}`);
+    assert.ok(
+      c.respVersion === undefined || (c.protocol === "resp" && [2, 3].includes(c.respVersion)),
+      `connection.respVersion is ${c.respVersion} on ${c.protocol}`,
+    );
   }
   assert.ok(r.ops.length <= 0x10000, `${r.ops.length} ops`);
   r.ops.forEach((o) => assert.equal(typeof o, "string"));

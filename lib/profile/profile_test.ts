@@ -164,3 +164,57 @@ Deno.test("ProfileReader rejects a corrupted frame, a wrong magic and a missing 
     await Deno.remove(path);
   }
 });
+
+Deno.test("ProfileReader reads a profile written before one protocol name: resp2 and resp3 connections are protocol resp with their RESP version", async () => {
+  // Written by membench at commit a05f6a1 (`record` with ports 6379 and 11211) from three public
+  // captures merged with `mergecap -a`: zeek/redis/pubsub.pcap (RESP2), zeek/redis/
+  // pubsub-resp3.pcap (HELLO 3) and deepflow/memcached/memcached.pcap. Its connections say
+  // `resp2`, `resp3` and `memcache-text`.
+  const path = new URL("./testdata/resp2_resp3_before_protocol_name.mbp", import.meta.url);
+  const raw = await Deno.readFile(path);
+  const text = new TextDecoder("latin1").decode(raw);
+  assert.ok(text.includes("resp2") && text.includes("resp3"), "the file holds the old names");
+  using r = await ProfileReader.open(path.pathname);
+  let events = 0;
+  for await (const b of r.blocks()) events += b.count;
+  assert.equal(events, 20);
+  assert.ok(!r.truncated, r.warning);
+  const conns = [...r.connections.values()].map((c) => [c.id, c.protocol, c.respVersion]);
+  assert.deepEqual(conns, [
+    [0, "resp", 2],
+    [1, "resp", 2],
+    [2, "resp", 2],
+    [3, "resp", 2],
+    [4, "resp", 3],
+    [5, "resp", 3],
+    [6, "memcache-text", undefined],
+  ]);
+  assert.deepEqual((await verifyProfile(path.pathname)).problems, []);
+});
+
+Deno.test("ProfileReader refuses a connection whose protocol is no protocol name, or a RESP version on memcached", async () => {
+  for (
+    const [conn, problem] of [
+      [{ protocol: "resp4" }, /'protocol' "resp4", not one of resp, memcache-text/],
+      [{ protocol: "memcache-text", respVersion: 3 }, /'respVersion' 3 on a memcache-text/],
+      [{ protocol: "resp", respVersion: 4 }, /'respVersion' 4 on a resp connection/],
+    ] as const
+  ) {
+    const path = await Deno.makeTempFile({ suffix: ".mbp" });
+    try {
+      const w = await ProfileWriter.create(path, HEADER);
+      // As another writer might have written it: the type allows none of these.
+      w.connection({ id: 1, openUs: 0, sawOpen: true, sawClose: false, ...conn } as never);
+      await w.close({});
+      using r = await ProfileReader.open(path);
+      await assert.rejects(
+        async () => {
+          for await (const _ of r.blocks()) { /* read it all */ }
+        },
+        (e: Error) => problem.test(e.message) && /a connections frame/.test(e.message),
+      );
+    } finally {
+      await Deno.remove(path);
+    }
+  }
+});

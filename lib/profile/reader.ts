@@ -1,10 +1,12 @@
 import { Unpackr } from "msgpackr";
 import { MembenchError } from "../errors/mod.ts";
+import { isProtocolName, PROTOCOL_NAMES } from "../protocol/mod.ts";
 import {
   COLUMNS,
   crc32,
   type EventBlock,
   FrameKind,
+  LEGACY_RESP_PROTOCOLS,
   MAX_FRAME,
   NO_VALUE,
   PROFILE_MAGIC,
@@ -152,10 +154,17 @@ export class ProfileReader {
       if (f.kind === FrameKind.Connections) {
         const p = f.payload as { connections: ProfileConnection[] };
         const problem = misfit(p, { connections: "array" }) ??
-          p.connections.map((c) => misfit(c, CONNECTION_FIELDS, ["closeUs"])).find((x) => x);
+          p.connections.map((c) =>
+            misfit(c, CONNECTION_FIELDS, ["closeUs", "respVersion"]) ?? protocolMisfit(c)
+          ).find((x) => x);
         if (problem) throw this.#bad(f.at, `a connections frame ${problem}`);
         for (const c of p.connections) {
-          this.connections.set(c.id, { ...this.connections.get(c.id), ...c });
+          // A later record of a connection updates it; its protocol comes whole (with or
+          // without a RESP version), never half from an earlier record.
+          const named = withProtocolName(c);
+          const next = { ...this.connections.get(c.id), ...named };
+          if (named.respVersion === undefined) delete next.respVersion;
+          this.connections.set(c.id, next);
         }
       } else if (f.kind === FrameKind.Events) {
         const p = f.payload as {
@@ -334,6 +343,7 @@ const CONNECTION_FIELDS: Record<string, Kind> = {
   closeUs: "number",
   sawOpen: "boolean",
   sawClose: "boolean",
+  respVersion: "number",
 };
 const EVENTS_FIELDS: Record<string, Kind> = {
   count: "number",
@@ -374,6 +384,26 @@ function misfit(
     if (got !== want) return `has '${name}' ${got === "undefined" ? "missing" : `as ${got}`}`;
   }
   return undefined;
+}
+
+// A connection's protocol must be a protocol name, or a RESP name of profiles written before
+// one protocol name (`resp2`, `resp3`); a RESP version, 2 or 3 on a RESP connection.
+function protocolMisfit(c: ProfileConnection): string | undefined {
+  const legacy = LEGACY_RESP_PROTOCOLS.get(c.protocol);
+  if (!isProtocolName(c.protocol) && legacy === undefined) {
+    return `has 'protocol' ${JSON.stringify(c.protocol)}, not one of ${PROTOCOL_NAMES.join(", ")}`;
+  }
+  if (c.respVersion === undefined) return undefined;
+  if (c.protocol !== "resp" || (c.respVersion !== 2 && c.respVersion !== 3)) {
+    return `has 'respVersion' ${c.respVersion} on a ${c.protocol} connection`;
+  }
+  return undefined;
+}
+
+// The connection with `resp2`/`resp3` read as protocol `resp` and its RESP version.
+function withProtocolName(c: ProfileConnection): ProfileConnection {
+  const legacy = LEGACY_RESP_PROTOCOLS.get(c.protocol);
+  return legacy === undefined ? c : { ...c, protocol: "resp", respVersion: legacy };
 }
 
 // Op indexes are 16 bits: the table has at most 65,536 names, all strings.

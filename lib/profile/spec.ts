@@ -29,6 +29,8 @@
  * @module
  */
 
+import type { ProtocolName } from "../protocol/mod.ts";
+
 /** File magic: "MBPROF", 0, version. */
 export const PROFILE_MAGIC: Uint8Array = new Uint8Array([
   0x4d,
@@ -96,13 +98,21 @@ export const STATUS_NAMES: readonly string[] = [
   "error",
 ];
 
-/** The protocol of a connection. */
-export type ProfileProtocol =
-  | "memcache-text"
-  | "memcache-meta"
-  | "memcache-binary"
-  | "resp2"
-  | "resp3";
+/**
+ * The protocol of a connection.
+ *
+ * @deprecated Use {@linkcode ProtocolName}; the RESP version is
+ * {@linkcode ProfileConnection.respVersion}.
+ */
+export type ProfileProtocol = ProtocolName;
+
+/**
+ * What profiles written before membench had one protocol name said for RESP connections:
+ * `resp2` and `resp3`. The reader turns them into protocol `resp` and a `respVersion`.
+ */
+export const LEGACY_RESP_PROTOCOLS: ReadonlyMap<string, 2 | 3> = new Map<string, 2 | 3>()
+  .set("resp2", 2)
+  .set("resp3", 3);
 
 /** The header: first frame of every profile. */
 export interface ProfileHeader {
@@ -136,7 +146,9 @@ export interface ProfileConnection {
   /** Id used by events. */
   id: number;
   /** Protocol detected (or forced). */
-  protocol: ProfileProtocol;
+  protocol: ProtocolName;
+  /** RESP connections: the RESP version spoken (3 after HELLO 3), else absent. */
+  respVersion?: 2 | 3;
   /** First packet, µs since the start. */
   openUs: number;
   /** Last packet, µs since the start (set when the connection closed or the capture ended). */

@@ -6,10 +6,22 @@ import {
   encodeMcCommand,
   type McUnitEnd,
 } from "../protocol/memcache/mod.ts";
+import {
+  type CommandFamily,
+  COMMON_FORMS,
+  type CommonOp,
+  commonOp,
+  findCommand,
+  type ProtocolName,
+} from "../protocol/mod.ts";
 import { encodeCommand, type RespArg } from "../protocol/resp/mod.ts";
 
-/** The protocol a replay speaks to its target. */
-export type ReplayProtocol = "memcache-text" | "memcache-meta" | "memcache-binary" | "resp";
+/**
+ * The protocol a replay speaks to its target.
+ *
+ * @deprecated Use {@linkcode ProtocolName}; this alias goes once replay uses it.
+ */
+export type ReplayProtocol = ProtocolName;
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -59,21 +71,17 @@ export function writeSynthesizedKey(
   }
 }
 
-const TEXT_FAST: Record<string, string> = {
-  get: "get",
-  gets: "gets",
-  mg: "get",
-  mget: "get",
-  set: "set",
-  ms: "set",
-  add: "add",
-  replace: "replace",
-  append: "append",
-  prepend: "prepend",
-  delete: "delete",
-  md: "delete",
-  del: "delete",
-};
+// The common operations the text fast path writes: a key, and for storage a value.
+const TEXT_FAST = new Set<CommonOp>([
+  "get",
+  "gets",
+  "set",
+  "add",
+  "replace",
+  "append",
+  "prepend",
+  "delete",
+]);
 
 /** How an op is written on the text fast path; computed once per op, not per event. */
 export interface TextFastPlan {
@@ -88,17 +96,19 @@ export interface TextFastPlan {
 }
 
 /**
- * The text fast-path plan of an op, or undefined when the op is not one of get, gets, set, add,
- * replace, append, prepend, delete (the caller then uses {@linkcode buildRequest}).
+ * The text fast-path plan of an op, or undefined when the op's common operation (in the command
+ * catalogue) is not one of get, gets, set, add, replace, append, prepend, delete (the caller then
+ * uses {@linkcode buildRequest}); see {@linkcode canonicalOp} for `family`.
  */
-export function textFastPlan(op: string): TextFastPlan | undefined {
-  const cmd = TEXT_FAST[op];
-  if (cmd === undefined) return undefined;
-  const read = cmd === "get" || cmd === "gets";
+export function textFastPlan(op: string, family?: CommandFamily): TextFastPlan | undefined {
+  const c = canonicalOp(op, family);
+  if (c === undefined || !TEXT_FAST.has(c)) return undefined;
+  const cmd = COMMON_FORMS[c].text;
+  const read = c === "get" || c === "gets";
   return {
     cmd: Uint8Array.from(cmd, (c) => c.charCodeAt(0)),
     read,
-    store: !read && cmd !== "delete",
+    store: !read && c !== "delete",
     unit: read ? 1 : 0,
   };
 }
@@ -256,100 +266,62 @@ interface BinaryShape {
   unit: number;
 }
 
-function binaryShape(opcode: number, read: boolean, value: boolean, extras: BinaryShape["extras"]) {
+function binaryShape(c: CommonOp, read: boolean, value: boolean, extras: BinaryShape["extras"]) {
+  const opcode = COMMON_FORMS[c].binary;
   const unit = MC_UNITS.findIndex((u) => u.kind === "opcode" && u.opcode === opcode);
   return { opcode, read, value, extras, unit };
 }
 
-const BINARY: Partial<Record<Canonical, BinaryShape>> = {
-  get: binaryShape(BinOp.Get, true, false, "none"),
-  gets: binaryShape(BinOp.Get, true, false, "none"),
-  gat: binaryShape(BinOp.Gat, true, false, "ttl"),
-  set: binaryShape(BinOp.Set, false, true, "store"),
-  cas: binaryShape(BinOp.Set, false, true, "store"),
-  add: binaryShape(BinOp.Add, false, true, "store"),
-  replace: binaryShape(BinOp.Replace, false, true, "store"),
-  append: binaryShape(BinOp.Append, false, true, "none"),
-  prepend: binaryShape(BinOp.Prepend, false, true, "none"),
-  delete: binaryShape(BinOp.Delete, false, false, "none"),
-  incr: binaryShape(BinOp.Increment, false, false, "counter"),
-  decr: binaryShape(BinOp.Decrement, false, false, "counter"),
-  touch: binaryShape(BinOp.Touch, false, false, "ttl"),
+// The binary request of each common operation (noop aside): opcodes from the catalogue.
+const BINARY: Partial<Record<CommonOp, BinaryShape>> = {
+  get: binaryShape("get", true, false, "none"),
+  gets: binaryShape("gets", true, false, "none"),
+  gat: binaryShape("gat", true, false, "ttl"),
+  set: binaryShape("set", false, true, "store"),
+  cas: binaryShape("cas", false, true, "store"),
+  add: binaryShape("add", false, true, "store"),
+  replace: binaryShape("replace", false, true, "store"),
+  append: binaryShape("append", false, true, "none"),
+  prepend: binaryShape("prepend", false, true, "none"),
+  delete: binaryShape("delete", false, false, "none"),
+  incr: binaryShape("incr", false, false, "counter"),
+  decr: binaryShape("decr", false, false, "counter"),
+  touch: binaryShape("touch", false, false, "ttl"),
 };
 
-/** The common operation an op name stands for, whatever protocol recorded it. */
-export type Canonical =
-  | "get"
-  | "gets"
-  | "gat"
-  | "set"
-  | "add"
-  | "replace"
-  | "append"
-  | "prepend"
-  | "cas"
-  | "delete"
-  | "incr"
-  | "decr"
-  | "touch"
-  | "noop";
+/**
+ * The common operation an op name stands for, whatever protocol recorded it.
+ *
+ * @deprecated Use {@linkcode CommonOp}.
+ */
+export type Canonical = CommonOp;
 
-const CANON: Record<string, Canonical> = {
-  get: "get",
-  gets: "gets",
-  gat: "gat",
-  gats: "gat",
-  mg: "get",
-  mget: "get",
-  getex: "get",
-  set: "set",
-  ms: "set",
-  setex: "set",
-  psetex: "set",
-  mset: "set",
-  add: "add",
-  setnx: "add",
-  replace: "replace",
-  append: "append",
-  prepend: "prepend",
-  cas: "cas",
-  delete: "delete",
-  md: "delete",
-  del: "delete",
-  unlink: "delete",
-  incr: "incr",
-  incrby: "incr",
-  ma: "incr",
-  decr: "decr",
-  decrby: "decr",
-  touch: "touch",
-  expire: "touch",
-  version: "noop",
-  mn: "noop",
-  noop: "noop",
-  ping: "noop",
-};
-
-/** The common operation of a recorded op name, or undefined when it has none. */
-export function canonicalOp(op: string): Canonical | undefined {
-  return CANON[op];
+/**
+ * The common operation of a recorded op name, or undefined when it has none, from the command
+ * catalogue: as `family` knows the name when it does (RESP's TOUCH sets no TTL, memcached's
+ * touch does), else as any family does (a profile may mix protocols).
+ */
+export function canonicalOp(op: string, family?: CommandFamily): CommonOp | undefined {
+  if (family !== undefined && findCommand(op, family) !== undefined) return commonOp(op, family);
+  return commonOp(op);
 }
 
 const te = new TextEncoder();
 
 /**
  * Builds the request for one recorded event in the target protocol. Same-family RESP commands
- * are rebuilt as `COMMAND key [value]`; across families (memcached <-> RESP) the common
- * operations are translated (get, set with TTL, add, delete, incr, decr, touch). Returns
- * undefined for events that cannot be rebuilt (no key, or an op with no equivalent).
+ * without a common operation are rebuilt as `COMMAND key [value]`; the others are written as the
+ * command catalogue's common operation in the target protocol ({@linkcode COMMON_FORMS}: get,
+ * set with TTL, add, replace, append, delete, incr, decr, touch). Returns undefined for events
+ * that cannot be rebuilt (no key, or an op with no equivalent).
  */
 export function buildRequest(
   e: ReplayEvent,
-  target: ReplayProtocol,
+  target: ProtocolName,
   sourceIsResp: boolean,
   fill: (n: number) => Uint8Array,
 ): ReplayRequest | undefined {
-  const c = canonicalOp(e.op);
+  const c = canonicalOp(e.op, sourceIsResp ? "resp" : "memcache");
   if (target === "resp") {
     if (sourceIsResp && c === undefined) {
       if (!e.key) return { bytes: encodeCommand([e.op.toUpperCase()]), unit: 0, read: false };
@@ -358,51 +330,45 @@ export function buildRequest(
       return { bytes: encodeCommand(args), unit: 0, read: false };
     }
     if (c === undefined) return undefined;
-    if (c === "noop") return { bytes: encodeCommand(["PING"]), unit: 0, read: false };
+    const f = COMMON_FORMS[c];
+    if (c === "noop") return { bytes: encodeCommand([f.resp]), unit: 0, read: false };
     if (!e.key) return undefined;
     switch (c) {
       case "get":
       case "gets":
       case "gat":
-        return { bytes: encodeCommand(["GET", e.key]), unit: 0, read: true };
+        return { bytes: encodeCommand([f.resp, e.key]), unit: 0, read: true };
       case "set":
+      case "add":
       case "replace":
       case "append":
       case "prepend":
       case "cas": {
-        const v = fill(Math.max(0, e.valueLen));
-        const args: RespArg[] = [c === "append" ? "APPEND" : "SET", e.key, v];
+        const args: RespArg[] = [f.resp, e.key, fill(Math.max(0, e.valueLen))];
         if (c === "set" && e.ttl > 0) args.push("EX", e.ttl);
-        if (c === "replace") args.push("XX");
+        if (f.respOption) args.push(f.respOption);
         return { bytes: encodeCommand(args), unit: 0, read: false };
       }
-      case "add":
-        return {
-          bytes: encodeCommand(["SET", e.key, fill(Math.max(0, e.valueLen)), "NX"]),
-          unit: 0,
-          read: false,
-        };
       case "delete":
-        return { bytes: encodeCommand(["DEL", e.key]), unit: 0, read: false };
       case "incr":
-        return { bytes: encodeCommand(["INCR", e.key]), unit: 0, read: false };
       case "decr":
-        return { bytes: encodeCommand(["DECR", e.key]), unit: 0, read: false };
+        return { bytes: encodeCommand([f.resp, e.key]), unit: 0, read: false };
       case "touch":
         return {
-          bytes: encodeCommand(["EXPIRE", e.key, Math.max(1, e.ttl)]),
+          bytes: encodeCommand([f.resp, e.key, Math.max(1, e.ttl)]),
           unit: 0,
           read: false,
         };
     }
   }
   if (c === undefined) return undefined;
+  const f = COMMON_FORMS[c];
   const ttl = Math.max(0, e.ttl);
   if (c === "noop") {
     if (target === "memcache-binary") {
-      return { bytes: encodeBinary({ opcode: BinOp.Noop }), unit: 14, read: false };
+      return { bytes: encodeBinary({ opcode: f.binary }), unit: 14, read: false };
     }
-    return { bytes: te.encode("version\r\n"), unit: 0, read: false };
+    return { bytes: te.encode(`${f.text}\r\n`), unit: 0, read: false };
   }
   if (!e.key) return undefined;
   const v = () => fill(Math.max(0, e.valueLen));
@@ -410,9 +376,9 @@ export function buildRequest(
     switch (c) {
       case "get":
       case "gets":
-        return { bytes: asciiLine(c, e.key, ""), unit: 1, read: true };
+        return { bytes: asciiLine(f.text, e.key, ""), unit: 1, read: true };
       case "gat":
-        return { bytes: encodeMcCommand(["gat", ttl, e.key]), unit: 1, read: true };
+        return { bytes: encodeMcCommand([f.text, ttl, e.key]), unit: 1, read: true };
       case "set":
       case "add":
       case "replace":
@@ -420,29 +386,29 @@ export function buildRequest(
       case "prepend":
       case "cas": {
         const value = v();
-        const cmd = c === "cas" ? "set" : c;
         return {
-          bytes: asciiLine(cmd, e.key, ` ${e.flags} ${ttl} ${value.length}`, value),
+          bytes: asciiLine(f.text, e.key, ` ${e.flags} ${ttl} ${value.length}`, value),
           unit: 0,
           read: false,
         };
       }
       case "delete":
-        return { bytes: asciiLine("delete", e.key, ""), unit: 0, read: false };
+        return { bytes: asciiLine(f.text, e.key, ""), unit: 0, read: false };
       case "incr":
       case "decr":
-        return { bytes: asciiLine(c, e.key, " 1"), unit: 0, read: false };
+        return { bytes: asciiLine(f.text, e.key, " 1"), unit: 0, read: false };
       case "touch":
-        return { bytes: encodeMcCommand(["touch", e.key, ttl]), unit: 0, read: false };
+        return { bytes: encodeMcCommand([f.text, e.key, ttl]), unit: 0, read: false };
     }
   }
   if (target === "memcache-meta") {
+    const mode = f.metaMode ? [f.metaMode] : [];
     switch (c) {
       case "get":
       case "gets":
-        return { bytes: encodeMcCommand(["mg", e.key, "v", "f"]), unit: 0, read: true };
+        return { bytes: encodeMcCommand([f.meta, e.key, "v", "f"]), unit: 0, read: true };
       case "gat":
-        return { bytes: encodeMcCommand(["mg", e.key, "v", `T${ttl}`]), unit: 0, read: true };
+        return { bytes: encodeMcCommand([f.meta, e.key, "v", `T${ttl}`]), unit: 0, read: true };
       case "set":
       case "add":
       case "replace":
@@ -450,18 +416,9 @@ export function buildRequest(
       case "prepend":
       case "cas": {
         const value = v();
-        const mode = c === "add"
-          ? ["ME"]
-          : c === "replace"
-          ? ["MR"]
-          : c === "append"
-          ? ["MA"]
-          : c === "prepend"
-          ? ["MP"]
-          : [];
         return {
           bytes: encodeMcCommand(
-            ["ms", e.key, value.length, `T${ttl}`, `F${e.flags}`, ...mode],
+            [f.meta, e.key, value.length, `T${ttl}`, `F${e.flags}`, ...mode],
             value,
           ),
           unit: 0,
@@ -469,13 +426,12 @@ export function buildRequest(
         };
       }
       case "delete":
-        return { bytes: encodeMcCommand(["md", e.key]), unit: 0, read: false };
+        return { bytes: encodeMcCommand([f.meta, e.key]), unit: 0, read: false };
       case "incr":
-        return { bytes: encodeMcCommand(["ma", e.key]), unit: 0, read: false };
       case "decr":
-        return { bytes: encodeMcCommand(["ma", e.key, "MD"]), unit: 0, read: false };
+        return { bytes: encodeMcCommand([f.meta, e.key, ...mode]), unit: 0, read: false };
       case "touch":
-        return { bytes: encodeMcCommand(["mg", e.key, `T${ttl}`]), unit: 0, read: false };
+        return { bytes: encodeMcCommand([f.meta, e.key, `T${ttl}`]), unit: 0, read: false };
     }
   }
   // Binary: one table row per common op.

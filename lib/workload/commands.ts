@@ -1,16 +1,8 @@
 // This module uses no Deno APIs.
 import { invalidArgument, MembenchError } from "../errors/mod.ts";
+import { type HitRule, memcacheCommand, respCommand } from "../protocol/mod.ts";
 
-/** How hits and misses are counted for a command's replies. */
-export type HitRule =
-  /** Not a read: no hits or misses. */
-  | "none"
-  /** A null reply is a miss, anything else a hit (GET, LPOP, SPOP, ZPOPMIN). */
-  | "value"
-  /** One hit or miss per key: nulls inside the array are misses (MGET). */
-  | "keys"
-  /** An empty or null array is a miss (LRANGE). */
-  | "nonempty";
+export type { HitRule } from "../protocol/mod.ts";
 
 /** A piece of a command argument, before it is compiled for a protocol. */
 export type ArgPart =
@@ -33,31 +25,46 @@ export interface CommandSpec {
   hits: HitRule;
 }
 
+/** The redis-benchmark tests' command shapes, by test name. */
+const REDIS_TEST_TEXTS: Readonly<Record<string, string>> = {
+  ping: "PING",
+  set: "SET __key__ __data__",
+  get: "GET __key__",
+  incr: "INCR counter:__rand_int__",
+  lpush: "LPUSH mylist __data__",
+  rpush: "RPUSH mylist __data__",
+  lpop: "LPOP mylist",
+  rpop: "RPOP mylist",
+  sadd: "SADD myset element:__rand_int__",
+  hset: "HSET myhash element:__rand_int__ __data__",
+  spop: "SPOP myset",
+  zadd: "ZADD myzset __rand_int__ element:__rand_int__",
+  zpopmin: "ZPOPMIN myzset",
+  lrange_100: "LRANGE mylist 0 99",
+  lrange_300: "LRANGE mylist 0 299",
+  lrange_500: "LRANGE mylist 0 499",
+  lrange_600: "LRANGE mylist 0 599",
+  mset: "MSET" + " __key__ __data__".repeat(10),
+  mget: "MGET" + " __key__".repeat(10),
+};
+
+/** The command catalogue's hit rule of a RESP command name (any case); "none" when unknown. */
+function respHits(command: string): HitRule {
+  return respCommand(command.toLowerCase())?.hits ?? "none";
+}
+
 /**
  * The redis-benchmark tests, with its command shapes. `__key__` is the key prefix plus a key id,
- * `__rand_int__` a 12-digit key id (as redis-benchmark's `-r`), `__data__` the value.
+ * `__rand_int__` a 12-digit key id (as redis-benchmark's `-r`), `__data__` the value. Hits are
+ * counted as the command catalogue says (`protocol/command_table.ts`).
  */
-export const REDIS_TESTS: Readonly<Record<string, { text: string; hits: HitRule }>> = {
-  ping: { text: "PING", hits: "none" },
-  set: { text: "SET __key__ __data__", hits: "none" },
-  get: { text: "GET __key__", hits: "value" },
-  incr: { text: "INCR counter:__rand_int__", hits: "none" },
-  lpush: { text: "LPUSH mylist __data__", hits: "none" },
-  rpush: { text: "RPUSH mylist __data__", hits: "none" },
-  lpop: { text: "LPOP mylist", hits: "value" },
-  rpop: { text: "RPOP mylist", hits: "value" },
-  sadd: { text: "SADD myset element:__rand_int__", hits: "none" },
-  hset: { text: "HSET myhash element:__rand_int__ __data__", hits: "none" },
-  spop: { text: "SPOP myset", hits: "value" },
-  zadd: { text: "ZADD myzset __rand_int__ element:__rand_int__", hits: "none" },
-  zpopmin: { text: "ZPOPMIN myzset", hits: "nonempty" },
-  lrange_100: { text: "LRANGE mylist 0 99", hits: "nonempty" },
-  lrange_300: { text: "LRANGE mylist 0 299", hits: "nonempty" },
-  lrange_500: { text: "LRANGE mylist 0 499", hits: "nonempty" },
-  lrange_600: { text: "LRANGE mylist 0 599", hits: "nonempty" },
-  mset: { text: "MSET" + " __key__ __data__".repeat(10), hits: "none" },
-  mget: { text: "MGET" + " __key__".repeat(10), hits: "keys" },
-};
+export const REDIS_TESTS: Readonly<Record<string, { text: string; hits: HitRule }>> = Object
+  .fromEntries(
+    Object.entries(REDIS_TEST_TEXTS).map(([name, text]) => [
+      name,
+      { text, hits: respHits(text.split(" ")[0]!) },
+    ]),
+  );
 
 /** Aliases redis-benchmark accepts for its tests. */
 const ALIASES: Record<string, string> = {
@@ -89,26 +96,6 @@ export const DEFAULT_REDIS_TESTS = [
   "mget",
 ] as const;
 
-const READS: Record<string, HitRule> = {
-  get: "value",
-  getex: "value",
-  getdel: "value",
-  hget: "value",
-  lpop: "value",
-  rpop: "value",
-  spop: "value",
-  lindex: "value",
-  srandmember: "value",
-  mget: "keys",
-  hmget: "keys",
-  lrange: "nonempty",
-  zrange: "nonempty",
-  smembers: "nonempty",
-  hgetall: "nonempty",
-  zpopmin: "nonempty",
-  zpopmax: "nonempty",
-};
-
 /**
  * Resolves a test name (`get`, `lrange_300`) or a custom command template
  * (`"HSET h:__key__ f __data__"`) into a command spec.
@@ -128,7 +115,7 @@ export function resolveCommand(nameOrTemplate: string): CommandSpec {
     );
   }
   const spec = parseTemplate(nameOrTemplate);
-  return { ...spec, hits: READS[spec.command] ?? "none" };
+  return { ...spec, hits: respHits(spec.command) };
 }
 
 /**
@@ -240,26 +227,29 @@ export function parseRatio(input: string): MixEntry[] {
 }
 
 /**
- * The memcached tests `bench --protocol memcache-*` runs, with how hits are counted: reads hit
- * when the key is found; add/replace/append/prepend "hit" when stored; delete, incr, decr and
- * touch when the key existed. incr and decr use `counter:<id>` keys (as redis-benchmark's INCR).
+ * The memcached tests `bench --protocol memcache-*` runs, with how hits are counted (from the
+ * command catalogue): reads hit when the key is found; add/replace/append/prepend "hit" when
+ * stored; delete, incr, decr and touch when the key existed. incr and decr use `counter:<id>`
+ * keys (as redis-benchmark's INCR).
  */
-export const MEMCACHE_TESTS: Readonly<Record<string, HitRule>> = {
-  set: "none",
-  get: "value",
-  gets: "value",
-  gat: "value",
-  gats: "value",
-  add: "value",
-  replace: "value",
-  append: "value",
-  prepend: "value",
-  delete: "value",
-  incr: "value",
-  decr: "value",
-  touch: "value",
-  version: "none",
-};
+export const MEMCACHE_TESTS: Readonly<Record<string, HitRule>> = Object.fromEntries(
+  [
+    "set",
+    "get",
+    "gets",
+    "gat",
+    "gats",
+    "add",
+    "replace",
+    "append",
+    "prepend",
+    "delete",
+    "incr",
+    "decr",
+    "touch",
+    "version",
+  ].map((name) => [name, memcacheCommand(name)!.hits]),
+);
 
 /**
  * Resolves a memcached test name into a command spec (the protocol's encoder builds the wire

@@ -1,0 +1,243 @@
+// This module uses no Deno APIs.
+import { type CommandInfo, commandKeys, respCommand } from "../protocol/mod.ts";
+import { RespDecoder, type RespValue } from "../protocol/resp/mod.ts";
+import { NO_VALUE, Status } from "../profile/mod.ts";
+import { type EventCallback, type KeyHasher, type PendingRequest, Session } from "./session.ts";
+
+const utf8 = new TextDecoder();
+
+/**
+ * RESP2/RESP3, paired in order; pushes and subscribe messages are not replies. What a command's
+ * keys, value, TTL and hit rule are comes from the command catalogue; one event per key for
+ * commands whose keys are each an operation (MGET, DEL, MSET).
+ */
+export class RespSession extends Session {
+  readonly protocol = "resp";
+  override respVersion: 2 | 3 | undefined;
+  #req = new RespDecoder({ requests: true, name: "client stream" });
+  #res = new RespDecoder({ name: "server stream" });
+  #replyOff = false;
+  #skipNext = false;
+  #subscribed = false;
+  #keys: number[] = []; // key argument indexes of the request being read
+
+  /** `respVersion`: what the connection speaks at the start (3 after a HELLO 3 not captured). */
+  constructor(emit: EventCallback, hasher: KeyHasher, respVersion: 2 | 3 = 2) {
+    super(emit, hasher);
+    this.respVersion = respVersion;
+  }
+
+  protected resetParser(side: "client" | "server"): void {
+    if (side === "client") this.#req = new RespDecoder({ requests: true, name: "client stream" });
+    else this.#res = new RespDecoder({ name: "server stream" });
+    this.resync[side] = true;
+  }
+
+  client(buf: Uint8Array, off: number, len: number, t: number): void {
+    let chunk = buf.subarray(off, off + len);
+    if (this.resync.client) {
+      // Resume at the next line that starts an array of bulk strings.
+      const i = findArrayStart(chunk);
+      if (i < 0) {
+        this.stats.unparsed += len;
+        return;
+      }
+      this.stats.unparsed += i;
+      chunk = chunk.subarray(i);
+      this.resync.client = false;
+    }
+    this.#req.feed(chunk);
+    for (;;) {
+      let v: RespValue | undefined;
+      try {
+        v = this.#req.next();
+      } catch {
+        this.stats.protocolErrors++;
+        this.resetParser("client");
+        return;
+      }
+      if (v === undefined) return;
+      this.#onRequest(v, t);
+    }
+  }
+
+  #onRequest(v: RespValue, t: number): void {
+    this.waitForRequest = false;
+    if (v.type !== "array" || v.value.length === 0) return;
+    const args = v.value.map((a) => a.type === "bulk" ? a.value : new Uint8Array(0));
+    // Only commands the catalogue knows leave the capture by name: a desynchronised stream or an
+    // odd client must not turn key or value bytes into an op name.
+    const info = respCommand(utf8.decode(args[0]!).toLowerCase());
+    const name = info?.name ?? "other";
+    if (name === "hello" && args[1] && utf8.decode(args[1]) === "3") this.respVersion = 3;
+    let expectReply = !this.#replyOff && !this.#skipNext;
+    if (this.#skipNext) this.#skipNext = false;
+    if (name === "client" && args[1] && utf8.decode(args[1]).toLowerCase() === "reply") {
+      const mode = args[2] ? utf8.decode(args[2]).toLowerCase() : "";
+      if (mode === "off") {
+        this.#replyOff = true;
+        expectReply = false;
+      } else if (mode === "skip") {
+        this.#skipNext = true;
+        expectReply = false;
+      } else if (mode === "on") {
+        this.#replyOff = false;
+        expectReply = true;
+      }
+    }
+    if (name === "subscribe" || name === "psubscribe" || name === "ssubscribe") {
+      this.#subscribed = true;
+    }
+    const extra: Partial<PendingRequest> = {
+      read: info !== undefined && info.hits !== "none",
+      ttl: info ? respTtl(info, args) : -1,
+      okStatus: info?.common === "set" ? Status.Stored : Status.Ok,
+    };
+    const make = (key: Uint8Array | undefined, valueLen: number, group: number) =>
+      this.request(t, name, key ? { b: key, s: 0, e: key.length } : undefined, {
+        ...extra,
+        group,
+        valueLen,
+      });
+    const keys = this.#keys;
+    const n = info ? commandKeys(info, args, keys) : 0;
+    const reqs: PendingRequest[] = [];
+    if (n === 0) reqs.push(make(undefined, NO_VALUE, 0));
+    else if (info!.eachKey) {
+      // One event per key, answered together (MGET's array, DEL's count).
+      const g = this.nextGroup();
+      const pairs = info!.value?.kind === "pairs";
+      for (let i = 0; i < n; i++) {
+        const k = keys[i]!;
+        reqs.push(make(args[k], pairs && k + 1 < args.length ? args[k + 1]!.length : NO_VALUE, g));
+      }
+    } else reqs.push(make(args[keys[0]!], respValueArgs(info!, args), 0));
+    if (!expectReply) {
+      for (const r of reqs) this.out(r, Status.None, NaN);
+      return;
+    }
+    for (const r of reqs) this.push(r);
+  }
+
+  server(buf: Uint8Array, off: number, len: number, t: number): void {
+    if (this.waitForRequest) {
+      this.stats.unparsed += len;
+      this.#res = new RespDecoder({ name: "server stream" });
+      return;
+    }
+    const chunk = buf.subarray(off, off + len);
+    if (this.resync.server) {
+      const c = chunk[0]!;
+      if (!"+-:$*_#,(!=%~|>".includes(String.fromCharCode(c))) {
+        this.stats.unparsed += len;
+        return;
+      }
+      this.resync.server = false;
+    }
+    this.#res.feed(chunk);
+    for (;;) {
+      let v: RespValue | undefined;
+      try {
+        v = this.#res.next();
+      } catch {
+        this.stats.protocolErrors++;
+        this.gap("server", 0, t);
+        return;
+      }
+      if (v === undefined) return;
+      this.stats.responses++;
+      this.#onReply(v, t);
+    }
+  }
+
+  #onReply(v: RespValue, t: number): void {
+    if (v.type === "push") return; // out of band
+    if (this.#subscribed && (v.type === "array") && v.value[0]?.type === "bulk") {
+      const kind = utf8.decode(v.value[0].value).toLowerCase();
+      if (kind === "message" || kind === "pmessage" || kind === "smessage") return;
+    }
+    const pend = this.pending;
+    const head = pend[0];
+    if (!head) {
+      this.stats.unpaired++;
+      return;
+    }
+    if (head.group > 0) {
+      const g = head.group;
+      const items = v.type === "array" ? v.value : undefined;
+      let i = 0;
+      while (pend.length > 0 && pend[0]!.group === g) {
+        const q = pend.shift()!;
+        if (v.type === "error") this.out(q, Status.Error, t);
+        else if (items) {
+          const it = items[i++];
+          const hit = it !== undefined && it.type !== "null";
+          this.out(
+            q,
+            hit ? Status.Hit : Status.Miss,
+            t,
+            hit && it.type === "bulk" ? it.value.length : NO_VALUE,
+          );
+        } else this.out(q, Status.Ok, t);
+      }
+      return;
+    }
+    pend.shift();
+    this.out(head, respStatus(head, v), t, head.read ? respValueLen(v) : head.valueLen);
+  }
+}
+
+// The status of a reply: a read's hit or miss (a null or an empty aggregate is a miss, as the
+// catalogue's "value" and "nonempty" rules say), an error, or the request's success status.
+function respStatus(q: PendingRequest, v: RespValue): number {
+  if (v.type === "error") return Status.Error;
+  const empty = v.type === "null" ||
+    ((v.type === "array" || v.type === "set" || v.type === "map") && v.value.length === 0);
+  if (q.read) return empty ? Status.Miss : Status.Hit;
+  if (v.type === "null") return Status.NotStored; // SET NX/XX that did not apply
+  return q.okStatus;
+}
+
+function respValueLen(v: RespValue): number {
+  if (v.type === "bulk" || v.type === "verbatim") return v.value.length;
+  return NO_VALUE;
+}
+
+// The value length a request carries where the catalogue says, or NO_VALUE.
+function respValueArgs(info: CommandInfo, args: readonly Uint8Array[]): number {
+  const v = info.value;
+  if (v === undefined || v.kind === "pairs") return NO_VALUE;
+  if (v.kind === "one") return args[v.at]?.length ?? 0;
+  let n = 0;
+  for (let i = v.at; i < args.length; i++) n += args[i]!.length;
+  return n;
+}
+
+// The TTL in seconds a request sets where the catalogue says, or -1.
+function respTtl(info: CommandInfo, args: readonly Uint8Array[]): number {
+  const t = info.ttl;
+  if (t === undefined) return -1;
+  const num = (i: number) => Number(utf8.decode(args[i] ?? new Uint8Array(0)));
+  const seconds = (v: number, ms: boolean) =>
+    Number.isFinite(v) ? (ms ? Math.ceil(v / 1000) : v) : -1;
+  if (t.kind === "arg") return seconds(num(t.at), t.unit === "ms");
+  for (let i = t.from; i + 1 < args.length; i++) {
+    const a = args[i]!;
+    if (a.length !== 2 || (a[1]! | 0x20) !== 120) continue; // "ex" or "px"
+    const c = a[0]! | 0x20;
+    if (c === 101) return seconds(num(i + 1), false);
+    if (c === 112) return seconds(num(i + 1), true);
+  }
+  return -1;
+}
+
+// The index of "*<digits>\r\n" at a line start in `b`, or -1.
+function findArrayStart(b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] !== 42 || (i > 0 && b[i - 1] !== 10)) continue;
+    let j = i + 1;
+    while (j < b.length && b[j]! >= 48 && b[j]! <= 57) j++;
+    if (j > i + 1 && b[j] === 13) return i;
+  }
+  return -1;
+}
