@@ -12,6 +12,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   workload: ["workload", "protocol", "errors", "units"], // the command catalogue
   net: ["net", "protocol", "errors", "units"],
   cluster: ["cluster", "net", "protocol", "errors", "units"],
+  // server-side metrics: INFO / stats snapshots of the nodes a run touches
+  monitor: ["monitor", "net", "protocol", "errors", "units"],
   anonymize: ["anonymize", "errors"],
   profile: ["profile", "protocol", "errors", "units"], // protocol names only
   capture: ["capture", "protocol", "anonymize", "profile", "errors", "units", "version.ts"],
@@ -19,6 +21,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   analyze: ["analyze", "profile", "protocol", "metrics", "workload", "errors", "units"],
   bench: [
     "bench",
+    "monitor",
     "net",
     "cluster",
     "protocol",
@@ -32,6 +35,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "replay",
     "analyze", // synthetic mode generates traffic from a profile's analysis
     "profile",
+    "monitor",
     "net",
     "cluster",
     "protocol",
@@ -41,7 +45,17 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "units",
     "version.ts",
   ],
-  vector: ["vector", "net", "cluster", "protocol", "workload", "metrics", "errors", "units"],
+  vector: [
+    "vector",
+    "monitor",
+    "net",
+    "cluster",
+    "protocol",
+    "workload",
+    "metrics",
+    "errors",
+    "units",
+  ],
   report: ["report", "metrics", "errors", "units"],
   scenario: [
     "scenario",
@@ -51,6 +65,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "analyze",
     "capture",
     "report",
+    "monitor",
     "net",
     "cluster",
     "protocol",
@@ -65,7 +80,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
 };
 // report/ may see the result types of these areas, with `import type` only.
 export const TYPE_ONLY: Record<string, readonly string[]> = {
-  report: ["bench", "replay", "vector", "analyze", "scenario"],
+  report: ["bench", "replay", "vector", "analyze", "scenario", "monitor"],
 };
 
 /** The lib/ area of a path (`bench`, or `version.ts` for a file directly in lib/). */

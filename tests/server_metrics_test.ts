@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import {
+  bench,
+  compareServerReports,
+  MembenchError,
+  parseFieldSpec,
+  parseTarget,
+  readServerSnapshot,
+  saveServerSnapshot,
+  ServerMonitor,
+  startLocalServer,
+} from "../mod.ts";
+import { loadTest } from "./helpers.ts";
+
+const N = 3000; // SETs
+const M = 5000; // GETs
+
+loadTest(
+  "server metrics: cmdstat_set / cmdstat_get deltas equal the SETs and GETs sent; rates are delta / window",
+  async () => {
+    await using srv = await startLocalServer("redis");
+    const mon = await ServerMonitor.start({
+      nodes: [{ target: parseTarget(srv.address), kind: "redis" }],
+      intervalMs: 100,
+    });
+    await bench({ target: srv.address, tests: ["set"], requests: N, clients: 4, keyspace: 100 });
+    await bench({ target: srv.address, tests: ["get"], requests: M, clients: 4, keyspace: 100 });
+    const { report, series } = await mon.stop();
+    const node = report.nodes[0]!;
+    assert.equal(node.errors.length, 0);
+    assert.ok(series[0]!.length >= 3, `snapshots: ${series[0]!.length}`);
+    const set = node.fields["cmd.set.calls"];
+    const get = node.fields["cmd.get.calls"];
+    assert.ok(set?.kind === "counter" && get?.kind === "counter");
+    assert.equal(set.delta, N);
+    assert.equal(get.delta, M);
+    assert.ok(Math.abs(set.rate - N / report.windowS) < 1e-6);
+    // Server time per call over the window, from the same counters.
+    const usec = node.fields["cmd.set.usec"];
+    assert.ok(usec?.kind === "counter");
+    assert.ok(Math.abs(node.usecPerCall["set"]! - usec.delta / N) < 1e-9);
+    // Gauges: the keys written are there at the end (bench's keys: 100 at most).
+    const keys = node.fields["keyspace.db0.keys"];
+    assert.ok(keys?.kind === "gauge" && keys.last > 0 && keys.last <= 100, JSON.stringify(keys));
+    assert.ok(keys.growth === keys.last, "the server started empty");
+    const version = node.fields["server.redis_version"];
+    assert.ok(version?.kind === "text" && /^\d+\.\d+/.test(version.value));
+    // One node: nothing to compare with.
+    assert.equal(report.imbalance.length, 0);
+    assert.equal(report.aggregate["cmd.get.calls"]?.delta?.sum, M);
+  },
+);
+
+loadTest(
+  "server metrics: memcached cmd_set / cmd_get deltas equal the sets and gets sent",
+  async () => {
+    await using srv = await startLocalServer("memcached");
+    const mon = await ServerMonitor.start({
+      nodes: [{ target: parseTarget(srv.address), kind: "memcached" }],
+      intervalMs: 0,
+    });
+    await bench({
+      target: srv.address,
+      protocol: "memcache-text",
+      tests: ["set"],
+      requests: N,
+      clients: 4,
+      keyspace: 100,
+    });
+    await bench({
+      target: srv.address,
+      protocol: "memcache-text",
+      tests: ["get"],
+      requests: M,
+      clients: 4,
+      keyspace: 100,
+    });
+    const { report, series } = await mon.stop();
+    assert.equal(series[0]!.length, 2, "before and after only");
+    const f = report.nodes[0]!.fields;
+    assert.ok(f["stats.cmd_set"]?.kind === "counter" && f["stats.cmd_get"]?.kind === "counter");
+    assert.equal(f["stats.cmd_set"].delta, N);
+    assert.equal(f["stats.cmd_get"].delta, M);
+    const items = f["stats.curr_items"];
+    assert.ok(items?.kind === "gauge" && items.last > 0 && items.last <= 100);
+    assert.ok(f["slabs.active_slabs"]?.kind === "gauge");
+  },
+);
+
+loadTest(
+  "server metrics: imbalance flags the node that took all the load, and not an even spread",
+  async () => {
+    await using a = await startLocalServer("redis");
+    await using b = await startLocalServer("redis");
+    const nodes = [a, b].map((s) => ({ target: parseTarget(s.address), kind: "redis" as const }));
+    const load = async (targets: string[]) => {
+      const mon = await ServerMonitor.start({ nodes, intervalMs: 0 });
+      await bench({
+        target: targets,
+        tests: ["set"],
+        requests: 20_000,
+        clients: 8,
+        keyspace: 1000,
+      });
+      return (await mon.stop()).report;
+    };
+    const skewed = await load([a.address]);
+    const flagged = skewed.imbalance.filter((i) => i.field === "stats.total_commands_processed");
+    assert.deepEqual(flagged.map((i) => i.node).sort(), [a.address, b.address].sort());
+    const hot = flagged.find((i) => i.node === a.address)!;
+    assert.ok(hot.deviationPct > 90, JSON.stringify(hot));
+    assert.ok(skewed.imbalanceMaxPct > 90);
+
+    const even = await load([a.address, b.address]);
+    assert.deepEqual(
+      even.imbalance.filter((i) => i.measure === "rate"),
+      [],
+      `max deviation ${even.imbalanceMaxPct.toFixed(1)}%`,
+    );
+  },
+);
+
+Deno.test("server metrics: a tracked field the server lacks is an error naming it and the nearest one", async () => {
+  await using srv = await startLocalServer("redis");
+  await assert.rejects(
+    ServerMonitor.start({
+      nodes: [{ target: parseTarget(srv.address), kind: "redis" }],
+      fields: [parseFieldSpec("memory.used_memroy:gauge")],
+      intervalMs: 0,
+    }),
+    (e: unknown) =>
+      e instanceof MembenchError && e.code === "invalid_argument" &&
+      e.message.includes("'memory.used_memroy'") && e.message.includes("memory.used_memory"),
+  );
+  assert.throws(() => parseFieldSpec("memory.used_memory:sometimes"), /counter, gauge or text/);
+  assert.throws(() => parseFieldSpec("used_memory"), /section\.field/);
+  // A user field that exists is reported with its kind.
+  const mon = await ServerMonitor.start({
+    nodes: [{ target: parseTarget(srv.address), kind: "redis" }],
+    fields: [parseFieldSpec("stats.total_reads_processed:counter")],
+    intervalMs: 0,
+  });
+  const { report } = await mon.stop();
+  assert.equal(report.nodes[0]!.fields["stats.total_reads_processed"]?.kind, "counter");
+});
+
+Deno.test("server metrics: a node that stops answering mid-run is reported, not a crash", async () => {
+  const srv = await startLocalServer("redis");
+  const mon = await ServerMonitor.start({
+    nodes: [{ target: parseTarget(srv.address), kind: "redis" }],
+    intervalMs: 50,
+    timeoutMs: 300,
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  await srv.stop();
+  await new Promise((r) => setTimeout(r, 300));
+  const { report } = await mon.stop();
+  const node = report.nodes[0]!;
+  assert.ok(node.errors.length >= 2, JSON.stringify(node.errors));
+  assert.match(node.errors[0]!.error, /127\.0\.0\.1/);
+  // The figures still cover what the node answered.
+  assert.ok(node.fields["stats.total_commands_processed"]?.kind === "counter");
+});
+
+Deno.test("server metrics: a saved snapshot read back compares equal to itself; a changed one shows the change", async () => {
+  await using srv = await startLocalServer("redis");
+  const mon = await ServerMonitor.start({
+    nodes: [{ target: parseTarget(srv.address), kind: "redis" }],
+    intervalMs: 0,
+  });
+  await bench({ target: srv.address, tests: ["set"], requests: 2000, clients: 2, keyspace: 100 });
+  const { report } = await mon.stop();
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await saveServerSnapshot(path, report, "release A");
+    const back = await readServerSnapshot(path);
+    assert.equal(back.label, "release A");
+    assert.deepEqual(compareServerReports(back.report, report), []);
+    const changed = structuredClone(back.report);
+    const rate = changed.aggregate["cmd.set.calls"]!.rate!;
+    rate.sum *= 1.5;
+    const changes = compareServerReports(back.report, changed);
+    assert.equal(changes.length, 1, JSON.stringify(changes));
+    assert.equal(changes[0]!.field, "cmd.set.calls");
+    assert.equal(changes[0]!.figure, "rate");
+    assert.ok(Math.abs(changes[0]!.changePct - 50) < 1e-6);
+    // Not a snapshot: a clear error naming the file.
+    await Deno.writeTextFile(path, '{"hello": 1}');
+    await assert.rejects(readServerSnapshot(path), /not a membench server snapshot/);
+  } finally {
+    await Deno.remove(path);
+  }
+});
