@@ -3,14 +3,18 @@ import {
   bench,
   compareServerReports,
   MembenchError,
+  NO_VALUE,
   parseFieldSpec,
   parseTarget,
   readServerSnapshot,
+  replay,
   saveServerSnapshot,
   ServerMonitor,
   startLocalServer,
+  Status,
 } from "../mod.ts";
-import { loadTest } from "./helpers.ts";
+import { syntheticProfile } from "../bench/_synthetic.ts";
+import { info, loadTest } from "./helpers.ts";
 
 const N = 3000; // SETs
 const M = 5000; // GETs
@@ -191,3 +195,103 @@ Deno.test("server metrics: a saved snapshot read back compares equal to itself; 
     await Deno.remove(path);
   }
 });
+
+loadTest(
+  "bench serverMetrics: each test carries its servers' figures; a bad field is refused before any load",
+  async () => {
+    await using srv = await startLocalServer("redis");
+    const r = await bench({
+      target: srv.address,
+      tests: ["set", "get"],
+      requests: 4000,
+      clients: 4,
+      keyspace: 100,
+      serverMetrics: { intervalMs: 200, fields: ["stats.total_reads_processed:counter"] },
+    });
+    const [set, get] = r.tests;
+    const sf = set!.server!.nodes[0]!.fields;
+    const gf = get!.server!.nodes[0]!.fields;
+    assert.ok(sf["cmd.set.calls"]?.kind === "counter" && gf["cmd.get.calls"]?.kind === "counter");
+    assert.equal(sf["cmd.set.calls"].delta, 4000);
+    assert.equal(gf["cmd.get.calls"].delta, 4000);
+    // The set test's window holds no GET, the get test's no SET.
+    assert.equal(sf["cmd.get.calls"], undefined);
+    assert.ok(
+      gf["cmd.set.calls"] === undefined ||
+        (gf["cmd.set.calls"].kind === "counter" && gf["cmd.set.calls"].delta === 0),
+    );
+    assert.ok(sf["stats.total_reads_processed"]?.kind === "counter");
+    assert.ok(get!.server!.nodes[0]!.usecPerCall["get"]! > 0);
+
+    const before = await info(srv.address, "commandstats");
+    await assert.rejects(
+      bench({
+        target: srv.address,
+        tests: ["set"],
+        requests: 100,
+        serverMetrics: { fields: ["stats.no_such_field"] },
+      }),
+      /'stats\.no_such_field'/,
+    );
+    await assert.rejects(
+      bench({ target: srv.address, tests: ["set"], serverMetrics: { fields: ["nodots"] } }),
+      /section\.field/,
+    );
+    const after = await info(srv.address, "commandstats");
+    assert.equal(after["cmdstat_set"], before["cmdstat_set"], "no SET was sent");
+  },
+);
+
+loadTest(
+  "replay serverMetrics: the server's cmd_get + cmd_set over the replay equal the requests replayed",
+  async () => {
+    await using srv = await startLocalServer("memcached");
+    const path = await Deno.makeTempFile({ suffix: ".mbp" });
+    try {
+      const w = await syntheticProfile(path);
+      const get = w.op("get");
+      const set = w.op("set");
+      for (let c = 0; c < 3; c++) {
+        w.connection({
+          id: c,
+          protocol: "memcache-text",
+          openUs: 0,
+          sawOpen: true,
+          sawClose: false,
+        });
+      }
+      for (let i = 0; i < 3000; i++) {
+        const isSet = i % 3 === 0;
+        w.append({
+          t: i * 10,
+          conn: i % 3,
+          op: isSet ? set : get,
+          keyHi: i % 50,
+          keyLo: 7,
+          keyLen: 10,
+          valueLen: isSet ? 20 : NO_VALUE,
+          flags: 0,
+          ttl: isSet ? 0 : -1,
+          status: isSet ? Status.Stored : Status.Hit,
+          latency: 5,
+          slot: -1,
+          seq: Math.floor(i / 3),
+        });
+      }
+      await w.close();
+      const r = await replay({
+        profile: path,
+        target: srv.address,
+        speed: "max",
+        serverMetrics: true,
+      });
+      const f = r.server!.nodes[0]!.fields;
+      assert.ok(f["stats.cmd_get"]?.kind === "counter" && f["stats.cmd_set"]?.kind === "counter");
+      assert.equal(f["stats.cmd_set"].delta, 1000);
+      assert.equal(f["stats.cmd_get"].delta, 2000);
+      assert.equal(r.sent, 3000);
+    } finally {
+      await Deno.remove(path);
+    }
+  },
+);

@@ -5,6 +5,7 @@ import {
   type ShardResultLike,
   summarizeEncoded,
 } from "./_merge.ts";
+import { type MonitorOptions, resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
 import { chooseIo, endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
 import { parseRatePerSec } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
@@ -48,6 +49,8 @@ interface Resolved {
   >;
   requests: number | undefined;
   ratePerSec: number | undefined;
+  /** Server metrics settings, or undefined when off. */
+  serverMetrics: Omit<MonitorOptions, "nodes"> | undefined;
 }
 
 /**
@@ -196,6 +199,7 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       if (spec) plan.push({ name: spec.name, commands: [spec], weights: [1] });
     }
   }
+  const serverMetrics = resolveServerMetrics(o.serverMetrics, problems);
   if (problems.length > 0) {
     throw new MembenchError("invalid_argument", problems.join("\n"));
   }
@@ -235,6 +239,7 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     plan,
     requests,
     ratePerSec,
+    serverMetrics,
     shardBase: {
       targets,
       protocol,
@@ -294,6 +299,16 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       if (r.config.protocol === "resp" && step.commands.some((c) => c.command === "lrange")) {
         await fillListForLrange(r, result);
       }
+      // The servers' own view of this test: snapshots before, during and after it.
+      const monitor = r.serverMetrics
+        ? await ServerMonitor.start({
+          ...r.serverMetrics,
+          nodes: r.targets.map((target) => ({
+            target,
+            kind: r.config.protocol === "resp" ? "redis" as const : "memcached" as const,
+          })),
+        })
+        : undefined;
       const shards = splitShards(r, step);
       const progress = new ProgressTracker(
         step.name,
@@ -310,6 +325,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         }),
       ];
       const test = buildTestResult(step.name, step.commands, shardResults, r.ratePerSec);
+      if (monitor) test.server = (await monitor.stop()).report;
       result.tests.push(test);
       if (test.failure) {
         result.failure = test.failure;

@@ -3,6 +3,7 @@ import type { LatencySummary, SecondSample } from "../metrics/mod.ts";
 import type { KeyPattern, MixEntry, ValueSize } from "../workload/mod.ts";
 import type { ReconnectPolicy } from "./shard.ts";
 import type { Target, TlsOptions } from "../net/mod.ts";
+import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { BenchProtocol, McWorkload } from "./dialect.ts";
 
 /** Progress of a running bench, about once a second. */
@@ -109,6 +110,11 @@ export interface BenchOptions {
   reconnect?: Partial<ReconnectPolicy>;
   /** CLIENT SETNAME. @default {"membench"} */
   clientName?: string;
+  /**
+   * Server-side metrics per test: every target's INFO (or memcached stats) before, during and
+   * after it, as `TestResult.server`. @default {false}
+   */
+  serverMetrics?: boolean | ServerMetricsOptions;
   /** Aborting stops the run; the result so far is returned with `interrupted: true`. */
   signal?: AbortSignal;
   /** Called about once a second. */
@@ -197,6 +203,8 @@ export interface TestResult {
   commands: CommandResult[];
   /** Per second, all commands. */
   series: SecondResult[];
+  /** The servers' own figures over the test (with `serverMetrics`). */
+  server?: ServerReport;
   /** Encoded histograms for logs and merging: per command, total and per second. */
   histograms: Array<{
     name: string;

@@ -1,5 +1,11 @@
 import type { Target } from "../net/mod.ts";
-import { checkUserFields, defaultFields, type FieldDef, type ServerKind } from "./fields.ts";
+import {
+  checkUserFields,
+  defaultFields,
+  type FieldDef,
+  parseFieldSpec,
+  type ServerKind,
+} from "./fields.ts";
 import { type ServerReport, serverReport } from "./report.ts";
 import { NodeProbe, type NodeSnapshot } from "./snapshot.ts";
 
@@ -127,4 +133,52 @@ export class ServerMonitor {
   #close(): void {
     for (const p of this.#probes) p.close();
   }
+}
+
+/** Server metrics as a run's option: on with defaults (`true`) or with settings. */
+export interface ServerMetricsOptions {
+  /** Snapshots during the run every this many ms (0: before and after only). @default {1000} */
+  intervalMs?: number;
+  /** Fields besides the defaults: `section.field[:counter|gauge|text]` or defs. */
+  fields?: ReadonlyArray<string | FieldDef>;
+  /** Imbalance threshold, percent. @default {20} */
+  imbalanceThresholdPct?: number;
+  /** Search indexes whose `FT.INFO` to take. */
+  indexes?: readonly string[];
+}
+
+/**
+ * Resolves a run's `serverMetrics` option (field specs parsed) into monitor settings, or
+ * undefined when off; bad field specs are pushed to `problems`.
+ */
+export function resolveServerMetrics(
+  o: boolean | ServerMetricsOptions | undefined,
+  problems: string[],
+): Omit<MonitorOptions, "nodes"> | undefined {
+  if (o === undefined || o === false) return undefined;
+  const s: ServerMetricsOptions = o === true ? {} : o;
+  const fields: FieldDef[] = [];
+  for (const f of s.fields ?? []) {
+    try {
+      fields.push(typeof f === "string" ? parseFieldSpec(f) : f);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const every = s.intervalMs ?? 1000;
+  if (!(every >= 0)) {
+    problems.push(`Cannot use 'serverMetrics.intervalMs': must be >= 0: current value is ${every}`);
+  }
+  const t = s.imbalanceThresholdPct ?? 20;
+  if (!(t > 0)) {
+    problems.push(
+      `Cannot use 'serverMetrics.imbalanceThresholdPct': must be > 0: current value is ${t}`,
+    );
+  }
+  return {
+    intervalMs: every,
+    fields,
+    imbalanceThresholdPct: t,
+    ...(s.indexes ? { indexes: s.indexes } : {}),
+  };
 }

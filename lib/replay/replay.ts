@@ -13,6 +13,7 @@ import {
   type Target,
   type Transport,
 } from "../net/mod.ts";
+import { resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
 import { NO_VALUE, ProfileReader } from "../profile/mod.ts";
 import {
   FillPattern,
@@ -109,6 +110,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     : parseTarget(o.target ?? `127.0.0.1:${port}`, port);
   if (o.password !== undefined) base.password = o.password;
   if (o.user !== undefined) base.user = o.user;
+  const problems: string[] = [];
+  const serverMetrics = resolveServerMetrics(o.serverMetrics, problems);
+  if (problems.length > 0) throw new MembenchError("invalid_argument", problems.join("\n"));
   const choice = chooseIo(o.io ?? "auto", [base]);
   if (choice.problem !== undefined) throw new MembenchError("invalid_argument", choice.problem);
   const io = choice.io;
@@ -342,6 +346,15 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     engine.wake();
     engine.checkDone();
   };
+  const monitor = serverMetrics
+    ? await ServerMonitor.start({
+      ...serverMetrics,
+      nodes: [{ target: base, kind: protocol === "resp" ? "redis" : "memcached" }],
+    }).catch((e) => {
+      for (const c of conns) c.transport?.close();
+      throw e;
+    })
+    : undefined;
   const running = engine.run();
   try {
     await router();
@@ -355,6 +368,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     await running.catch(() => {});
     yielder.close();
   }
+  if (monitor) result.server = (await monitor.stop()).report;
   result.sent = sched.sentTotal;
   result.completed = sched.completed;
   result.errors = sched.errors;

@@ -6,6 +6,7 @@
  * @module
  */
 import type { LatencySummary } from "../metrics/mod.ts";
+import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { ReconnectPolicy, Target } from "../net/mod.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
 
@@ -86,6 +87,8 @@ export interface ReplayOptions {
   reconnect?: Partial<ReconnectPolicy>;
   /** Hot-loop I/O: io_uring on libc sockets, Deno's sockets, or auto (io_uring when it can). @default {"auto"} */
   io?: "auto" | "uring" | "deno";
+  /** Server-side metrics of the target over the replay (`ReplayResult.server`). @default {false} */
+  serverMetrics?: boolean | ServerMetricsOptions;
   /** Aborting stops the replay; the result so far is returned, `interrupted` set. */
   signal?: AbortSignal;
   /** About once a second. */
@@ -171,6 +174,8 @@ export interface ReplayResult {
   interrupted: boolean;
   /** Set when the target failed. */
   failure?: { code: string; message: string };
+  /** The target's own figures over the replay (with `serverMetrics`). */
+  server?: ServerReport;
   /** How faithful the replay was, with the checks of `thresholds`. */
   fidelity: FidelityReport;
 }
