@@ -1,50 +1,57 @@
-// deno-lint-ignore-file no-console
+/**
+ * `membench analyze`: flags -> `analyzeProfile()` -> the analysis renderers.
+ *
+ * @module
+ */
 import { analyzeProfile } from "../lib/analyze/mod.ts";
-import { MembenchError } from "../lib/errors/mod.ts";
 import { formatAnalysisHtml, formatAnalysisJson, formatAnalysisText } from "../lib/report/mod.ts";
-import { intFlag, parseFlags } from "./args.ts";
-import { EXIT } from "./exit_codes.ts";
+import { OUTPUT_FLAGS } from "./common_flags.ts";
+import { type CommandSpec, defined, int, text, withSpec } from "./flags.ts";
+import { runCommand } from "./runner.ts";
 
-export const ANALYZE_HELP = `membench analyze: what the traffic in a profile looks like
+const ANALYZE_FLAGS = {
+  json: withSpec(OUTPUT_FLAGS.json, { help: 'everything as JSON ("-" for stdout)' }),
+  html: text({
+    value: "FILE",
+    section: "Output",
+    help: "one self-contained HTML report with charts (no network needed to view)",
+  }),
+  maxKeys: int({
+    value: "N",
+    min: 1,
+    section: "Analysis",
+    help: "distinct keys counted exactly before a HyperLogLog estimate",
+    defaultText: "4000000",
+  }),
+  top: int({ value: "N", min: 1, section: "Analysis", help: "top keys listed", defaultText: "20" }),
+};
 
-Usage: membench analyze PROFILE [--json FILE|-] [--html FILE]
-
-      --json FILE       everything as JSON ("-" for stdout)
-      --html FILE       one self-contained HTML report with charts (no network needed to view)
-      --max-keys N      distinct keys counted exactly before a HyperLogLog estimate (default 4000000)
-      --top N           top keys listed (default 20)
-
-A truncated profile is analyzed up to its last whole block and marked partial (exit 0, with a
-warning). Exit codes: 0 ok, 2 invalid flags, 5 unreadable or corrupted profile.
-`;
+/** `membench analyze`: name, help and flags. */
+export const ANALYZE: CommandSpec<typeof ANALYZE_FLAGS> = {
+  name: "analyze",
+  summary: "what the traffic in a profile looks like",
+  usage: ["membench analyze PROFILE [--json FILE|-] [--html FILE]"],
+  flags: ANALYZE_FLAGS,
+  args: ["PROFILE"],
+  footer:
+    "A truncated profile is analyzed up to its last whole block and marked partial (exit 0, " +
+    "with a\nwarning). Exit codes: 0 ok, 2 invalid flags, 5 unreadable or corrupted profile.",
+};
 
 /** `membench analyze`: returns the exit code. */
-export async function analyzeCommand(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseFlags(argv, {
-    json: { type: "string" },
-    html: { type: "string" },
-    "max-keys": { type: "string" },
-    top: { type: "string" },
-    help: { type: "boolean" },
-  });
-  if (v.help) {
-    console.log(ANALYZE_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length !== 1) {
-    throw new MembenchError("invalid_argument", "membench analyze takes one PROFILE");
-  }
-  const maxExactKeys = intFlag("--max-keys", v["max-keys"], 1);
-  const topKeys = intFlag("--top", v.top, 1);
-  const a = await analyzeProfile(positionals[0]!, {
-    ...(maxExactKeys !== undefined ? { maxExactKeys } : {}),
-    ...(topKeys !== undefined ? { topKeys } : {}),
-  });
-  const json = v.json as string | undefined;
-  if (json === "-") console.log(formatAnalysisJson(a).trimEnd());
-  else console.log(formatAnalysisText(a).trimEnd());
-  if (json !== undefined && json !== "-") await Deno.writeTextFile(json, formatAnalysisJson(a));
-  if (v.html !== undefined) await Deno.writeTextFile(v.html as string, formatAnalysisHtml(a));
-  if (a.profile.partial) console.error(`membench: warning: ${a.profile.warning}`);
-  return EXIT.ok;
+export function analyzeCommand(argv: readonly string[]): Promise<number> {
+  return runCommand({
+    spec: ANALYZE,
+    interruptible: false,
+    prepare: ({ values, positionals: [profile] }) => ({ profile: profile!, v: values }),
+    async run({ profile, v }, ctx) {
+      const a = await analyzeProfile(profile, defined({ maxExactKeys: v.maxKeys, topKeys: v.top }));
+      if (v.json === "-") ctx.print(formatAnalysisJson(a).trimEnd());
+      else ctx.print(formatAnalysisText(a).trimEnd());
+      if (v.json !== undefined && v.json !== "-") await ctx.output(v.json, formatAnalysisJson(a));
+      if (v.html !== undefined) await ctx.output(v.html, formatAnalysisHtml(a));
+      if (a.profile.partial) ctx.note(`membench: warning: ${a.profile.warning}`);
+      return 0;
+    },
+  }, argv);
 }

@@ -1,256 +1,213 @@
-// deno-lint-ignore-file no-console
-import { MembenchError } from "../lib/errors/mod.ts";
+/**
+ * `membench replay`: flags -> `synthesize()` (synthetic mode) and `replay()` -> the replay
+ * renderers.
+ *
+ * @module
+ */
 import {
   type FidelityThresholds,
   replay,
   type ReplayOptions,
-  type ReplayProtocol,
   synthesize,
+  type SynthesizeResult,
 } from "../lib/replay/mod.ts";
-import { parseDurationMs } from "../lib/units/mod.ts";
-import { formatReplayText } from "../lib/report/mod.ts";
-import { intFlag, parseFlags } from "./args.ts";
-import { EXIT } from "./exit_codes.ts";
+import { formatReplayJson, formatReplayText, formatSyntheticLine } from "../lib/report/mod.ts";
+import { AUTH_FLAGS, OUTPUT_FLAGS, PROTOCOL_FLAG, TARGET_FLAGS } from "./common_flags.ts";
+import {
+  BadValue,
+  bool,
+  type CommandSpec,
+  custom,
+  defined,
+  duration,
+  int,
+  num,
+  oneOf,
+  type ParsedArgs,
+  type Problems,
+  withSpec,
+} from "./flags.ts";
+import { runCommand } from "./runner.ts";
 
-export const REPLAY_HELP =
-  `membench replay: play a profile against a server, and say how faithful it was
+const THRESHOLDS = "Fidelity thresholds (exit 4 when one fails)";
 
-Usage: membench replay PROFILE [-h HOST] [-p PORT | -u URI] [flags]
+const REPLAY_FLAGS = {
+  host: TARGET_FLAGS.host,
+  port: TARGET_FLAGS.port,
+  uri: withSpec(TARGET_FLAGS.uri, { help: "redis://[user:pass@]host:port, or host:port" }),
+  protocol: withSpec(PROTOCOL_FLAG, {
+    help: "the protocol to speak; others than the recorded one are translated for the commands " +
+      "that map",
+    defaultText: "the recorded one",
+  }),
+  ...AUTH_FLAGS,
+  mode: oneOf(["exact", "synthetic"], {
+    value: "M",
+    section: "Replay",
+    default: "exact",
+    help: "exact: the recorded events; synthetic: traffic generated from the profile's analysis " +
+      "(mix, popularity, sizes, TTLs, rate)",
+  }),
+  speed: custom({
+    value: "S",
+    section: "Replay",
+    default: "1",
+    help: "1 = recorded pace, 2 = twice as fast, max = as fast as replies allow, keeping each " +
+      "connection's recorded pipelining",
+  }, (s): number | "max" => {
+    if (s === "max") return "max";
+    const n = Number(s);
+    if (!(n > 0)) throw new BadValue("expected a number > 0 or max");
+    return n;
+  }),
+  loop: custom({
+    value: "L",
+    section: "Replay",
+    default: "once",
+    help: "once, N times, or forever (Ctrl+C stops cleanly)",
+  }, (s): number | "forever" => {
+    if (s === "once") return 1;
+    if (s === "forever") return "forever";
+    const n = Number(s);
+    if (!(Number.isInteger(n) && n >= 1)) throw new BadValue("expected once, a count or forever");
+    return n;
+  }),
+  connections: int({
+    value: "N",
+    min: 1,
+    section: "Replay",
+    help: "fold the recorded connections onto N, or multiply them",
+  }),
+  separateKeyspaces: bool({ section: "Replay", help: "multiplied copies use their own keys" }),
+  warmup: bool({
+    section: "Replay",
+    help: "first store the keys whose first access was a hit, with their sizes",
+  }),
+  seed: int({ value: "N", section: "Replay", help: "synthetic mode: seed", defaultText: "1" }),
+  duration: duration({
+    value: "D",
+    section: "Replay",
+    help: "synthetic mode: length of the traffic",
+    defaultText: "the recorded one",
+  }),
+  popularity: oneOf(["zipf", "empirical"], {
+    value: "P",
+    section: "Replay",
+    help: "synthetic mode: key popularity",
+    defaultText: "zipf if it fits well",
+  }),
+  maxHitRatioDiff: num({
+    value: "X",
+    section: THRESHOLDS,
+    help: "e.g. 0.02 (2 points) per read command",
+  }),
+  maxMixDiff: num({ value: "X", section: THRESHOLDS, help: "share of each command" }),
+  maxSizeKs: num({
+    value: "X",
+    section: THRESHOLDS,
+    help: "Kolmogorov-Smirnov distance of value sizes",
+  }),
+  maxLatenessP99: duration({ value: "D", section: THRESHOLDS, help: "e.g. 2ms" }),
+  maxRateError: num({
+    value: "X",
+    section: THRESHOLDS,
+    help: "mean relative error of events per second",
+  }),
+  maxErrors: num({ value: "N", section: THRESHOLDS, help: "errors allowed" }),
+  json: withSpec(OUTPUT_FLAGS.json, { help: 'the result as JSON ("-" for stdout)' }),
+};
 
-Target
-  -h, --host HOST            server (default 127.0.0.1)
-  -p, --port PORT            port (default 11211 for memcached, 6379 for RESP)
-  -u, --uri URI              redis://[user:pass@]host:port, or host:port
-  -a, --password PASS        AUTH / SASL password (or set REDISCLI_AUTH; never printed);
-                             --user NAME
-      --protocol P           memcache-text, memcache-meta, memcache-binary or resp (default:
-                             the recorded one; others are translated for the commands that map)
+/** `membench replay`: name, help and flags. */
+export const REPLAY: CommandSpec<typeof REPLAY_FLAGS> = {
+  name: "replay",
+  summary: "play a profile against a server, and say how faithful it was",
+  usage: ["membench replay PROFILE [-h HOST] [-p PORT | -u URI] [flags]"],
+  flags: REPLAY_FLAGS,
+  args: ["PROFILE"],
+  footer: "Exit codes: 0 ok, 2 invalid flags, 3 connection failure, 4 a threshold failed, 5 " +
+    "unreadable\nprofile, 130 interrupted (the partial report is printed).",
+};
 
-Replay
-      --mode M               exact (default): the recorded events; synthetic: traffic generated
-                             from the profile's analysis (mix, popularity, sizes, TTLs, rate)
-      --speed S              1 = recorded pace (default), 2 = twice as fast, max = as fast as
-                             replies allow, keeping each connection's recorded pipelining
-      --loop L               once (default), N times, or forever (Ctrl+C stops cleanly)
-      --connections N        fold the recorded connections onto N, or multiply them
-      --separate-keyspaces   multiplied copies use their own keys
-      --warmup               first store the keys whose first access was a hit, with their sizes
-      --seed N               synthetic mode: seed (default 1); --duration D: its length
-      --popularity P         synthetic mode: zipf or empirical (default: zipf if it fits well)
+type ReplayValues = ParsedArgs<typeof REPLAY_FLAGS>["values"];
 
-Fidelity thresholds (exit 4 when one fails)
-      --max-hit-ratio-diff X     e.g. 0.02 (2 points) per read command
-      --max-mix-diff X           share of each command
-      --max-size-ks X            Kolmogorov-Smirnov distance of value sizes
-      --max-lateness-p99 D       e.g. 2ms
-      --max-rate-error X         mean relative error of events per second
-      --max-errors N
+interface ReplayRun {
+  profile: string;
+  v: ReplayValues;
+  thresholds: FidelityThresholds;
+  target: string | undefined;
+}
 
-Output
-      --json FILE                the result as JSON ("-" for stdout)
-
-Exit codes: 0 ok, 2 invalid flags, 3 connection failure, 4 a threshold failed, 5 unreadable
-profile, 130 interrupted (the partial report is printed).
-`;
-
-const FLAGS = {
-  host: { type: "string", short: "h" },
-  port: { type: "string", short: "p" },
-  uri: { type: "string", short: "u" },
-  password: { type: "string", short: "a" },
-  user: { type: "string" },
-  protocol: { type: "string" },
-  mode: { type: "string" },
-  speed: { type: "string" },
-  loop: { type: "string" },
-  connections: { type: "string" },
-  "separate-keyspaces": { type: "boolean" },
-  warmup: { type: "boolean" },
-  seed: { type: "string" },
-  duration: { type: "string" },
-  popularity: { type: "string" },
-  "max-hit-ratio-diff": { type: "string" },
-  "max-mix-diff": { type: "string" },
-  "max-size-ks": { type: "string" },
-  "max-lateness-p99": { type: "string" },
-  "max-rate-error": { type: "string" },
-  "max-errors": { type: "string" },
-  json: { type: "string" },
-  help: { type: "boolean" },
-} as const;
-
-const PROTOCOLS = ["memcache-text", "memcache-meta", "memcache-binary", "resp"];
+function prepare(
+  { values: v, positionals }: ParsedArgs<typeof REPLAY_FLAGS>,
+  problems: Problems,
+): ReplayRun {
+  if (v.uri.length > 1) problems.add("membench replay takes one '--uri'");
+  const thresholds: FidelityThresholds = defined({
+    maxHitRatioDiff: v.maxHitRatioDiff,
+    maxMixDiff: v.maxMixDiff,
+    maxSizeKs: v.maxSizeKs,
+    maxRateError: v.maxRateError,
+    maxErrors: v.maxErrors,
+    maxLatenessP99Us: v.maxLatenessP99 === undefined ? undefined : v.maxLatenessP99 * 1000,
+  });
+  const target = v.uri.at(-1) ??
+    (v.host !== undefined || v.port !== undefined
+      ? `${v.host ?? "127.0.0.1"}${v.port !== undefined ? `:${v.port}` : ""}`
+      : undefined);
+  return { profile: positionals[0]!, v, thresholds, target };
+}
 
 /** `membench replay`: returns the exit code. */
-export async function replayCommand(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseFlags(argv, FLAGS);
-  if (v.help) {
-    console.log(REPLAY_HELP);
-    return EXIT.ok;
-  }
-  const s = (k: string) => v[k] as string | undefined;
-  const problems: string[] = [];
-  if (positionals.length !== 1) problems.push("membench replay takes one PROFILE");
-  const protocol = s("protocol");
-  if (protocol !== undefined && !PROTOCOLS.includes(protocol)) {
-    problems.push(
-      `Cannot use flag '--protocol': expected ${PROTOCOLS.join(", ")}: current value is ${
-        JSON.stringify(protocol)
-      }`,
-    );
-  }
-  const mode = s("mode") ?? "exact";
-  if (mode !== "exact" && mode !== "synthetic") {
-    problems.push(
-      `Cannot use flag '--mode': expected exact or synthetic: current value is ${
-        JSON.stringify(mode)
-      }`,
-    );
-  }
-  let speed: number | "max" = 1;
-  if (s("speed") !== undefined) {
-    speed = s("speed") === "max" ? "max" : Number(s("speed"));
-    if (speed !== "max" && !(speed > 0)) {
-      problems.push(
-        `Cannot use flag '--speed': expected a number > 0 or max: current value is ${
-          JSON.stringify(s("speed"))
-        }`,
-      );
-    }
-  }
-  let loop: number | "forever" = 1;
-  const l = s("loop");
-  if (l !== undefined && l !== "once") {
-    loop = l === "forever" ? "forever" : Number(l);
-    if (loop !== "forever" && !(Number.isInteger(loop) && loop >= 1)) {
-      problems.push(
-        `Cannot use flag '--loop': expected once, a count or forever: current value is ${
-          JSON.stringify(l)
-        }`,
-      );
-    }
-  }
-  const num = (flag: string) => {
-    const x = s(flag);
-    if (x === undefined) return undefined;
-    const n = Number(x);
-    if (!(n >= 0)) {
-      problems.push(
-        `Cannot use flag '--${flag}': expected a number >= 0: current value is ${
-          JSON.stringify(x)
-        }`,
-      );
-    }
-    return n;
-  };
-  const thresholds: FidelityThresholds = {};
-  const t = (k: keyof FidelityThresholds, flag: string) => {
-    const n = num(flag);
-    if (n !== undefined) thresholds[k] = n;
-  };
-  t("maxHitRatioDiff", "max-hit-ratio-diff");
-  t("maxMixDiff", "max-mix-diff");
-  t("maxSizeKs", "max-size-ks");
-  t("maxRateError", "max-rate-error");
-  t("maxErrors", "max-errors");
-  try {
-    if (s("max-lateness-p99") !== undefined) {
-      thresholds.maxLatenessP99Us = parseDurationMs(s("max-lateness-p99")!) * 1000;
-    }
-  } catch (e) {
-    problems.push(`Cannot use flag '--max-lateness-p99': ${(e as Error).message}`);
-  }
-  const connections = intFlag("--connections", s("connections"), 1);
-  const seed = intFlag("--seed", s("seed"), 0);
-  let durationMs: number | undefined;
-  try {
-    if (s("duration") !== undefined) durationMs = parseDurationMs(s("duration")!);
-  } catch (e) {
-    problems.push(`Cannot use flag '--duration': ${(e as Error).message}`);
-  }
-  const popularity = s("popularity");
-  if (popularity !== undefined && popularity !== "zipf" && popularity !== "empirical") {
-    problems.push(
-      `Cannot use flag '--popularity': expected zipf or empirical: current value is ${
-        JSON.stringify(popularity)
-      }`,
-    );
-  }
-  if (problems.length > 0) throw new MembenchError("invalid_argument", problems.join("\n"));
-  const port = s("port");
-  const target = s("uri") ??
-    (s("host") !== undefined || port !== undefined
-      ? `${s("host") ?? "127.0.0.1"}${port !== undefined ? `:${port}` : ""}`
-      : undefined);
-  const ac = new AbortController();
-  let sigints = 0;
-  const onSigint = () => {
-    if (++sigints > 1) Deno.exit(EXIT.interrupted);
-    ac.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
-  let tmp: string | undefined;
-  try {
-    let profile = positionals[0]!;
-    let synthetic: Awaited<ReturnType<typeof synthesize>> | undefined;
-    if (mode === "synthetic") {
-      tmp = await Deno.makeTempFile({ suffix: ".mbp" });
-      synthetic = await synthesize({
-        profile,
-        output: tmp,
-        ...(seed !== undefined ? { seed } : {}),
-        ...(durationMs !== undefined ? { durationMs } : {}),
-        ...(popularity !== undefined ? { popularity: popularity as "zipf" | "empirical" } : {}),
-        ...(connections !== undefined ? { connections } : {}),
-      });
-      console.error(
-        `synthetic: ${synthetic.events} events, ${synthetic.popularity} popularity over ${synthetic.keyspace} keys` +
-          `${synthetic.exponent ? ` (exponent ${synthetic.exponent})` : ""}, seed ${
-            seed ?? 1
-          }, digest ${synthetic.digest}`,
-      );
-      profile = tmp;
-    }
-    const password = s("password") ?? Deno.env.get("REDISCLI_AUTH");
-    const opts: ReplayOptions = {
-      profile,
-      speed,
-      loop,
-      thresholds,
-      signal: ac.signal,
-      ...(target !== undefined ? { target } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(s("user") !== undefined ? { user: s("user")! } : {}),
-      ...(protocol !== undefined ? { protocol: protocol as ReplayProtocol } : {}),
-      ...(connections !== undefined && mode === "exact" ? { connections } : {}),
-      ...(v["separate-keyspaces"] ? { separateKeyspaces: true } : {}),
-      ...(v.warmup ? { warmup: true } : {}),
-    };
-    const r = await replay(opts);
-    const out = synthetic
-      ? {
-        ...r,
-        synthetic: {
-          digest: synthetic.digest,
-          events: synthetic.events,
-          popularity: synthetic.popularity,
-          seed: seed ?? 1,
-        },
+export function replayCommand(argv: readonly string[]): Promise<number> {
+  return runCommand({
+    spec: REPLAY,
+    prepare,
+    async run({ profile, v, thresholds, target }, ctx) {
+      let tmp: string | undefined;
+      try {
+        let synthetic: { result: SynthesizeResult; seed: number } | undefined;
+        if (v.mode === "synthetic") {
+          tmp = await Deno.makeTempFile({ suffix: ".mbp" });
+          const result = await synthesize({
+            profile,
+            output: tmp,
+            ...defined({
+              seed: v.seed,
+              durationMs: v.duration,
+              popularity: v.popularity,
+              connections: v.connections,
+            }),
+          });
+          synthetic = { result, seed: v.seed ?? 1 };
+          ctx.note(formatSyntheticLine(result, synthetic.seed));
+          profile = tmp;
+        }
+        const opts: ReplayOptions = {
+          profile,
+          speed: v.speed,
+          loop: v.loop,
+          thresholds,
+          signal: ctx.signal,
+          ...defined({
+            target,
+            password: v.password,
+            user: v.user,
+            protocol: v.protocol,
+            connections: v.mode === "exact" ? v.connections : undefined,
+            separateKeyspaces: v.separateKeyspaces || undefined,
+            warmup: v.warmup || undefined,
+          }),
+        };
+        const r = await replay(opts);
+        if (v.json === "-") ctx.print(formatReplayJson(r, synthetic).trimEnd());
+        else ctx.print(formatReplayText(r));
+        if (v.json !== undefined && v.json !== "-") {
+          await ctx.output(v.json, formatReplayJson(r, synthetic));
+        }
+        return { interrupted: r.interrupted, failure: r.failure, pass: r.fidelity.pass };
+      } finally {
+        if (tmp) await Deno.remove(tmp).catch(() => {});
       }
-      : r;
-    if (s("json") === "-") console.log(JSON.stringify(out, null, 2));
-    else console.log(formatReplayText(r));
-    if (s("json") !== undefined && s("json") !== "-") {
-      await Deno.writeTextFile(s("json")!, JSON.stringify(out, null, 2) + "\n");
-    }
-    if (r.interrupted) return EXIT.interrupted;
-    if (r.failure) {
-      console.error(`membench: ${r.failure.message}`);
-      return EXIT.connection;
-    }
-    return r.fidelity.pass ? EXIT.ok : EXIT.threshold;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
-    if (tmp) await Deno.remove(tmp).catch(() => {});
-  }
+    },
+  }, argv);
 }
