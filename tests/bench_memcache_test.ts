@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import {
   bench,
-  type BenchProtocol,
   type BenchResult,
   McConnection,
   parseTarget,
+  type ProtocolName,
   startLocalServer,
 } from "../mod.ts";
 import { loadTest, runCli, until } from "./helpers.ts";
 
-const PROTOCOLS: BenchProtocol[] = ["memcache-text", "memcache-meta", "memcache-binary"];
+const PROTOCOLS: ProtocolName[] = ["memcache-text", "memcache-meta", "memcache-binary"];
 // Both hot loops: io_uring on libc sockets, and Deno's sockets.
 const IOS = ["uring", "deno"] as const;
 
@@ -155,7 +155,7 @@ for (const [protocol, io] of PROTOCOLS.flatMap((p) => IOS.map((io) => [p, io] as
   );
 }
 
-async function checkMultigetNoreplyTtl(protocol: BenchProtocol): Promise<void> {
+async function checkMultigetNoreplyTtl(protocol: ProtocolName): Promise<void> {
   await using srv = await startLocalServer("memcached");
   const before = await stats(srv.address);
   const r = await bench({
@@ -214,7 +214,7 @@ for (const protocol of PROTOCOLS) {
 
 // The TTL and flags each command sets, as the server holds them: keys that only this check
 // touches, read back with meta `mg <key> t f` (remaining TTL, client flags).
-async function checkTtlAndFlags(protocol: BenchProtocol): Promise<void> {
+async function checkTtlAndFlags(protocol: ProtocolName): Promise<void> {
   await using srv = await startLocalServer("memcached");
   const keys = Array.from({ length: 20 }, (_, i) => `ttl:${String(i).padStart(2, "0")}`);
   const run = (tests: string[], extra: Partial<Parameters<typeof bench>[0]>) =>

@@ -20,18 +20,8 @@ import {
   type Target,
   type Transport,
 } from "../net/mod.ts";
+import { COMMON_FORMS, type CommonOp, type ProtocolName } from "../protocol/mod.ts";
 import type { CommandSpec } from "../workload/mod.ts";
-
-/** The wire protocol a bench speaks. */
-export type BenchProtocol = "resp" | "memcache-text" | "memcache-meta" | "memcache-binary";
-
-/** The protocols {@linkcode BenchProtocol} allows. */
-export const BENCH_PROTOCOLS: readonly BenchProtocol[] = [
-  "resp",
-  "memcache-text",
-  "memcache-meta",
-  "memcache-binary",
-];
 
 /** memcached-specific workload settings. */
 export interface McWorkload {
@@ -81,7 +71,7 @@ export interface Dialect {
 /** Settings a dialect needs. */
 export interface DialectConfig {
   /** Protocol. */
-  protocol: BenchProtocol;
+  protocol: ProtocolName;
   /** Key prefix of `__key__` / memcached keys. */
   keyPrefix: string;
   /** Keys. */
@@ -169,7 +159,6 @@ export function makeDialect(cfg: DialectConfig): Dialect {
   };
 }
 
-const META_MODE: Record<string, string> = { add: "ME", replace: "MR", append: "MA", prepend: "MP" };
 const BIN_WRITE: Record<string, [number, number]> = {
   set: [BinOp.Set, BinOp.SetQ],
   add: [BinOp.Add, BinOp.AddQ],
@@ -188,7 +177,7 @@ const BIN_WRITE: Record<string, [number, number]> = {
  * quiet `mg … q` then `mn`, binary GETKQ … then NOOP).
  */
 export function compileMemcache(
-  protocol: BenchProtocol,
+  protocol: ProtocolName,
   spec: CommandSpec,
   keyPrefix: string,
   keyspace: number,
@@ -253,7 +242,8 @@ export function compileMemcache(
     else if (name === "touch") lit("mg "), P.push(...key()), lit(` T${o.ttl}${q}\r\n`);
     else {
       lit("ms "), P.push(...key()), lit(" "), P.push({ dataLength: true });
-      const mode = META_MODE[name] ? ` ${META_MODE[name]}` : "";
+      const metaMode = COMMON_FORMS[name as CommonOp]?.metaMode;
+      const mode = metaMode ? ` ${metaMode}` : "";
       lit(` T${o.ttl} F${o.flags}${mode}${q}\r\n`), P.push({ data: true }), lit("\r\n");
     }
     if (!quiet) return { parts: P, end: { kind: "line" }, hits: writeHits };

@@ -7,10 +7,4 @@
 export * from "./types.ts";
 export { bench, resolveBenchOptions } from "./bench.ts";
 export { type ReconnectPolicy, runShard, type ShardConfig, type ShardResult } from "./shard.ts";
-export {
-  BENCH_PROTOCOLS,
-  type BenchProtocol,
-  compileCommand,
-  compileMemcache,
-  type McWorkload,
-} from "./dialect.ts";
+export { compileCommand, compileMemcache, type McWorkload } from "./dialect.ts";

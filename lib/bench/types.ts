@@ -4,7 +4,8 @@ import type { KeyPattern, MixEntry, ValueSize } from "../workload/mod.ts";
 import type { ReconnectPolicy } from "./shard.ts";
 import type { Target, TlsOptions } from "../net/mod.ts";
 import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
-import type { BenchProtocol, McWorkload } from "./dialect.ts";
+import type { McWorkload } from "./dialect.ts";
+import type { ProtocolName } from "../protocol/mod.ts";
 
 /** Progress of a running bench, about once a second. */
 export interface BenchProgress {
@@ -51,7 +52,7 @@ export interface BenchOptions {
    * `incr`, `decr`, `touch`, `version`); `user`/`password` authenticate (binary: SASL PLAIN).
    * @default {"resp"}
    */
-  protocol?: BenchProtocol;
+  protocol?: ProtocolName;
   /** memcached: keys per read request (multi-get). @default {1} */
   multiget?: number;
   /** memcached: writes without replies (text noreply, meta q, binary quiet), fenced by mn/NOOP. @default {false} */
@@ -231,7 +232,7 @@ export interface BenchConfig {
   /** RESP3. */
   resp3: boolean;
   /** Wire protocol. */
-  protocol: BenchProtocol;
+  protocol: ProtocolName;
   /** memcached settings (memcached protocols only). */
   memcache?: McWorkload;
   /** Clients. */

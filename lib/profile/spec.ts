@@ -99,14 +99,6 @@ export const STATUS_NAMES: readonly string[] = [
 ];
 
 /**
- * The protocol of a connection.
- *
- * @deprecated Use {@linkcode ProtocolName}; the RESP version is
- * {@linkcode ProfileConnection.respVersion}.
- */
-export type ProfileProtocol = ProtocolName;
-
-/**
  * What profiles written before membench had one protocol name said for RESP connections:
  * `resp2` and `resp3`. The reader turns them into protocol `resp` and a `respVersion`.
  */

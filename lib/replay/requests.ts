@@ -16,13 +16,6 @@ import {
 } from "../protocol/mod.ts";
 import { encodeCommand, type RespArg } from "../protocol/resp/mod.ts";
 
-/**
- * The protocol a replay speaks to its target.
- *
- * @deprecated Use {@linkcode ProtocolName}; this alias goes once replay uses it.
- */
-export type ReplayProtocol = ProtocolName;
-
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /**
@@ -288,13 +281,6 @@ const BINARY: Partial<Record<CommonOp, BinaryShape>> = {
   decr: binaryShape("decr", false, false, "counter"),
   touch: binaryShape("touch", false, false, "ttl"),
 };
-
-/**
- * The common operation an op name stands for, whatever protocol recorded it.
- *
- * @deprecated Use {@linkcode CommonOp}.
- */
-export type Canonical = CommonOp;
 
 /**
  * The common operation of a recorded op name, or undefined when it has none, from the command
