@@ -8,6 +8,7 @@ import {
   parseTarget,
   readServerSnapshot,
   replay,
+  runScenario,
   saveServerSnapshot,
   ServerMonitor,
   startLocalServer,
@@ -295,3 +296,45 @@ loadTest(
     }
   },
 );
+
+loadTest("scenario phases carry server.* metrics that thresholds can use", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "membench-server-metrics-" });
+  try {
+    const r = await runScenario(
+      "server-metrics",
+      { server: "redis", seed: 1, outDir, history: false, print: "none" },
+      async (run) => {
+        await run.bench({
+          tests: ["set"],
+          requests: 1500,
+          clients: 2,
+          keyspace: 50,
+          thresholds: [
+            "server.cmd.set.calls == 1500",
+            "server.evicted_keys == 0",
+            "server.imbalance.max < 20%",
+            "server.cmd.set.usec_per_call < 1000",
+            "server.used_memory.growth < 64MiB",
+          ],
+        });
+        await run.bench({
+          name: "failing",
+          tests: ["get"],
+          requests: 500,
+          clients: 2,
+          thresholds: ["server.cmd.get.calls == 499"],
+        });
+      },
+    );
+    assert.equal(r.phases.length, 2, JSON.stringify(r.error));
+    const ok = r.phases[0]!;
+    const failing = r.phases[1]!;
+    assert.ok(ok.state === "passed", JSON.stringify(ok));
+    assert.equal(ok.thresholds.length, 5);
+    assert.ok(ok.thresholds.every((t) => t.pass));
+    assert.ok(failing.state === "failed", JSON.stringify(failing));
+    assert.equal(failing.thresholds[0]!.value, 500);
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});

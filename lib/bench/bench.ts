@@ -20,7 +20,8 @@ import {
   resolveMemcacheCommand,
   type ValueSize,
 } from "../workload/mod.ts";
-import { BENCH_PROTOCOLS, type McWorkload } from "./dialect.ts";
+import type { McWorkload } from "./dialect.ts";
+import { PROTOCOL_NAMES } from "../protocol/mod.ts";
 import { runShard, type ShardConfig, type ShardResult, type ShardTick } from "./shard.ts";
 import { connectTurns } from "./_turns.ts";
 import type {
@@ -77,9 +78,9 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     return x;
   };
   const protocol = o.protocol ?? "resp";
-  if (!BENCH_PROTOCOLS.includes(protocol)) {
+  if (!PROTOCOL_NAMES.includes(protocol)) {
     problems.push(
-      `Cannot use 'protocol': must be one of ${BENCH_PROTOCOLS.join(", ")}: current value is ${
+      `Cannot use 'protocol': must be one of ${PROTOCOL_NAMES.join(", ")}: current value is ${
         JSON.stringify(protocol)
       }`,
     );
@@ -317,13 +318,19 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         shards.length,
         options.onProgress,
       );
-      const shardResults = pool ? await pool.run(shards, progress, options.signal) : [
-        await runShard(shards[0]!, {
-          ready: () => Promise.resolve(),
-          tick: (t) => progress.tick(0, t),
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
-      ];
+      let shardResults: ShardResultLike[];
+      try {
+        shardResults = pool ? await pool.run(shards, progress, options.signal) : [
+          await runShard(shards[0]!, {
+            ready: () => Promise.resolve(),
+            tick: (t) => progress.tick(0, t),
+            ...(options.signal ? { signal: options.signal } : {}),
+          }),
+        ];
+      } catch (e) {
+        await monitor?.stop();
+        throw e;
+      }
       const test = buildTestResult(step.name, step.commands, shardResults, r.ratePerSec);
       if (monitor) test.server = (await monitor.stop()).report;
       result.tests.push(test);

@@ -85,6 +85,8 @@ export class ServerMonitor {
       m.#timer = setInterval(() => {
         if (m.#busy === undefined) m.#busy = m.#sample().finally(() => m.#busy = undefined);
       }, every);
+      // A monitor nobody stopped must not keep the process alive.
+      Deno.unrefTimer(m.#timer);
     }
     return m;
   }

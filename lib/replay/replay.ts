@@ -367,8 +367,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     ac.abort(); // ends the engine if the router failed
     await running.catch(() => {});
     yielder.close();
+    const server = await monitor?.stop();
+    if (server) result.server = server.report;
   }
-  if (monitor) result.server = (await monitor.stop()).report;
   result.sent = sched.sentTotal;
   result.completed = sched.completed;
   result.errors = sched.errors;

@@ -32,6 +32,8 @@ export function benchPhase(ctx: PhaseContext, o: BenchPhaseOptions): Promise<Ben
     ...(protocol !== undefined ? { protocol } : {}),
     ...(target !== undefined ? { target } : {}),
     seed: bo.seed ?? ctx.seed,
+    // Every phase result carries its servers' figures (server.* metrics) unless turned off.
+    serverMetrics: bo.serverMetrics ?? true,
   };
   resolveBenchOptions(opts); // every problem with the options, before any load
   return ctx.run({

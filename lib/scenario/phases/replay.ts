@@ -69,6 +69,8 @@ export function replayPhase(
     ...ro,
     ...(target !== undefined ? { target } : {}),
     ...(fidelity !== undefined ? { thresholds: fidelity } : {}),
+    // Every phase result carries its server's figures (server.* metrics) unless turned off.
+    serverMetrics: ro.serverMetrics ?? true,
   };
   const name = ctx.phaseName("replay", given);
   const shown = {
