@@ -27,3 +27,4 @@ export * from "./lib/profile/mod.ts";
 export * from "./lib/scenario/mod.ts";
 export * from "./lib/vector/mod.ts";
 export { VERSION } from "./lib/version.ts";
+export * from "./lib/monitor/mod.ts";

@@ -9,12 +9,19 @@ import type { Analysis } from "../analyze/mod.ts";
 import type { BenchResult } from "../bench/mod.ts";
 import type { RecordResult } from "../capture/mod.ts";
 import type { ReplayResult } from "../replay/mod.ts";
+import type { VectorLoadResult, VectorQueryResult } from "../vector/mod.ts";
 import type { LocalServer, LocalServerOptions } from "./local_server.ts";
 import type { MetricSet } from "./metrics.ts";
 import type { AnalyzePhaseOptions } from "./phases/analyze.ts";
 import type { BenchPhaseOptions } from "./phases/bench.ts";
 import type { RecordPhaseOptions } from "./phases/record.ts";
 import type { ReplayPhaseOptions, ReplayPhaseResult } from "./phases/replay.ts";
+import type {
+  VectorDeletePhaseOptions,
+  VectorLoadPhaseOptions,
+  VectorQueryPhaseOptions,
+  VectorUpdatePhaseOptions,
+} from "./phases/vector.ts";
 
 /** The handle a scenario's function gets: phases, checks and the scenario's defaults. */
 export interface Run {
@@ -38,6 +45,20 @@ export interface Run {
   analyze(options: AnalyzePhaseOptions | string): Promise<Analysis>;
   /** A replay phase: exact or synthetic. */
   replay(options: ReplayPhaseOptions): Promise<ReplayPhaseResult>;
+  /**
+   * A vec-load phase: creates the vector index, loads a dataset as hashes, waits for the index;
+   * metrics `load.vectors_per_s`, `index.failures`, `index.build_time`, `memory.growth`, ….
+   */
+  vectorLoad(options: VectorLoadPhaseOptions): Promise<VectorLoadResult>;
+  /** A vec-update phase: rewrites keys with (other) dataset rows; returns the new segments. */
+  vectorUpdate(options: VectorUpdatePhaseOptions): Promise<VectorLoadResult>;
+  /** A vec-delete phase: deletes keys; returns the segments left. */
+  vectorDelete(options: VectorDeletePhaseOptions): Promise<VectorLoadResult>;
+  /**
+   * A vec-query phase: KNN queries scored against exact ground truth; metrics `recall.mean`,
+   * `recall.p5`, `query.p99`, `qps`, `partial`, ….
+   */
+  vectorQuery(options: VectorQueryPhaseOptions): Promise<VectorQueryResult>;
   /** A custom phase: journaled and timed; a throw makes it an error. */
   step<R>(name: string, fn: (signal: AbortSignal) => Promise<R> | R): Promise<R>;
   /** Records a check; never throws. A function that throws fails the check. */
@@ -49,5 +70,13 @@ export interface Run {
   /** Runs `fn` when the scenario ends (last registered, first run). */
   onTeardown(fn: () => void | Promise<void>): void;
   /** The named figures of a phase result, as thresholds see them. */
-  metricsOf(result: BenchResult | ReplayResult | Analysis | RecordResult): MetricSet;
+  metricsOf(
+    result:
+      | BenchResult
+      | ReplayResult
+      | Analysis
+      | RecordResult
+      | VectorLoadResult
+      | VectorQueryResult,
+  ): MetricSet;
 }

@@ -10,6 +10,66 @@ export interface LocalServerOptions {
   startTimeoutMs?: number;
   /** Extra environment variables for the server (`SASL_CONF_PATH` for memcached -S). */
   env?: Record<string, string>;
+  /**
+   * Modules to load into `redis-server` (`--loadmodule path args…`), such as a search module:
+   * `[{ path: "/opt/redisearch.so", args: ["DEFAULT_DIALECT", "2"] }]`.
+   */
+  modules?: LocalServerModule[];
+}
+
+/** A module for {@linkcode startLocalServer}: its shared library and its arguments. */
+export interface LocalServerModule {
+  /** Path of the module's shared library (`.so`). */
+  path: string;
+  /** Module arguments, after the path. */
+  args?: string[];
+}
+
+// `--loadmodule` arguments, each module's file checked first so that a typo is named plainly.
+async function moduleArgs(
+  kind: string,
+  modules: LocalServerModule[] | undefined,
+): Promise<string[]> {
+  if (modules === undefined || modules.length === 0) return [];
+  if (kind !== "redis") {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot load modules into ${kind}: only redis-server takes modules (--loadmodule)`,
+    );
+  }
+  const out: string[] = [];
+  for (const [i, m] of modules.entries()) {
+    if (m === null || typeof m !== "object" || typeof m.path !== "string" || m.path === "") {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use module ${i}: expected { path, args? }: current value is ${JSON.stringify(m)}`,
+      );
+    }
+    if (
+      m.args !== undefined && (!Array.isArray(m.args) || m.args.some((a) => typeof a !== "string"))
+    ) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use the arguments of module ${m.path}: expected a list of strings`,
+      );
+    }
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(m.path);
+    } catch (e) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot load module ${m.path}: ${
+          e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+        }`,
+      );
+    }
+    if (!st.isFile) {
+      throw new MembenchError("invalid_argument", `Cannot load module ${m.path}: not a file`);
+    }
+    out.push("--loadmodule", m.path, ...(m.args ?? []));
+  }
+  return out;
 }
 
 /** A server process started by membench on 127.0.0.1; stop it with `await using` or `stop()`. */
@@ -43,10 +103,11 @@ export function freePort(): number {
 
 /**
  * Starts `redis-server` or `memcached` from the machine's binaries on a free loopback port, with
- * persistence off, and waits until it accepts connections.
+ * persistence off and the `modules` loaded (redis), and waits until it accepts connections.
  *
  * @throws {MembenchError} `invalid_argument` naming the package to install when the binary is
- *   missing; `connection` when it does not start in time.
+ *   missing, or a module file that does not exist; `connection` when it does not start in time
+ *   (a module that fails to load ends the server: its last lines of stderr are in the message).
  */
 export async function startLocalServer(
   kind: "redis" | "memcached",
@@ -54,6 +115,7 @@ export async function startLocalServer(
 ): Promise<LocalServer> {
   const { bin, pkg } = BINARIES[kind];
   const timeoutMs = options.startTimeoutMs ?? 10_000;
+  const loadModules = await moduleArgs(kind, options.modules);
   for (let attempt = 0;; attempt++) {
     const port = options.port ?? freePort();
     const args = kind === "redis"
@@ -66,6 +128,7 @@ export async function startLocalServer(
         "",
         "--appendonly",
         "no",
+        ...loadModules,
         ...(options.args ?? []),
       ]
       : [

@@ -3,7 +3,9 @@ import type { Analysis, Distribution } from "../analyze/mod.ts";
 import type { BenchResult, TestResult } from "../bench/mod.ts";
 import type { RecordResult } from "../capture/mod.ts";
 import { decodeHistogram, type LatencySummary } from "../metrics/mod.ts";
+import type { ServerReport } from "../monitor/mod.ts";
 import type { ReplayResult } from "../replay/mod.ts";
+import type { VectorLoadResult, VectorQueryResult } from "../vector/mod.ts";
 
 /** What a metric measures, which decides the units a threshold may use. */
 export type MetricKind = "time" | "ratio" | "count" | "rate" | "bytes" | "number";
@@ -110,6 +112,51 @@ function segmentOf(name: string, command: string): string {
  * m["get.p99"]; // { value: 310, kind: "time" }
  * ```
  */
+// The servers' figures of a phase (`serverMetrics`): `server.<section>.<field>` and, without
+// the section, `server.<field>`: counters as their delta (and `.rate`), gauges as their last
+// value (and `.growth`, `.max`), summed over nodes; `server.cmd.<command>.usec_per_call` (server
+// time per call, mean over nodes); `server.imbalance.max` (largest deviation from the nodes'
+// mean, a ratio); `server.errors` (failed snapshots).
+function putServer(b: MetricBuilder, prefix: string, r: ServerReport | undefined): void {
+  if (r === undefined) return;
+  // Full names under the prefix (a bench test's name); short ones without it and without the
+  // INFO section stand for them while they are unambiguous.
+  const put = (name: string, value: number | undefined, kind: MetricKind, short?: string) => {
+    b.put(`${prefix}server.${name}`, value, kind);
+    for (const n of [short, prefix ? name : undefined]) {
+      if (n !== undefined) b.alias(`server.${n}`, `${prefix}server.${name}`);
+    }
+    if (short !== undefined && prefix) {
+      b.alias(`${prefix}server.${short}`, `${prefix}server.${name}`);
+    }
+  };
+  const kindOf = (field: string): MetricKind =>
+    /memory|bytes|_sz_|malloced/.test(field) ? "bytes" : "count";
+  for (const [field, a] of Object.entries(r.aggregate)) {
+    const kind = kindOf(field);
+    const dot = field.indexOf(".");
+    const short = dot > 0 && !field.startsWith("cmd.") ? field.slice(dot + 1) : undefined;
+    const sfx = (k: string) => (short === undefined ? undefined : `${short}${k}`);
+    if (a.delta) {
+      put(field, a.delta.sum, kind, sfx(""));
+      put(`${field}.rate`, a.rate!.sum, "rate", sfx(".rate"));
+    } else if (a.last) {
+      put(field, a.last.sum, field.endsWith("ratio") ? "number" : kind, sfx(""));
+      put(`${field}.growth`, a.growth!.sum, kind, sfx(".growth"));
+      put(`${field}.max`, a.last.max, kind, sfx(".max"));
+    }
+  }
+  const perCall: Record<string, number[]> = {};
+  for (const n of r.nodes) {
+    for (const [c, v] of Object.entries(n.usecPerCall)) (perCall[c] ??= []).push(v);
+  }
+  for (const [c, vs] of Object.entries(perCall)) {
+    put(`cmd.${c}.usec_per_call`, vs.reduce((x, y) => x + y, 0) / vs.length, "number");
+  }
+  put("imbalance.max", r.imbalanceMaxPct / 100, "ratio");
+  put("errors", r.nodes.reduce((a, n) => a + n.errors.length, 0), "count");
+}
+
 export function benchMetrics(r: BenchResult): MetricSet {
   const b = new MetricBuilder();
   let requests = 0, errors = 0, late = 0, lateClient = 0, reconnects = 0, durationMs = 0;
@@ -156,6 +203,7 @@ export function benchMetrics(r: BenchResult): MetricSet {
       }
       single = single === undefined ? { t, i } : { t, i: -1 };
     }
+    putServer(b, `${tname}.`, t.server);
     const only = t.commands.length === 1 ? t.commands[0]! : undefined;
     if (!only || segmentOf(only.name, only.command) !== tname) {
       b.put(`${tname}.ops`, t.opsPerSec, "rate");
@@ -228,6 +276,7 @@ export function replayMetrics(r: ReplayResult): MetricSet {
   b.put("fidelity.mix_diff", Math.max(0, ...f.mix.map((m) => m.diff)), "ratio");
   b.put("fidelity.hit_ratio_diff", Math.max(0, ...f.hitRatio.map((h) => h.diff)), "ratio");
   b.put("fidelity.pass", f.pass ? 1 : 0, "number");
+  putServer(b, "", r.server);
   return b.done();
 }
 
@@ -284,10 +333,83 @@ export function recordMetrics(r: RecordResult): MetricSet {
   return b.done();
 }
 
+/**
+ * The named figures of a vec-load, vec-update or vec-delete phase: `load.vectors` (requests the
+ * server answered without error), `load.requests` (sent), `load.errors`, `load.duration` (first
+ * send to last reply), `load.vectors_per_s` (vectors indexed per second: answered over load time
+ * plus index build time), `load.requests_per_s` (answered over load time), `load.p50` …
+ * `load.max` (HSET or DEL service time), `index.build_time` (last reply to the index settled),
+ * `index.failures` (new `hash_indexing_failures`), `index.num_docs`, `index.bytes` and
+ * `index.vector_bytes` (FT.INFO sizes), `memory.growth` (`used_memory` after minus before),
+ * `reconnects`, and `errors` (as `load.errors`).
+ */
+export function vectorLoadMetrics(r: VectorLoadResult): MetricSet {
+  const b = new MetricBuilder();
+  const errors = Object.values(r.errors).reduce((a, n) => a + n, 0);
+  b.put("load.vectors", r.ok, "count");
+  b.put("load.requests", r.sent, "count");
+  b.put("load.errors", errors, "count");
+  b.put("errors", errors, "count");
+  b.put("load.duration", r.loadMs * 1000, "time");
+  b.put("load.vectors_per_s", r.vectorsPerSec, "rate");
+  b.put("load.requests_per_s", r.requestsPerSec, "rate");
+  putPercentiles(b, "load", r.latency.service);
+  b.put("index.build_time", r.indexWaitMs * 1000, "time");
+  b.put("index.failures", r.indexFailures, "count");
+  b.put("index.num_docs", r.numDocs, "count");
+  b.put("index.bytes", r.memory.indexBytes, "bytes");
+  b.put("index.vector_bytes", r.memory.vectorIndexBytes, "bytes");
+  b.put("memory.growth", r.memory.growth, "bytes");
+  b.put("reconnects", r.reconnects, "count");
+  return b.done();
+}
+
+/**
+ * The named figures of a vec-query phase: `recall.mean`, `recall.min`, `recall.p5`,
+ * `recall.p50`, `recall.p95` (recall@k, ratios 0..1, over the queries answered without error);
+ * `query.p50` … `query.p9999`, `query.min`, `query.mean`, `query.max` (response time from the
+ * intended send in open loop, else service time), `query.service.p99` …; `qps` (answered per
+ * second), `queries` (sent), `completed`, `errors`, `error_rate`, `timeouts` (replies that were a
+ * query timeout), `partial` (replies with fewer than min(k, matching keys) results: cut short by
+ * the server's timeout), `partial_ratio`, `late` (open loop), `reconnects`, `truth.matched`.
+ */
+export function vectorQueryMetrics(r: VectorQueryResult): MetricSet {
+  const b = new MetricBuilder();
+  const errors = Object.values(r.errors).reduce((a, n) => a + n, 0);
+  if (r.recall.scored > 0) {
+    b.put("recall.mean", r.recall.mean, "ratio");
+    b.put("recall.min", r.recall.min, "ratio");
+    b.put("recall.p5", r.recall.p5, "ratio");
+    b.put("recall.p50", r.recall.p50, "ratio");
+    b.put("recall.p95", r.recall.p95, "ratio");
+  }
+  b.put("recall.scored", r.recall.scored, "count");
+  const open = r.latency.response !== undefined;
+  putLatency(b, "query", r.summary);
+  putPercentiles(b, "query", open ? r.latency.response : r.latency.service);
+  putPercentiles(b, "query.service", r.latency.service);
+  b.put("qps", r.qps, "rate");
+  b.put("queries", r.sent, "count");
+  b.put("completed", r.completed, "count");
+  b.put("errors", errors, "count");
+  b.put("error_rate", r.completed > 0 ? errors / r.completed : 0, "ratio");
+  b.put("timeouts", r.timeouts, "count");
+  b.put("partial", r.partial, "count");
+  b.put("partial_ratio", r.completed > 0 ? r.partial / r.completed : 0, "ratio");
+  b.put("late", r.late, "count");
+  b.put("reconnects", r.reconnects, "count");
+  b.put("truth.matched", r.truth.matched, "count");
+  return b.done();
+}
+
 /** The named figures of any phase result, told apart by shape. */
 export function metricsOfAny(
-  r: BenchResult | ReplayResult | Analysis | RecordResult,
+  r: BenchResult | ReplayResult | Analysis | RecordResult | VectorLoadResult | VectorQueryResult,
 ): MetricSet {
+  if ("kind" in r && r.kind === "vector-query") return vectorQueryMetrics(r);
+  if ("kind" in r && typeof r.kind === "string" && r.kind.startsWith("vector-")) {
+    return vectorLoadMetrics(r as VectorLoadResult);
+  }
   if ("tests" in r) return benchMetrics(r);
   if ("fidelity" in r) return replayMetrics(r);
   if ("keys" in r && "totals" in r) return analysisMetrics(r);

@@ -15,6 +15,12 @@ export type { RecordPhaseOptions } from "./phases/record.ts";
 export type { AnalyzePhaseOptions } from "./phases/analyze.ts";
 export type { ReplayPhaseOptions, ReplayPhaseResult } from "./phases/replay.ts";
 export type {
+  VectorDeletePhaseOptions,
+  VectorLoadPhaseOptions,
+  VectorQueryPhaseOptions,
+  VectorUpdatePhaseOptions,
+} from "./phases/vector.ts";
+export type {
   CheckRecord,
   PhaseRecord,
   PhaseState,

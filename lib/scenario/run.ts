@@ -27,6 +27,12 @@ import { benchPhase } from "./phases/bench.ts";
 import { recordPhase } from "./phases/record.ts";
 import { replayPhase } from "./phases/replay.ts";
 import { stepPhase } from "./phases/step.ts";
+import {
+  vectorDeletePhase,
+  vectorLoadPhase,
+  vectorQueryPhase,
+  vectorUpdatePhase,
+} from "./phases/vector.ts";
 import { redactSecrets } from "./redact.ts";
 import { probeServer, type ServerInfo } from "./server_info.ts";
 import {
@@ -538,6 +544,10 @@ export class ScenarioRun<T> {
       analyze: (o) => analyzePhase(ctx, o),
       replay: (o) => replayPhase(ctx, o),
       step: (name, fn) => stepPhase(ctx, name, fn),
+      vectorLoad: (o) => vectorLoadPhase(ctx, o),
+      vectorUpdate: (o) => vectorUpdatePhase(ctx, o),
+      vectorDelete: (o) => vectorDeletePhase(ctx, o),
+      vectorQuery: (o) => vectorQueryPhase(ctx, o),
       check: (name, condition, detail) => {
         let pass = false;
         let why = detail;

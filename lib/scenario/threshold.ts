@@ -53,12 +53,14 @@ const BYTE_UNITS: Record<string, number> = {
   GB: 1e9,
   GiB: 1024 ** 3,
 };
-/** Last segments that name a latency statistic (unless the metric is a size). */
+/** Last segments that name a latency statistic (unless the metric is a size or a recall). */
 const TIME_STAT = /^(p\d+|min|mean|max)$/;
 
 function isTimeName(metric: string): boolean {
   const last = metric.slice(metric.lastIndexOf(".") + 1);
-  return TIME_STAT.test(last) && !/bytes|size|length|requests|depth/.test(metric);
+  // Server figures (`server.used_memory.max`, `server.imbalance.max`) are not latencies.
+  return TIME_STAT.test(last) &&
+    !/bytes|size|length|requests|depth|recall|(^|\.)server\./.test(metric);
 }
 
 /**

@@ -19,7 +19,16 @@ export type PhaseRecord =
     /** Name. */
     name: string;
     /** Kind. */
-    kind: "bench" | "record" | "analyze" | "replay" | "step";
+    kind:
+      | "bench"
+      | "record"
+      | "analyze"
+      | "replay"
+      | "step"
+      | "vector-load"
+      | "vector-update"
+      | "vector-delete"
+      | "vector-query";
     /** ISO 8601. */
     startedAt: string;
     /** Wall time, ms. */

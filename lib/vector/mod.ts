@@ -13,6 +13,18 @@
  * - `groundtruth.ts`: exact top-k (L2, IP, COSINE) in Web Workers with a WebAssembly SIMD screen
  * - `convert.ts`, `generate.ts`: conversion and synthetic datasets
  *
+ * Vector search against a server (RediSearch, Redis 8, valkey-search, MemoryDB, ElastiCache):
+ *
+ * - `platform.ts`: the capability table per platform (each entry citing its document) and
+ *   detection from `MODULE LIST` / `INFO`
+ * - `index_spec.ts`: the FT.CREATE builder, checked against a platform before any load
+ * - `server.ts`: FT.INFO, waiting for the index, the dimension probe, memory
+ * - `truth.ts`: what the server holds (segments of keys -> rows), exact truth over it, recall
+ *   scoring with ties
+ * - `load.ts`: vec-load, vec-update, vec-delete (schedulers over the connection engine)
+ * - `query.ts`: vec-query (FT.SEARCH KNN, closed and open loop, recall, timeouts)
+ * - `search_types.ts`: their options and results
+ *
  * @module
  */
 export * from "./types.ts";
@@ -25,3 +37,10 @@ export * from "./groundtruth.ts";
 export * from "./dataset.ts";
 export * from "./convert.ts";
 export * from "./generate.ts";
+export * from "./platform.ts";
+export * from "./index_spec.ts";
+export * from "./server.ts";
+export * from "./truth.ts";
+export * from "./search_types.ts";
+export * from "./load.ts";
+export * from "./query.ts";

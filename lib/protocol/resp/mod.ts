@@ -9,3 +9,4 @@ export * from "./types.ts";
 export * from "./encoder.ts";
 export * from "./decoder.ts";
 export * from "./scanner.ts";
+export * from "./value_reader.ts";

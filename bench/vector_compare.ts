@@ -1,0 +1,121 @@
+// deno-lint-ignore-file no-console
+/**
+ * Vector search: how much of the machine membench itself takes while it loads and queries, set
+ * against the server's own accounting. Not a timed test; it prints figures and ratios.
+ *
+ * - Load: the server's CPU share during vec-load (from /proc/<pid>/stat; the issue's target is
+ *   >= 90% busy with default settings), vectors/s, and membench's peak RSS while streaming the
+ *   dataset from its file (target: under 300 MiB for 1M x 128).
+ * - Query: membench's CPU per query against the server's (`INFO commandstats` ft.search
+ *   usec_per_call; target: client <= 10% of server).
+ *
+ * Run: deno run -A bench/vector_compare.ts [vectors=200000] [dim=128] [algorithm=HNSW] [queries=5000]
+ * (MEMBENCH_SEARCH_MODULE names the module; by default ../shared/servers/redisearch-2.6.)
+ */
+import process from "node:process";
+import {
+  generateDataset,
+  openDataset,
+  parseInfo,
+  parseTarget,
+  RespConnection,
+  startLocalServer,
+  vectorLoad,
+  vectorQuery,
+  vectorTruth,
+} from "../mod.ts";
+
+const n = Number(Deno.args[0] ?? 200_000);
+const dim = Number(Deno.args[1] ?? 128);
+const algorithm = (Deno.args[2] ?? "HNSW") as "HNSW" | "FLAT";
+const requests = Number(Deno.args[3] ?? 5000);
+const module = Deno.env.get("MEMBENCH_SEARCH_MODULE") ??
+  new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url).pathname;
+
+const ticks = 100; // USER_HZ on Linux
+function cpuSecondsOf(pid: number): number {
+  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / ticks; // utime, stime
+}
+function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "membench-vec-bench-" });
+try {
+  const path = `${dir}/bench.mbv`;
+  let t = performance.now();
+  await generateDataset(path, { dim, count: n, queries: 1000, k: 10, seed: 1 });
+  console.log(`generated ${n} x ${dim} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  await using server = await startLocalServer("redis", { modules: [{ path: module }] });
+  // RSS is sampled while the load streams the file.
+  let peakRss = 0;
+  const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 20);
+  const rssBefore = Deno.memoryUsage().rss;
+  const s0 = cpuSecondsOf(server.pid), c0 = selfCpuSeconds();
+  t = performance.now();
+  const l = await vectorLoad({
+    target: server.address,
+    dataset: path,
+    index: { algorithm },
+    clients: 8,
+  });
+  const wall = (performance.now() - t) / 1000;
+  const s1 = cpuSecondsOf(server.pid), c1 = selfCpuSeconds();
+  clearInterval(sampler);
+  console.log(
+    `vec-load ${algorithm}: ${l.ok} vectors, load ${(l.loadMs / 1000).toFixed(2)} s + index ${
+      (l.indexWaitMs / 1000).toFixed(2)
+    } s, ${Math.round(l.vectorsPerSec)} vectors/s, failures ${l.indexFailures}, memory +${
+      (l.memory.growth / 2 ** 20).toFixed(0)
+    } MiB`,
+  );
+  console.log(
+    `  server CPU ${(100 * (s1 - s0) / wall).toFixed(0)}% of one core over ${wall.toFixed(2)} s; ` +
+      `membench CPU ${(100 * (c1 - c0) / wall).toFixed(0)}%; membench RSS ${
+        (rssBefore / 2 ** 20).toFixed(0)
+      } -> peak ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+  );
+  const c = await RespConnection.open(parseTarget(server.address));
+  const stats = async () => {
+    const m = /cmdstat_FT\.SEARCH:calls=(\d+),usec=(\d+)/i.exec(
+      await c.text(["INFO", "commandstats"]),
+    );
+    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+  };
+  // The truth is computed once, outside the measured part.
+  using ds = await openDataset(path);
+  const truth = await vectorTruth(ds, { k: 10 });
+  for (const ef of algorithm === "HNSW" ? [10, 100] : [undefined]) {
+    const b = await stats();
+    const q0 = selfCpuSeconds();
+    const q = await vectorQuery({
+      target: server.address,
+      dataset: ds,
+      truth,
+      k: 10,
+      index: { algorithm },
+      ...(ef !== undefined ? { efRuntime: ef } : {}),
+      requests,
+      clients: 4,
+    });
+    const clientUs = (selfCpuSeconds() - q0) * 1e6 / q.completed;
+    const a = await stats();
+    const serverUs = (a.usec - b.usec) / Math.max(1, a.calls - b.calls);
+    console.log(
+      `vec-query${ef !== undefined ? ` EF_RUNTIME ${ef}` : ""}: ${
+        Math.round(q.qps)
+      } qps, p50 ${q.summary.p50Us} µs, p99 ${q.summary.p99Us} µs, ` +
+        `recall@10 mean ${q.recall.mean.toFixed(4)} p5 ${q.recall.p5.toFixed(2)}; ` +
+        `CPU per query: membench ${clientUs.toFixed(1)} µs, server ${
+          serverUs.toFixed(1)
+        } µs -> ratio ${(clientUs / serverUs).toFixed(3)}`,
+    );
+  }
+  const info = parseInfo(await c.text(["INFO", "memory"]));
+  console.log(`server used_memory_human ${info["memory"]?.["used_memory_human"]}`);
+  c.close();
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,131 @@
+/**
+ * `run.vectorLoad()`, `run.vectorQuery()`, `run.vectorUpdate()`, `run.vectorDelete()`: vector
+ * search phases. The scenario's target is the default; options are checked by the library
+ * before any load (an option the platform lacks, an index of another dimension); the server is
+ * probed after.
+ *
+ * @module
+ */
+import { parseTarget, type Target } from "../../net/mod.ts";
+import {
+  vectorDelete,
+  type VectorDeleteOptions,
+  vectorLoad,
+  type VectorLoadOptions,
+  type VectorLoadResult,
+  vectorQuery,
+  type VectorQueryOptions,
+  type VectorQueryResult,
+  vectorUpdate,
+  type VectorUpdateOptions,
+} from "../../vector/mod.ts";
+import { vectorLoadMetrics, vectorQueryMetrics } from "../metrics.ts";
+import type { PhaseContext, PhaseOptions } from "../phase.ts";
+import type { ServerInfo } from "../server_info.ts";
+import { anySignal } from "../_util.ts";
+
+/** Options of {@linkcode Run.vectorLoad}: vec-load's own (target defaults to the scenario's) and the phase's. */
+export type VectorLoadPhaseOptions = VectorLoadOptions & PhaseOptions;
+/** Options of {@linkcode Run.vectorUpdate}. */
+export type VectorUpdatePhaseOptions = VectorUpdateOptions & PhaseOptions;
+/** Options of {@linkcode Run.vectorDelete}. */
+export type VectorDeletePhaseOptions = VectorDeleteOptions & PhaseOptions;
+/** Options of {@linkcode Run.vectorQuery}. */
+export type VectorQueryPhaseOptions = VectorQueryOptions & PhaseOptions;
+
+type Kind = "vector-load" | "vector-update" | "vector-delete" | "vector-query";
+
+// The phase's options with the scenario's target.
+function withDefaults<O extends { target?: string | Target }>(ctx: PhaseContext, o: O): O {
+  const dt = o.target === undefined ? ctx.defaultTarget() : undefined;
+  return { ...o, ...(o.target === undefined && dt ? { target: dt.target } : {}) };
+}
+
+// What the journal shows: an open dataset by its path, a precomputed truth by a word.
+
+function shownOf(o: Record<string, unknown>): unknown {
+  const { signal: _s, truth, dataset, ...rest } = o;
+  return {
+    ...rest,
+    ...(dataset !== undefined
+      ? { dataset: typeof dataset === "string" ? dataset : (dataset as { path: string }).path }
+      : {}),
+    ...(truth !== undefined ? { truth: "(precomputed)" } : {}),
+  };
+}
+
+function servers(
+  ctx: PhaseContext,
+  o: { target?: string | Target; password?: string; user?: string },
+) {
+  return async (): Promise<ServerInfo[]> => {
+    const t: Target = typeof o.target === "object"
+      ? { ...o.target }
+      : parseTarget(o.target ?? "127.0.0.1:6379");
+    if (o.password !== undefined) t.password = o.password;
+    if (o.user !== undefined) t.user = o.user;
+    return [await ctx.probe(t, "redis")];
+  };
+}
+
+function run<
+  O extends PhaseOptions & { signal?: AbortSignal },
+  R extends VectorLoadResult | VectorQueryResult,
+>(
+  ctx: PhaseContext,
+  kind: Kind,
+  o: O,
+  exec: (opts: Omit<O, keyof PhaseOptions>) => Promise<R>,
+): Promise<R> {
+  const { name: given, thresholds, warnings, ...lo } = o;
+  const opts = withDefaults(ctx, lo as Omit<O, keyof PhaseOptions> & { target?: string | Target });
+  return ctx.run<R>({
+    kind,
+    name: ctx.phaseName(kind, given),
+    thresholds,
+    warnings,
+    shown: shownOf(opts as Record<string, unknown>),
+    exec: (signal) => exec({ ...opts, signal: anySignal(signal, lo.signal) }),
+    metrics: (r) => r.kind === "vector-query" ? vectorQueryMetrics(r) : vectorLoadMetrics(r),
+    outcome: (r) => ({ interrupted: r.interrupted, ...(r.failure ? { failure: r.failure } : {}) }),
+    servers: servers(ctx, opts as { target?: string | Target }),
+  });
+}
+
+/** Runs a vec-load phase in the scenario `ctx`. */
+export function vectorLoadPhase(
+  ctx: PhaseContext,
+  o: VectorLoadPhaseOptions,
+): Promise<VectorLoadResult> {
+  return run(ctx, "vector-load", o, (x) => vectorLoad(x as VectorLoadOptions));
+}
+
+/** Runs a vec-update phase in the scenario `ctx`. */
+export function vectorUpdatePhase(
+  ctx: PhaseContext,
+  o: VectorUpdatePhaseOptions,
+): Promise<VectorLoadResult> {
+  return run(ctx, "vector-update", o, (x) => vectorUpdate(x as VectorUpdateOptions));
+}
+
+/** Runs a vec-delete phase in the scenario `ctx`. */
+export function vectorDeletePhase(
+  ctx: PhaseContext,
+  o: VectorDeletePhaseOptions,
+): Promise<VectorLoadResult> {
+  return run(ctx, "vector-delete", o, (x) => vectorDelete(x as VectorDeleteOptions));
+}
+
+/** Runs a vec-query phase in the scenario `ctx`. */
+export function vectorQueryPhase(
+  ctx: PhaseContext,
+  o: VectorQueryPhaseOptions,
+): Promise<VectorQueryResult> {
+  // Each client's starting position in the query set follows the scenario's seed.
+  return run(
+    ctx,
+    "vector-query",
+    { ...o, seed: o.seed ?? ctx.seed },
+    (x) => vectorQuery(x as VectorQueryOptions),
+  );
+}
