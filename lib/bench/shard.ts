@@ -15,6 +15,7 @@ import { type CompiledRequest, makeDialect, type McWorkload, type WireRequest } 
 import { nowUs } from "../units/mod.ts";
 import { type ConnectTurns, openInTurns } from "./_turns.ts";
 import {
+  ClientSchedule,
   type CommandSpec,
   type KeyGenerator,
   keyGenerator,
@@ -140,23 +141,13 @@ interface Compiled {
 }
 
 // What one client sends next; its connection is the engine's (same index).
-class ClientState {
+class ClientState extends ClientSchedule {
   keys: KeyGenerator;
-  rng: Rng;
   sizer: () => number;
   ids: Float64Array;
-  // This client's own request budget, so that its key sequence does not depend on scheduling.
-  issued = 0;
-  limit = Infinity;
-  share = Infinity;
-  nextDueUs = 0; // open loop
-  // Open loop: since when every slot has been taken with requests due (nowUs clock), kept while
-  // the backlog lasts; Infinity while a slot is free. A request due after it waited for the
-  // server; the time between its due time and then was membench's own.
-  blockedSinceUs = Infinity;
   constructor(keys: KeyGenerator, rng: Rng, sizer: () => number, slots: number) {
+    super(rng);
     this.keys = keys;
-    this.rng = rng;
     this.sizer = sizer;
     this.ids = new Float64Array(Math.max(1, slots));
   }
@@ -201,12 +192,7 @@ class BenchScheduler {
 
   /** Open loop: each client's first due time, spread over one interval from `t0`. */
   startSchedule(t0: number): void {
-    for (const k of this.#clients) {
-      k.nextDueUs = t0 +
-        (this.#poisson
-          ? k.rng.nextExponential(this.#meanIntervalUs)
-          : k.rng.next() * this.#meanIntervalUs);
-    }
+    for (const k of this.#clients) k.start(t0, this.#meanIntervalUs, this.#poisson);
   }
 
   #pick(k: ClientState): number {
@@ -237,7 +223,7 @@ class BenchScheduler {
     else {
       // Closed loop: the requests freed by one read chunk go out together in one write.
       const k = this.#clients[c.local]!;
-      while (c.inflight < this.#P && !this.stopped && k.issued < k.limit) this.#enqueue(c, k, 0, 0);
+      while (c.inflight < this.#P && !this.stopped && !k.spent) this.#enqueue(c, k, 0, 0);
     }
   }
 
@@ -249,9 +235,7 @@ class BenchScheduler {
     const lagEnd = k.blockedSinceUs < now ? k.blockedSinceUs : now;
     while (c.inflight < P && !this.stopped && k.issued < k.limit && k.nextDueUs <= now) {
       this.#enqueue(c, k, k.nextDueUs, lagEnd - k.nextDueUs > this.#lateUs ? 1 : 0);
-      k.nextDueUs += this.#poisson
-        ? k.rng.nextExponential(this.#meanIntervalUs)
-        : this.#meanIntervalUs;
+      k.advance(this.#meanIntervalUs, this.#poisson);
     }
     if (c.inflight < P) k.blockedSinceUs = Infinity;
     else if (k.blockedSinceUs === Infinity) k.blockedSinceUs = now;
@@ -317,13 +301,12 @@ class BenchScheduler {
 
   exhausted(c: PipelinedConnection): boolean {
     const k = this.#clients[c.local]!;
-    return this.stopped || k.issued >= k.limit;
+    return this.stopped || k.spent;
   }
 
   /** After a reconnect the schedule resumes from now. */
   resumeAt(c: PipelinedConnection, now: number): void {
-    const k = this.#clients[c.local]!;
-    if (k.nextDueUs < now) k.nextDueUs = now;
+    this.#clients[c.local]!.resumeAt(now);
   }
 }
 

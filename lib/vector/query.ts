@@ -10,7 +10,7 @@ import {
 import { RespValueReader } from "../protocol/resp/value_reader.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
-import { Rng } from "../workload/mod.ts";
+import { ClientSchedule, Rng } from "../workload/mod.ts";
 import { blockBytes } from "./_blob.ts";
 import { connectProblems, openControl, openEngine } from "./_conn.ts";
 import { bulkSize, keyId, putArrayHeader, putBulk, putBulkHeader, utf8 } from "./_wire.ts";
@@ -153,15 +153,12 @@ function frame(before: string[], after: string[], blobLen: number) {
   return { head: head.slice(0, pos), tail: tail.slice(0, t) };
 }
 
-class ClientState {
+// A client's place in the query set; its budget and schedule are a ClientSchedule's.
+class ClientState extends ClientSchedule {
   pos: number;
-  issued = 0;
-  limit = Infinity;
-  nextDueUs = 0;
-  rng: Rng;
   constructor(pos: number, rng: Rng) {
+    super(rng);
     this.pos = pos;
-    this.rng = rng;
   }
 }
 
@@ -240,10 +237,7 @@ class QueryScheduler {
 
   start(now: number): void {
     if (!this.#open) return;
-    for (const k of this.#clients) {
-      k.nextDueUs = now +
-        (this.#poisson ? k.rng.nextExponential(this.#intervalUs) : k.rng.next() * this.#intervalUs);
-    }
+    for (const k of this.#clients) k.start(now, this.#intervalUs, this.#poisson);
   }
 
   #enqueue(c: PipelinedConnection, k: ClientState, intended: number): void {
@@ -275,7 +269,7 @@ class QueryScheduler {
     }
     while (c.inflight < this.#P && k.issued < k.limit && k.nextDueUs <= now) {
       this.#enqueue(c, k, k.nextDueUs);
-      k.nextDueUs += this.#poisson ? k.rng.nextExponential(this.#intervalUs) : this.#intervalUs;
+      k.advance(this.#intervalUs, this.#poisson);
     }
   }
 
@@ -343,12 +337,11 @@ class QueryScheduler {
 
   exhausted(c: PipelinedConnection): boolean {
     const k = this.#clients[c.local]!;
-    return this.stopped || k.issued >= k.limit;
+    return this.stopped || k.spent;
   }
 
   resumeAt(c: PipelinedConnection, now: number): void {
-    const k = this.#clients[c.local]!;
-    if (k.nextDueUs < now) k.nextDueUs = now;
+    this.#clients[c.local]!.resumeAt(now);
   }
 
   recall(): RecallSummary {

@@ -8,3 +8,4 @@ export * from "./rng.ts";
 export * from "./keys.ts";
 export * from "./values.ts";
 export * from "./commands.ts";
+export * from "./arrivals.ts";
