@@ -17,6 +17,9 @@ import {
   AUTH_FLAGS,
   OUTPUT_FLAGS,
   PROTOCOL_FLAG,
+  SERVER_METRICS_FLAGS,
+  serverMetricsFrom,
+  serverSnapshotOutputs,
   TARGET_FLAGS,
   targetsFrom,
   TLS_FLAGS,
@@ -220,6 +223,7 @@ const BENCH_FLAGS = {
     help: "client flags stored with each value",
     defaultText: "0",
   }),
+  ...SERVER_METRICS_FLAGS,
   quiet: bool({ short: "q", section: "Output", help: "one line per test, as redis-benchmark -q" }),
   csv: bool({ section: "Output", help: "CSV on stdout" }),
   json: OUTPUT_FLAGS.json,
@@ -302,6 +306,7 @@ async function benchOptions(
       keyPrefix: v.keyPrefix,
       keyPattern: v.keyPattern,
       dataSize: sizes[0],
+      serverMetrics: serverMetricsFrom(v),
     }),
   };
   // Something is wrong already: add what the library would say, so that all of it is reported
@@ -327,6 +332,10 @@ export function benchCommand(argv: readonly string[]): Promise<number> {
       else ctx.print(formatBenchText(result).trimEnd());
       if (v.json !== undefined && v.json !== "-") await ctx.output(v.json, formatBenchJson(result));
       if (v.hdrLog !== undefined) await ctx.output(v.hdrLog, formatBenchHdrLog(result));
+      const servers = Object.fromEntries(
+        result.tests.filter((t) => t.server).map((t) => [t.name, t.server!]),
+      );
+      if (Object.keys(servers).length > 0) await serverSnapshotOutputs(v, servers, ctx);
       return result;
     },
   }, argv);

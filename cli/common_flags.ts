@@ -7,7 +7,15 @@
  */
 import type { TlsOptions } from "../lib/net/mod.ts";
 import { PROTOCOL_NAMES } from "../lib/protocol/mod.ts";
-import { bool, int, oneOf, type Problems, text, type Values } from "./flags.ts";
+import { bool, duration, int, num, oneOf, type Problems, text, type Values } from "./flags.ts";
+import {
+  compareServerSnapshots,
+  readServerSnapshot,
+  type ServerMetricsOptions,
+  type ServerReport,
+  serverSnapshotJson,
+} from "../lib/monitor/mod.ts";
+import { formatServerChanges } from "../lib/report/mod.ts";
 
 /** Where the server is. */
 export const TARGET_FLAGS = {
@@ -160,4 +168,82 @@ export async function tlsFrom(
   if (v.sni !== undefined) tls.serverName = v.sni;
   if (v.tlsSkipHostnameCheck) tls.skipHostnameCheck = true;
   return tls;
+}
+
+/** Server-side metrics: the servers' own figures over a run (bench, replay). */
+export const SERVER_METRICS_FLAGS = {
+  serverMetrics: bool({
+    section: "Server metrics",
+    help: "snapshot every server's INFO (memcached: stats, stats slabs) before, during and after " +
+      "the run, and report the figures per node: rates, CPU, memory growth, server time per call",
+  }),
+  metricsInterval: duration({
+    value: "D",
+    section: "Server metrics",
+    help: "snapshots during the run every D (0: before and after only)",
+    defaultText: "1s",
+  }),
+  trackMetric: text({
+    value: "SECTION.FIELD[:KIND]",
+    multiple: true,
+    section: "Server metrics",
+    help: "also report this field (kind counter, gauge or text; gauge when not said), e.g. " +
+      "stats.total_reads_processed:counter",
+  }),
+  imbalanceThreshold: num({
+    value: "PCT",
+    above: 0,
+    section: "Server metrics",
+    help: "flag nodes whose rate or memory deviates from the nodes' mean by more than PCT percent",
+    defaultText: "20",
+  }),
+  metricsSnapshot: text({
+    value: "FILE",
+    section: "Server metrics",
+    help: "write the run's server figures to FILE (JSON), to compare a later run with",
+  }),
+  compareSnapshot: text({
+    value: "FILE",
+    section: "Server metrics",
+    help: "compare this run's server figures with a snapshot written by --metrics-snapshot",
+  }),
+};
+
+/** The `serverMetrics` option the server-metrics flags ask for (any of them turns it on). */
+export function serverMetricsFrom(
+  v: Partial<Values<typeof SERVER_METRICS_FLAGS>>,
+): ServerMetricsOptions | undefined {
+  const on = v.serverMetrics || (v.trackMetric?.length ?? 0) > 0 ||
+    v.metricsSnapshot !== undefined || v.compareSnapshot !== undefined ||
+    v.metricsInterval !== undefined || v.imbalanceThreshold !== undefined;
+  if (!on) return undefined;
+  return {
+    ...(v.metricsInterval !== undefined ? { intervalMs: v.metricsInterval } : {}),
+    ...(v.trackMetric?.length ? { fields: v.trackMetric } : {}),
+    ...(v.imbalanceThreshold !== undefined ? { imbalanceThresholdPct: v.imbalanceThreshold } : {}),
+  };
+}
+
+/**
+ * After a run: writes `--metrics-snapshot` and prints the `--compare-snapshot` changes.
+ *
+ * @param reports The run's server figures by part (a bench test's name, `replay`).
+ */
+export async function serverSnapshotOutputs(
+  v: Partial<Values<typeof SERVER_METRICS_FLAGS>>,
+  reports: Record<string, ServerReport>,
+  ctx: { print(s: string): void; output(path: string, text: string): Promise<void> },
+): Promise<void> {
+  if (v.compareSnapshot !== undefined) {
+    const saved = await readServerSnapshot(v.compareSnapshot);
+    ctx.print(
+      formatServerChanges(
+        compareServerSnapshots(saved.reports, reports),
+        saved.label ?? `${v.compareSnapshot} (${saved.createdAt})`,
+      ).trimEnd(),
+    );
+  }
+  if (v.metricsSnapshot !== undefined) {
+    await ctx.output(v.metricsSnapshot, serverSnapshotJson(reports));
+  }
 }

@@ -12,7 +12,15 @@ import {
   type SynthesizeResult,
 } from "../lib/replay/mod.ts";
 import { formatReplayJson, formatReplayText, formatSyntheticLine } from "../lib/report/mod.ts";
-import { AUTH_FLAGS, OUTPUT_FLAGS, PROTOCOL_FLAG, TARGET_FLAGS } from "./common_flags.ts";
+import {
+  AUTH_FLAGS,
+  OUTPUT_FLAGS,
+  PROTOCOL_FLAG,
+  SERVER_METRICS_FLAGS,
+  serverMetricsFrom,
+  serverSnapshotOutputs,
+  TARGET_FLAGS,
+} from "./common_flags.ts";
 import {
   BadValue,
   bool,
@@ -114,6 +122,19 @@ const REPLAY_FLAGS = {
     help: "mean relative error of events per second",
   }),
   maxErrors: num({ value: "N", section: THRESHOLDS, help: "errors allowed" }),
+  io: oneOf(["auto", "uring", "deno"], {
+    value: "KIND",
+    section: "Replay",
+    help: "hot-loop I/O: uring (io_uring, plain TCP to an IP address), deno, or auto",
+    defaultText: "auto",
+  }),
+  timeout: duration({
+    value: "D",
+    section: "Replay",
+    help: "a request unanswered this long fails its connection, which reconnects",
+    defaultText: "10s",
+  }),
+  ...SERVER_METRICS_FLAGS,
   json: withSpec(OUTPUT_FLAGS.json, { help: 'the result as JSON ("-" for stdout)' }),
 };
 
@@ -196,6 +217,9 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
             connections: v.mode === "exact" ? v.connections : undefined,
             separateKeyspaces: v.separateKeyspaces || undefined,
             warmup: v.warmup || undefined,
+            io: v.io,
+            requestTimeoutMs: v.timeout,
+            serverMetrics: serverMetricsFrom(v),
           }),
         };
         const r = await replay(opts);
@@ -204,6 +228,7 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
         if (v.json !== undefined && v.json !== "-") {
           await ctx.output(v.json, formatReplayJson(r, synthetic));
         }
+        if (r.server) await serverSnapshotOutputs(v, { replay: r.server }, ctx);
         return { interrupted: r.interrupted, failure: r.failure, pass: r.fidelity.pass };
       } finally {
         if (tmp) await Deno.remove(tmp).catch(() => {});

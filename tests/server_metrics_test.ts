@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   bench,
   compareServerReports,
+  compareServerSnapshots,
   MembenchError,
   NO_VALUE,
   parseFieldSpec,
@@ -15,7 +16,7 @@ import {
   Status,
 } from "../mod.ts";
 import { syntheticProfile } from "../bench/_synthetic.ts";
-import { info, loadTest } from "./helpers.ts";
+import { info, loadTest, runCli } from "./helpers.ts";
 
 const N = 3000; // SETs
 const M = 5000; // GETs
@@ -177,14 +178,18 @@ Deno.test("server metrics: a saved snapshot read back compares equal to itself; 
   const { report } = await mon.stop();
   const path = await Deno.makeTempFile({ suffix: ".json" });
   try {
-    await saveServerSnapshot(path, report, "release A");
+    await saveServerSnapshot(path, { set: report }, "release A");
     const back = await readServerSnapshot(path);
     assert.equal(back.label, "release A");
-    assert.deepEqual(compareServerReports(back.report, report), []);
-    const changed = structuredClone(back.report);
+    assert.deepEqual(compareServerReports(back.reports["set"]!, report), []);
+    assert.deepEqual(compareServerSnapshots(back.reports, { set: report }), {
+      parts: [{ part: "set", changes: [] }],
+      missing: [],
+    });
+    const changed = structuredClone(back.reports["set"]!);
     const rate = changed.aggregate["cmd.set.calls"]!.rate!;
     rate.sum *= 1.5;
-    const changes = compareServerReports(back.report, changed);
+    const changes = compareServerReports(back.reports["set"]!, changed);
     assert.equal(changes.length, 1, JSON.stringify(changes));
     assert.equal(changes[0]!.field, "cmd.set.calls");
     assert.equal(changes[0]!.figure, "rate");
@@ -338,3 +343,38 @@ loadTest("scenario phases carry server.* metrics that thresholds can use", async
     await Deno.remove(outDir, { recursive: true });
   }
 });
+
+loadTest(
+  "membench bench --server-metrics: per-node lines, server µs/call beside the client's, a saved snapshot compared with the next run",
+  async () => {
+    await using srv = await startLocalServer("redis");
+    const dir = await Deno.makeTempDir({ prefix: "membench-snap-" });
+    try {
+      const args = ["bench", "-p", String(srv.port), "-t", "set,get", "-n", "3000", "-c", "4"];
+      const a = await runCli([...args, "--server-metrics", "--metrics-snapshot", `${dir}/a.json`]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stdout, new RegExp(`server side over [0-9.]+ s \\(1 node\\)`));
+      assert.match(a.stdout, new RegExp(`127\\.0\\.0\\.1:${srv.port}: [0-9,]+ cmd/s, cpu \\d+%`));
+      assert.match(a.stdout, /server µs\/call \| client service µs/);
+      assert.match(a.stdout, /^\s+set\s+[0-9.]+ \|/m);
+      const saved = await readServerSnapshot(`${dir}/a.json`);
+      assert.deepEqual(Object.keys(saved.reports), ["set", "get"]);
+      const calls = saved.reports["set"]!.nodes[0]!.fields["cmd.set.calls"];
+      assert.ok(calls?.kind === "counter" && calls.delta === 3000);
+      // The second run with twice the requests: the deltas double, and the comparison says so.
+      const twice = ["bench", "-p", String(srv.port), "-t", "set,get", "-n", "6000", "-c", "4"];
+      const b = await runCli([...twice, "--compare-snapshot", `${dir}/a.json`, "--json", "-"]);
+      assert.equal(b.code, 0, b.stderr);
+      const j = JSON.parse(b.stdout.slice(0, b.stdout.lastIndexOf("}\n") + 1));
+      assert.equal(j.tests[0].server.nodes[0].fields["cmd.set.calls"].delta, 6000);
+      assert.match(b.stdout, /server figures against/);
+      assert.match(b.stdout, /cmd\.set\.calls delta: 3,000(\.00)? -> 6,000(\.00)? \(\+100\.0%\)/);
+      // A bad tracked field: exit 2 before any load, naming the field.
+      const c = await runCli([...args, "--track-metric", "memory.used_memroy"]);
+      assert.equal(c.code, 2, c.stdout + c.stderr);
+      assert.match(c.stderr, /memory\.used_memroy/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

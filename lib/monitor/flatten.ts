@@ -1,4 +1,5 @@
 // This module uses no Deno APIs.
+import { parseInfo } from "../net/mod.ts";
 
 /** A node's fields under flat names: numbers where the server wrote a number. */
 export type FlatValues = Record<string, number | string>;
@@ -26,27 +27,18 @@ function pairs(s: string): Array<[string, string]> {
  * (`cmdstat_client|list` -> `cmd.client|list.calls`).
  */
 export function flattenInfo(text: string, into: FlatValues = {}): FlatValues {
-  let section = "default";
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    if (line.startsWith("#")) {
-      section = line.slice(1).trim().toLowerCase();
-      continue;
-    }
-    const i = line.indexOf(":");
-    if (i < 0) continue;
-    const key = line.slice(0, i);
-    const v = line.slice(i + 1);
-    if (section === "commandstats" && key.startsWith("cmdstat_")) {
-      const cmd = key.slice(8).toLowerCase();
-      for (const [k, x] of pairs(v)) into[`cmd.${cmd}.${k}`] = value(x);
-    } else if (section === "errorstats" && key.startsWith("errorstat_")) {
-      for (const [k, x] of pairs(v)) into[`errorstats.${key.slice(10)}.${k}`] = value(x);
-    } else if (section === "keyspace") {
-      for (const [k, x] of pairs(v)) into[`keyspace.${key}.${k}`] = value(x);
-    } else {
-      into[`${section}.${key}`] = value(v);
+  for (const [section, fields] of Object.entries(parseInfo(text))) {
+    for (const [key, v] of Object.entries(fields)) {
+      if (section === "commandstats" && key.startsWith("cmdstat_")) {
+        const cmd = key.slice(8).toLowerCase();
+        for (const [k, x] of pairs(v)) into[`cmd.${cmd}.${k}`] = value(x);
+      } else if (section === "errorstats" && key.startsWith("errorstat_")) {
+        for (const [k, x] of pairs(v)) into[`errorstats.${key.slice(10)}.${k}`] = value(x);
+      } else if (section === "keyspace") {
+        for (const [k, x] of pairs(v)) into[`keyspace.${key}.${k}`] = value(x);
+      } else {
+        into[`${section}.${key}`] = value(v);
+      }
     }
   }
   return into;

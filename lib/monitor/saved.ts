@@ -11,23 +11,29 @@ export interface SavedServerSnapshot {
   createdAt: string;
   /** Free text (a release name). */
   label?: string;
-  report: ServerReport;
+  /** The server figures of each part of the run, by name (a bench test's name, `replay`). */
+  reports: Record<string, ServerReport>;
 }
 
-/** Writes a run's server report to `path` (JSON). */
-export async function saveServerSnapshot(
-  path: string,
-  report: ServerReport,
-  label?: string,
-): Promise<void> {
+/** A run's server reports (by part: a bench test's name, `replay`) as snapshot file text. */
+export function serverSnapshotJson(reports: Record<string, ServerReport>, label?: string): string {
   const s: SavedServerSnapshot = {
     format: FORMAT,
     version: VERSION,
     createdAt: new Date().toISOString(),
     ...(label !== undefined ? { label } : {}),
-    report,
+    reports,
   };
-  await Deno.writeTextFile(path, JSON.stringify(s, null, 1) + "\n");
+  return JSON.stringify(s, null, 1) + "\n";
+}
+
+/** Writes a run's server reports (by part: a bench test's name, `replay`) to `path` (JSON). */
+export async function saveServerSnapshot(
+  path: string,
+  reports: Record<string, ServerReport>,
+  label?: string,
+): Promise<void> {
+  await Deno.writeTextFile(path, serverSnapshotJson(reports, label));
 }
 
 /**
@@ -48,7 +54,7 @@ export async function readServerSnapshot(path: string): Promise<SavedServerSnaps
   } catch (e) {
     throw new MembenchError("file", `'${path}' is not a server snapshot: ${errorMessage(e)}`);
   }
-  if (s?.format !== FORMAT || typeof s.report !== "object" || s.report === null) {
+  if (s?.format !== FORMAT || typeof s.reports !== "object" || s.reports === null) {
     throw new MembenchError("file", `'${path}' is not a membench server snapshot`);
   }
   if (s.version !== VERSION) {
@@ -62,7 +68,7 @@ export async function readServerSnapshot(path: string): Promise<SavedServerSnaps
 
 /** One figure that moved between two runs. */
 export interface ServerChange {
-  /** `rate`/`delta` of a counter, `last`/`growth` of a gauge (sums over nodes), or `usec_per_call`. */
+  /** `delta`/`rate` of a counter, `last`/`growth` of a gauge (sums over nodes), or `usec_per_call`. */
   figure: string;
   field: string;
   before: number;
@@ -92,7 +98,7 @@ export function compareServerReports(
   for (const [field, b] of Object.entries(after.aggregate)) {
     const a = before.aggregate[field];
     if (!a) continue;
-    for (const m of ["rate", "last", "growth"] as const) {
+    for (const m of ["delta", "rate", "last", "growth"] as const) {
       const x = a[m];
       const y = b[m];
       if (x && y) push(m, field, x.sum, y.sum);
@@ -114,4 +120,24 @@ export function compareServerReports(
     if (pa[c] !== undefined) push("usec_per_call", `cmd.${c}`, pa[c]!, v);
   }
   return out.sort((x, y) => Math.abs(y.changePct) - Math.abs(x.changePct));
+}
+
+/**
+ * Compares each part of a saved snapshot with the same part of this run (parts only one side
+ * has are listed in `missing`).
+ */
+export function compareServerSnapshots(
+  before: Record<string, ServerReport>,
+  after: Record<string, ServerReport>,
+  minChangePct = 5,
+): { parts: Array<{ part: string; changes: ServerChange[] }>; missing: string[] } {
+  const parts: Array<{ part: string; changes: ServerChange[] }> = [];
+  const missing: string[] = [];
+  for (const [part, a] of Object.entries(after)) {
+    const b = before[part];
+    if (b === undefined) missing.push(part);
+    else parts.push({ part, changes: compareServerReports(b, a, minChangePct) });
+  }
+  for (const part of Object.keys(before)) if (!(part in after)) missing.push(part);
+  return { parts, missing };
 }

@@ -2,6 +2,7 @@
 import type { BenchResult, CommandResult, TestResult } from "../bench/mod.ts";
 import { writeHdrLog } from "../metrics/mod.ts";
 import { formatRate, formatUs } from "../units/mod.ts";
+import { formatServerReport } from "./server_report.ts";
 
 /** Which latency figure a test reports first: response time in open loop, else service time. */
 function headline(c: CommandResult) {
@@ -104,6 +105,11 @@ function testTable(t: TestResult): string[] {
     );
   }
   if (t.failure) out.push(`   failed: ${t.failure.message}`);
+  if (t.server) {
+    const client: Record<string, number> = {};
+    for (const c of t.commands) client[c.command] = c.serviceTime.meanUs;
+    out.push(...formatServerReport(t.server, client).trimEnd().split("\n").map((l) => `   ${l}`));
+  }
   return out;
 }
 

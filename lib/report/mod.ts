@@ -14,3 +14,4 @@ export * from "./profile_report.ts";
 export * from "./dataset_report.ts";
 export * from "./history_report.ts";
 export * from "./synthetic_report.ts";
+export * from "./server_report.ts";

@@ -1,6 +1,7 @@
 // This module uses no Deno APIs.
 import type { ReplayResult } from "../replay/mod.ts";
 import { formatRate, formatUs } from "../units/mod.ts";
+import { formatServerReport } from "./server_report.ts";
 
 /** The replay result as text. */
 export function formatReplayText(r: ReplayResult): string {
@@ -8,7 +9,7 @@ export function formatReplayText(r: ReplayResult): string {
   const L: string[] = [];
   L.push(
     `replayed ${c.profile} against ${c.target} (${c.protocol}), speed ${c.speed}, ${r.loops} loop(s), ` +
-      `${c.connections} connections (${c.recordedConnections} recorded)`,
+      `${c.connections} connections (${c.recordedConnections} recorded), io ${c.io}`,
   );
   if (r.warmup) {
     L.push(`warm-up: stored ${r.warmup.keys} keys in ${(r.warmup.durationMs / 1000).toFixed(2)} s`);
@@ -16,7 +17,9 @@ export function formatReplayText(r: ReplayResult): string {
   L.push(
     `${r.sent.toLocaleString("en-US")} sent, ${
       r.completed.toLocaleString("en-US")
-    } replies, ${r.errors} errors, in ${(r.durationMs / 1000).toFixed(2)} s ` +
+    } replies, ${r.errors} errors${r.reconnects > 0 ? `, ${r.reconnects} reconnects` : ""}, in ${
+      (r.durationMs / 1000).toFixed(2)
+    } s ` +
       `(${formatRate(r.completed / Math.max(0.001, r.durationMs / 1000))}/s)` +
       (c.speed !== "max"
         ? `; lateness p50 ${formatUs(r.lateness.p50Us)}, p99 ${
@@ -58,6 +61,11 @@ export function formatReplayText(r: ReplayResult): string {
   );
   for (const ch of f.checks) {
     L.push(`  check ${ch.name} = ${ch.value} <= ${ch.limit} ... ${ch.pass ? "ok" : "FAILED"}`);
+  }
+  if (r.server) {
+    const client: Record<string, number> = {};
+    for (const x of r.commands) client[x.op.toLowerCase()] = x.serviceTime.meanUs;
+    L.push("", formatServerReport(r.server, client).trimEnd());
   }
   if (r.interrupted) L.push("Interrupted: the results above are partial.");
   return L.join("\n");

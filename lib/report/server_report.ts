@@ -1,0 +1,132 @@
+// This module uses no Deno APIs.
+import type { ServerChange, ServerReport } from "../monitor/mod.ts";
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "-";
+
+function bytes(n: number): string {
+  const a = Math.abs(n);
+  if (a >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  if (a >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (a >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+// A node's figure: a counter's rate, a gauge's last value or growth.
+function rateOf(r: ServerReport, node: number, name: string): number {
+  const f = r.nodes[node]!.fields[name];
+  return f?.kind === "counter" ? f.rate : NaN;
+}
+
+function gauge(r: ServerReport, node: number, name: string): { last: number; growth: number } {
+  const f = r.nodes[node]!.fields[name];
+  return f?.kind === "gauge" ? f : { last: NaN, growth: NaN };
+}
+
+/**
+ * The servers' side of a run as text: one line per node (commands/s, CPU, memory and its growth,
+ * hits and misses, evictions, clients), server time per call next to the client's mean service
+ * time for the same command (the difference is network and client), nodes out of line, and
+ * snapshots that failed.
+ *
+ * @param client Mean client service time per command (lower-case name), µs.
+ */
+export function formatServerReport(r: ServerReport, client: Record<string, number> = {}): string {
+  const out: string[] = [];
+  out.push(
+    `server side over ${fmt(r.windowS, 1)} s (${r.nodes.length} node${
+      r.nodes.length === 1 ? "" : "s"
+    }):`,
+  );
+  r.nodes.forEach((n, i) => {
+    if (n.kind === "redis") {
+      const cpu = (rateOf(r, i, "cpu.used_cpu_user") + rateOf(r, i, "cpu.used_cpu_sys")) * 100;
+      const mem = gauge(r, i, "memory.used_memory");
+      const hits = rateOf(r, i, "stats.keyspace_hits");
+      const misses = rateOf(r, i, "stats.keyspace_misses");
+      const ev = n.fields["stats.evicted_keys"];
+      const cl = gauge(r, i, "clients.connected_clients");
+      out.push(
+        `  ${n.node}: ${fmt(rateOf(r, i, "stats.total_commands_processed"))} cmd/s, cpu ${
+          fmt(cpu)
+        }%, used_memory ${bytes(mem.last)} (${mem.growth >= 0 ? "+" : ""}${bytes(mem.growth)}), ` +
+          `hits ${fmt(hits)}/s misses ${fmt(misses)}/s, evicted ${
+            ev?.kind === "counter" ? fmt(ev.delta) : "-"
+          }, clients ${fmt(cl.last)}`,
+      );
+    } else {
+      const cpu = (rateOf(r, i, "stats.rusage_user") + rateOf(r, i, "stats.rusage_system")) * 100;
+      const mem = gauge(r, i, "stats.bytes");
+      const ev = n.fields["stats.evictions"];
+      out.push(
+        `  ${n.node}: get ${fmt(rateOf(r, i, "stats.cmd_get"))}/s set ${
+          fmt(rateOf(r, i, "stats.cmd_set"))
+        }/s, cpu ${fmt(cpu)}%, bytes ${bytes(mem.last)} (${mem.growth >= 0 ? "+" : ""}${
+          bytes(mem.growth)
+        }), hits ${fmt(rateOf(r, i, "stats.get_hits"))}/s misses ${
+          fmt(rateOf(r, i, "stats.get_misses"))
+        }/s, evictions ${ev?.kind === "counter" ? fmt(ev.delta) : "-"}`,
+      );
+    }
+    for (const e of n.errors.slice(0, 3)) out.push(`    snapshot failed: ${e.error}`);
+    if (n.errors.length > 3) out.push(`    … ${n.errors.length - 3} more failed snapshots`);
+  });
+  // Server time per call, mean over nodes, next to the client's.
+  const perCall: Record<string, number[]> = {};
+  for (const n of r.nodes) {
+    for (const [c, v] of Object.entries(n.usecPerCall)) (perCall[c] ??= []).push(v);
+  }
+  const cmds = Object.keys(perCall).filter((c) => client[c] !== undefined).sort();
+  if (cmds.length > 0) {
+    out.push("  per command: server µs/call | client service µs | difference (network + client)");
+    for (const c of cmds) {
+      const s = perCall[c]!.reduce((a, b) => a + b, 0) / perCall[c]!.length;
+      const m = client[c]!;
+      out.push(
+        `    ${c.padEnd(10)} ${fmt(s, 2).padStart(10)} | ${fmt(m, 1).padStart(10)} | ${
+          fmt(m - s, 1).padStart(10)
+        }`,
+      );
+    }
+  }
+  if (r.imbalance.length > 0) {
+    for (const x of r.imbalance) {
+      out.push(
+        `  imbalance: ${x.node} ${x.field} ${x.measure} ${fmt(x.value, 1)} vs mean ${
+          fmt(x.mean, 1)
+        } (${x.deviationPct >= 0 ? "+" : ""}${
+          fmt(x.deviationPct, 0)
+        }%, threshold ${r.imbalanceThresholdPct}%)`,
+      );
+    }
+  } else if (r.nodes.length > 1) {
+    out.push(`  balanced: largest deviation from the nodes' mean ${fmt(r.imbalanceMaxPct, 0)}%`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** The changes between a saved snapshot and this run, one line each. */
+export function formatServerChanges(
+  cmp: { parts: Array<{ part: string; changes: ServerChange[] }>; missing: string[] },
+  label?: string,
+): string {
+  const out: string[] = [`server figures against ${label ?? "the saved snapshot"}:`];
+  for (const { part, changes } of cmp.parts) {
+    if (changes.length === 0) {
+      out.push(`  ${part}: no change over 5%`);
+      continue;
+    }
+    out.push(`  ${part}:`);
+    for (const c of changes.slice(0, 20)) {
+      const pct = Number.isFinite(c.changePct)
+        ? `${c.changePct >= 0 ? "+" : ""}${fmt(c.changePct, 1)}%`
+        : "new";
+      out.push(`    ${c.field} ${c.figure}: ${fmt(c.before, 2)} -> ${fmt(c.after, 2)} (${pct})`);
+    }
+    if (changes.length > 20) out.push(`    … ${changes.length - 20} more`);
+  }
+  for (const m of cmp.missing) out.push(`  ${m}: only in one of the two`);
+  return out.join("\n") + "\n";
+}
