@@ -234,7 +234,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   let routed = 0;
   const loopEnds: number[] = [];
   const span = Math.max(1, scan.spanUs);
-  const sliceLimitUs = paced ? 250 : 2000;
+  const sliceLimitUs = 250;
   let sliceUs = nowUs();
   const router = async () => {
     for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
@@ -252,9 +252,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         for await (const b of r.blocks()) {
           if (stopped) break;
           for (let i = 0; i < b.count && !stopped; i++) {
-            // Let the engine and the timers run: building requests must not delay paced sends by
-            // more than about a quarter of a ms; at max speed the engine needs the requests more
-            // than the turn (it yields every 2 ms when busy: a short slice would starve it).
+            // Let the engine and the timers run: building requests must not hold up sends (paced)
+            // or replies (max speed: the connections wait while the router runs) by more than
+            // about a quarter of a ms. Time slices, not event counts: the engine yields every
+            // 2 ms when busy, and a slice of a fixed few events would starve the queues.
             if ((i & 63) === 63 && nowUs() - sliceUs > sliceLimitUs) {
               await yielder.yield();
               sliceUs = nowUs();
