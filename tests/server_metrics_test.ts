@@ -9,6 +9,7 @@ import {
   parseTarget,
   readServerSnapshot,
   replay,
+  ResultsHistory,
   runScenario,
   saveServerSnapshot,
   ServerMonitor,
@@ -334,6 +335,27 @@ loadTest("scenario phases carry server.* metrics that thresholds can use", async
     assert.equal(r.phases.length, 2, JSON.stringify(r.error));
     const ok = r.phases[0]!;
     const failing = r.phases[1]!;
+    // The history keeps the server figures, and comparing two runs compares them.
+    const again = await runScenario(
+      "server-metrics",
+      { server: "redis", seed: 1, outDir, history: `${outDir}/h.db`, print: "none" },
+      async (run) => {
+        await run.bench({ tests: ["set"], requests: 1500, clients: 2, keyspace: 50 });
+      },
+    );
+    const twice = await runScenario(
+      "server-metrics",
+      { server: "redis", seed: 1, outDir, history: `${outDir}/h.db`, print: "none" },
+      async (run) => {
+        await run.bench({ tests: ["set"], requests: 3000, clients: 2, keyspace: 50 });
+      },
+    );
+    using h = ResultsHistory.open(`${outDir}/h.db`);
+    const calls = h.compareRuns(again.history!.runId, twice.history!.runId)
+      .find((c) => c.metric === "server.cmd.set.calls");
+    assert.ok(calls, "server.cmd.set.calls is compared");
+    assert.equal(calls.a, 1500);
+    assert.equal(calls.b, 3000);
     assert.ok(ok.state === "passed", JSON.stringify(ok));
     assert.equal(ok.thresholds.length, 5);
     assert.ok(ok.thresholds.every((t) => t.pass));
