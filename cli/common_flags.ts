@@ -15,7 +15,7 @@ import {
   type ServerReport,
   serverSnapshotJson,
 } from "../lib/monitor/mod.ts";
-import { formatServerChanges } from "../lib/report/mod.ts";
+import { formatServerChanges, formatServerCsv } from "../lib/report/mod.ts";
 
 /** Where the server is. */
 export const TARGET_FLAGS = {
@@ -207,6 +207,11 @@ export const SERVER_METRICS_FLAGS = {
     section: "Server metrics",
     help: "compare this run's server figures with a snapshot written by --metrics-snapshot",
   }),
+  serverCsv: text({
+    value: "FILE",
+    section: "Server metrics",
+    help: 'the server figures as CSV, a row per node and field ("-" for stdout)',
+  }),
 };
 
 /** The `serverMetrics` option the server-metrics flags ask for (any of them turns it on). */
@@ -215,6 +220,7 @@ export function serverMetricsFrom(
 ): ServerMetricsOptions | undefined {
   const on = v.serverMetrics || (v.trackMetric?.length ?? 0) > 0 ||
     v.metricsSnapshot !== undefined || v.compareSnapshot !== undefined ||
+    v.serverCsv !== undefined ||
     v.metricsInterval !== undefined || v.imbalanceThreshold !== undefined;
   if (!on) return undefined;
   return {
@@ -225,7 +231,8 @@ export function serverMetricsFrom(
 }
 
 /**
- * After a run: writes `--metrics-snapshot` and prints the `--compare-snapshot` changes.
+ * After a run: writes `--metrics-snapshot` and `--server-csv`, and prints the
+ * `--compare-snapshot` changes.
  *
  * @param reports The run's server figures by part (a bench test's name, `replay`).
  */
@@ -246,4 +253,6 @@ export async function serverSnapshotOutputs(
   if (v.metricsSnapshot !== undefined) {
     await ctx.output(v.metricsSnapshot, serverSnapshotJson(reports));
   }
+  if (v.serverCsv === "-") ctx.print(formatServerCsv(reports).trimEnd());
+  else if (v.serverCsv !== undefined) await ctx.output(v.serverCsv, formatServerCsv(reports));
 }

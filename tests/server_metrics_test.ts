@@ -373,12 +373,29 @@ loadTest(
     const dir = await Deno.makeTempDir({ prefix: "membench-snap-" });
     try {
       const args = ["bench", "-p", String(srv.port), "-t", "set,get", "-n", "3000", "-c", "4"];
-      const a = await runCli([...args, "--server-metrics", "--metrics-snapshot", `${dir}/a.json`]);
+      const a = await runCli([
+        ...args,
+        "--server-metrics",
+        "--metrics-snapshot",
+        `${dir}/a.json`,
+        "--server-csv",
+        `${dir}/a.csv`,
+      ]);
       assert.equal(a.code, 0, a.stderr);
       assert.match(a.stdout, new RegExp(`server side over [0-9.]+ s \\(1 node\\)`));
       assert.match(a.stdout, new RegExp(`127\\.0\\.0\\.1:${srv.port}: [0-9,]+ cmd/s, cpu \\d+%`));
       assert.match(a.stdout, /server µs\/call \| client service µs/);
       assert.match(a.stdout, /^\s+set\s+[0-9.]+ \|/m);
+      const csv = (await Deno.readTextFile(`${dir}/a.csv`)).trimEnd().split("\n");
+      assert.equal(
+        csv[0],
+        "part,node,field,kind,before,after,delta,rate,first,last,min,max,growth,value",
+      );
+      const setRow = csv.find((l) =>
+        l.startsWith(`set,127.0.0.1:${srv.port},cmd.set.calls,counter,`)
+      );
+      assert.ok(setRow, csv.slice(0, 5).join("\n"));
+      assert.equal(setRow.split(",")[6], "3000");
       const saved = await readServerSnapshot(`${dir}/a.json`);
       assert.deepEqual(Object.keys(saved.reports), ["set", "get"]);
       const calls = saved.reports["set"]!.nodes[0]!.fields["cmd.set.calls"];

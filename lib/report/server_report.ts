@@ -130,3 +130,60 @@ export function formatServerChanges(
   for (const m of cmp.missing) out.push(`  ${m}: only in one of the two`);
   return out.join("\n") + "\n";
 }
+
+const CSV_HEADER = [
+  "part",
+  "node",
+  "field",
+  "kind",
+  "before",
+  "after",
+  "delta",
+  "rate",
+  "first",
+  "last",
+  "min",
+  "max",
+  "growth",
+  "value",
+];
+
+function csvCell(v: string | number | undefined): string {
+  if (v === undefined) return "";
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * Server figures as CSV, one row per part (a bench test, `replay`), node and field: counters
+ * fill before/after/delta/rate, gauges first/last/min/max/growth, texts value; per-command
+ * server time per call comes as `cmd.<c>.usec_per_call` rows of kind `derived`.
+ */
+export function formatServerCsv(reports: Record<string, ServerReport>): string {
+  const rows = [CSV_HEADER.join(",")];
+  for (const [part, r] of Object.entries(reports)) {
+    for (const n of r.nodes) {
+      for (const [field, f] of Object.entries(n.fields)) {
+        const cells: Array<string | number | undefined> = [part, n.node, field, f.kind];
+        if (f.kind === "counter") cells.push(f.before, f.after, f.delta, f.rate);
+        else cells.push(undefined, undefined, undefined, undefined);
+        if (f.kind === "gauge") cells.push(f.first, f.last, f.min, f.max, f.growth);
+        else cells.push(undefined, undefined, undefined, undefined, undefined);
+        cells.push(f.kind === "text" ? f.value : undefined);
+        rows.push(cells.map(csvCell).join(","));
+      }
+      for (const [c, v] of Object.entries(n.usecPerCall)) {
+        const cells: Array<string | number | undefined> = [
+          part,
+          n.node,
+          `cmd.${c}.usec_per_call`,
+          "derived",
+        ];
+        for (let i = 0; i < 9; i++) cells.push(undefined);
+        cells.push(v);
+        rows.push(cells.map(csvCell).join(","));
+      }
+    }
+  }
+  return rows.join("\n") + "\n";
+}
