@@ -64,8 +64,11 @@ export const REDIS_FIELDS: readonly FieldDef[] = [
 ];
 
 /**
- * Vector search: `FT.INFO <index>` (RediSearch and valkey-search name these the same), flattened
- * as `ft.<index>.<field>`, and `INFO search` / `INFO modules` where the module reports there.
+ * Vector search, as observed on RediSearch 2.6/2.8 and valkey-search 1.2 (see
+ * `../shared/VECTOR-PLATFORMS.md`): `FT.INFO <index>` flattened as `ft.<index>.<field>`
+ * (`num_docs`, `indexing`, `percent_indexed`, `hash_indexing_failures` on both; valkey-search's
+ * backfill fields and `state`), and valkey-search's `INFO` sections `search_memory`,
+ * `search_index_stats`, `search_indexing` (every field, as gauges) and `search_latency`.
  */
 export const SEARCH_FIELDS: readonly FieldDef[] = [
   g("ft.*.num_docs"),
@@ -75,14 +78,14 @@ export const SEARCH_FIELDS: readonly FieldDef[] = [
   g("ft.*.indexing"),
   g("ft.*.vector_index_sz_mb"),
   g("ft.*.inverted_sz_mb"),
-  g("ft.*.total_inverted_index_blocks"),
   g("ft.*.doc_table_size_mb"),
-  // valkey-search
+  g("ft.*.backfill_in_progress"),
   g("ft.*.backfill_complete_percent"),
-  g("search.search_used_memory_bytes"),
-  g("search.search_number_of_indexes"),
-  c("search.search_successful_requests_count"),
-  c("search.search_failure_requests_count"),
+  t("ft.*.state"),
+  g("search_memory.*"),
+  g("search_index_stats.*"),
+  g("search_indexing.*"),
+  t("search_latency.*"),
 ];
 
 /** memcached `stats` and `stats slabs`. */
