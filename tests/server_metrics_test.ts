@@ -9,6 +9,7 @@ import {
   parseTarget,
   readServerSnapshot,
   replay,
+  RespConnection,
   ResultsHistory,
   runScenario,
   saveServerSnapshot,
@@ -417,3 +418,56 @@ loadTest(
     }
   },
 );
+
+Deno.test("server metrics: FT.INFO of an index in use (RediSearch): num_docs and indexing failures as the server counts them", async () => {
+  const module = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
+    .pathname;
+  await using srv = await startLocalServer("redis", { modules: [{ path: module }] });
+  const t = parseTarget(srv.address);
+  using c = await RespConnection.open(t);
+  await c.command(
+    [
+      "FT.CREATE",
+      "idx",
+      "ON",
+      "HASH",
+      "PREFIX",
+      "1",
+      "d:",
+      "SCHEMA",
+      "v",
+      "VECTOR",
+      "FLAT",
+      "6",
+      "TYPE",
+      "FLOAT32",
+      "DIM",
+      "2",
+      "DISTANCE_METRIC",
+      "L2",
+    ],
+  );
+  const mon = await ServerMonitor.start({
+    nodes: [{ target: t, kind: "redis" }],
+    indexes: ["idx", "missing"],
+    intervalMs: 0,
+  });
+  const good = new Uint8Array(new Float32Array([1, 2]).buffer);
+  for (let i = 0; i < 5; i++) await c.command(["HSET", `d:${i}`, "v", good]);
+  await c.command(["HSET", "d:bad", "v", new Uint8Array(3)]); // wrong length: left out of the index
+  const { report } = await mon.stop();
+  const f = report.nodes[0]!.fields;
+  assert.equal(
+    report.nodes[0]!.errors.length,
+    0,
+    "an index that does not exist is not a node failure",
+  );
+  assert.ok(
+    f["ft.idx.num_docs"]?.kind === "gauge",
+    JSON.stringify(Object.keys(f).filter((k) => k.startsWith("ft."))),
+  );
+  assert.equal(f["ft.idx.num_docs"].last, 5);
+  assert.equal(f["ft.idx.num_docs"].growth, 5);
+  assert.ok(f["ft.idx.hash_indexing_failures"]?.kind === "counter");
+  assert.equal(f["ft.idx.hash_indexing_failures"].delta, 1);
+});

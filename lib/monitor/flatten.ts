@@ -1,5 +1,6 @@
 // This module uses no Deno APIs.
 import { parseInfo } from "../net/mod.ts";
+import type { RespValue } from "../protocol/resp/mod.ts";
 
 /** A node's fields under flat names: numbers where the server wrote a number. */
 export type FlatValues = Record<string, number | string>;
@@ -61,19 +62,19 @@ export function flattenMemcacheStats(
 }
 
 /**
- * Flattens an `FT.INFO` reply (alternating names and values, as RESP2 gives it, or a map):
- * scalar fields become `ft.<index>.<name>`; nested lists (attributes, GC stats) are left out
- * except their scalar pairs one level down (`ft.idx.gc_stats.bytes_collected`).
+ * Flattens an `FT.INFO` reply (alternating names and values, as RESP2 gives it, or a RESP3 map):
+ * scalar fields become `ft.<index>.<name>` (numbers where the text is one: RediSearch sends most
+ * numbers as bulk strings); nested lists (attributes, GC stats) are left out except their scalar
+ * pairs one level down (`ft.idx.gc_stats.bytes_collected`).
  */
-export function flattenFtInfo(index: string, reply: unknown, into: FlatValues = {}): FlatValues {
-  const put = (prefix: string, v: unknown, depth: number) => {
+export function flattenFtInfo(index: string, reply: RespValue, into: FlatValues = {}): FlatValues {
+  const put = (prefix: string, v: RespValue, depth: number) => {
     const entries = toEntries(v);
     if (entries === undefined) return;
     for (const [k, x] of entries) {
       const name = `${prefix}.${k}`;
-      if (typeof x === "number") into[name] = x;
-      else if (typeof x === "string") into[name] = value(x);
-      else if (x instanceof Uint8Array) into[name] = value(new TextDecoder().decode(x));
+      const scalar = scalarOf(x);
+      if (scalar !== undefined) into[name] = scalar;
       else if (depth === 0) put(name, x, 1);
     }
   };
@@ -81,20 +82,39 @@ export function flattenFtInfo(index: string, reply: unknown, into: FlatValues = 
   return into;
 }
 
-function toEntries(v: unknown): Array<[string, unknown]> | undefined {
-  if (v instanceof Map) return [...v.entries()].map(([k, x]) => [String(keyText(k)), x]);
-  if (!Array.isArray(v) || v.length % 2 !== 0) return undefined;
-  const out: Array<[string, unknown]> = [];
-  for (let i = 0; i < v.length; i += 2) {
-    const k = keyText(v[i]);
-    if (k === undefined) return undefined;
-    out.push([k, v[i + 1]]);
+const utf8 = new TextDecoder();
+
+function scalarOf(v: RespValue): number | string | undefined {
+  switch (v.type) {
+    case "integer":
+      return Number(v.value);
+    case "double":
+      return v.value;
+    case "simple":
+      return value(v.value);
+    case "bulk":
+    case "verbatim":
+      return value(utf8.decode(v.value));
+    default:
+      return undefined;
   }
-  return out;
 }
 
-function keyText(k: unknown): string | undefined {
-  if (typeof k === "string") return k;
-  if (k instanceof Uint8Array) return new TextDecoder().decode(k);
-  return undefined;
+function toEntries(v: RespValue): Array<[string, RespValue]> | undefined {
+  if (v.type === "map") {
+    const out: Array<[string, RespValue]> = [];
+    for (const [k, x] of v.value) {
+      const key = scalarOf(k);
+      if (key !== undefined) out.push([String(key), x]);
+    }
+    return out;
+  }
+  if (v.type !== "array" || v.value.length % 2 !== 0) return undefined;
+  const out: Array<[string, RespValue]> = [];
+  for (let i = 0; i < v.value.length; i += 2) {
+    const k = v.value[i]!;
+    if (k.type !== "simple" && k.type !== "bulk") return undefined;
+    out.push([String(scalarOf(k)), v.value[i + 1]!]);
+  }
+  return out;
 }
