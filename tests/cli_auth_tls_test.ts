@@ -113,6 +113,23 @@ loadTest("bench over TLS with a CA and a client certificate (mutual TLS)", async
       bad.stderr,
       new RegExp(`127\\.0\\.0\\.1:${tls.port}: .*(TLS|certificate|issuer)`, "i"),
     );
+    // Plain text to the TLS port: the connection exit code and a hint, never a stack trace.
+    for (const io of ["uring", "deno"]) {
+      const plain = await runCli([
+        "bench",
+        "-p",
+        String(tls.port),
+        "-t",
+        "get",
+        "-n",
+        "100",
+        "--io",
+        io,
+      ]);
+      assert.equal(plain.code, 3, `--io ${io}: ${plain.stderr}`);
+      assert.match(plain.stderr, /TLS port\?[\s\S]*add --tls/, `--io ${io}: ${plain.stderr}`);
+      assert.doesNotMatch(plain.stderr, /internal error|    at /, `--io ${io}: ${plain.stderr}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

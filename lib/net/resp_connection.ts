@@ -1,4 +1,4 @@
-import { MembenchError } from "../errors/mod.ts";
+import { errorMessage, MembenchError } from "../errors/mod.ts";
 import {
   encodeCommand,
   type RespArg,
@@ -63,6 +63,17 @@ export class RespConnection {
       await c.#handshake(target, options);
     } catch (e) {
       c.close();
+      // A TLS port answers plain text by dropping the connection before any reply.
+      if (
+        e instanceof MembenchError && e.code === "connection" && target.tls === undefined &&
+        e.hint === undefined
+      ) {
+        throw new MembenchError(
+          "connection",
+          `${e.message}: is this a TLS port?`,
+          { hint: "add --tls: a server that only speaks TLS drops plain-text connections" },
+        );
+      }
       throw e;
     }
     return c;
@@ -117,8 +128,15 @@ export class RespConnection {
    * @throws {MembenchError} `connection` if the server closes, `timeout` if it does not answer.
    */
   async command(args: readonly RespArg[], label?: string): Promise<RespValue> {
-    await writeAll(this.transport, encodeCommand(args));
-    return await this.#readReply(label ?? String(args[0]));
+    const what = label ?? String(args[0]);
+    try {
+      await writeAll(this.transport, encodeCommand(args));
+      return await this.#readReply(what);
+    } catch (e) {
+      if (e instanceof MembenchError) throw e;
+      // A reset or broken pipe: the socket's own words, named.
+      throw new MembenchError("connection", `${this.name}: ${errorMessage(e)} during ${what}`);
+    }
   }
 
   /** Sends a command and returns its text (bulk or simple); an error reply throws `server`. */
