@@ -18,6 +18,10 @@ const HISTORY_FLAGS = {
   }),
   scenario: text({ value: "NAME", help: "list only this scenario's runs" }),
   limit: int({ value: "N", min: 1, default: 20, help: "newest N runs" }),
+  filter: text({
+    value: "TEXT",
+    help: "compare: only the metrics whose phase.metric contains TEXT",
+  }),
   json: JSON_SWITCH,
 };
 
@@ -34,7 +38,8 @@ export const HISTORY: CommandSpec<typeof HISTORY_FLAGS> = {
   footer:
     "Each scenario run is stored with its resolved options (secrets redacted), the servers' versions,\n" +
     "a journal of what happened, every phase's metrics and every check and threshold. 'show' prints\n" +
-    "one run and the command to run it again; 'compare' prints the metrics two runs share, by phase.\n" +
+    "one run and the command to run it again; 'compare' prints the metrics two runs share, largest\n" +
+    "change first, with the changes for the worse marked.\n" +
     "Exit codes: 0 ok, 2 invalid flags or no such run, 5 unreadable database.",
 };
 
@@ -55,6 +60,14 @@ function runId(s: string | undefined, what: string, sub: string, problems: Probl
     );
   }
   return n;
+}
+
+// The Deno that runs membench, as a user can type it: relative when it lives under the current
+// folder (./node_modules/.bin/deno), else its full path.
+function denoCommand(): string {
+  const exe = Deno.execPath();
+  const cwd = Deno.cwd();
+  return exe.startsWith(cwd + "/") ? `./${exe.slice(cwd.length + 1)}` : exe;
 }
 
 /** `membench history`: returns the exit code. */
@@ -96,11 +109,11 @@ export function historyCommand(argv: readonly string[]): Promise<number> {
         }
         case "show": {
           const r = h.getRun(q.run);
-          show(r, () => formatRunDetail(r));
+          show(r, () => formatRunDetail(r, denoCommand()));
           break;
         }
         case "compare": {
-          const changes = h.compareRuns(q.a, q.b);
+          const changes = h.compareRuns(q.a, q.b, v.filter);
           show(changes, () => formatRunComparison(q.a, q.b, changes));
           break;
         }

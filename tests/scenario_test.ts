@@ -463,7 +463,11 @@ loadTest("membench history lists, shows and compares scenario runs", async () =>
   ]);
   const show = await runCli(["history", "show", String(rows[1]!.id), "--db", db]);
   assert.equal(show.code, 0, show.stderr);
-  assert.match(show.stdout, /run again: deno run -A .*scenario_fixture\.ts/);
+  // The "run again" line works as printed: its deno is a file that exists (a bare `deno` may
+  // not be on PATH).
+  const again2 = show.stdout.match(/run again: (\S*deno) run -A (\S*scenario_fixture\.ts)/);
+  assert.ok(again2, show.stdout);
+  assert.ok(Deno.statSync(again2[1]!).isFile, again2[1]);
   assert.match(show.stdout, /FAILED reads: get\.p99 < 1us/);
   const cmp = await runCli([
     "history",
@@ -527,6 +531,42 @@ loadTest("membench history lists, shows and compares scenario runs", async () =>
   const hits = changes.find((x) => x.phase === "reads" && x.metric === "ops")!;
   const rate = (v: number) => `${Math.round(v).toLocaleString("en-US")}/s`;
   assert.match(text.stdout, new RegExp(`reads\\.ops +${rate(hits.a)} +-> +${rate(hits.b)} `));
+  // One line per figure: a short name stands for its full one, which is not listed again.
+  assert.ok(changes.some((c) => c.metric === "get.p99"));
+  assert.ok(!changes.some((c) => c.metric.startsWith("get.get.")), "no full-name duplicates");
+  // Largest relative change first, and a filter.
+  const size = (c: Change) =>
+    c.change === undefined ? (c.a === c.b ? 0 : Infinity) : Math.abs(c.change);
+  for (let i = 1; i < changes.length; i++) assert.ok(size(changes[i - 1]!) >= size(changes[i]!));
+  const filtered = await runCli([
+    "history",
+    "compare",
+    String(rows[1]!.id),
+    String(rows[0]!.id),
+    "--db",
+    db,
+    "--filter",
+    "p99",
+    "--json",
+  ]);
+  const only = JSON.parse(filtered.stdout) as Change[];
+  assert.ok(only.length > 0 && only.every((c) => `${c.phase}.${c.metric}`.includes("p99")));
+  // Runs of different scenarios share nothing: an error, not "0 shared metrics".
+  const other = await runScenario(
+    "other",
+    { history: db, outDir: r1.outDir, print: "none" },
+    () => {},
+  );
+  const bad = await runCli([
+    "history",
+    "compare",
+    String(rows[0]!.id),
+    String(other.history!.runId),
+    "--db",
+    db,
+  ]);
+  assert.equal(bad.code, EXIT.usage, bad.stdout + bad.stderr);
+  assert.match(bad.stderr, /share no phase/);
   const missing = await runCli(["history", "show", "999", "--db", db]);
   assert.equal(missing.code, EXIT.usage);
   assert.match(missing.stderr, /Cannot find run 999/);

@@ -28,10 +28,20 @@ export function formatRunList(rows: readonly RunRow[]): string {
   ].join("\n");
 }
 
-/** `membench history show` as text: the run, how to run it again, phases, checks, journal. */
-export function formatRunDetail(r: RunDetail): string {
+/**
+ * `membench history show` as text: the run, how to run it again, phases, checks, journal.
+ *
+ * @param deno The Deno command for the "run again" line (the one running membench: a bare
+ *   `deno` may not be on PATH).
+ */
+export function formatRunDetail(r: RunDetail, deno = "deno"): string {
   const lines = [formatRunLine(r)];
-  if (r.module) lines.push(`run again: deno run -A ${r.module.replace(/^file:\/\//, "")}`);
+  if (r.module) {
+    // The same target as then (it may have come from MEMBENCH_TARGET).
+    const o = r.options as { target?: unknown } | undefined;
+    const env = typeof o?.target === "string" ? `MEMBENCH_TARGET=${o.target} ` : "";
+    lines.push(`run again: ${env}${deno} run -A ${r.module.replace(/^file:\/\//, "")}`);
+  }
   lines.push(`options: ${JSON.stringify(r.options)}`);
   for (const p of r.phases) {
     lines.push(`phase ${p.name} (${p.kind}): ${p.state} in ${(p.durationMs / 1000).toFixed(2)} s`);
@@ -50,20 +60,33 @@ export function formatRunDetail(r: RunDetail): string {
   return lines.join("\n");
 }
 
-/** `membench history compare` as text: the metrics two runs share, with the change. */
+/**
+ * `membench history compare` as text: one line per figure the two runs share, largest relative
+ * change first; a change the bad way by more than 5% is marked `worse`, the good way `better`.
+ */
 export function formatRunComparison(
   a: number,
   b: number,
   changes: readonly MetricChange[],
 ): string {
-  const lines = [`run ${a} -> run ${b}: ${changes.length} shared metrics`];
+  const regressions = changes.filter((c) => c.regression).length;
+  const lines = [
+    `run ${a} -> run ${b}: ${changes.length} shared metrics, ${regressions} worse by more than 5%`,
+  ];
+  const w = Math.min(48, Math.max(20, ...changes.map((c) => c.phase.length + c.metric.length + 1)));
   for (const c of changes) {
+    const pct = c.change === undefined
+      ? ""
+      : `${c.change >= 0 ? "+" : ""}${(c.change * 100).toFixed(1)}%`;
+    const mark = c.regression
+      ? "  worse"
+      : c.better && c.change !== undefined && Math.abs(c.change) > 0.05
+      ? "  better"
+      : "";
     lines.push(
-      `  ${`${c.phase}.${c.metric}`.padEnd(36)} ${formatMetric(c.kind, c.a).padStart(14)} -> ${
+      `  ${`${c.phase}.${c.metric}`.padEnd(w)} ${formatMetric(c.kind, c.a).padStart(14)} -> ${
         formatMetric(c.kind, c.b).padStart(14)
-      }  ${
-        c.change === undefined ? "" : `${c.change >= 0 ? "+" : ""}${(c.change * 100).toFixed(1)}%`
-      }`,
+      }  ${pct.padStart(8)}${mark}`,
     );
   }
   return lines.join("\n");

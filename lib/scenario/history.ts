@@ -1,6 +1,6 @@
 import { DatabaseSync } from "node:sqlite";
 import { MembenchError } from "../errors/mod.ts";
-import type { Metric } from "./metrics.ts";
+import { type Metric, metricDirection } from "./metrics.ts";
 
 /** One scenario run as the results history lists it. */
 export interface RunRow {
@@ -82,6 +82,10 @@ export interface MetricChange {
   b: number;
   /** (b - a) / a; absent when a is 0. */
   change?: number;
+  /** Which way the metric is better, when that is clear from its name. */
+  better?: "higher" | "lower";
+  /** The change goes the bad way by more than 5%. */
+  regression?: boolean;
 }
 
 const SCHEMA = `
@@ -318,22 +322,57 @@ export class ResultsHistory implements Disposable {
     };
   }
 
-  /** The metrics two runs share, phase by phase (matched by phase name), with their change. */
-  compareRuns(a: number, b: number): MetricChange[] {
+  /**
+   * The metrics two runs share, phase by phase (matched by phase name), with their change, one
+   * line per figure (a short name stands for its full one), sorted by the size of the relative
+   * change; regressions (a change the bad way by more than 5%) are marked.
+   *
+   * @param filter Keep the metrics whose `phase.metric` contains this text.
+   * @throws {MembenchError} `invalid_argument` when the runs share no phase (different
+   *   scenarios, or renamed phases): there is nothing to compare.
+   */
+  compareRuns(a: number, b: number, filter?: string): MetricChange[] {
     const ra = this.getRun(a), rb = this.getRun(b);
     const out: MetricChange[] = [];
+    let shared = 0;
     for (const pa of ra.phases) {
       const pb = rb.phases.find((p) => p.name === pa.name);
       if (!pb) continue;
+      shared++;
+      // A full name whose short name is there too is the same figure: show it once.
+      const aliased = new Set(
+        Object.values(pa.metrics).map((m) => m.aliasOf).filter((x) => x !== undefined),
+      );
       for (const [metric, ma] of Object.entries(pa.metrics)) {
         const mb = pb.metrics[metric];
-        if (!mb || ma.ambiguous || mb.ambiguous) continue;
+        if (!mb || ma.ambiguous || mb.ambiguous || aliased.has(metric)) continue;
+        if (filter !== undefined && !`${pa.name}.${metric}`.includes(filter)) continue;
         const c: MetricChange = { phase: pa.name, metric, kind: ma.kind, a: ma.value, b: mb.value };
         if (ma.value !== 0) c.change = (mb.value - ma.value) / Math.abs(ma.value);
+        const better = metricDirection(metric, ma.kind);
+        if (better) {
+          c.better = better;
+          const worse = better === "higher" ? mb.value < ma.value : mb.value > ma.value;
+          const size = c.change === undefined
+            ? (mb.value !== ma.value ? Infinity : 0)
+            : Math.abs(c.change);
+          if (worse && size > 0.05) c.regression = true;
+        }
         out.push(c);
       }
     }
-    return out;
+    if (shared === 0) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot compare run ${a} (${ra.scenario}) with run ${b} (${rb.scenario}): they share no phase`,
+        { hint: "compare two runs of the same scenario (membench history list --scenario NAME)" },
+      );
+    }
+    const size = (c: MetricChange) =>
+      c.change === undefined ? (c.a === c.b ? 0 : Infinity) : Math.abs(c.change);
+    return out.sort((x, y) =>
+      size(y) - size(x) || `${x.phase}.${x.metric}`.localeCompare(`${y.phase}.${y.metric}`)
+    );
   }
 
   /** Closes the database. */

@@ -18,6 +18,8 @@ export interface Metric {
   kind: MetricKind;
   /** Set when the short name fits several figures: the full names to use instead. */
   ambiguous?: string[];
+  /** Set on a short name: the full name of the same figure. */
+  aliasOf?: string;
 }
 
 /** Named figures of a phase result, for thresholds: `"get.p99"`, `"hit_ratio"`, `"ops"`, … */
@@ -48,7 +50,7 @@ class MetricBuilder {
     for (const [short, list] of this.#aliases) {
       if (this.set[short] !== undefined) continue; // a direct figure wins over an alias
       this.set[short] = list.length === 1
-        ? { ...list[0]!.metric }
+        ? { ...list[0]!.metric, aliasOf: list[0]!.full }
         : { value: NaN, kind: list[0]!.metric.kind, ambiguous: list.map((a) => a.full) };
     }
     return this.set;
@@ -414,4 +416,22 @@ export function metricsOfAny(
   if ("fidelity" in r) return replayMetrics(r);
   if ("keys" in r && "totals" in r) return analysisMetrics(r);
   return recordMetrics(r as RecordResult);
+}
+
+/**
+ * Which way a metric is better, from its name and kind: `higher` for throughput, hit ratios and
+ * recall; `lower` for times, errors, lateness, reconnects, timeouts and failures; undefined when
+ * neither is clear (counts of requests, sizes).
+ */
+export function metricDirection(metric: string, kind: MetricKind): "higher" | "lower" | undefined {
+  const last = metric.slice(metric.lastIndexOf(".") + 1);
+  if (/hit_ratio|recall|^ops$|qps|per_s|\.ops$|^pass$/.test(metric) || kind === "rate") {
+    return /late|error|miss|evict|reject|fail/.test(metric) ? "lower" : "higher";
+  }
+  if (kind === "time") return "lower";
+  if (
+    /error|late|lateness|reconnect|timeout|partial|fail|evict|reject|miss|skipped|abandoned|imbalance|size_ks|rate_error|_diff$/
+      .test(metric) || last === "growth"
+  ) return "lower";
+  return undefined;
 }
