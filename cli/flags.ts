@@ -306,7 +306,9 @@ export function parseFlags<F extends FlagSet>(
         continue;
       }
       if (t.kind !== "option") continue;
-      if (t.name === "help") {
+      // `--help`, and `-h` where no flag of the command takes it (bench and replay keep `-h` as
+      // redis-benchmark's host).
+      if (t.name === "help" || (t.rawName === "-h" && !shortOf.has("h"))) {
         help = true;
         continue;
       }
@@ -342,7 +344,14 @@ export function parseFlags<F extends FlagSet>(
       raws.set(key, [...(raws.get(key) ?? []), t.value]);
     }
   };
-  scan([...argv]);
+  // redis-benchmark's `-h HOST`: a `-h` with no value after it (last, or before another flag)
+  // asks for help.
+  const args = argv.map((a, i) =>
+    a === "-h" && shortOf.has("h") && (i === argv.length - 1 || looksLikeFlag(argv[i + 1]!))
+      ? "--help"
+      : a
+  );
+  scan(args);
   const values: Record<string, unknown> = {};
   const given = new Set<keyof F & string>();
   for (const [key, f] of Object.entries(flags)) {

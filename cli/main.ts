@@ -14,6 +14,7 @@ import { HISTORY, historyCommand } from "./history.ts";
 import { PROFILE, profileCommand, RECORD, recordCommand } from "./record.ts";
 import { REPLAY, replayCommand } from "./replay.ts";
 import { reportError, showHelp } from "./runner.ts";
+import { VEC, vecCommand } from "./vec.ts";
 
 /** The commands, in the order the help lists them. */
 const COMMANDS: ReadonlyArray<{
@@ -28,6 +29,7 @@ const COMMANDS: ReadonlyArray<{
   { ...PROFILE, run: profileCommand },
   { ...HISTORY, run: historyCommand },
   { ...DATASET, run: datasetCommand },
+  { ...VEC, run: vecCommand },
 ];
 
 function help(): string {
@@ -40,7 +42,7 @@ function help(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
     `  ${"version".padEnd(10)} print the version`,
     "",
-    "Run 'membench <command> --help' for the flags of a command.",
+    "Run 'membench <command> --help' (or 'membench help <command>') for the flags of a command.",
     "",
   ].join("\n");
 }
@@ -52,9 +54,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (cmd) {
       case undefined:
       case "--help":
-      case "help":
+      case "-h":
+      case "help": {
+        // `membench help bench` is `membench bench --help`.
+        const about = cmd === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+        if (about) return await about.run(["--help"]);
         showHelp(help());
         return cmd === undefined ? EXIT.usage : EXIT.ok;
+      }
       case "version":
       case "--version":
         showHelp(VERSION);

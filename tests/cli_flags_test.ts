@@ -427,3 +427,23 @@ Deno.test("CLI: record --protocol takes the protocol names; the old resp3 still 
     await Deno.remove(out);
   }
 });
+
+Deno.test("CLI: help is where a newcomer looks for it: help CMD, -h without a host, -h on commands without -h", async () => {
+  const bench = await runCli(["bench", "--help"]);
+  assert.equal(bench.code, 0);
+  for (const argv of [["help", "bench"], ["bench", "-h"], ["bench", "-n", "10", "-h"]]) {
+    const r = await runCli(argv);
+    assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, bench.stdout, argv.join(" "));
+  }
+  for (const cmd of ["record", "analyze", "history", "replay"]) {
+    const long = await runCli([cmd, "--help"]);
+    const short = await runCli([cmd, "-h"]);
+    assert.equal(short.code, 0, `${cmd} -h: ${short.stderr}`);
+    assert.equal(short.stdout, long.stdout, `${cmd} -h`);
+  }
+  // -h with a value is still redis-benchmark's host.
+  const host = await runCli(["bench", "-h", "127.0.0.1", "-p", "1", "-n", "1", "-t", "ping"]);
+  assert.equal(host.code, 3, host.stderr);
+  assert.match(host.stderr, /127\.0\.0\.1:1/);
+});
