@@ -420,10 +420,11 @@ export class Engine {
       // comes from other tasks (a profile reader): yield at once, or within 1 ms when paced.
       const idle = !this.#anyInflight();
       let waitUs = idle ? 0 : 5000;
+      let nextDueUs = Infinity;
       if (s.due) {
         const now = nowUs();
-        const next = s.due(now);
-        waitUs = Math.min(idle ? 1000 : 5000, Math.max(0, next - now));
+        nextDueUs = s.due(now);
+        waitUs = Math.min(idle ? 1000 : 5000, Math.max(0, nextDueUs - now));
       }
       r.wait(waitUs);
       let got = 0;
@@ -473,7 +474,10 @@ export class Engine {
         // helper thread, a profile being read, sockets served in this isolate) only every
         // hundred or so turns: several hundred ms here. A timer turn polls it at once but costs
         // about a ms, so take one when nothing can complete anyway, and every 50 ms when busy.
-        if ((got === 0 && !this.#anyInflight()) || now - lastTimerTurn >= 50_000) {
+        // (A paced schedule takes only the periodic turn, and not within 3 ms of a due send: a
+        // timer turn can take a few ms and would make the send late.)
+        const idleLong = got === 0 && nextDueUs === Infinity && !this.#anyInflight();
+        if (idleLong || (now - lastTimerTurn >= 50_000 && nextDueUs - now > 3000)) {
           lastTimerTurn = now;
           await new Promise<void>((res) => setTimeout(res, 0));
         } else await new Promise<void>((res) => setImmediate(res));
