@@ -10,7 +10,12 @@
  *   usec_per_call; target: client <= 10% of server).
  *
  * Run: deno run -A bench/vector_compare.ts [vectors=200000] [dim=128] [algorithm=HNSW] [queries=5000]
- * (MEMBENCH_SEARCH_MODULE names the module; by default ../shared/servers/redisearch-2.6.)
+ * (MEMBENCH_SEARCH_MODULE names the module; by default ../shared/servers/redisearch-2.6;
+ * QUERY_CLIENTS and QUERY_PIPELINE set the query phases' connections and pipeline, 4 and 1.)
+ *
+ * The client's CPU is split into user and system time: on loopback, the kernel's TCP work for
+ * each send and receive (the peer's receive path included) is charged to the sender, and at one
+ * query in flight per connection every query costs its own send and receive.
  */
 import process from "node:process";
 import {
@@ -41,6 +46,8 @@ function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
+const queryClients = Number(Deno.env.get("QUERY_CLIENTS") ?? 4);
+const queryPipeline = Number(Deno.env.get("QUERY_PIPELINE") ?? 1);
 
 const dir = await Deno.makeTempDir({ prefix: "membench-vec-bench-" });
 try {
@@ -90,6 +97,7 @@ try {
   for (const ef of algorithm === "HNSW" ? [10, 100] : [undefined]) {
     const b = await stats();
     const q0 = selfCpuSeconds();
+    const u0 = process.cpuUsage();
     const q = await vectorQuery({
       target: server.address,
       dataset: ds,
@@ -98,9 +106,11 @@ try {
       index: { algorithm },
       ...(ef !== undefined ? { efRuntime: ef } : {}),
       requests,
-      clients: 4,
+      clients: queryClients,
+      pipeline: queryPipeline,
     });
     const clientUs = (selfCpuSeconds() - q0) * 1e6 / q.completed;
+    const u1 = process.cpuUsage();
     const a = await stats();
     const serverUs = (a.usec - b.usec) / Math.max(1, a.calls - b.calls);
     console.log(
@@ -110,7 +120,10 @@ try {
         `recall@10 mean ${q.recall.mean.toFixed(4)} p5 ${q.recall.p5.toFixed(2)}; ` +
         `CPU per query: membench ${clientUs.toFixed(1)} µs, server ${
           serverUs.toFixed(1)
-        } µs -> ratio ${(clientUs / serverUs).toFixed(3)}`,
+        } µs -> ratio ${(clientUs / serverUs).toFixed(3)} (membench user ${
+          ((u1.user - u0.user) / q.completed).toFixed(1)
+        } µs, system ${((u1.system - u0.system) / q.completed).toFixed(1)} µs; ${queryClients} ` +
+        `clients x ${queryPipeline} in flight)`,
     );
   }
   const info = parseInfo(await c.text(["INFO", "memory"]));

@@ -15,3 +15,4 @@ export * from "./dataset_report.ts";
 export * from "./history_report.ts";
 export * from "./synthetic_report.ts";
 export * from "./server_report.ts";
+export * from "./vector_report.ts";

@@ -13,6 +13,7 @@ import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
 import { blockBytes } from "./_blob.ts";
 import { connectProblems, openControl, openEngine } from "./_conn.ts";
+import { startProgress } from "./_progress.ts";
 import { bulkSize, putArrayHeader, putBulk, putBulkHeader, putKey, utf8 } from "./_wire.ts";
 import { openDataset, type VectorDataset } from "./dataset.ts";
 import {
@@ -128,6 +129,7 @@ class LoadScheduler {
   stopped = false;
   sent = 0;
   ok = 0;
+  done = 0;
   firstSendUs = 0;
   lastReplyUs = 0;
   readonly metrics: CommandMetrics;
@@ -294,12 +296,14 @@ class LoadScheduler {
     if (this.#intervalUs > 0) m.recordResponse(now - c.intended[s]!);
     if (c.scanner.kind === REPLY_ERROR) m.recordError(c.scanner.errorCode() || "ERR");
     else this.ok++;
+    this.done++;
     this.lastReplyUs = now;
   }
 
   failed(_c: PipelinedConnection, _s: number, code: string): void {
     this.metrics.count++;
     this.metrics.recordError(code);
+    this.done++;
   }
 
   exhausted(_c: PipelinedConnection): boolean {
@@ -358,6 +362,7 @@ async function datasetOf(
 interface WriteStats {
   sent: number;
   ok: number;
+  done: number;
   firstSendUs: number;
   lastReplyUs: number;
   readonly metrics: CommandMetrics;
@@ -393,10 +398,17 @@ async function runWrites(o: VectorLoadOptions, plan: LoadPlan, target: Target): 
   sched.conns = conns;
   sched.bind(engine);
   sched.start(nowUs());
+  const stopProgress = startProgress(
+    o.onProgress,
+    "load",
+    plan.count,
+    () => ({ done: sched.done, errors: sched.done - sched.ok }),
+  );
   try {
     await engine.run();
   } finally {
     sched.stopped = true;
+    stopProgress();
   }
   const run: WriteRun = { sched, engine };
   if (sched.readError !== undefined) {
@@ -604,10 +616,21 @@ async function finishLoad(
   const wait = (o as VectorLoadOptions).waitForIndex ?? true;
   try {
     if (wait && !engine.interrupted) {
-      state = await waitForIndex(control, spec.name, {
-        timeoutMs: (o as VectorLoadOptions).indexTimeoutMs ?? 600_000,
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
+      let indexed: IndexState | undefined;
+      const stopProgress = startProgress(o.onProgress, "index", undefined, () => ({
+        done: indexed?.numDocs ?? 0,
+        errors: indexed ? Math.max(0, indexed.failures - x.failuresBefore) : 0,
+        percent: indexed?.percent,
+      }));
+      try {
+        state = await waitForIndex(control, spec.name, {
+          timeoutMs: (o as VectorLoadOptions).indexTimeoutMs ?? 600_000,
+          ...(o.signal ? { signal: o.signal } : {}),
+          onState: (s) => indexed = s,
+        });
+      } finally {
+        stopProgress();
+      }
     } else {
       const info = await ftInfo(control, spec.name);
       if (info) state = indexState(info);
@@ -754,6 +777,7 @@ class DeleteScheduler {
   stopped = false;
   sent = 0;
   ok = 0;
+  done = 0;
   firstSendUs = 0;
   lastReplyUs = 0;
   readonly metrics = new CommandMetrics("DEL", false);
@@ -783,11 +807,13 @@ class DeleteScheduler {
     this.metrics.recordService(now - c.sent[s]!);
     if (c.scanner.kind === REPLY_ERROR) this.metrics.recordError(c.scanner.errorCode() || "ERR");
     else this.ok++;
+    this.done++;
     this.lastReplyUs = now;
   }
   failed(_c: PipelinedConnection, _s: number, code: string): void {
     this.metrics.count++;
     this.metrics.recordError(code);
+    this.done++;
   }
   exhausted(): boolean {
     return this.stopped || this.#next >= this.#end;
@@ -836,10 +862,17 @@ export async function vectorDelete(options: VectorDeleteOptions): Promise<Vector
       failed: (c, s, code) => sched.failed(c, s, code),
       exhausted: () => sched.exhausted(),
     });
+    const stopProgress = startProgress(
+      o.onProgress,
+      "load",
+      o.count,
+      () => ({ done: sched.done, errors: sched.done - sched.ok }),
+    );
     try {
       await engine.run();
     } finally {
       sched.stopped = true;
+      stopProgress();
     }
     const run: WriteRun = {
       sched,

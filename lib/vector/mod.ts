@@ -44,3 +44,4 @@ export * from "./truth.ts";
 export * from "./search_types.ts";
 export * from "./load.ts";
 export * from "./query.ts";
+export * from "./run.ts";

@@ -7,12 +7,13 @@ import {
   REPLY_ERROR,
   type Scheduler,
 } from "../net/mod.ts";
-import { RespValueReader } from "../protocol/resp/value_reader.ts";
+import { RespSearchReader } from "../protocol/resp/value_reader.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
 import { ClientSchedule, Rng } from "../workload/mod.ts";
 import { blockBytes } from "./_blob.ts";
 import { connectProblems, openControl, openEngine } from "./_conn.ts";
+import { startProgress } from "./_progress.ts";
 import { bulkSize, keyId, putArrayHeader, putBulk, putBulkHeader, utf8 } from "./_wire.ts";
 import { openDataset, type VectorDataset } from "./dataset.ts";
 import { resolveIndexSpec, VECTOR_TYPE_BYTES } from "./index_spec.ts";
@@ -175,6 +176,10 @@ class QueryScheduler {
   partial = 0;
   timeouts = 0;
   late = 0;
+  /** Error replies, timeouts and lost requests. */
+  errs = 0;
+  /** Requests failed without a reply (lost connection, timeout). */
+  lost = 0;
   firstSendUs = 0;
   lastReplyUs = 0;
   endUs = Infinity;
@@ -195,9 +200,7 @@ class QueryScheduler {
   readonly #intervalUs: number;
   readonly #poisson: boolean;
   readonly #truth: VectorTruth;
-  readonly #prefix: Uint8Array;
   readonly #expected: number;
-  readonly #ids: Int32Array;
   readonly #score: RecallScore = { correct: 0, denominator: 0, ties: 0 };
   #engine: Engine | undefined;
   conns: PipelinedConnection[] = [];
@@ -212,7 +215,6 @@ class QueryScheduler {
       ratePerSec: number | undefined;
       poisson: boolean;
       truth: VectorTruth;
-      prefix: Uint8Array;
       k: number;
     },
   ) {
@@ -225,9 +227,7 @@ class QueryScheduler {
     this.#intervalUs = this.#open ? 1e6 / (x.ratePerSec! / x.clients.length) : 0;
     this.#poisson = x.poisson;
     this.#truth = x.truth;
-    this.#prefix = x.prefix;
     this.#expected = Math.min(x.k, x.truth.matched);
-    this.#ids = new Int32Array(x.k);
     this.metrics = new CommandMetrics("FT.SEARCH", this.#open);
   }
 
@@ -300,8 +300,10 @@ class QueryScheduler {
     if (this.#open) m.recordResponse(now - c.intended[s]!);
     this.completed++;
     this.lastReplyUs = now;
-    const sc = c.scanner as RespValueReader;
+    // The reader kept only the ids and the timeout flag: no value tree per reply.
+    const sc = c.scanner as RespSearchReader;
     if (sc.kind === REPLY_ERROR) {
+      this.errs++;
       const text = sc.errorText();
       if (/timeout/i.test(text)) {
         this.timeouts++;
@@ -309,17 +311,16 @@ class QueryScheduler {
       } else m.recordError(sc.errorCode() || "ERR");
       return;
     }
-    const v = sc.value;
-    if (v === undefined) return;
-    const r = parseSearchReply(v, this.#prefix, this.#ids);
+    const r = sc;
     if (r.timedOut && r.count === 0) {
+      this.errs++;
       this.timeouts++;
       m.recordError("timeout");
       return;
     }
     if (r.timedOut || r.count < this.#expected) this.partial++;
     const sc2 = this.#score;
-    scoreQuery(this.#truth, c.op[s]!, this.#ids, r.count, sc2);
+    scoreQuery(this.#truth, c.op[s]!, r.ids, r.count, sc2);
     if (sc2.denominator === 0) return;
     const recall = sc2.correct / sc2.denominator;
     this.scored++;
@@ -331,6 +332,8 @@ class QueryScheduler {
   }
 
   failed(_c: PipelinedConnection, _s: number, code: string): void {
+    this.errs++;
+    this.lost++;
     this.metrics.count++;
     this.metrics.recordError(code);
   }
@@ -570,7 +573,6 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
     ratePerSec: o.ratePerSec,
     poisson: o.arrival === "poisson",
     truth,
-    prefix: utf8(spec.prefix),
     k,
   });
   const open = o.ratePerSec !== undefined;
@@ -586,7 +588,7 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
   const { engine, conns } = await openEngine(
     o,
     target,
-    (name) => new RespValueReader(name),
+    (name) => new RespSearchReader(utf8(spec.prefix), k, name),
     P,
     (head.length + rowBytes + tail.length) * P,
     s,
@@ -609,11 +611,16 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
       engine.wake();
     }
   }, 100);
+  const stopProgress = startProgress(o.onProgress, "query", total, () => ({
+    done: sched.completed + sched.lost,
+    errors: sched.errs,
+  }));
   try {
     await engine.run();
   } finally {
     sched.stopped = true;
     clearInterval(house);
+    stopProgress();
   }
   const latency = sched.metrics.finish(second);
   sched.metrics.destroy();

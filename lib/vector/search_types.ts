@@ -43,6 +43,28 @@ export interface VectorConnectOptions {
   platform?: VssPlatformName | "auto";
   /** Stops the phase; what was measured is kept (`interrupted`). */
   signal?: AbortSignal;
+  /** Called about every 250 ms while the phase runs (a live line: rate and ETA). */
+  onProgress?: (p: VectorProgress) => void;
+}
+
+/** How far a running vector phase is, for a live progress line. */
+export interface VectorProgress {
+  /** `load` (HSET, update or DEL), `index` (waiting for the index) or `query`. */
+  phase: "load" | "index" | "query";
+  /** Requests answered so far (load, query); documents indexed (index). */
+  done: number;
+  /** Requests planned; undefined when the phase runs for a duration. */
+  total?: number;
+  /** Since the phase's first send, ms. */
+  elapsedMs: number;
+  /** Requests per second over the last interval. */
+  ratePerSec: number;
+  /** Time left at the mean rate so far, ms; undefined when unknown. */
+  etaMs?: number;
+  /** Failed requests so far. */
+  errors: number;
+  /** index: FT.INFO's fraction indexed, 0..1. */
+  percentIndexed?: number;
 }
 
 /** The index a vector phase works on: FT.CREATE settings (dim and metric come from the dataset). */

@@ -155,6 +155,8 @@ export interface WaitForIndexOptions {
   pollMs?: number;
   /** Stop waiting (rejects with `interrupted`). */
   signal?: AbortSignal;
+  /** Called with each FT.INFO state read while waiting. */
+  onState?: (s: IndexState) => void;
 }
 
 /**
@@ -176,6 +178,7 @@ export async function waitForIndex(
       throw new MembenchError("server", `${c.name}: index ${index} disappeared while indexing`);
     }
     const s = indexState(info);
+    options.onState?.(s);
     if (!s.indexing && s.percent >= 1) return s;
     if (options.signal?.aborted) {
       throw new MembenchError("interrupted", `Interrupted while waiting for index ${index}`);

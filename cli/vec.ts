@@ -1,0 +1,569 @@
+/**
+ * `membench vec load|query|run`: vector search benchmarks against RediSearch, Redis 8,
+ * valkey-search, MemoryDB or ElastiCache, with flags in the spirit of valkey-search-benchmark;
+ * flags -> `vectorRun()` (`lib/vector/run.ts`) -> the vector renderers. `membench bench -t
+ * vec-load,vec-query --dataset FILE` is an alias (see {@linkcode vecBenchAlias}).
+ *
+ * @module
+ */
+import { EXIT, exitCodeFor, MembenchError } from "../lib/errors/mod.ts";
+import {
+  formatVectorProgress,
+  formatVectorRunCsv,
+  formatVectorRunHtml,
+  formatVectorRunJson,
+  formatVectorRunText,
+} from "../lib/report/mod.ts";
+import {
+  parseMetric,
+  vectorRun,
+  type VectorRunOptions,
+  type VectorRunResult,
+  VSS_PLATFORM_NAMES,
+} from "../lib/vector/mod.ts";
+import { AUTH_FLAGS, OUTPUT_FLAGS, TARGET_FLAGS, targetsFrom } from "./common_flags.ts";
+import {
+  BadValue,
+  bool,
+  type CommandSpec,
+  custom,
+  defined,
+  duration,
+  type FlagSet,
+  formatFlags,
+  int,
+  num,
+  oneOf,
+  type ParsedArgs,
+  type Problems,
+  rate,
+  text,
+  withSpec,
+  wrapText,
+} from "./flags.ts";
+import { runCommand, type RunContext, showHelp } from "./runner.ts";
+
+const CONN = "Connection";
+const INDEX = "Index";
+const DATA = "Dataset";
+const LOAD = "Load";
+const QUERY = "Query";
+
+const SHARED_FLAGS = {
+  host: TARGET_FLAGS.host,
+  port: withSpec(TARGET_FLAGS.port, { defaultText: "6379" }),
+  socket: TARGET_FLAGS.socket,
+  uri: withSpec(TARGET_FLAGS.uri, { help: "redis://[user:pass@]host:port/db or host:port" }),
+  ...AUTH_FLAGS,
+  resp3: bool({
+    short: "3",
+    section: CONN,
+    help: "speak RESP3 (HELLO 3) on the load and query connections",
+  }),
+  clients: int({
+    short: "c",
+    value: "N",
+    min: 1,
+    max: 10_000,
+    section: CONN,
+    help: "connections",
+    defaultText: "4",
+  }),
+  pipeline: int({
+    short: "P",
+    value: "N",
+    min: 1,
+    max: 100_000,
+    section: CONN,
+    help: "requests in flight per connection",
+    defaultText: "16 for load, 1 for queries",
+  }),
+  io: oneOf(["auto", "uring", "deno"], {
+    value: "KIND",
+    section: CONN,
+    help: "hot-loop I/O: uring (io_uring, plain TCP to an IP address), deno, or auto",
+    defaultText: "auto",
+  }),
+  timeout: duration({
+    value: "D",
+    section: CONN,
+    help: "a request unanswered this long fails its connection",
+    defaultText: "30s",
+  }),
+  vssPlatform: oneOf(["auto", ...VSS_PLATFORM_NAMES], {
+    value: "NAME",
+    section: INDEX,
+    help:
+      `the search platform: ${
+        VSS_PLATFORM_NAMES.join(", ")
+      }; auto detects it (MODULE LIST, INFO); ` +
+      "an option the platform does not have is an error before any load",
+    defaultText: "auto",
+  }),
+  searchIndex: text({
+    value: "NAME",
+    section: INDEX,
+    help: "index name",
+    defaultText: "membench_idx",
+  }),
+  searchPrefix: text({
+    value: "P",
+    section: INDEX,
+    help: "key prefix (keys are prefix + id)",
+    defaultText: "vec:",
+  }),
+  searchVectorField: text({
+    value: "F",
+    section: INDEX,
+    help: "the vector field",
+    defaultText: "vec",
+  }),
+  searchAlgorithm: oneOf(["HNSW", "FLAT"], {
+    value: "A",
+    section: INDEX,
+    help: "HNSW or FLAT",
+    defaultText: "HNSW",
+    normalize: (s) => s.trim().toUpperCase(),
+  }),
+  searchDistance: custom({
+    value: "M",
+    section: INDEX,
+    help: "DISTANCE_METRIC: L2, IP or COSINE (euclidean, dot, angular)",
+    defaultText: "the dataset's, else L2",
+  }, (s) => {
+    try {
+      return parseMetric(s);
+    } catch {
+      throw new BadValue("expected L2 (euclidean), IP (dot) or COSINE (angular)");
+    }
+  }),
+  searchType: oneOf(["FLOAT32", "FLOAT64", "FLOAT16", "BFLOAT16"], {
+    value: "T",
+    section: INDEX,
+    help: "element type stored (FLOAT16 and BFLOAT16 where the platform has them)",
+    defaultText: "FLOAT32",
+    normalize: (s) => s.trim().toUpperCase(),
+  }),
+  hnswM: int({
+    value: "M",
+    min: 1,
+    section: INDEX,
+    help: "HNSW M (edges per node)",
+    defaultText: "the platform's (16)",
+  }),
+  efConstruction: int({ value: "N", min: 1, section: INDEX, help: "HNSW EF_CONSTRUCTION" }),
+  initialCap: int({ value: "N", min: 1, section: INDEX, help: "INITIAL_CAP" }),
+  dataset: text({
+    value: "FILE",
+    required: true,
+    section: DATA,
+    help:
+      "the dataset: .fvecs/.bvecs (queries and ground truth beside it), HDF5, .npy or membench's binary format",
+  }),
+  numVectors: int({
+    value: "N",
+    section: DATA,
+    help: "vectors loaded (held, for query)",
+    defaultText: "all from the offset",
+  }),
+  vectorOffset: int({
+    value: "N",
+    section: DATA,
+    help: "first dataset row (key ids are rows)",
+    defaultText: "0",
+  }),
+  cleanup: bool({
+    section: INDEX,
+    help: "drop the index and its hashes (FT.DROPINDEX … DD) at the end",
+  }),
+  json: OUTPUT_FLAGS.json,
+  csv: bool({ section: "Output", help: "CSV on stdout: one row per phase" }),
+  html: text({
+    value: "FILE",
+    section: "Output",
+    help: "a self-contained HTML report: recall histograms and latency per query phase",
+  }),
+  noProgress: OUTPUT_FLAGS.noProgress,
+};
+
+const LOAD_FLAGS = {
+  skipIndexCreate: bool({
+    section: LOAD,
+    help: "do not create the index: it must exist and fit the dataset",
+  }),
+  dropBefore: bool({ section: LOAD, help: "drop the index and its hashes before creating it" }),
+  loadRate: rate({
+    value: "R",
+    section: LOAD,
+    help: "vectors per second in all (unlimited when absent)",
+  }),
+  allowIndexFailures: bool({
+    section: LOAD,
+    help: "documents left out of the index (hash_indexing_failures) do not fail the run",
+  }),
+  indexTimeout: duration({
+    value: "D",
+    section: LOAD,
+    help: "how long to wait for the index after the load",
+    defaultText: "10m",
+  }),
+};
+
+const QUERY_FLAGS = {
+  k: int({
+    short: "k",
+    value: "K",
+    min: 1,
+    max: 10_000,
+    section: QUERY,
+    help: "neighbours per query (KNN k)",
+    defaultText: "10",
+  }),
+  efSearch: custom({
+    value: "N[,N…]",
+    section: QUERY,
+    help: "EF_RUNTIME of HNSW queries; a list runs one query phase per value",
+  }, (s) => {
+    const items = s.split(",").map((x) => x.trim()).filter(Boolean);
+    if (items.length === 0 || items.some((x) => !/^\d+$/.test(x) || Number(x) < 1)) {
+      throw new BadValue("expected integers >= 1, comma-separated");
+    }
+    return items.map(Number);
+  }),
+  nocontent: bool({
+    section: QUERY,
+    help: "NOCONTENT: ids only (default where the platform has it)",
+  }),
+  withContent: bool({ section: QUERY, help: "RETURN the score field instead of NOCONTENT" }),
+  filteredSearch: text({
+    value: "EXPR",
+    section: QUERY,
+    help: "a pre-filter in RediSearch syntax ('@tag:{red} @price:[0 50]'); recall is scored " +
+      "against the filtered truth; write --filtered-search=EXPR when EXPR starts with '-'",
+  }),
+  numQueries: int({
+    value: "N",
+    min: 1,
+    section: QUERY,
+    help: "use the first N query vectors",
+    defaultText: "all",
+  }),
+  requests: int({
+    short: "n",
+    value: "N",
+    min: 1,
+    section: QUERY,
+    help: "queries per phase",
+    defaultText: "the query set once",
+  }),
+  duration: duration({
+    value: "D",
+    section: QUERY,
+    help: 'run each query phase for D ("30s") instead of -n',
+  }),
+  rate: rate({
+    value: "R",
+    section: QUERY,
+    help: "open loop at R queries/s in all; latency is then from each query's intended send time",
+  }),
+  arrival: oneOf(["constant", "poisson"], {
+    value: "KIND",
+    section: QUERY,
+    help: "open-loop arrivals",
+    defaultText: "constant",
+  }),
+  queryTimeout: int({ value: "MS", section: QUERY, help: "the query's TIMEOUT (server side), ms" }),
+  seed: int({
+    value: "N",
+    section: QUERY,
+    help: "seeds each client's start in the query set",
+    defaultText: "1",
+  }),
+  recallThreshold: num({
+    value: "R",
+    section: QUERY,
+    help: "exit 4 when a query phase's mean recall@k is below R (0 to 1)",
+  }),
+};
+
+const RUN_FLAGS = {
+  ...SHARED_FLAGS,
+  ...LOAD_FLAGS,
+  skipLoad: bool({
+    section: LOAD,
+    help: "query what the server holds (rows [--vector-offset, +--num-vectors))",
+  }),
+  ...QUERY_FLAGS,
+};
+const LOAD_CMD_FLAGS = { ...SHARED_FLAGS, ...LOAD_FLAGS };
+const QUERY_CMD_FLAGS = { ...SHARED_FLAGS, ...QUERY_FLAGS };
+
+const FOOTER =
+  "Exit codes: 0 ok, 2 invalid flags, 3 connection failure or server error, 4 a recall below " +
+  "--recall-threshold or documents left out of the index, 5 unreadable dataset, 130 interrupted " +
+  "(partial results printed).";
+
+const VEC_LOAD: CommandSpec<typeof LOAD_CMD_FLAGS> = {
+  name: "vec load",
+  summary: "create the vector index (checked against the platform first), load a dataset with " +
+    "HSET, wait for the index; load time, index build time, vectors/s, memory growth, indexing failures",
+  usage: ["membench vec load --dataset FILE [--search-algorithm HNSW] [--hnsw-m 16] [flags]"],
+  flags: LOAD_CMD_FLAGS,
+  args: [],
+  footer: FOOTER,
+};
+
+const VEC_QUERY: CommandSpec<typeof QUERY_CMD_FLAGS> = {
+  name: "vec query",
+  summary: "FT.SEARCH KNN with the dataset's queries against an existing index; recall@k against " +
+    "exact truth over what the server holds, QPS, latency, partial results and timeouts",
+  usage: ["membench vec query --dataset FILE [-k 10] [--ef-search 10,100] [flags]"],
+  flags: QUERY_CMD_FLAGS,
+  args: [],
+  footer: FOOTER,
+};
+
+const VEC_RUN: CommandSpec<typeof RUN_FLAGS> = {
+  name: "vec run",
+  summary: "load, then query once per --ef-search value, then --cleanup",
+  usage: ["membench vec run --dataset FILE [--ef-search 10,100] [--recall-threshold 0.9] [flags]"],
+  flags: RUN_FLAGS,
+  args: [],
+  footer: FOOTER,
+};
+
+/** The vec subcommands, in the order the help lists them. */
+export const VEC_SUBCOMMANDS: ReadonlyArray<CommandSpec<FlagSet>> = [VEC_LOAD, VEC_QUERY, VEC_RUN];
+
+/** `membench vec`: name and summary. */
+export const VEC = {
+  name: "vec",
+  summary: "vector search: load, query (recall@k, QPS, latency), run",
+};
+
+function vecHelp(): string {
+  return [
+    "membench vec: vector search benchmarks (RediSearch, Redis 8, valkey-search, MemoryDB, ElastiCache)",
+    "",
+    "Usage:",
+    ...VEC_SUBCOMMANDS.flatMap((s) => s.usage.map((u) => `  ${u}`)),
+    "  membench bench -t vec-load,vec-query --dataset FILE [flags]   (the same as vec run)",
+    "",
+    ...VEC_SUBCOMMANDS.flatMap((s) => [
+      ...wrapText(`${s.name.replace("vec ", "")}: ${s.summary}`, 100),
+      "",
+    ]),
+    formatFlags(RUN_FLAGS, false),
+    "",
+    "      --help                print the help (of a subcommand: membench vec load --help)",
+    "",
+    FOOTER,
+    "",
+  ].join("\n");
+}
+
+type AnyVecArgs = ParsedArgs<typeof RUN_FLAGS>;
+
+interface VecPrepared {
+  options: VectorRunOptions;
+  json: string | undefined;
+  csv: boolean;
+  html: string | undefined;
+}
+
+/** Flag values -> `vectorRun` options; every problem collected. */
+function vecOptions(
+  mode: "load" | "query" | "run",
+  { values, given }: AnyVecArgs,
+  problems: Problems,
+): VecPrepared {
+  // The load and query flag sets hold a part of run's: absent flags read as undefined.
+  const v = values as Partial<AnyVecArgs["values"]>;
+  const targets = targetsFrom(v, 6379);
+  if (targets.length !== 1) {
+    problems.add(`Cannot use ${targets.length} targets: vector phases take one server`);
+  }
+  if (v.nocontent && v.withContent) {
+    problems.add("Cannot use flags '--nocontent' and '--with-content' together: choose one");
+  }
+  if (given.has("requests") && given.has("duration")) {
+    problems.add("Cannot use flags '-n, --requests' and '--duration' together: choose one");
+  }
+  if (v.recallThreshold !== undefined && v.recallThreshold > 1) {
+    problems.add(
+      `Cannot use flag '--recall-threshold': expected a number from 0 to 1: current value is ${v.recallThreshold}`,
+    );
+  }
+  if (mode === "run" && v.skipLoad && (v.skipIndexCreate || v.dropBefore)) {
+    problems.add(
+      "Cannot use '--skip-load' with '--skip-index-create' or '--drop-before': nothing is loaded",
+    );
+  }
+  const index = defined({
+    name: v.searchIndex,
+    prefix: v.searchPrefix,
+    field: v.searchVectorField,
+    algorithm: v.searchAlgorithm,
+    type: v.searchType,
+    m: v.hnswM,
+    efConstruction: v.efConstruction,
+    initialCap: v.initialCap,
+  });
+  const loading = mode === "load" || (mode === "run" && !v.skipLoad);
+  const querying = mode !== "load";
+  const options: VectorRunOptions = {
+    dataset: v.dataset ?? "",
+    target: targets[0] ?? "127.0.0.1:6379",
+    ...defined({
+      password: v.password,
+      user: v.user,
+      resp3: v.resp3 || undefined,
+      clients: v.clients,
+      pipeline: v.pipeline,
+      io: v.io,
+      requestTimeoutMs: v.timeout,
+      platform: v.vssPlatform,
+      metric: v.searchDistance,
+      cleanup: v.cleanup || undefined,
+      minRecall: v.recallThreshold,
+    }),
+    index,
+    load: loading
+      ? defined({
+        vectorOffset: v.vectorOffset,
+        numVectors: v.numVectors,
+        skipCreate: v.skipIndexCreate || undefined,
+        dropBefore: v.dropBefore || undefined,
+        ratePerSec: v.loadRate,
+        allowIndexFailures: v.allowIndexFailures || undefined,
+        indexTimeoutMs: v.indexTimeout,
+      })
+      : false,
+    query: querying
+      ? defined({
+        k: v.k,
+        efRuntime: v.efSearch,
+        nocontent: v.nocontent ? true : v.withContent ? false : undefined,
+        filter: v.filteredSearch,
+        numQueries: v.numQueries,
+        requests: v.requests,
+        durationMs: v.duration,
+        ratePerSec: v.rate,
+        arrival: v.arrival,
+        queryTimeoutMs: v.queryTimeout,
+        seed: v.seed,
+      })
+      : false,
+    ...(!loading ? defined({ vectorOffset: v.vectorOffset, numVectors: v.numVectors }) : {}),
+  };
+  if (v.efSearch !== undefined && v.searchAlgorithm === "FLAT") {
+    problems.add("Cannot use '--ef-search' with '--search-algorithm FLAT': EF_RUNTIME is HNSW's");
+  }
+  return { options, json: v.json, csv: v.csv ?? false, html: v.html };
+}
+
+/** The exit code of a finished vec run; prints the failure. */
+function exitOf(r: VectorRunResult, ctx: RunContext): number {
+  if (r.interrupted) return EXIT.interrupted;
+  const indexOnly = r.failure !== undefined && r.load !== undefined && r.load.indexFailures > 0 &&
+    r.failure === r.load.failure && /hash_indexing_failures/.test(r.failure.message);
+  if (r.failure && !indexOnly) {
+    ctx.note(`membench: ${r.failure.message}`);
+    return exitCodeFor(r.failure.code);
+  }
+  return r.pass ? EXIT.ok : EXIT.threshold;
+}
+
+function vecRun(
+  mode: "load" | "query" | "run",
+  spec: CommandSpec<FlagSet>,
+  argv: readonly string[],
+) {
+  return runCommand<FlagSet, VecPrepared>({
+    spec,
+    prepare: (args, problems) => vecOptions(mode, args as unknown as AnyVecArgs, problems),
+    async run({ options, json, csv, html }, ctx) {
+      const r = await vectorRun({
+        ...options,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(formatVectorProgress(p)),
+      });
+      if (json === "-") ctx.print(formatVectorRunJson(r).trimEnd());
+      else if (csv) ctx.print(formatVectorRunCsv(r).trimEnd());
+      else ctx.print(formatVectorRunText(r).trimEnd());
+      if (json !== undefined && json !== "-") await ctx.output(json, formatVectorRunJson(r));
+      if (html !== undefined) await ctx.output(html, formatVectorRunHtml(r));
+      return exitOf(r, ctx);
+    },
+  }, argv);
+}
+
+/** `membench vec`: returns the exit code. */
+export async function vecCommand(argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case undefined:
+    case "--help":
+    case "help":
+      showHelp(vecHelp());
+      return sub === undefined ? EXIT.usage : EXIT.ok;
+    case "load":
+      return await vecRun("load", VEC_LOAD, rest);
+    case "query":
+      return await vecRun("query", VEC_QUERY, rest);
+    case "run":
+      return await vecRun("run", VEC_RUN, rest);
+    default:
+      throw new MembenchError(
+        "invalid_argument",
+        `Unknown vec command '${sub}': expected load, query or run`,
+        { hint: "membench vec --help" },
+      );
+  }
+}
+
+const VEC_TESTS = new Set(["vec-load", "vec-query"]);
+
+/**
+ * The tests of a bench command line (`-t`, `--tests`), when any of them is a vector test
+ * (`vec-load`, `vec-query`); undefined otherwise.
+ */
+export function vectorBenchTests(argv: readonly string[]): string[] | undefined {
+  const tests: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    let value: string | undefined;
+    if (a === "-t" || a === "--tests") value = argv[i + 1];
+    else if (a.startsWith("--tests=")) value = a.slice(8);
+    else if (/^-t[^-]/.test(a)) value = a.slice(2);
+    if (value !== undefined) tests.push(...value.split(",").map((x) => x.trim()).filter(Boolean));
+  }
+  return tests.some((t) => VEC_TESTS.has(t.toLowerCase())) ? tests : undefined;
+}
+
+/**
+ * `membench bench -t vec-load,vec-query --dataset FILE …`: the same as `membench vec run …`
+ * (`-t vec-load` alone: `vec load`; `-t vec-query` alone: `vec query`). Mixing vector tests
+ * with other tests is an error.
+ */
+export function vecBenchAlias(argv: readonly string[]): Promise<number> {
+  const tests = (vectorBenchTests(argv) ?? []).map((t) => t.toLowerCase());
+  const other = tests.filter((t) => !VEC_TESTS.has(t));
+  if (other.length > 0) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot mix vector tests (vec-load, vec-query) with ${other.join(", ")} in one bench run`,
+      { hint: "run them as two commands" },
+    );
+  }
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-t" || a === "--tests") i++;
+    else if (a.startsWith("--tests=") || /^-t[^-]/.test(a)) continue;
+    else rest.push(a);
+  }
+  const load = tests.includes("vec-load"), query = tests.includes("vec-query");
+  const mode = load && query ? "run" : load ? "load" : "query";
+  return vecRun(mode, mode === "run" ? VEC_RUN : mode === "load" ? VEC_LOAD : VEC_QUERY, rest);
+}
