@@ -122,6 +122,22 @@ const REPLAY_FLAGS = {
     help: "mean relative error of events per second",
   }),
   maxErrors: num({ value: "N", section: THRESHOLDS, help: "errors allowed" }),
+  verifyServer: bool({
+    section: "Replay",
+    help: "compare the target's own counters (INFO commandstats, memcached stats) before and " +
+      "after with the profile's requests per command",
+  }),
+  maxErrorRatioRise: num({
+    value: "X",
+    section: THRESHOLDS,
+    help: "rise of a command's error ratio over the recording's",
+    defaultText: "0.01",
+  }),
+  maxServerDiff: num({
+    value: "X",
+    section: THRESHOLDS,
+    help: "with --verify-server: server counters vs the profile's requests (0 = the same)",
+  }),
   io: oneOf(["auto", "uring", "deno"], {
     value: "KIND",
     section: "Replay",
@@ -169,6 +185,8 @@ function prepare(
     maxSizeKs: v.maxSizeKs,
     maxRateError: v.maxRateError,
     maxErrors: v.maxErrors,
+    maxServerDiff: v.maxServerDiff,
+    maxErrorRatioRise: v.maxErrorRatioRise,
     maxLatenessP99Us: v.maxLatenessP99 === undefined ? undefined : v.maxLatenessP99 * 1000,
   });
   const target = v.uri.at(-1) ??
@@ -217,6 +235,7 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
             connections: v.mode === "exact" ? v.connections : undefined,
             separateKeyspaces: v.separateKeyspaces || undefined,
             warmup: v.warmup || undefined,
+            verifyServer: v.verifyServer || v.maxServerDiff !== undefined || undefined,
             io: v.io,
             requestTimeoutMs: v.timeout,
             serverMetrics: serverMetricsFrom(v),

@@ -1,6 +1,13 @@
 import { MembenchError } from "../errors/mod.ts";
 import { findCommand } from "../protocol/mod.ts";
-import { type EventBlock, NO_VALUE, ProfileReader, Status, STATUS_NAMES } from "../profile/mod.ts";
+import {
+  type EventBlock,
+  NO_VALUE,
+  ProfileReader,
+  Shape,
+  Status,
+  STATUS_NAMES,
+} from "../profile/mod.ts";
 import { HyperLogLog, KeyTable } from "./key_table.ts";
 import { type Distribution, LogHistogram } from "./log_histogram.ts";
 
@@ -14,8 +21,17 @@ export interface AnalyzeOptions {
 
 /** Per-command figures. */
 export interface CommandAnalysis {
-  /** Events. */
+  /** Events (one per key of a multi-key request: MGET of 3 keys is 3). */
   count: number;
+  /**
+   * Requests: what `INFO commandstats`, memcached's request counts and tshark count (MGET of 3
+   * keys is 1). A version 1 profile has no request shape: there, one request per event.
+   */
+  requests: number;
+  /** Keys named by its requests (MGET of 3 keys is 3). */
+  keys: number;
+  /** Requests sent quiet or noreply (meta `q`, binary quiet opcodes, text `noreply`). */
+  quiet: number;
   /** Share of all events. */
   share: number;
   /** Events per status name. */
@@ -48,6 +64,8 @@ export interface Analysis {
   /** Totals. */
   totals: {
     events: number;
+    /** Requests (a multi-key request is one; see {@linkcode CommandAnalysis.requests}). */
+    requests: number;
     connections: number;
     /** First to last event, µs. */
     durationUs: number;
@@ -122,6 +140,9 @@ export interface Analysis {
 
 interface OpState {
   count: number;
+  requests: number;
+  keys: number;
+  quiet: number;
   statuses: Float64Array;
   keyLength: LogHistogram;
   valueLength: LogHistogram;
@@ -186,6 +207,7 @@ export async function analyzeReader(
   const wsPer: number[] = [];
   const wsNew: number[] = [];
   let events = 0;
+  let requests = 0;
   let accesses = 0;
   let firstT = Infinity;
   let lastT = -Infinity;
@@ -198,6 +220,9 @@ export async function analyzeReader(
       const name = r.ops[i] ?? `op${i}`;
       s = {
         count: 0,
+        requests: 0,
+        keys: 0,
+        quiet: 0,
         statuses: new Float64Array(STATUS_NAMES.length),
         keyLength: new LogHistogram(),
         valueLength: new LogHistogram(),
@@ -223,6 +248,13 @@ export async function analyzeReader(
       if (t < firstT) firstT = t;
       if (t > lastT) lastT = t;
       op.count++;
+      const shape = b.shape[i]!;
+      if ((shape & Shape.More) === 0) {
+        op.requests++;
+        requests++;
+        if ((shape & Shape.Quiet) !== 0) op.quiet++;
+      }
+      if (b.keyLen[i]! > 0) op.keys++;
       op.statuses[st]!++;
       statuses[st]!++;
       op.rate[sec] = (op.rate[sec] ?? 0) + 1;
@@ -312,6 +344,9 @@ export async function analyzeReader(
     const misses = s.statuses[Status.Miss]!;
     const c: CommandAnalysis = {
       count: s.count,
+      requests: s.requests,
+      keys: s.keys,
+      quiet: s.quiet,
       share: round4(s.count / Math.max(1, events)),
       statuses: st,
       keyLength: s.keyLength.summary(),
@@ -362,6 +397,7 @@ export async function analyzeReader(
     },
     totals: {
       events,
+      requests,
       connections: conns.size,
       durationUs,
       eventsPerSec: durationUs > 0 ? Math.round(events / (durationUs / 1e6)) : events,

@@ -112,8 +112,16 @@ export class McAsciiSession extends Session {
         : 0,
     });
     if (p.noreply && !meta) {
-      // Text noreply: the server answers nothing (errors aside); the outcome is unknown.
-      this.out(req, Status.None, NaN);
+      // Text noreply: the server answers nothing (errors aside); the outcome is unknown. Behind
+      // requests still waiting for their replies it waits its turn (as a request that no reply
+      // answers), so that the profile keeps the order in which requests were sent.
+      req.noreply = true;
+      if (this.pending.length === 0) this.out(req, Status.None, NaN);
+      else {
+        req.quiet = true;
+        req.silent = Status.None;
+        this.push(req);
+      }
       return;
     }
     if (p.op === McOp.Quit) {
@@ -209,6 +217,7 @@ function startsCommand(b: Uint8Array, s: number, e: number): boolean {
 }
 
 function quietCanAnswer(q: PendingRequest, st: number, opaque: number): boolean {
+  if (q.noreply) return false; // text noreply: no reply is ever its own
   if (opaque !== 0 && q.opaque !== 0) return opaque === q.opaque;
   if (st === McStatus.MetaNoop) return false;
   if (st === McStatus.Error || st === McStatus.ClientError || st === McStatus.ServerError) {

@@ -390,6 +390,7 @@ export class Recorder {
       latency: e.latency,
       slot: e.slot,
       seq: f.seq++,
+      shape: e.shape ?? 0,
     });
     this.stats.events++;
     this.stats.eventsPerCommand[e.op] = (this.stats.eventsPerCommand[e.op] ?? 0) + 1;

@@ -113,7 +113,13 @@ export class RespSession extends Session {
       }
     } else reqs.push(make(args[keys[0]!], respValueArgs(info!, args), 0));
     if (!expectReply) {
-      for (const r of reqs) this.out(r, Status.None, NaN);
+      // CLIENT REPLY OFF/SKIP: no reply comes. Behind requests still waiting for theirs, it
+      // waits its turn, so that the profile keeps the order in which requests were sent.
+      for (const r of reqs) {
+        r.noreply = true;
+        if (this.pending.length === 0) this.out(r, Status.None, NaN);
+        else this.push(r);
+      }
       return;
     }
     for (const r of reqs) this.push(r);
@@ -157,6 +163,8 @@ export class RespSession extends Session {
       if (kind === "message" || kind === "pmessage" || kind === "smessage") return;
     }
     const pend = this.pending;
+    // Requests sent with replies off that waited their turn: this reply is not theirs.
+    while (pend.length > 0 && pend[0]!.noreply) this.out(pend.shift()!, Status.None, NaN);
     const head = pend[0];
     if (!head) {
       this.stats.unpaired++;

@@ -8,7 +8,7 @@
  * @module
  */
 import type { ProtocolName } from "../protocol/mod.ts";
-import { type EventFields, NO_VALUE, Status } from "../profile/mod.ts";
+import { type EventFields, NO_VALUE, Shape, Status } from "../profile/mod.ts";
 
 /** Hashes keys for a session, so that no key byte outlives the packet it came in. */
 export interface KeyHasher {
@@ -71,6 +71,8 @@ export interface PendingRequest {
   group: number;
   /** Answers nothing on success (meta `q`, binary quiet opcodes). */
   quiet: boolean;
+  /** Text `noreply`: no reply is ever its own (it waits in `pending` only to keep its place). */
+  noreply: boolean;
   /** What a quiet request means when nothing comes back. */
   silent: number;
   /** Binary opaque, or a digest of a meta `O` token; 0 when none. */
@@ -118,6 +120,7 @@ export abstract class Session {
   /** Set per direction when its parser was reset after a gap: the next bytes must resync. */
   protected resync = { client: false, server: false };
   #group = 0;
+  #lastGroup = 0;
 
   constructor(emit: EventCallback, hasher: KeyHasher) {
     this.emit = emit;
@@ -196,6 +199,9 @@ export abstract class Session {
   }
 
   protected out(p: PendingRequest, status: number, tUs: number, valueLen?: number): void {
+    // The keys of one multi-key request leave together, in order: all but the first say so.
+    const more = p.group > 0 && p.group === this.#lastGroup;
+    this.#lastGroup = p.group;
     this.emit({
       t: p.t,
       op: p.op,
@@ -208,6 +214,7 @@ export abstract class Session {
       status,
       latency: Number.isNaN(tUs) ? NaN : tUs - p.t,
       slot: p.slot,
+      shape: (more ? Shape.More : 0) | (p.quiet || p.noreply ? Shape.Quiet : 0),
     });
   }
 
@@ -248,6 +255,7 @@ export abstract class Session {
       ttl: -1,
       group: 0,
       quiet: false,
+      noreply: false,
       silent: Status.Ok,
       opaque: 0,
       opcode: 0,

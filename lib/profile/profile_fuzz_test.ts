@@ -382,6 +382,8 @@ function expectedBlocks(blocks: Ev[][]): Array<Record<string, number[]>> {
   return blocks.map((evs) => {
     const cols: Record<string, number[]> = {};
     for (const name of Object.keys(WRITE)) cols[name] = evs.map((e) => e[name as keyof Ev]);
+    // These hand-built profiles are format version 1 (no `shape` column): read as shape 0.
+    cols.shape = evs.map(() => 0);
     return cols;
   });
 }

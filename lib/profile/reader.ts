@@ -10,6 +10,7 @@ import {
   MAX_FRAME,
   NO_VALUE,
   PROFILE_MAGIC,
+  PROFILE_MIN_VERSION,
   PROFILE_VERSION,
   type ProfileConnection,
   type ProfileEvent,
@@ -125,10 +126,11 @@ export class ProfileReader {
         throw r.#bad(0, "wrong magic: this is not a membench profile");
       }
     }
-    if (r.#buf[7] !== PROFILE_VERSION) {
+    const version = r.#buf[7]!;
+    if (version < PROFILE_MIN_VERSION || version > PROFILE_VERSION) {
       throw r.#bad(
         7,
-        `format version ${r.#buf[7]} is not supported (this membench reads ${PROFILE_VERSION})`,
+        `format version ${version} is not supported (this membench reads ${PROFILE_MIN_VERSION} to ${PROFILE_VERSION})`,
       );
     }
     r.#consume(PROFILE_MAGIC.length);
@@ -219,6 +221,11 @@ export class ProfileReader {
     const out: Record<string, unknown> = { count: n };
     for (const [name, Ctor] of COLUMNS) {
       const bytes = p.cols[name];
+      if (name === "shape" && bytes === undefined) {
+        // A version 1 block: one request per event, none quiet.
+        out[name] = new Uint8Array(n);
+        continue;
+      }
       if (!(bytes instanceof Uint8Array) || bytes.length !== n * Ctor.BYTES_PER_ELEMENT) {
         throw this.#bad(at, `event block column '${name}' has the wrong length`);
       }

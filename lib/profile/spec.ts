@@ -7,7 +7,7 @@
  * Layout:
  *
  * ```text
- * magic      8 bytes  "MBPROF" 0x00 0x01  (0x01 = format version 1)
+ * magic      8 bytes  "MBPROF" 0x00 0x02  (0x02 = format version 2; version 1 is read too)
  * frame*     u32le payload length | u8 kind | payload (msgpack) | u32le CRC-32 of the payload
  * trailer    16 bytes "MBPEND" 0x00 0x00 | u64le file offset of the footer frame
  * ```
@@ -23,8 +23,11 @@
  * the command has no key), `keyLen` (u16), `valueLen` (u32; 0xffffffff = none), `flags` (u32,
  * client flags), `ttl` (i32; -1 = none), `status` (u8, {@linkcode Status}), `latency` (f32, µs
  * from request to response on the wire; NaN = no response seen), `slot` (i16, Redis cluster
- * slot when kept, else -1), and `seq` (u32, the event's position in its connection, for
- * pipelining and order).
+ * slot when kept, else -1), `seq` (u32, the event's position in its connection, for
+ * pipelining and order), and, from version 2, `shape` (u8, {@linkcode Shape} bits: whether the
+ * event is another key of the previous event's request (MGET, MSET, DEL k1 k2, a memcached
+ * multi-get), and whether the request was sent quiet or noreply). Version 1 files (no `shape`)
+ * stay readable: their events read with `shape` 0, one request per event.
  *
  * @module
  */
@@ -40,7 +43,7 @@ export const PROFILE_MAGIC: Uint8Array = new Uint8Array([
   0x4f,
   0x46,
   0x00,
-  0x01,
+  0x02,
 ]);
 /** Trailer magic: "MBPEND", 0, 0. */
 export const TRAILER_MAGIC: Uint8Array = new Uint8Array([
@@ -53,8 +56,17 @@ export const TRAILER_MAGIC: Uint8Array = new Uint8Array([
   0x00,
   0x00,
 ]);
-/** Format version this code writes and reads. */
-export const PROFILE_VERSION = 1;
+/** Format version this code writes (it reads this one and {@linkcode PROFILE_MIN_VERSION}). */
+export const PROFILE_VERSION = 2;
+/** The oldest format version this code reads. */
+export const PROFILE_MIN_VERSION = 1;
+/** Bits of an event's `shape` column (format version 2). */
+export const Shape = {
+  /** Another key of the previous event's request (same connection): one multi-key request. */
+  More: 1,
+  /** Sent quiet (meta `q`, binary quiet opcodes) or noreply (text `noreply`, CLIENT REPLY). */
+  Quiet: 2,
+} as const;
 /** Frame kinds. */
 export const FrameKind = { Header: 1, Connections: 2, Events: 3, Footer: 4 } as const;
 /** Largest frame payload a reader accepts (a block of events is far smaller). */
@@ -199,6 +211,8 @@ export interface EventBlock {
   slot: Int16Array;
   /** Position of the event in its connection. */
   seq: Uint32Array;
+  /** {@linkcode Shape} bits (all 0 in a version 1 file). */
+  shape: Uint8Array;
 }
 
 /** Value length meaning "no value". */
@@ -219,6 +233,7 @@ export const COLUMNS = [
   ["latency", Float32Array],
   ["slot", Int16Array],
   ["seq", Uint32Array],
+  ["shape", Uint8Array],
 ] as const;
 
 /** One event, as a plain object (for dumps and tests; blocks are the fast path). */
@@ -266,6 +281,7 @@ export function newEventBlock(n: number): EventBlock {
     latency: new Float32Array(n),
     slot: new Int16Array(n),
     seq: new Uint32Array(n),
+    shape: new Uint8Array(n),
   };
 }
 

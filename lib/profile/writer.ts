@@ -58,6 +58,8 @@ export interface EventFields {
   slot: number;
   /** Position in its connection. */
   seq: number;
+  /** {@linkcode Shape} bits; 0 (a request of its own, not quiet) when absent. */
+  shape?: number;
 }
 
 /**
@@ -167,6 +169,7 @@ export class ProfileWriter {
     b.latency[i] = e.latency;
     b.slot[i] = e.slot;
     b.seq[i] = e.seq;
+    b.shape[i] = e.shape ?? 0;
     b.count = i + 1;
     this.#opCounts[e.op]!++;
     this.#events++;

@@ -13,7 +13,11 @@ import type { FidelityReport, FidelityThresholds, ReplayResult } from "./types.t
  * assert.equal(ksDistance([1, 1, 1], [9, 9, 9]), 1);
  * ```
  */
-export function fidelityOf(r: ReplayResult, t: FidelityThresholds = {}): FidelityReport {
+export function fidelityOf(
+  r: ReplayResult,
+  t: FidelityThresholds = {},
+  sameProtocol = false,
+): FidelityReport {
   const totalRec = r.commands.reduce((a, c) => a + c.recorded, 0) || 1;
   const totalSent = r.commands.reduce((a, c) => a + c.sent, 0) || 1;
   const mix = r.commands.map((c) => {
@@ -29,6 +33,19 @@ export function fidelityOf(r: ReplayResult, t: FidelityThresholds = {}): Fidelit
     const recorded = round4(c.recordedHits! / (c.recordedHits! + c.recordedMisses!));
     const answered = (c.hits ?? 0) + (c.misses ?? 0);
     const replayed = answered > 0 ? round4(c.hits! / answered) : 0;
+    return { op: c.op, recorded, replayed, diff: round4(Math.abs(recorded - replayed)) };
+  });
+  // Errors over requests per command: a replay the server rejects more often than it rejected
+  // the original (wrong arguments, a lost shape) fails, whatever its mix looks like.
+  const errorRatio = r.commands.filter((c) => c.sent > 0).map((c) => {
+    const recorded = round4((c.recordedErrors ?? 0) / Math.max(1, c.recorded));
+    const errs = Object.values(c.errors).reduce((a, b) => a + b, 0);
+    const replayed = round4(errs / c.sent);
+    return { op: c.op, recorded, replayed, rise: round4(Math.max(0, replayed - recorded)) };
+  });
+  const quietRatio = r.commands.filter((c) => c.sent > 0 && c.recorded > 0).map((c) => {
+    const recorded = round4((c.recordedQuiet ?? 0) / c.recorded);
+    const replayed = round4((c.quiet ?? 0) / c.sent);
     return { op: c.op, recorded, replayed, diff: round4(Math.abs(recorded - replayed)) };
   });
   const sizeKs = round4(ksDistance(r.sizes.recorded, r.sizes.replayed));
@@ -51,6 +68,15 @@ export function fidelityOf(r: ReplayResult, t: FidelityThresholds = {}): Fidelit
   check("lateness_p99_us", r.lateness.p99Us, t.maxLatenessP99Us);
   check("rate_error", rateError, t.maxRateError);
   check("errors", r.errors, t.maxErrors);
+  check(
+    "error_ratio_rise",
+    Math.max(0, ...errorRatio.map((e) => e.rise)),
+    t.maxErrorRatioRise ?? 0.01,
+  );
+  if (sameProtocol) {
+    check("quiet_diff", Math.max(0, ...quietRatio.map((q) => q.diff)), t.maxQuietDiff ?? 0);
+  }
+  if (r.verification) check("server_diff", r.verification.diff, t.maxServerDiff);
   return {
     mix,
     hitRatio,
@@ -58,7 +84,10 @@ export function fidelityOf(r: ReplayResult, t: FidelityThresholds = {}): Fidelit
     rateError,
     lateness: { p50Us: r.lateness.p50Us, p99Us: r.lateness.p99Us },
     errors: r.errors,
+    errorRatio,
+    quietRatio,
     skipped,
+    ...(r.verification ? { serverDiff: r.verification.diff } : {}),
     checks,
     pass: checks.every((c) => c.pass),
   };

@@ -9,4 +9,5 @@ export * from "./types.ts";
 export * from "./requests.ts";
 export * from "./replay.ts";
 export * from "./fidelity.ts";
+export * from "./verify.ts";
 export * from "./synthetic.ts";

@@ -14,20 +14,24 @@ import {
   type Transport,
 } from "../net/mod.ts";
 import { resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
-import { NO_VALUE, ProfileReader } from "../profile/mod.ts";
+import { NO_VALUE, ProfileReader, Shape } from "../profile/mod.ts";
 import {
   FillPattern,
   McAsciiReplyScanner,
   McBinaryReplyScanner,
 } from "../protocol/memcache/mod.ts";
-import { defaultPort, type ProtocolName } from "../protocol/mod.ts";
+import { defaultPort, findCommand, type ProtocolName } from "../protocol/mod.ts";
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
 import type { FidelityReport, ReplayCommand, ReplayOptions, ReplayResult } from "./types.ts";
 import {
+  buildMultiKeyRequest,
   buildRequest,
+  buildTextMultiGet,
   MC_UNITS,
+  MN_FENCE,
+  MN_UNIT,
   synthesizeKey,
   type TextFastPlan,
   textFastPlan,
@@ -36,18 +40,28 @@ import {
 } from "./requests.ts";
 import { type ReplayCounters, ReplayScheduler } from "./schedule.ts";
 import { scanProfile } from "./scan.ts";
+import { serverCounters, verifyServer } from "./verify.ts";
 import { warm } from "./warm.ts";
 
-// Yields to the event loop (timers, I/O, the engine's sends) at the cost of one task, far less
-// than setTimeout(0), which waits about 2 ms on this Deno. The channel lives only while a replay
-// runs: an open port keeps the process alive.
+// Yields to the event loop (timers, the engine's sends) at the cost of one task, far less than
+// setTimeout(0), which waits about 1-2 ms on this Deno. But while channel messages keep coming,
+// Deno does not poll sockets (replies to Deno-driven connections would wait for the router), so
+// every 20 ms the yield is a timer turn, which does. The channel lives only while a replay runs:
+// an open port keeps the process alive.
 function eventLoopYielder(): { yield(): Promise<void>; close(): void } {
   const channel = new MessageChannel();
   const waiters: Array<() => void> = [];
   channel.port1.onmessage = () => waiters.shift()?.();
+  let lastTimerTurn = performance.now();
   return {
     yield: () =>
       new Promise((r) => {
+        const now = performance.now();
+        if (now - lastTimerTurn >= 20) {
+          lastTimerTurn = now;
+          setTimeout(r, 0);
+          return;
+        }
         waiters.push(r);
         channel.port2.postMessage(0);
       }),
@@ -164,9 +178,20 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     interrupted: false,
     fidelity: undefined as unknown as FidelityReport,
   };
-  const fill = new FillPattern(new Uint8Array([120]));
-  const fillOf = (n: number) => fill.view(n);
+  // Values are digits: a recorded counter (set, then incr/INCRBY/ma) stays a number, as the
+  // original client's was; any other value is as good as any other bytes.
+  const fill = new FillPattern(new Uint8Array([49]));
+  // Replayed value sizes are measured here, from the values actually handed to the encoders
+  // (first copy of each request only), not copied from the profile: a replay that sent values of
+  // the wrong size shows in fidelity's size_ks.
+  let measure = false;
+  const replayedSizes: number[] = [];
+  const fillOf = (n: number) => {
+    if (measure && replayedSizes.length < 100_000) replayedSizes.push(n);
+    return fill.view(n);
+  };
   if (o.warmup) result.warmup = await warm(scan.warm, protocol, base, fillOf);
+  const countersBefore = o.verifyServer ? await serverCounters(base, protocol) : undefined;
 
   const paced = speed !== "max";
   const ops = scan.ops;
@@ -177,7 +202,6 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     hits: new Array<number>(ops.length).fill(0),
     misses: new Array<number>(ops.length).fill(0),
   };
-  const replayedSizes: number[] = [];
 
   // Connections, opened up front so that the replay starts together.
   const servers = new RoundRobinRouter([base]);
@@ -236,6 +260,70 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const span = Math.max(1, scan.spanUs);
   const sliceLimitUs = 250;
   let sliceUs = nowUs();
+  // The keys of one recorded multi-key RESP request (MGET, MSET, DEL k1 k2, ...: events after the
+  // first carry Shape.More), gathered and sent as one command. Reused arrays: only these
+  // requests, rebuilt on the slow path, allocate.
+  const grp = {
+    n: 0,
+    name: "",
+    op: 0,
+    ri: 0,
+    conn: 0,
+    intended: 0,
+    pipelined: false,
+    hi: [] as number[],
+    lo: [] as number[],
+    len: [] as number[],
+    vl: [] as number[],
+  };
+  const routeGroup = async () => {
+    const n = grp.n;
+    grp.n = 0;
+    for (let copy = 0; copy < copies; copy++) {
+      const target = nConns >= recordedConns ? grp.ri + copy * recordedConns : grp.ri % nConns;
+      if (target >= nConns) break;
+      const c = conns[target]!;
+      if (c.dead) continue;
+      const keyCopy = o.separateKeyspaces ? copy : 0;
+      const keys: string[] = [];
+      for (let j = 0; j < n; j++) {
+        keys.push(synthesizeKey(grp.hi[j]!, grp.lo[j]!, grp.len[j]!, keyCopy));
+      }
+      measure = copy === 0;
+      const req = protocol === "resp"
+        ? buildMultiKeyRequest(grp.name, keys, grp.vl.slice(0, n), fillOf)
+        : buildTextMultiGet(grp.name, keys);
+      measure = false;
+      if (!req) {
+        result.skipped[grp.name] = (result.skipped[grp.name] ?? 0) + 1;
+        continue;
+      }
+      const q = sched.queues[target]!;
+      const at = q.reserve(req.bytes.length);
+      q.bytes.set(req.bytes, at);
+      q.push(req.bytes.length, req.unit, grp.op, req.read, grp.intended, grp.pipelined);
+      routed++;
+      sched.routed(c);
+      const wait = sched.room(c);
+      if (wait) await wait;
+    }
+  };
+  // Quiet and noreply requests (memcached text/meta targets) get no reply of their own: their
+  // bytes travel with the next request (SendQueue.carry), and when that is not their recorded
+  // `mn` fence, an `mn` is sent first so that their possible replies (a hit, a failure) are
+  // read as theirs. The op of the last quiet request per connection carries the fence's count.
+  const lastQuietOp = new Int32Array(nConns);
+  const quietSent = new Array<number>(ops.length).fill(0);
+  const quietTarget = protocol === "memcache-text" || protocol === "memcache-meta";
+  const fence = (target: number, intended: number, pipelined: boolean) => {
+    const q = sched.queues[target]!;
+    const at = q.reserve(MN_FENCE.length);
+    q.bytes.set(MN_FENCE, at);
+    k.sent[lastQuietOp[target]!]!--; // counted again when the fence is sent
+    q.push(MN_FENCE.length, MN_UNIT, lastQuietOp[target]!, false, intended, pipelined);
+    routed++;
+    sched.routed(conns[target]!);
+  };
   const router = async () => {
     for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
       // The scan before the replay checked every frame; this pass need not again.
@@ -248,6 +336,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       // code (the file's op table grows as its blocks are read).
       const opOf: number[] = [];
       const planOf: Array<TextFastPlan | undefined> = [];
+      // Per op code: a multi-key RESP command replayed to RESP (its keys go out as one request).
+      const multiOf: boolean[] = [];
       try {
         for await (const b of r.blocks()) {
           if (stopped) break;
@@ -266,8 +356,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               const name = r.ops[code]!;
               op = opOf[code] = scan.opIndex.get(name)!;
               planOf[code] = protocol === "memcache-text" ? textFastPlan(name) : undefined;
+              // ...or a memcached text multi-get replayed to text (get k1 k2 k3 stays one).
+              multiOf[code] = (protocol === "memcache-text" && !scan.resp &&
+                planOf[code]?.read === true) ||
+                protocol === "resp" && scan.resp &&
+                  findCommand(name, "resp")?.eachKey === true;
             }
-            const plan = planOf[code];
+            if (grp.n > 0 && ((b.shape[i]! & Shape.More) === 0 || b.conn[i] !== grp.conn)) {
+              await routeGroup();
+            }
+            const quiet = quietTarget && (b.shape[i]! & Shape.Quiet) !== 0;
+            const plan = quiet ? undefined : planOf[code];
             const ri = connIndex.get(b.conn[i]!) ?? 0;
             const t = b.t[i]! - scan.firstUs;
             const lat = b.latency[i]!;
@@ -278,6 +377,29 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
             const vl = b.valueLen[i]!;
             const valueLen = vl === NO_VALUE ? -1 : vl;
             const intended = paced ? loopStartUs + t / (speed as number) : 0;
+            // Text: a group starts only where the next event continues it (single gets keep
+            // the fast path); RESP: every multi-key command gathers its keys.
+            if (
+              multiOf[code] && keyLen > 0 &&
+              (grp.n > 0 || protocol === "resp" ||
+                (i + 1 < b.count && (b.shape[i + 1]! & Shape.More) !== 0 &&
+                  b.conn[i + 1] === b.conn[i]))
+            ) {
+              const j = grp.n++;
+              if (j === 0) {
+                grp.name = r.ops[code]!;
+                grp.op = op;
+                grp.ri = ri;
+                grp.conn = b.conn[i]!;
+                grp.intended = intended;
+                grp.pipelined = pipelined;
+              }
+              grp.hi[j] = b.keyHi[i]!;
+              grp.lo[j] = b.keyLo[i]!;
+              grp.len[j] = keyLen;
+              grp.vl[j] = vl;
+              continue;
+            }
             for (let copy = 0; copy < copies; copy++) {
               const target = nConns >= recordedConns ? ri + copy * recordedConns : ri % nConns;
               if (target >= nConns) break;
@@ -287,9 +409,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               const keyCopy = o.separateKeyspaces ? copy : 0;
               let read: boolean;
               if (plan !== undefined && keyLen > 0) {
+                if (q.carried > 0) fence(target, intended, pipelined);
                 // Fast path for text targets: written straight into the connection's queue.
                 const n = textFastSize(plan, keyLen, valueLen, b.flags[i]!, b.ttl[i]!);
                 const at = q.reserve(n);
+                measure = copy === 0;
                 writeTextFast(
                   q.bytes,
                   at,
@@ -303,10 +427,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                   b.ttl[i]!,
                   fillOf,
                 );
+                measure = false;
                 read = plan.read;
                 q.push(n, plan.unit, op, read, intended, pipelined);
               } else {
                 const name = r.ops[code]!;
+                measure = copy === 0;
                 const req = buildRequest(
                   {
                     op: name,
@@ -314,21 +440,32 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                     valueLen,
                     ttl: b.ttl[i]!,
                     flags: b.flags[i]!,
+                    quiet,
                   },
                   protocol,
                   scan.resp,
                   fillOf,
                 );
+                measure = false;
                 if (!req) {
                   result.skipped[name] = (result.skipped[name] ?? 0) + 1;
                   continue;
                 }
                 read = req.read;
-                q.bytes.set(req.bytes, q.reserve(req.bytes.length));
+                if (q.carried > 0 && !req.quiet && req.unit !== MN_UNIT) {
+                  fence(target, intended, pipelined);
+                }
+                // reserve() may replace q.bytes: read it after the call, never before.
+                const at = q.reserve(req.bytes.length);
+                q.bytes.set(req.bytes, at);
+                if (req.quiet) {
+                  q.carry(req.bytes.length);
+                  k.sent[op]!++;
+                  quietSent[op]!++;
+                  lastQuietOp[target] = op;
+                  continue;
+                }
                 q.push(req.bytes.length, req.unit, op, read, intended, pipelined);
-              }
-              if (!read && vl !== NO_VALUE && replayedSizes.length < 100_000) {
-                replayedSizes.push(vl);
               }
               routed++;
               sched.routed(c);
@@ -336,6 +473,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               if (wait) await wait;
             }
           }
+        }
+        if (grp.n > 0 && !stopped) await routeGroup();
+        grp.n = 0;
+        // Quiet requests at the end of a connection's traffic: fenced, so that they are sent.
+        for (let c = 0; c < nConns; c++) {
+          if (sched.queues[c]!.carried > 0 && !conns[c]!.dead) fence(c, 0, false);
         }
         if (r.truncated && l === 0) result.config.profile += " (truncated)";
       } finally {
@@ -395,6 +538,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       errors: data.errors,
       serviceTime: summarizeEncoded(data.service),
       late: k.late[i]!,
+      recordedErrors: rec.errors,
+      recordedQuiet: rec.quiet,
+      quiet: quietSent[i]!,
     };
     if (data.response !== undefined) c.responseTime = summarizeEncoded(data.response);
     if (rec.hits + rec.misses > 0 || k.hits[i]! + k.misses[i]! > 0) {
@@ -424,7 +570,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     recorded: scan.writeSizes,
     replayed: replayedSizes,
   };
-  result.fidelity = fidelityOf(result, o.thresholds);
+  if (countersBefore !== undefined) {
+    const expected: Record<string, number> = {};
+    ops.forEach((name, i) => {
+      const loops = result.loops > 0 ? result.loops : 1;
+      expected[name] = scan.perOp[i]!.count * loops;
+    });
+    const after = await serverCounters(base, protocol);
+    result.verification = verifyServer(countersBefore, after, expected, protocol);
+  }
+  result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);
   return result;
 }
 

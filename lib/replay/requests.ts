@@ -191,6 +191,8 @@ export interface ReplayRequest {
   unit: number;
   /** Whether a miss/hit is counted (reads) . */
   read: boolean;
+  /** Written quiet (meta `q`) or noreply: no reply of its own unless it fails. */
+  quiet?: boolean;
 }
 
 /** Fields of one event a request is built from. */
@@ -205,6 +207,8 @@ export interface ReplayEvent {
   ttl: number;
   /** Client flags. */
   flags: number;
+  /** Recorded quiet or noreply: written so again where the target protocol can. */
+  quiet?: boolean;
 }
 
 /**
@@ -247,7 +251,33 @@ export const MC_UNITS: McUnitEnd[] = [
   { kind: "opcode", opcode: BinOp.Gat, keys: 1 }, // 12
   { kind: "opcode", opcode: BinOp.Version, keys: 0 }, // 13
   { kind: "opcode", opcode: BinOp.Noop, keys: 0 }, // 14
+  { kind: "mn", keys: 0 }, // 15: replies up to MN (quiet requests and the mn that fences them)
 ];
+
+/** The {@linkcode MC_UNITS} index of an `mn` fence: every reply up to `MN`. */
+export const MN_UNIT = 15;
+
+/**
+ * The {@linkcode MC_UNITS} index of a text multi-get of `keys` keys (reply lines up to `END`),
+ * added to the table the first time it is asked for (the reply scanners read the same table).
+ */
+export function multiGetUnit(keys: number): number {
+  const i = MC_UNITS.findIndex((u) => u.kind === "end" && u.keys === keys);
+  if (i >= 0) return i;
+  MC_UNITS.push({ kind: "end", keys });
+  return MC_UNITS.length - 1;
+}
+
+/** `get k1 k2 ...\r\n` (or `gets`): one memcached text multi-get, as the client sent it. */
+export function buildTextMultiGet(op: string, keys: readonly string[]): ReplayRequest | undefined {
+  const plan = textFastPlan(op, "memcache");
+  if (plan === undefined || !plan.read || keys.length === 0) return undefined;
+  const cmd = String.fromCharCode(...plan.cmd);
+  return { bytes: asciiLine(cmd, keys.join(" "), ""), unit: multiGetUnit(keys.length), read: true };
+}
+
+/** `mn\r\n`: the fence sent after quiet requests whose recorded fence is not the next request. */
+export const MN_FENCE: Uint8Array = Uint8Array.from([109, 110, 13, 10]);
 
 interface BinaryShape {
   opcode: number;
@@ -294,6 +324,35 @@ export function canonicalOp(op: string, family?: CommandFamily): CommonOp | unde
 
 const te = new TextEncoder();
 
+// A RESP command's arity as COMMAND INFO gives it: n exactly, or at least -n when negative.
+function arityAllows(arity: number, n: number): boolean {
+  return arity >= 0 ? n === arity : n >= -arity;
+}
+
+/**
+ * The RESP request of one multi-key call (MGET, MSET, DEL k1 k2, EXISTS, ...), rebuilt as one
+ * command: `op`'s words, then each key, followed by a value of its recorded length when the
+ * command takes key/value pairs. Undefined when the command is not a multi-key one the catalogue
+ * knows.
+ */
+export function buildMultiKeyRequest(
+  op: string,
+  keys: readonly string[],
+  valueLens: readonly number[],
+  fill: (n: number) => Uint8Array,
+): ReplayRequest | undefined {
+  const info = findCommand(op, "resp");
+  if (info === undefined || !info.eachKey || keys.length === 0) return undefined;
+  const pairs = info.value?.kind === "pairs";
+  const args: RespArg[] = op.split("|").map((w) => w.toUpperCase());
+  keys.forEach((k, i) => {
+    args.push(k);
+    if (pairs) args.push(fill(Math.max(0, valueLens[i] ?? 0)));
+  });
+  if (!arityAllows(info.arity, args.length)) return undefined;
+  return { bytes: encodeCommand(args), unit: 0, read: info.hits !== "none" };
+}
+
 /**
  * Builds the request for one recorded event in the target protocol. Same-family RESP commands
  * without a common operation are rebuilt as `COMMAND key [value]`; the others are written as the
@@ -309,10 +368,30 @@ export function buildRequest(
 ): ReplayRequest | undefined {
   const c = canonicalOp(e.op, sourceIsResp ? "resp" : "memcache");
   if (target === "resp") {
-    if (sourceIsResp && c === undefined) {
-      if (!e.key) return { bytes: encodeCommand([e.op.toUpperCase()]), unit: 0, read: false };
-      const args: RespArg[] = [e.op.toUpperCase(), e.key];
-      if (e.valueLen >= 0) args.push(fill(e.valueLen));
+    // A RESP command replayed to RESP is itself, never its common operation's command (INCRBY is
+    // not INCR, SETEX is not SET).
+    if (sourceIsResp && (c === undefined || COMMON_FORMS[c].resp.toLowerCase() !== e.op)) {
+      // `COMMAND [SUB] [key] [value]`, when that is a call the command's arity allows; anything
+      // else (HSET's fields, CONFIG GET's pattern, ...) cannot be rebuilt from a version 1 or 2
+      // event and is skipped (counted and named by the caller), never sent changed.
+      // The TTL the catalogue places (EXPIRE's, PEXPIRE's, SETEX's argument; GETEX's option) is
+      // a recorded number and goes back in its place, in the command's unit.
+      const args: RespArg[] = e.op.split("|").map((w) => w.toUpperCase());
+      if (e.key) args.push(e.key);
+      const info = findCommand(e.op, "resp");
+      const t = info?.ttl;
+      const ttlArg = e.key !== "" && t?.kind === "arg" && t.at === args.length && e.ttl >= 0;
+      if (ttlArg) args.push(t.unit === "ms" ? e.ttl * 1000 : e.ttl);
+      // A read's recorded value length is its reply's: only a command that takes a value
+      // (the catalogue's value argument) is sent one.
+      const withValue = e.key !== "" && e.valueLen >= 0 && info?.value !== undefined;
+      if (info === undefined || !arityAllows(info.arity, args.length + (withValue ? 1 : 0))) {
+        return undefined;
+      }
+      if (withValue) args.push(fill(e.valueLen));
+      if (e.key !== "" && t?.kind === "options" && t.from === args.length && e.ttl > 0) {
+        args.push("EX", e.ttl);
+      }
       return { bytes: encodeCommand(args), unit: 0, read: false };
     }
     if (c === undefined) return undefined;
@@ -354,10 +433,13 @@ export function buildRequest(
     if (target === "memcache-binary") {
       return { bytes: encodeBinary({ opcode: f.binary }), unit: 14, read: false };
     }
+    // A recorded mn stays mn (the fence of quiet requests: every reply up to MN is its own).
+    if (e.op === "mn") return { bytes: MN_FENCE, unit: MN_UNIT, read: false };
     return { bytes: te.encode(`${f.text}\r\n`), unit: 0, read: false };
   }
   if (!e.key) return undefined;
   const v = () => fill(Math.max(0, e.valueLen));
+  const nr = e.quiet === true && target === "memcache-text" ? " noreply" : "";
   if (target === "memcache-text") {
     switch (c) {
       case "get":
@@ -373,28 +455,51 @@ export function buildRequest(
       case "cas": {
         const value = v();
         return {
-          bytes: asciiLine(f.text, e.key, ` ${e.flags} ${ttl} ${value.length}`, value),
+          bytes: asciiLine(f.text, e.key, ` ${e.flags} ${ttl} ${value.length}${nr}`, value),
           unit: 0,
           read: false,
+          quiet: nr !== "",
         };
       }
       case "delete":
-        return { bytes: asciiLine(f.text, e.key, ""), unit: 0, read: false };
+        return { bytes: asciiLine(f.text, e.key, nr), unit: 0, read: false, quiet: nr !== "" };
       case "incr":
       case "decr":
-        return { bytes: asciiLine(f.text, e.key, " 1"), unit: 0, read: false };
+        return {
+          bytes: asciiLine(f.text, e.key, ` 1${nr}`),
+          unit: 0,
+          read: false,
+          quiet: nr !== "",
+        };
       case "touch":
-        return { bytes: encodeMcCommand([f.text, e.key, ttl]), unit: 0, read: false };
+        return {
+          bytes: asciiLine(f.text, e.key, ` ${ttl}${nr}`),
+          unit: 0,
+          read: false,
+          quiet: nr !== "",
+        };
     }
   }
   if (target === "memcache-meta") {
     const mode = f.metaMode ? [f.metaMode] : [];
+    if (e.quiet) mode.push("q");
+    const quiet = e.quiet === true;
     switch (c) {
       case "get":
       case "gets":
-        return { bytes: encodeMcCommand([f.meta, e.key, "v", "f"]), unit: 0, read: true };
+        return {
+          bytes: encodeMcCommand([f.meta, e.key, "v", "f", ...mode]),
+          unit: 0,
+          read: true,
+          quiet,
+        };
       case "gat":
-        return { bytes: encodeMcCommand([f.meta, e.key, "v", `T${ttl}`]), unit: 0, read: true };
+        return {
+          bytes: encodeMcCommand([f.meta, e.key, "v", `T${ttl}`, ...mode]),
+          unit: 0,
+          read: true,
+          quiet,
+        };
       case "set":
       case "add":
       case "replace":
@@ -409,15 +514,21 @@ export function buildRequest(
           ),
           unit: 0,
           read: false,
+          quiet,
         };
       }
       case "delete":
-        return { bytes: encodeMcCommand([f.meta, e.key]), unit: 0, read: false };
+        return { bytes: encodeMcCommand([f.meta, e.key, ...mode]), unit: 0, read: false, quiet };
       case "incr":
       case "decr":
-        return { bytes: encodeMcCommand([f.meta, e.key, ...mode]), unit: 0, read: false };
+        return { bytes: encodeMcCommand([f.meta, e.key, ...mode]), unit: 0, read: false, quiet };
       case "touch":
-        return { bytes: encodeMcCommand([f.meta, e.key, `T${ttl}`]), unit: 0, read: false };
+        return {
+          bytes: encodeMcCommand([f.meta, e.key, `T${ttl}`, ...mode]),
+          unit: 0,
+          read: false,
+          quiet,
+        };
     }
   }
   // Binary: one table row per common op.

@@ -1,5 +1,5 @@
-import { NO_VALUE, ProfileReader, Status } from "../profile/mod.ts";
-import type { ProtocolName } from "../protocol/mod.ts";
+import { NO_VALUE, ProfileReader, Shape, Status } from "../profile/mod.ts";
+import { findCommand, type ProtocolName } from "../protocol/mod.ts";
 
 /** What a replay needs to know about a profile before it starts. */
 export interface ScanResult {
@@ -8,7 +8,7 @@ export interface ScanResult {
   connIds: number[];
   ops: string[];
   opIndex: Map<string, number>;
-  perOp: Array<{ count: number; hits: number; misses: number }>;
+  perOp: Array<{ count: number; hits: number; misses: number; errors: number; quiet: number }>;
   firstUs: number;
   spanUs: number;
   rate: number[];
@@ -32,6 +32,7 @@ export async function scanProfile(path: string, wantWarm: boolean): Promise<Scan
     let last = -Infinity;
     // Events per 10 ms; turned into seconds since the first event at the end (one pass).
     const perSecond = new Map<number, number>();
+    const multi: boolean[] = [];
     for await (const b of r.blocks()) {
       for (let i = 0; i < b.count; i++) {
         const t = b.t[i]!;
@@ -44,11 +45,19 @@ export async function scanProfile(path: string, wantWarm: boolean): Promise<Scan
           oi = ops.length;
           ops.push(name);
           opIndex.set(name, oi);
-          perOp.push({ count: 0, hits: 0, misses: 0 });
+          perOp.push({ count: 0, hits: 0, misses: 0, errors: 0, quiet: 0 });
+          // A RESP multi-key command (MGET, MSET, DEL k1 k2) is replayed as one request: its
+          // recorded count is of requests, not keys (a version 1 profile has one per key).
+          multi[oi] = [...r.connections.values()][0]?.protocol === "resp" &&
+            findCommand(name, "resp")?.eachKey === true;
         }
         const po = perOp[oi]!;
-        po.count++;
         const st = b.status[i]!;
+        if (!multi[oi] || (b.shape[i]! & Shape.More) === 0) {
+          po.count++;
+          if (st === Status.Error) po.errors++;
+          if ((b.shape[i]! & Shape.Quiet) !== 0) po.quiet++;
+        }
         if (st === Status.Hit) po.hits++;
         else if (st === Status.Miss) po.misses++;
         const slot = Math.floor(t / 1e4);

@@ -141,7 +141,13 @@ export class ReplayScheduler implements Scheduler {
       m.recordError(c.scanner.errorCode() || "ERR");
       this.errors++;
     } else if (c.flag[s] === 1) {
-      if (kind === REPLY_NULL) this.#k.misses[op]!++;
+      const keys = c.scanner.elements;
+      if (keys > 0) {
+        // A multi-key read (MGET, a text multi-get): one hit or miss per key, as recorded.
+        const nulls = c.scanner.nulls;
+        this.#k.misses[op]! += nulls;
+        this.#k.hits[op]! += keys - nulls;
+      } else if (kind === REPLY_NULL) this.#k.misses[op]!++;
       else this.#k.hits[op]!++;
     }
   }

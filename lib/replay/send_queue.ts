@@ -14,6 +14,21 @@ export class SendQueue {
   head = 0;
   length = 0;
   #mask = 1023;
+  #carried = 0;
+
+  /** Bytes of quiet requests written ahead of the next pushed request (see {@linkcode carry}). */
+  get carried(): number {
+    return this.#carried;
+  }
+
+  /**
+   * Keeps `n` bytes written at `reserve(n)` as part of the next pushed request: a quiet or
+   * noreply request, which gets no reply of its own, travels with the request that fences it.
+   */
+  carry(n: number): void {
+    this.#byteTail += n;
+    this.#carried += n;
+  }
 
   /** Where `n` more bytes may be written (slides or grows the buffer when needed). */
   reserve(n: number): number {
@@ -34,7 +49,8 @@ export class SendQueue {
   push(n: number, unit: number, op: number, read: boolean, intended: number, pipelined: boolean) {
     if (this.length === this.len.length) this.#grow();
     const i = (this.head + this.length) & this.#mask;
-    this.len[i] = n;
+    this.len[i] = n + this.#carried;
+    this.#carried = 0;
     this.unit[i] = unit;
     this.op[i] = op;
     this.read[i] = read ? 1 : 0;
@@ -48,7 +64,7 @@ export class SendQueue {
   shift(): void {
     this.byteHead += this.len[this.head]!;
     this.head = (this.head + 1) & this.#mask;
-    if (--this.length === 0) this.byteHead = this.#byteTail = 0;
+    if (--this.length === 0 && this.#carried === 0) this.byteHead = this.#byteTail = 0;
   }
 
   clear(): void {
@@ -56,6 +72,7 @@ export class SendQueue {
       this.length =
       this.byteHead =
       this.#byteTail =
+      this.#carried =
         0;
   }
 

@@ -24,6 +24,33 @@ export interface FidelityThresholds {
   maxRateError?: number;
   /** Most errors allowed. */
   maxErrors?: number;
+  /**
+   * Largest rise of a command's error ratio (errors over requests) from the recording's
+   * (0.01 = 1 point): a replay whose requests the server rejects more often than the original's
+   * is not faithful. @default {0.01}
+   */
+  maxErrorRatioRise?: number;
+  /**
+   * Largest difference of a command's share of quiet/noreply requests from the recording's, in
+   * replays to the recorded protocol. @default {0}
+   */
+  maxQuietDiff?: number;
+  /**
+   * Largest difference between the target's own per-command counters and the profile's
+   * requests, over the requests (`verifyServer`; 0 = exactly the recorded requests).
+   */
+  maxServerDiff?: number;
+}
+
+/** The target's own counters over a replay, compared per command with the profile's requests. */
+export interface ServerVerification {
+  /**
+   * Per command (RESP: `INFO commandstats` names; memcached: get, set, delete, incr, decr, touch
+   * from `stats`): the requests the profile holds for it (times the loops) and the server's delta.
+   */
+  commands: Array<{ command: string; expected: number; server: number }>;
+  /** Sum of the per-command differences over the expected total (0 = the same). */
+  diff: number;
 }
 
 /** How faithful a replay was. */
@@ -40,8 +67,17 @@ export interface FidelityReport {
   lateness: { p50Us: number; p99Us: number };
   /** Errors. */
   errors: number;
+  /**
+   * Share of each command's requests sent quiet or noreply, recorded and replayed (replays to
+   * the recorded protocol keep it; `quiet_diff` checks it there).
+   */
+  quietRatio: Array<{ op: string; recorded: number; replayed: number; diff: number }>;
+  /** Error ratio of each command (errors over requests), recorded and replayed. */
+  errorRatio: Array<{ op: string; recorded: number; replayed: number; rise: number }>;
   /** Events that could not be rebuilt in the target protocol. */
   skipped: number;
+  /** With `verifyServer`: the server's counters against the profile's requests (see there). */
+  serverDiff?: number;
   /** The thresholds given, each with its value and verdict. */
   checks: Array<{ name: string; value: number; limit: number; pass: boolean }>;
   /** Every check passed. */
@@ -95,6 +131,13 @@ export interface ReplayOptions {
   onProgress?: (p: { loop: number; sent: number; completed: number; errors: number }) => void;
   /** Limits for the fidelity report's checks. */
   thresholds?: FidelityThresholds;
+  /**
+   * Read the target's own counters (`INFO commandstats`, memcached `stats`) before and after the
+   * replay (warm-up excluded) and compare their per-command deltas with the profile's requests
+   * (`ReplayResult.verification`, fidelity's `server_diff`). Meant for a target nobody else
+   * uses meanwhile. @default {false}
+   */
+  verifyServer?: boolean;
 }
 
 /** One op in a replay result. */
@@ -107,6 +150,11 @@ export interface ReplayCommand {
   sent: number;
   /** Replies received (errors included). */
   completed: number;
+  /** Requests the recording saw answered with an error (per loop). */
+  recordedErrors?: number;
+  /** Requests recorded quiet or noreply (per loop), and sent so (all loops). */
+  recordedQuiet?: number;
+  quiet?: number;
   /** Reads: hits and misses in the recording (first loop's worth) and in the replay. */
   recordedHits?: number;
   recordedMisses?: number;
@@ -176,6 +224,8 @@ export interface ReplayResult {
   failure?: { code: string; message: string };
   /** The target's own figures over the replay (with `serverMetrics`). */
   server?: ServerReport;
+  /** The target's counters against the profile's requests (with `verifyServer`). */
+  verification?: ServerVerification;
   /** How faithful the replay was, with the checks of `thresholds`. */
   fidelity: FidelityReport;
 }

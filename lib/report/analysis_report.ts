@@ -16,13 +16,15 @@ export function formatAnalysisText(a: Analysis): string {
     `${n(a.totals.events)} events, ${n(a.totals.connections)} connections, ${
       (a.totals.durationUs / 1e6).toFixed(1)
     } s, ` +
-      `${n(a.totals.eventsPerSec)} events/s`,
+      `${n(a.totals.eventsPerSec)} events/s, ${n(a.totals.requests)} requests`,
   );
   L.push("");
   const rows: string[][] = [[
     "command",
     "events",
     "share",
+    "requests",
+    "keys",
     "hit ratio",
     "key p50",
     "value p50",
@@ -36,6 +38,8 @@ export function formatAnalysisText(a: Analysis): string {
       name,
       n(c.count),
       pct(c.share),
+      n(c.requests),
+      n(c.keys),
       c.hitRatio === undefined ? "-" : pct(c.hitRatio),
       c.keyLength.count ? n(c.keyLength.p50) : "-",
       c.valueLength.count ? n(c.valueLength.p50) : "-",
@@ -361,11 +365,13 @@ export function formatAnalysisHtml(a: Analysis): string {
   const rows = cmds.map(([k, c]) =>
     `<tr data-command="${esc(k)}"><td>${esc(k)}</td><td>${n(c.count)}</td><td>${
       pct(c.share)
-    }</td><td>${c.hitRatio === undefined ? "-" : pct(c.hitRatio)}</td><td>${
-      c.valueLength.count ? n(c.valueLength.p50) : "-"
-    }</td><td>${c.valueLength.count ? n(c.valueLength.p99) : "-"}</td><td>${
-      c.latencyUs.count ? esc(formatUs(c.latencyUs.p50)) : "-"
-    }</td><td>${c.latencyUs.count ? esc(formatUs(c.latencyUs.p99)) : "-"}</td></tr>`
+    }</td><td>${n(c.requests)}</td><td>${n(c.keys)}</td><td>${
+      c.hitRatio === undefined ? "-" : pct(c.hitRatio)
+    }</td><td>${c.valueLength.count ? n(c.valueLength.p50) : "-"}</td><td>${
+      c.valueLength.count ? n(c.valueLength.p99) : "-"
+    }</td><td>${c.latencyUs.count ? esc(formatUs(c.latencyUs.p50)) : "-"}</td><td>${
+      c.latencyUs.count ? esc(formatUs(c.latencyUs.p99)) : "-"
+    }</td></tr>`
   ).join("");
   const k = a.keys;
   return `<!doctype html>
@@ -403,7 +409,7 @@ ${
   } compulsory misses (${pct(k.compulsoryMissRatio)} of read misses)</li>
 ${k.note ? `<li>${esc(k.note)}</li>` : ""}
 </ul>
-<table><thead><tr><th>command</th><th>events</th><th>share</th><th>hit ratio</th><th>value p50</th><th>value p99</th><th>latency p50</th><th>latency p99</th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>command</th><th>events</th><th>share</th><th>requests</th><th>keys</th><th>hit ratio</th><th>value p50</th><th>value p99</th><th>latency p50</th><th>latency p99</th></tr></thead><tbody>${rows}</tbody></table>
 ${mix}
 ${sizes}
 ${rate}

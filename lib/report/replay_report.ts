@@ -30,7 +30,7 @@ export function formatReplayText(r: ReplayResult): string {
   const skipped = Object.entries(r.skipped);
   if (skipped.length > 0) {
     L.push(
-      `skipped (no equivalent in ${c.protocol}): ${
+      `skipped (cannot be rebuilt faithfully in ${c.protocol}; never sent changed): ${
         skipped.map(([k, v]) => `${k} ${v}`).join(", ")
       }`,
     );
@@ -59,6 +59,26 @@ export function formatReplayText(r: ReplayResult): string {
       Math.max(0, ...f.hitRatio.map((h) => h.diff)).toFixed(4)
     }, size KS ${f.sizeKs}, rate error ${f.rateError}`,
   );
+  const rises = (f.errorRatio ?? []).filter((e) => e.rise > 0);
+  if (rises.length > 0) {
+    L.push(
+      `error ratio rose: ${
+        rises.map((e) => `${e.op} ${pct1(e.recorded)} -> ${pct1(e.replayed)}`).join(", ")
+      }`,
+    );
+  }
+  if (r.verification) {
+    const v = r.verification;
+    L.push(
+      `server counters vs the profile's requests: diff ${v.diff}` +
+        (v.commands.some((x) => x.server !== x.expected)
+          ? ` (${
+            v.commands.filter((x) => x.server !== x.expected)
+              .map((x) => `${x.command} ${x.server}/${x.expected}`).join(", ")
+          })`
+          : " (every command as recorded)"),
+    );
+  }
   for (const ch of f.checks) {
     L.push(`  check ${ch.name} = ${ch.value} <= ${ch.limit} ... ${ch.pass ? "ok" : "FAILED"}`);
   }
@@ -69,6 +89,10 @@ export function formatReplayText(r: ReplayResult): string {
   }
   if (r.interrupted) L.push("Interrupted: the results above are partial.");
   return L.join("\n");
+}
+
+function pct1(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
 }
 
 function pct(h: number, m: number): string {
