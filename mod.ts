@@ -28,3 +28,4 @@ export * from "./lib/scenario/mod.ts";
 export * from "./lib/vector/mod.ts";
 export { VERSION } from "./lib/version.ts";
 export * from "./lib/monitor/mod.ts";
+export * from "./lib/cluster/mod.ts";

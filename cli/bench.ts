@@ -32,6 +32,7 @@ import {
   duration,
   int,
   list,
+  num,
   oneOf,
   type ParsedArgs,
   type Problems,
@@ -40,6 +41,7 @@ import {
   withSpec,
 } from "./flags.ts";
 import { runCommand } from "./runner.ts";
+import { vecBenchAlias, vectorBenchTests } from "./vec.ts";
 
 const BENCH_FLAGS = {
   ...TARGET_FLAGS,
@@ -119,6 +121,36 @@ const BENCH_FLAGS = {
     help: "hot-loop I/O: uring (Linux io_uring through libc, plain TCP to an IP address), deno " +
       "(Deno sockets: also TLS, unix sockets, host names), or auto (uring where it can)",
     defaultText: "auto",
+  }),
+  cluster: bool({
+    section: "Cluster",
+    help:
+      "cluster mode: the target(s) are seeds; discover the nodes (CLUSTER SHARDS/SLOTS), send " +
+      "each request to its key's slot owner, follow MOVED/ASK/TRYAGAIN/CLUSTERDOWN",
+  }),
+  rfr: oneOf(["primary", "prefer-replica", "replica", "any"], {
+    value: "MODE",
+    section: "Cluster",
+    help: "with --cluster, where reads go: primary, prefer-replica, replica (round-robin over " +
+      "the slot owner's replicas) or any; writes always go to primaries",
+    defaultText: "primary",
+  }),
+  balanceNodes: bool({
+    section: "Cluster",
+    help: "with --cluster, keep every node's share of requests within the tolerance of its fair " +
+      "share (a request for a node over quota draws another key)",
+  }),
+  clusterAffinity: bool({
+    section: "Cluster",
+    help: "with --cluster, each client talks to one primary and draws keys in its slots, as " +
+      "redis-benchmark --cluster does (larger pipelined batches per connection)",
+  }),
+  balanceTolerance: num({
+    value: "PCT",
+    above: 0,
+    section: "Cluster",
+    help: "with --balance-nodes, the allowed excess over the fair share, percent",
+    defaultText: "10",
   }),
   rate: rate({
     value: "R",
@@ -307,6 +339,11 @@ async function benchOptions(
       keyPattern: v.keyPattern,
       dataSize: sizes[0],
       serverMetrics: serverMetricsFrom(v),
+      cluster: v.cluster || undefined,
+      rfr: v.rfr,
+      balanceNodes: v.balanceNodes || undefined,
+      clusterAffinity: v.clusterAffinity || undefined,
+      balanceTolerance: v.balanceTolerance === undefined ? undefined : v.balanceTolerance / 100,
     }),
   };
   // Something is wrong already: add what the library would say, so that all of it is reported
@@ -317,6 +354,8 @@ async function benchOptions(
 
 /** `membench bench`: returns the exit code. */
 export function benchCommand(argv: readonly string[]): Promise<number> {
+  // `-t vec-load,vec-query --dataset FILE`: the vector benchmark (`membench vec run`).
+  if (vectorBenchTests(argv) !== undefined) return vecBenchAlias(argv);
   return runCommand({
     spec: BENCH,
     prepare: benchOptions,

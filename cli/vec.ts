@@ -1,5 +1,5 @@
 /**
- * `membench vec load|query|run`: vector search benchmarks against RediSearch, Redis 8,
+ * `membench vec load|query|run|optimize|frontier`: vector search benchmarks against RediSearch, Redis 8,
  * valkey-search, MemoryDB or ElastiCache, with flags in the spirit of valkey-search-benchmark;
  * flags -> `vectorRun()` (`lib/vector/run.ts`) -> the vector renderers. `membench bench -t
  * vec-load,vec-query --dataset FILE` is an alias (see {@linkcode vecBenchAlias}).
@@ -8,6 +8,12 @@
  */
 import { EXIT, exitCodeFor, MembenchError } from "../lib/errors/mod.ts";
 import {
+  formatVectorFrontierCsv,
+  formatVectorFrontierHtml,
+  formatVectorFrontierJson,
+  formatVectorFrontierText,
+  formatVectorOptimizeJson,
+  formatVectorOptimizeText,
   formatVectorProgress,
   formatVectorRunCsv,
   formatVectorRunHtml,
@@ -16,6 +22,12 @@ import {
 } from "../lib/report/mod.ts";
 import {
   parseMetric,
+  vectorFrontier,
+  type VectorFrontierOptions,
+  type VectorFrontierResult,
+  vectorOptimize,
+  type VectorOptimizeOptions,
+  type VectorOptimizeResult,
   vectorRun,
   type VectorRunOptions,
   type VectorRunResult,
@@ -332,13 +344,241 @@ const VEC_RUN: CommandSpec<typeof RUN_FLAGS> = {
   footer: FOOTER,
 };
 
+const TUNE = "Tuning";
+
+// Flags the optimizer and the frontier share: the index, the dataset, recall@k and the bootstrap.
+const TUNE_FLAGS = {
+  host: SHARED_FLAGS.host,
+  port: SHARED_FLAGS.port,
+  socket: SHARED_FLAGS.socket,
+  uri: SHARED_FLAGS.uri,
+  ...AUTH_FLAGS,
+  resp3: SHARED_FLAGS.resp3,
+  clients: SHARED_FLAGS.clients,
+  io: SHARED_FLAGS.io,
+  timeout: SHARED_FLAGS.timeout,
+  vssPlatform: SHARED_FLAGS.vssPlatform,
+  searchIndex: SHARED_FLAGS.searchIndex,
+  searchPrefix: SHARED_FLAGS.searchPrefix,
+  searchVectorField: SHARED_FLAGS.searchVectorField,
+  searchDistance: SHARED_FLAGS.searchDistance,
+  searchType: SHARED_FLAGS.searchType,
+  hnswM: SHARED_FLAGS.hnswM,
+  efConstruction: SHARED_FLAGS.efConstruction,
+  dataset: SHARED_FLAGS.dataset,
+  numVectors: SHARED_FLAGS.numVectors,
+  skipLoad: bool({
+    section: LOAD,
+    help: "measure what the server holds (rows [0, --num-vectors)) instead of loading the dataset",
+  }),
+  k: QUERY_FLAGS.k,
+  numQueries: QUERY_FLAGS.numQueries,
+  minEfSearch: int({
+    value: "N",
+    min: 1,
+    section: TUNE,
+    help: "the smallest EF_RUNTIME tried",
+    defaultText: "k (EF_RUNTIME below k searches as k)",
+  }),
+  confidence: num({
+    value: "C",
+    above: 0,
+    section: TUNE,
+    help: "the confidence of the bootstrap interval of recall over queries",
+    defaultText: "0.95",
+  }),
+  resamples: int({
+    value: "N",
+    min: 10,
+    section: TUNE,
+    help: "bootstrap resamples",
+    defaultText: "1000",
+  }),
+  repeats: int({
+    value: "N",
+    min: 1,
+    section: TUNE,
+    help: "each recall measurement sends every query N times",
+    defaultText: "1",
+  }),
+  seed: int({
+    value: "N",
+    section: TUNE,
+    help: "seeds the bootstrap and the clients' starts in the query set",
+    defaultText: "1",
+  }),
+  json: OUTPUT_FLAGS.json,
+  noProgress: OUTPUT_FLAGS.noProgress,
+};
+
+const OPTIMIZE_FLAGS = {
+  ...TUNE_FLAGS,
+  targetRecall: num({
+    value: "R",
+    above: 0,
+    required: true,
+    section: TUNE,
+    help: "the recall@k to reach (0 to 1)",
+  }),
+  recallStatistic: oneOf(["mean", "p5"], {
+    value: "S",
+    section: TUNE,
+    help: "judge the target on the mean recall or its 5th percentile",
+    defaultText: "mean",
+  }),
+  acceptWithinNoise: bool({
+    section: TUNE,
+    help: "a setting meets the target when the target lies inside its interval, not only below it",
+  }),
+  maxEfSearch: int({
+    value: "N",
+    min: 1,
+    section: TUNE,
+    help: "the largest EF_RUNTIME tried",
+    defaultText: "4096",
+  }),
+  targetP99: duration({
+    value: "D",
+    section: TUNE,
+    help: 'throughput: stop raising clients / pipeline when p99 passes D ("5ms")',
+  }),
+  targetQps: num({
+    value: "N",
+    above: 0,
+    section: TUNE,
+    help: "throughput: stop when QPS reaches N",
+  }),
+  maxClients: int({
+    value: "N",
+    min: 1,
+    max: 4096,
+    section: TUNE,
+    help: "throughput: the most clients tried",
+    defaultText: "64",
+  }),
+  maxPipeline: int({
+    value: "N",
+    min: 1,
+    max: 1024,
+    section: TUNE,
+    help: "throughput: the deepest pipeline tried",
+    defaultText: "8",
+  }),
+  stepDuration: duration({
+    value: "D",
+    section: TUNE,
+    help: "throughput: each step runs for D",
+    defaultText: "2s",
+  }),
+  skipThroughput: bool({ section: TUNE, help: "stop after the recall search" }),
+  grid: custom({
+    value: "SPEC",
+    multiple: true,
+    section: TUNE,
+    help: "build parameters to try, each rebuilding the index: 'm=16,32 ef-construction=100,200' " +
+      "(one value, or one --grid per parameter)",
+  }, parseGrid),
+};
+
+/** `m=16,32 ef-construction=100,200` -> the grid's lists. */
+function parseGrid(s: string): { m?: number[]; efConstruction?: number[] } {
+  const out: { m?: number[]; efConstruction?: number[] } = {};
+  for (const part of s.split(/[\s;]+/).filter(Boolean)) {
+    const m = /^(m|ef-construction|ef_construction|efConstruction)=(.+)$/i.exec(part);
+    if (!m) throw new BadValue("expected m=N[,N…] and/or ef-construction=N[,N…]");
+    const values = m[2]!.split(",").map((x) => x.trim());
+    if (values.some((x) => !/^\d+$/.test(x) || Number(x) < 1)) {
+      throw new BadValue(`expected integers >= 1 after ${m[1]}=`);
+    }
+    if (m[1]!.toLowerCase() === "m") out.m = values.map(Number);
+    else out.efConstruction = values.map(Number);
+  }
+  return out;
+}
+
+const FRONTIER_FLAGS = {
+  ...TUNE_FLAGS,
+  pipeline: SHARED_FLAGS.pipeline,
+  efSearch: QUERY_FLAGS.efSearch,
+  maxEfSearch: int({
+    value: "N",
+    min: 1,
+    section: TUNE,
+    help: "the largest EF_RUNTIME of the sweep",
+    defaultText: "1024",
+  }),
+  points: int({
+    value: "N",
+    min: 2,
+    max: 64,
+    section: TUNE,
+    help: "log-spaced EF_RUNTIME values (without --ef-search)",
+    defaultText: "8",
+  }),
+  refine: int({
+    value: "N",
+    min: 0,
+    max: 16,
+    section: TUNE,
+    help: "extra values between the knee and each neighbour",
+    defaultText: "2",
+  }),
+  duration: duration({
+    value: "D",
+    section: TUNE,
+    help: "each point sends queries for D (QPS); the query set once when absent",
+  }),
+  grid: OPTIMIZE_FLAGS.grid,
+  csv: bool({ section: "Output", help: "CSV on stdout: one row per point, with its pareto flag" }),
+  html: text({
+    value: "FILE",
+    section: "Output",
+    help: "a self-contained HTML chart: recall against QPS (log), the Pareto frontier drawn",
+  }),
+};
+
+const TUNE_FOOTER =
+  "Exit codes: 0 ok, 2 invalid flags, 3 connection failure or server error (the index lost " +
+  "included), 4 an infeasible target, 5 unreadable dataset, 130 interrupted (partial results " +
+  "printed). The truth is exact, computed on the fly over what the server holds.";
+
+const VEC_OPTIMIZE: CommandSpec<typeof OPTIMIZE_FLAGS> = {
+  name: "vec optimize",
+  summary: "the smallest EF_RUNTIME whose recall@k meets --target-recall (binary search, judged " +
+    "on a bootstrap interval over queries), then the clients / pipeline with the most QPS there",
+  usage: [
+    "membench vec optimize --dataset FILE --target-recall 0.95 [--target-p99 5ms] [--target-qps N] [--max-ef-search 4096] [--grid 'm=16,32 ef-construction=100,200'] [flags]",
+  ],
+  flags: OPTIMIZE_FLAGS,
+  args: [],
+  footer: TUNE_FOOTER,
+};
+
+const VEC_FRONTIER: CommandSpec<typeof FRONTIER_FLAGS> = {
+  name: "vec frontier",
+  summary: "sweep EF_RUNTIME (log-spaced, refined at the knee): recall (mean, p5, CI), QPS, " +
+    "latency per point, and the Pareto frontier as text, JSON, CSV or an HTML chart",
+  usage: [
+    "membench vec frontier --dataset FILE [--max-ef-search 1024] [--points 8] [--html F] [flags]",
+  ],
+  flags: FRONTIER_FLAGS,
+  args: [],
+  footer: TUNE_FOOTER,
+};
+
 /** The vec subcommands, in the order the help lists them. */
-export const VEC_SUBCOMMANDS: ReadonlyArray<CommandSpec<FlagSet>> = [VEC_LOAD, VEC_QUERY, VEC_RUN];
+export const VEC_SUBCOMMANDS: ReadonlyArray<CommandSpec<FlagSet>> = [
+  VEC_LOAD,
+  VEC_QUERY,
+  VEC_RUN,
+  VEC_OPTIMIZE,
+  VEC_FRONTIER,
+];
 
 /** `membench vec`: name and summary. */
 export const VEC = {
   name: "vec",
-  summary: "vector search: load, query (recall@k, QPS, latency), run",
+  summary: "vector search: load, query (recall@k, QPS, latency), run, optimize, frontier",
 };
 
 function vecHelp(): string {
@@ -513,13 +753,166 @@ export async function vecCommand(argv: readonly string[]): Promise<number> {
       return await vecRun("query", VEC_QUERY, rest);
     case "run":
       return await vecRun("run", VEC_RUN, rest);
+    case "optimize":
+      return await vecOptimizeRun(rest);
+    case "frontier":
+      return await vecFrontierRun(rest);
     default:
       throw new MembenchError(
         "invalid_argument",
-        `Unknown vec command '${sub}': expected load, query or run`,
+        `Unknown vec command '${sub}': expected load, query, run, optimize or frontier`,
         { hint: "membench vec --help" },
       );
   }
+}
+
+type TuneArgs = ParsedArgs<typeof TUNE_FLAGS>;
+
+/** The flags the optimizer and the frontier share -> their shared options. */
+function tuneOptions({ values }: TuneArgs, problems: Problems) {
+  const v = values;
+  const targets = targetsFrom(v, 6379);
+  if (targets.length !== 1) {
+    problems.add(`Cannot use ${targets.length} targets: vector phases take one server`);
+  }
+  if (v.confidence !== undefined && v.confidence >= 1) {
+    problems.add(
+      `Cannot use flag '--confidence': expected a number between 0 and 1: current value is ${v.confidence}`,
+    );
+  }
+  return {
+    dataset: v.dataset ?? "",
+    target: targets[0] ?? "127.0.0.1:6379",
+    index: defined({
+      name: v.searchIndex,
+      prefix: v.searchPrefix,
+      field: v.searchVectorField,
+      type: v.searchType,
+      m: v.hnswM,
+      efConstruction: v.efConstruction,
+    }),
+    ...defined({
+      password: v.password,
+      user: v.user,
+      resp3: v.resp3 || undefined,
+      clients: v.clients,
+      io: v.io,
+      requestTimeoutMs: v.timeout,
+      platform: v.vssPlatform,
+      metric: v.searchDistance,
+      numVectors: v.numVectors,
+      load: v.skipLoad ? false : undefined,
+      k: v.k,
+      numQueries: v.numQueries,
+      minEfSearch: v.minEfSearch,
+      confidence: v.confidence,
+      resamples: v.resamples,
+      repeats: v.repeats,
+      seed: v.seed,
+    }),
+  };
+}
+
+function vecOptimizeRun(argv: readonly string[]) {
+  type Prepared = { options: VectorOptimizeOptions; json: string | undefined };
+  return runCommand<typeof OPTIMIZE_FLAGS, Prepared>({
+    spec: VEC_OPTIMIZE,
+    prepare(args, problems) {
+      const v = args.values;
+      if (v.targetRecall !== undefined && v.targetRecall > 1) {
+        problems.add(
+          `Cannot use flag '--target-recall': expected a number above 0 and at most 1: current value is ${v.targetRecall}`,
+        );
+      }
+      const options: VectorOptimizeOptions = {
+        ...tuneOptions(args as unknown as TuneArgs, problems),
+        targetRecall: v.targetRecall,
+        ...defined({
+          recallStatistic: v.recallStatistic,
+          accept: v.acceptWithinNoise ? "within-noise" as const : undefined,
+          maxEfSearch: v.maxEfSearch,
+          targetP99Ms: v.targetP99,
+          targetQps: v.targetQps,
+          maxClients: v.maxClients,
+          maxPipeline: v.maxPipeline,
+          stepDurationMs: v.stepDuration,
+          throughput: v.skipThroughput ? false : undefined,
+          grid: v.grid && v.grid.length > 0 ? Object.assign({}, ...v.grid) : undefined,
+        }),
+      };
+      if (v.grid && v.grid.length > 0 && v.skipLoad) {
+        problems.add("Cannot use '--grid' with '--skip-load': each build rebuilds the index");
+      }
+      return { options, json: v.json };
+    },
+    async run({ options, json }, ctx) {
+      const r: VectorOptimizeResult = await vectorOptimize({
+        ...options,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(formatVectorProgress(p)),
+        onStep: (st) =>
+          ctx.progress(`vec optimize  ${st.phase} EF_RUNTIME ${st.point.efRuntime}: ${st.note}`),
+      });
+      if (json === "-") ctx.print(formatVectorOptimizeJson(r).trimEnd());
+      else ctx.print(formatVectorOptimizeText(r).trimEnd());
+      if (json !== undefined && json !== "-") await ctx.output(json, formatVectorOptimizeJson(r));
+      if (r.status === "interrupted") return EXIT.interrupted;
+      if (r.status === "failed") {
+        ctx.note(`membench: ${r.failure!.message}`);
+        return exitCodeFor(r.failure!.code);
+      }
+      return r.status === "infeasible" ? EXIT.threshold : EXIT.ok;
+    },
+  }, argv);
+}
+
+function vecFrontierRun(argv: readonly string[]) {
+  type Prepared = {
+    options: VectorFrontierOptions;
+    json: string | undefined;
+    csv: boolean;
+    html: string | undefined;
+  };
+  return runCommand<typeof FRONTIER_FLAGS, Prepared>({
+    spec: VEC_FRONTIER,
+    prepare(args, problems) {
+      const v = args.values;
+      const options: VectorFrontierOptions = {
+        ...tuneOptions(args as unknown as TuneArgs, problems),
+        ...defined({
+          pipeline: v.pipeline,
+          efRuntime: v.efSearch,
+          maxEfSearch: v.maxEfSearch,
+          points: v.points,
+          refine: v.refine,
+          durationMs: v.duration,
+          grid: v.grid && v.grid.length > 0 ? Object.assign({}, ...v.grid) : undefined,
+        }),
+      };
+      if (v.grid && v.grid.length > 0 && v.skipLoad) {
+        problems.add("Cannot use '--grid' with '--skip-load': each build rebuilds the index");
+      }
+      return { options, json: v.json, csv: v.csv, html: v.html };
+    },
+    async run({ options, json, csv, html }, ctx) {
+      const r: VectorFrontierResult = await vectorFrontier({
+        ...options,
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(formatVectorProgress(p)),
+      });
+      if (json === "-") ctx.print(formatVectorFrontierJson(r).trimEnd());
+      else if (csv) ctx.print(formatVectorFrontierCsv(r).trimEnd());
+      else ctx.print(formatVectorFrontierText(r).trimEnd());
+      if (json !== undefined && json !== "-") await ctx.output(json, formatVectorFrontierJson(r));
+      if (html !== undefined) await ctx.output(html, formatVectorFrontierHtml(r));
+      if (r.interrupted) return EXIT.interrupted;
+      if (r.failure) {
+        ctx.note(`membench: ${r.failure.message}`);
+        return exitCodeFor(r.failure.code);
+      }
+      return EXIT.ok;
+    },
+  }, argv);
 }
 
 const VEC_TESTS = new Set(["vec-load", "vec-query"]);

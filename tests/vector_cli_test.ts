@@ -283,7 +283,10 @@ Deno.test("vec: every bad flag is reported at once, before anything is sent (exi
   assert.match(mix.stderr, /Cannot mix vector tests \(vec-load, vec-query\) with get/);
   const sub = await runCli(["vec", "lod"]);
   assert.equal(sub.code, 2);
-  assert.match(sub.stderr, /Unknown vec command 'lod': expected load, query or run/);
+  assert.match(
+    sub.stderr,
+    /Unknown vec command 'lod': expected load, query, run, optimize or frontier/,
+  );
 });
 
 loadTest(

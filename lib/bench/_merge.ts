@@ -6,6 +6,7 @@ import {
   summarizeEncoded,
 } from "../metrics/mod.ts";
 import type { SecondResult } from "./types.ts";
+import type { NodeCounts } from "./_cluster.ts";
 
 export { mergeCommandMetrics, summarizeEncoded };
 
@@ -19,6 +20,8 @@ export interface ShardResultLike {
   reconnects: number;
   interrupted: boolean;
   fatal: { code: string; message: string } | undefined;
+  /** Cluster mode: per node counts. */
+  nodes?: NodeCounts[] | undefined;
 }
 
 /** Per-second totals over all commands, with percentiles of the test's main latency figure. */

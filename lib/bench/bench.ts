@@ -5,6 +5,7 @@ import {
   type ShardResultLike,
   summarizeEncoded,
 } from "./_merge.ts";
+import { encodeHistogram, mergeEncoded } from "../metrics/mod.ts";
 import { type MonitorOptions, resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
 import { chooseIo, endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
 import { parseRatePerSec } from "../units/mod.ts";
@@ -22,6 +23,8 @@ import {
 } from "../workload/mod.ts";
 import type { McWorkload } from "./dialect.ts";
 import { PROTOCOL_NAMES } from "../protocol/mod.ts";
+import { type ClusterTopology, discoverCluster, keySlot, nodeTarget } from "../cluster/mod.ts";
+import { clusterKeyShapes, type NodeCounts, READ_FROM, type ReadFrom } from "./_cluster.ts";
 import { runShard, type ShardConfig, type ShardResult, type ShardTick } from "./shard.ts";
 import { connectTurns } from "./_turns.ts";
 import type {
@@ -30,6 +33,7 @@ import type {
   BenchProgress,
   BenchResult,
   CommandResult,
+  NodeResult,
   TestResult,
 } from "./types.ts";
 
@@ -52,6 +56,12 @@ interface Resolved {
   ratePerSec: number | undefined;
   /** Server metrics settings, or undefined when off. */
   serverMetrics: Omit<MonitorOptions, "nodes"> | undefined;
+  /** Cluster mode: where reads go; undefined for standalone servers. */
+  cluster: ReadFrom | undefined;
+  /** Cluster mode: node balancing's tolerance, or undefined when off. */
+  balance: number | undefined;
+  /** Cluster mode: node affinity. */
+  affinity: boolean;
 }
 
 /**
@@ -201,6 +211,52 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     }
   }
   const serverMetrics = resolveServerMetrics(o.serverMetrics, problems);
+  const cluster = o.cluster ?? false;
+  const rfr = o.rfr ?? "primary";
+  if (!READ_FROM.includes(rfr)) {
+    problems.push(
+      `Cannot use 'rfr': must be one of ${READ_FROM.join(", ")}: current value is ${
+        JSON.stringify(rfr)
+      }`,
+    );
+  }
+  if (o.rfr !== undefined && !cluster) {
+    problems.push("Cannot use 'rfr' without 'cluster': read-from-replica routes by slot owner");
+  }
+  if (cluster && protocol !== "resp") {
+    problems.push(`Cannot use 'cluster' with protocol ${protocol}: cluster mode is RESP only`);
+  }
+  if (cluster && targets.some((t) => (t.db ?? 0) !== 0)) {
+    problems.push("Cannot use 'db' with 'cluster': a cluster has database 0 only");
+  }
+  if (cluster && targets.some((t) => t.endpoint.kind !== "tcp")) {
+    problems.push("Cannot use 'cluster' with a unix socket: cluster nodes are TCP addresses");
+  }
+  const balance = o.balanceNodes ? o.balanceTolerance ?? 0.1 : undefined;
+  if (o.balanceNodes && !cluster) {
+    problems.push("Cannot use 'balanceNodes' without 'cluster': it balances cluster nodes");
+  }
+  if (o.clusterAffinity && !cluster) {
+    problems.push("Cannot use 'clusterAffinity' without 'cluster'");
+  }
+  if (o.clusterAffinity && o.balanceNodes) {
+    problems.push(
+      "Cannot use 'clusterAffinity' and 'balanceNodes' together: both choose keys by node",
+    );
+  }
+  if (o.balanceTolerance !== undefined && !o.balanceNodes) {
+    problems.push("Cannot use 'balanceTolerance' without 'balanceNodes'");
+  }
+  if (balance !== undefined && !(balance > 0 && balance <= 10)) {
+    problems.push(
+      `Cannot use 'balanceTolerance': must be a fraction > 0 and <= 10: current value is ${balance}`,
+    );
+  }
+  if (cluster) {
+    for (const p of plan) {
+      tryDo(() => clusterKeyShapes(p.commands, o.keyPrefix ?? "key:", keyspace));
+    }
+  }
   if (problems.length > 0) {
     throw new MembenchError("invalid_argument", problems.join("\n"));
   }
@@ -233,6 +289,9 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     ...(ratePerSec !== undefined ? { ratePerSec } : {}),
     arrival,
     latencyUnit: "us",
+    ...(cluster ? { cluster, rfr } : {}),
+    ...(balance !== undefined ? { balanceTolerance: balance } : {}),
+    ...(cluster && o.clusterAffinity ? { clusterAffinity: true } : {}),
   };
   return {
     targets,
@@ -241,6 +300,9 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     requests,
     ratePerSec,
     serverMetrics,
+    cluster: cluster ? rfr : undefined,
+    balance,
+    affinity: cluster && (o.clusterAffinity ?? false),
     shardBase: {
       targets,
       protocol,
@@ -297,20 +359,35 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         result.interrupted = true;
         break;
       }
+      // Cluster mode: the topology as it is now (it may have changed since the last test).
+      const topo = r.cluster !== undefined
+        ? await discoverCluster(r.targets, { connectTimeoutMs: r.shardBase.connectTimeoutMs })
+        : undefined;
       if (r.config.protocol === "resp" && step.commands.some((c) => c.command === "lrange")) {
-        await fillListForLrange(r, result);
+        await fillListForLrange(r, result, topo);
       }
+      const nodeTargets = topo ? topo.nodes.map((n) => nodeTarget(r.targets[0]!, n)) : r.targets;
       // The servers' own view of this test: snapshots before, during and after it.
       const monitor = r.serverMetrics
         ? await ServerMonitor.start({
           ...r.serverMetrics,
-          nodes: r.targets.map((target) => ({
+          nodes: nodeTargets.map((target) => ({
             target,
             kind: r.config.protocol === "resp" ? "redis" as const : "memcached" as const,
           })),
         })
         : undefined;
       const shards = splitShards(r, step);
+      if (topo) {
+        const plan = {
+          nodes: topo.nodes,
+          slots: topo.slots,
+          rfr: r.cluster!,
+          balance: r.balance,
+          affinity: r.affinity,
+        };
+        for (const sh of shards) sh.cluster = plan;
+      }
       const progress = new ProgressTracker(
         step.name,
         i,
@@ -332,6 +409,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         throw e;
       }
       const test = buildTestResult(step.name, step.commands, shardResults, r.ratePerSec);
+      if (topo) addNodeResults(test, shardResults, r.cluster!);
       if (monitor) test.server = (await monitor.stop()).report;
       result.tests.push(test);
       if (test.failure) {
@@ -351,8 +429,15 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
 
 // LRANGE needs a list: like redis-benchmark's "LPUSH (needed to benchmark LRANGE)", make sure
 // `mylist` has 600 elements before each LRANGE test (earlier LPOP/RPOP tests may have drained it).
-async function fillListForLrange(r: Resolved, result: BenchResult): Promise<void> {
-  const t = r.targets[0]!;
+async function fillListForLrange(
+  r: Resolved,
+  result: BenchResult,
+  topo: ClusterTopology | undefined,
+): Promise<void> {
+  // In a cluster, the list lives on its slot's owner.
+  const t = topo
+    ? nodeTarget(r.targets[0]!, topo.nodes[topo.slots[keySlot("mylist")]!]!)
+    : r.targets[0]!;
   const conn = await RespConnection.open(t, {
     resp3: r.config.resp3,
     connectTimeoutMs: r.shardBase.connectTimeoutMs,
@@ -518,6 +603,64 @@ class WorkerPool {
   close(): void {
     for (const w of this.#workers) w.terminate();
   }
+}
+
+// One encoded histogram of the encoded parts given.
+function mergeEncodedList(parts: Array<string | undefined>): string {
+  const h = mergeEncoded(parts.filter((p): p is string => p !== undefined));
+  const e = encodeHistogram(h);
+  h.destroy();
+  return e;
+}
+
+// Cluster mode: per node ops/s and share, the redirections, the skew.
+function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr: ReadFrom): void {
+  const per = shards[0]?.nodes;
+  if (per === undefined) return;
+  const nodes: NodeResult[] = per.map((n, i) => {
+    const sum = (f: (x: NodeCounts) => number) =>
+      shards.reduce((a, s) => a + (s.nodes?.[i] ? f(s.nodes[i]!) : 0), 0);
+    return {
+      address: n.address,
+      role: n.role,
+      requests: sum((x) => x.requests),
+      opsPerSec: 0,
+      share: 0,
+      errors: sum((x) => x.errors),
+      serviceTime: summarizeEncoded(mergeEncodedList(shards.map((s) => s.nodes?.[i]?.service))),
+      redirects: {
+        moved: sum((x) => x.moved),
+        ask: sum((x) => x.ask),
+        tryagain: sum((x) => x.tryagain),
+        clusterdown: sum((x) => x.clusterdown),
+      },
+    };
+  });
+  const total = nodes.reduce((a, n) => a + n.requests, 0);
+  const seconds = test.durationMs / 1000;
+  for (const n of nodes) {
+    n.share = total > 0 ? n.requests / total : 0;
+    n.opsPerSec = seconds > 0 ? n.requests / seconds : 0;
+  }
+  const primaries = nodes.filter((n) => n.role === "primary").length;
+  // The nodes that serve: primaries, and replicas that took any request.
+  const serving = nodes.filter((n) => n.role === "primary" || n.requests > 0).length;
+  const maxShare = nodes.reduce((a, n) => Math.max(a, n.share), 0);
+  const red = (k: keyof NodeResult["redirects"]) => nodes.reduce((a, n) => a + n.redirects[k], 0);
+  test.nodes = nodes;
+  test.cluster = {
+    nodes: nodes.length,
+    primaries,
+    rfr,
+    maxShare,
+    skew: serving > 0 ? maxShare * serving : 0,
+    redirects: {
+      moved: red("moved"),
+      ask: red("ask"),
+      tryagain: red("tryagain"),
+      clusterdown: red("clusterdown"),
+    },
+  };
 }
 
 function buildTestResult(

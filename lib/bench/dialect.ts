@@ -1,3 +1,4 @@
+import { MembenchError } from "../errors/mod.ts";
 import {
   binaryExtras,
   BinOp,
@@ -62,8 +63,8 @@ export interface CompiledRequest {
 export interface Dialect {
   /** Compiles every command of a run; index = the command's index in the mix. */
   compile(specs: readonly CommandSpec[]): CompiledRequest[];
-  /** Connects (and authenticates). */
-  open(target: Target): Promise<Transport>;
+  /** Connects (and authenticates); `readOnly` (RESP, cluster replicas) sends READONLY. */
+  open(target: Target, readOnly?: boolean): Promise<Transport>;
   /** A reply reader for one connection. */
   replies(name: string): ReplyReader;
 }
@@ -125,7 +126,7 @@ export function makeDialect(cfg: DialectConfig): Dialect {
           request: compileCommand(s, cfg.keyPrefix, cfg.keyspace),
           hits: hitCode(s),
         })),
-      open: async (target) => {
+      open: async (target, readOnly) => {
         const c = await RespConnection.open(target, {
           resp3: cfg.resp3,
           connectTimeoutMs: cfg.connectTimeoutMs,
@@ -133,6 +134,13 @@ export function makeDialect(cfg: DialectConfig): Dialect {
           socket: cfg.socket ?? false,
           ...(cfg.clientName !== undefined ? { clientName: cfg.clientName } : {}),
         });
+        if (readOnly) {
+          const r = await c.command(["READONLY"]);
+          if (r.type === "error") {
+            c.close();
+            throw new MembenchError("server", `${c.name}: READONLY failed: ${r.value}`);
+          }
+        }
         return c.transport;
       },
       replies: (name) => new ReplyScanner(name),

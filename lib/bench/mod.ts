@@ -8,3 +8,4 @@ export * from "./types.ts";
 export { bench, resolveBenchOptions } from "./bench.ts";
 export { type ReconnectPolicy, runShard, type ShardConfig, type ShardResult } from "./shard.ts";
 export { compileCommand, compileMemcache, type McWorkload } from "./dialect.ts";
+export { type NodeCounts, READ_FROM, type ReadFrom } from "./_cluster.ts";

@@ -1,4 +1,5 @@
 import { CommandMetrics, type CommandMetricsData } from "../metrics/mod.ts";
+import { discoverCluster, NodeRouter, nodeTarget, SlotMap } from "../cluster/mod.ts";
 import {
   Engine,
   PipelinedConnection,
@@ -6,18 +7,24 @@ import {
   REPLY_ERROR,
   REPLY_NULL,
   RoundRobinRouter,
+  type Router,
   type Scheduler,
   type Target,
   type Transport,
 } from "../net/mod.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
-import { type CompiledRequest, makeDialect, type McWorkload, type WireRequest } from "./dialect.ts";
+import { type CompiledRequest, makeDialect, type McWorkload } from "./dialect.ts";
+import { ClientState, type Compiled } from "./_client.ts";
+import {
+  clusterKeyShapes,
+  ClusterScheduler,
+  type ClusterShardPlan,
+  type NodeCounts,
+} from "./_cluster.ts";
 import { nowUs } from "../units/mod.ts";
 import { type ConnectTurns, openInTurns } from "./_turns.ts";
 import {
-  ClientSchedule,
   type CommandSpec,
-  type KeyGenerator,
   keyGenerator,
   type KeyPattern,
   maxValueSize,
@@ -89,6 +96,11 @@ export interface ShardConfig {
    * dealt round-robin over the shards. Absent: this shard opens its clients all at once.
    */
   connectTurns?: ConnectTurns | undefined;
+  /**
+   * Cluster mode: the topology discovery found (`targets[0]` gives credentials and TLS). Each
+   * client then holds a connection per node and each request goes to its key's slot owner.
+   */
+  cluster?: ClusterShardPlan | undefined;
 }
 
 /** What one isolate measured. */
@@ -109,6 +121,8 @@ export interface ShardResult {
   fatal: { code: string; message: string } | undefined;
   /** Requests that were in flight when the run was interrupted. */
   abandoned: number;
+  /** Cluster mode: per node, what membench counted. */
+  nodes?: NodeCounts[];
 }
 
 /** Live counters a shard reports about once a second. */
@@ -129,28 +143,6 @@ export interface ShardHooks {
   tick?(t: ShardTick): void;
   /** Aborts the run. */
   signal?: AbortSignal;
-}
-
-interface Compiled {
-  spec: CommandSpec;
-  template: WireRequest;
-  slots: number;
-  hasData: boolean;
-  metrics: CommandMetrics;
-  hitRule: number; // 0 none, 1 value, 2 keys, 3 nonempty
-}
-
-// What one client sends next; its connection is the engine's (same index).
-class ClientState extends ClientSchedule {
-  keys: KeyGenerator;
-  sizer: () => number;
-  ids: Float64Array;
-  constructor(keys: KeyGenerator, rng: Rng, sizer: () => number, slots: number) {
-    super(rng);
-    this.keys = keys;
-    this.sizer = sizer;
-    this.ids = new Float64Array(Math.max(1, slots));
-  }
 }
 
 /**
@@ -344,7 +336,13 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   const maxSlots = Math.max(...compiled.map((c) => c.slots));
   const P = cfg.pipeline;
 
-  const router = new RoundRobinRouter(cfg.targets);
+  // Cluster mode: a connection per (client, node), client-major; else one per client.
+  const cl = cfg.cluster;
+  const N = cl ? cl.nodes.length : 1;
+  const router: Router = cl
+    ? new NodeRouter(cfg.targets[0]!, cl.nodes)
+    : new RoundRobinRouter(cfg.targets);
+  const shapes = cl ? clusterKeyShapes(cfg.commands, cfg.keyPrefix, cfg.keyspace) : [];
   const conns: PipelinedConnection[] = [];
   const states: ClientState[] = [];
   for (let i = 0; i < cfg.clients; i++) {
@@ -354,17 +352,19 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       index: g,
       count: cfg.totalClients,
     });
-    const target = router.targetOf(g);
-    conns.push(
-      new PipelinedConnection(
-        g,
-        i,
-        target,
-        dialect.replies(`reply stream of client ${g}`),
-        P,
-        maxReq * P,
-      ),
-    );
+    for (let n = 0; n < N; n++) {
+      conns.push(
+        new PipelinedConnection(
+          g * N + n,
+          i * N + n,
+          router.targetOf(cl ? g * N + n : g),
+          dialect.replies(`reply stream of client ${g}${cl ? ` to ${cl.nodes[n]!.address}` : ""}`),
+          // Cluster: redirected requests and ASKING share a node's ring with fresh ones.
+          cl ? 2 * P + 2 : P,
+          maxReq * P,
+        ),
+      );
+    }
     states.push(new ClientState(keys, rng, valueSizer(cfg.dataSize, rng), maxSlots));
   }
   if (cfg.requests !== undefined) {
@@ -373,6 +373,8 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       k.limit = cfg.warmupMs > 0 ? Infinity : k.share;
     });
   }
+  // Replica reads need READONLY on the connection (harmless on a primary).
+  const readOnly = cl !== undefined && cl.rfr !== "primary";
   // Connect everybody first; the load starts together. With several shards, the clients open in
   // turns dealt over the shards (see _turns.ts).
   const opened = cfg.connectTurns
@@ -381,9 +383,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       cfg.shard,
       conns.length,
       cfg.connectTimeoutMs,
-      (k) => dialect.open(conns[k]!.target),
+      (k) => dialect.open(conns[k]!.target, readOnly),
     )
-    : await Promise.allSettled(conns.map((c) => dialect.open(c.target)));
+    : await Promise.allSettled(conns.map((c) => dialect.open(c.target, readOnly)));
   const failed = opened.find((r) => r.status === "rejected");
   if (failed) {
     for (const r of opened) if (r.status === "fulfilled") r.value.close();
@@ -391,14 +393,34 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   }
   opened.forEach((r, i) => conns[i]!.transport = (r as PromiseFulfilledResult<Transport>).value);
 
-  const sched = new BenchScheduler(cfg, compiled, states);
-  sched.conns = conns;
+  let refresh = () => {};
+  const sched = cl
+    ? new ClusterScheduler({
+      compiled,
+      shapes,
+      clients: states,
+      map: new SlotMap({ nodes: cl.nodes, slots: cl.slots, source: "shards", seed: "" }),
+      rfr: cl.rfr,
+      balance: cl.balance,
+      affinity: cl.affinity,
+      clientBase: cfg.clientBase,
+      pipeline: P,
+      maxSlots,
+      weights: cfg.weights,
+      openLoop,
+      meanIntervalUs: openLoop ? 1e6 / (cfg.ratePerSec! / cfg.clients) : 0,
+      poisson: cfg.arrival === "poisson",
+      lateUs: cfg.lateThresholdUs,
+      refresh: () => refresh(),
+    })
+    : new BenchScheduler(cfg, compiled, states);
+  if (sched instanceof BenchScheduler) sched.conns = conns;
   const engine = new Engine(
     conns,
     {
       io: cfg.io,
       open: async (c) => {
-        const t = await dialect.open(c.target);
+        const t = await dialect.open(c.target, readOnly);
         if (openLoop) sched.resumeAt(c, nowUs());
         return t;
       },
@@ -411,12 +433,32 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       reply: (c, s, now) => sched.reply(c, s, now),
       failed: (c, s, code) => sched.failed(c, s, code),
       exhausted: (c) => sched.exhausted(c),
+      ...(sched instanceof ClusterScheduler ? { lost: () => refresh() } : {}),
       ...(openLoop
         ? { due: (now: number) => sched.due(now), sent: (c, s, now) => sched.sent_(c, s, now) }
         : {}),
     } satisfies Scheduler,
   );
-  sched.bind(engine);
+  let drainer: ReturnType<typeof setInterval> | undefined;
+  if (sched instanceof ClusterScheduler) {
+    sched.bind(engine, conns);
+    // Topology refreshes (a node lost, a MOVED to an unknown node), at most one at a time and
+    // one every 200 ms; nodes the run did not start with are not used.
+    let busy = false;
+    let lastAt = 0;
+    const seedTargets = cl!.nodes.map((n) => nodeTarget(cfg.targets[0]!, n));
+    refresh = () => {
+      if (busy || engine.done || Date.now() - lastAt < 200) return;
+      busy = true;
+      lastAt = Date.now();
+      discoverCluster(seedTargets, { connectTimeoutMs: 500, requestTimeoutMs: 1000 })
+        .then((t) => sched.updateTopology(t))
+        .catch(() => {/* no node answered: the next loss or redirect asks again */})
+        .finally(() => busy = false);
+    };
+    // Parked requests (node down, TRYAGAIN, CLUSTERDOWN) go again when due.
+    drainer = setInterval(() => sched.drain(nowUs()), 5);
+  } else sched.bind(engine);
 
   let warmup = cfg.warmupMs > 0;
   let warmupRequests = 0;
@@ -431,6 +473,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     warmup = false;
     warmupRequests = sched.completed;
     for (const cc of compiled) cc.metrics.reset();
+    if (sched instanceof ClusterScheduler) sched.resetNodes();
     measureStartUs = nowUs();
     second = 0;
     for (const k of states) k.limit = k.issued + k.share;
@@ -465,6 +508,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   } finally {
     sched.stopped = true;
     clearInterval(house);
+    if (drainer !== undefined) clearInterval(drainer);
   }
   let lastReplyUs = sched.lastReplyUs;
   if (warmup) {
@@ -483,7 +527,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     measuredUs: Math.max(0, endAt - measureStartUs),
     interrupted: engine.interrupted,
     fatal: fatal ? { code: fatal.code, message: fatal.message } : undefined,
-    abandoned: engine.abandoned,
+    // Cluster: requests waiting to be resent when the run was interrupted are abandoned too.
+    abandoned: engine.abandoned + (sched instanceof ClusterScheduler ? sched.parked : 0),
+    ...(sched instanceof ClusterScheduler ? { nodes: sched.finishNodes() } : {}),
   };
   for (const cc of compiled) cc.metrics.destroy();
   return result;

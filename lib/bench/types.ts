@@ -6,6 +6,7 @@ import type { Target, TlsOptions } from "../net/mod.ts";
 import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { McWorkload } from "./dialect.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
+import type { ReadFrom } from "./_cluster.ts";
 
 /** Progress of a running bench, about once a second. */
 export interface BenchProgress {
@@ -116,6 +117,34 @@ export interface BenchOptions {
    * after it, as `TestResult.server`. @default {false}
    */
   serverMetrics?: boolean | ServerMetricsOptions;
+  /**
+   * Cluster mode: `target` lists seeds; the topology is discovered (`CLUSTER SHARDS`, else
+   * `CLUSTER SLOTS`) before each test, each client connects to every node, and each request goes
+   * to its key's slot owner; MOVED/ASK/TRYAGAIN/CLUSTERDOWN are followed and counted per node.
+   * @default {false}
+   */
+  cluster?: boolean;
+  /**
+   * Cluster mode: where reads (by the command catalogue) go: `primary`, `prefer-replica`,
+   * `replica` (round-robin over the slot owner's replicas) or `any` (primary and replicas in
+   * turn). Writes always go to primaries. @default {"primary"}
+   */
+  rfr?: ReadFrom;
+  /**
+   * Cluster mode: node balancing, as valkey-search-benchmark's: each client keeps every node's
+   * share of its requests within `balanceTolerance` of the fair share (primaries for writes; the
+   * nodes reads go to); a request whose node is over quota draws another key. @default {false}
+   */
+  balanceNodes?: boolean;
+  /**
+   * Cluster mode: node affinity, as redis-benchmark --cluster: each client talks to one primary
+   * (dealt round-robin) and draws keys until one falls in that primary's slots; requests still
+   * go by slot. Larger pipelined batches per connection; the key sequence of each client is then
+   * the keys of its primary's slots. @default {false}
+   */
+  clusterAffinity?: boolean;
+  /** With `balanceNodes`: allowed excess over the fair share, a fraction (0.1 = 10 %). @default {0.1} */
+  balanceTolerance?: number;
   /** Aborting stops the run; the result so far is returned with `interrupted: true`. */
   signal?: AbortSignal;
   /** Called about once a second. */
@@ -215,6 +244,52 @@ export interface TestResult {
   }>;
   /** Set when every connection failed for good. */
   failure?: { code: string; message: string };
+  /** Cluster mode: per node, what membench counted (every node discovery found). */
+  nodes?: NodeResult[];
+  /** Cluster mode: totals over the nodes. */
+  cluster?: ClusterSummary;
+}
+
+/** One cluster node's part of a test, as membench counted it. */
+export interface NodeResult {
+  /** `host:port`. */
+  address: string;
+  /** Role when the test started. */
+  role: "primary" | "replica";
+  /** Requests completed on this node (replies, error replies, failures). */
+  requests: number;
+  /** Requests per measured second. */
+  opsPerSec: number;
+  /** requests / all nodes' requests (0..1). */
+  share: number;
+  /** Errors (error replies other than redirections, failed requests). */
+  errors: number;
+  /** Redirections and retries this node answered with. */
+  redirects: { moved: number; ask: number; tryagain: number; clusterdown: number };
+  /**
+   * Service time of the requests this node answered, µs: from the request's first send (a
+   * redirected request's included) to this node's reply.
+   */
+  serviceTime: LatencySummary;
+}
+
+/** Cluster-wide figures of a test. */
+export interface ClusterSummary {
+  /** Nodes discovered, and of them primaries. */
+  nodes: number;
+  /** Primaries when the test started. */
+  primaries: number;
+  /** Where reads went. */
+  rfr: ReadFrom;
+  /** The largest node share (0..1). */
+  maxShare: number;
+  /**
+   * Skew: the largest share over the fair share of the nodes that serve requests (primaries, and
+   * replicas when reads go to them); 1 is perfectly even, `primaries` is everything on one node.
+   */
+  skew: number;
+  /** Redirections and retries, all nodes. */
+  redirects: { moved: number; ask: number; tryagain: number; clusterdown: number };
 }
 
 /** The resolved settings of a run, secrets redacted. */
@@ -269,6 +344,14 @@ export interface BenchConfig {
   arrival: "constant" | "poisson";
   /** Latency unit. */
   latencyUnit: "us";
+  /** Cluster mode (seeds in `targets`). */
+  cluster?: boolean;
+  /** Cluster mode: where reads went. */
+  rfr?: ReadFrom;
+  /** Cluster mode: node balancing's tolerance, when on. */
+  balanceTolerance?: number;
+  /** Cluster mode: node affinity was on. */
+  clusterAffinity?: boolean;
 }
 
 /** The result of {@linkcode bench}. */

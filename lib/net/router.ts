@@ -2,10 +2,11 @@
 import type { Target } from "./target.ts";
 
 /**
- * The seam where a server is chosen. Today a connection's server is fixed when it is created
- * (one server, or several dealt round-robin) and a request goes to the connection its scheduler
- * picked; cluster mode puts a slot map behind this interface, so that a request's key chooses
- * the node (and MOVED/ASK redirects change the map) while the schedulers stay as they are.
+ * The seam where a connection's server is chosen, before it connects and on every reconnect (a
+ * host name is resolved again each time). Standalone runs deal servers round-robin
+ * ({@linkcode RoundRobinRouter}); cluster mode (`cluster/router.ts`, `NodeRouter`) gives each
+ * client one connection per node, and the scheduler picks the connection of a request's slot
+ * owner from the slot map, which MOVED replies and topology refreshes change.
  */
 export interface Router {
   /** The server of connection `index` (of the whole run). */

@@ -105,10 +105,61 @@ function testTable(t: TestResult): string[] {
     );
   }
   if (t.failure) out.push(`   failed: ${t.failure.message}`);
+  if (t.cluster && t.nodes) out.push(...nodeTable(t));
   if (t.server) {
     const client: Record<string, number> = {};
     for (const c of t.commands) client[c.command] = c.serviceTime.meanUs;
     out.push(...formatServerReport(t.server, client).trimEnd().split("\n").map((l) => `   ${l}`));
+  }
+  return out;
+}
+
+// Cluster mode: what each node took (membench's counts), the skew and the redirections.
+function nodeTable(t: TestResult): string[] {
+  const c = t.cluster!;
+  const r = c.redirects;
+  // Service time per node: a redirected request counts from its first send.
+  const out = [
+    `   cluster: ${c.primaries} primaries, ${c.nodes} nodes, reads from ${c.rfr}; max share ` +
+    `${(c.maxShare * 100).toFixed(1)}%, skew ${c.skew.toFixed(2)}; redirects: moved ${r.moved}, ` +
+    `ask ${r.ask}, tryagain ${r.tryagain}, clusterdown ${r.clusterdown}`,
+  ];
+  const rows = [[
+    "node",
+    "role",
+    "requests",
+    "ops/s",
+    "share",
+    "p50",
+    "p99",
+    "errors",
+    "moved",
+    "ask",
+    "tryagain",
+    "clusterdown",
+  ]];
+  for (const n of t.nodes!) {
+    rows.push([
+      n.address,
+      n.role,
+      String(n.requests),
+      formatRate(n.opsPerSec),
+      `${(n.share * 100).toFixed(1)}%`,
+      formatUs(n.serviceTime.p50Us),
+      formatUs(n.serviceTime.p99Us),
+      String(n.errors),
+      String(n.redirects.moved),
+      String(n.redirects.ask),
+      String(n.redirects.tryagain),
+      String(n.redirects.clusterdown),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) {
+    out.push(
+      "   " + row.map((cell, i) => i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))
+        .join("  "),
+    );
   }
   return out;
 }

@@ -3,6 +3,7 @@ import type { Analysis } from "../analyze/mod.ts";
 import type { BenchResult } from "../bench/mod.ts";
 import type { ReplayResult } from "../replay/mod.ts";
 import type { CheckRecord, PhaseRecord } from "../scenario/types.ts";
+import type { VectorOptimizePhaseResult } from "../scenario/phases/vector.ts";
 import { formatBenchText } from "./bench_report.ts";
 import { formatReplayText } from "./replay_report.ts";
 
@@ -42,6 +43,15 @@ export function formatScenarioPhaseText(rec: PhaseRecord, result: unknown): stri
       const r = result as Recorded;
       return `recorded ${r.events} events on ${r.connections} connections into ${r.output}` +
         ` (${r.packets} packets, ${r.gaps} gaps)`;
+    }
+    case "vector-optimize": {
+      const r = result as VectorOptimizePhaseResult;
+      const f = r.frontier;
+      return `vector-optimize ${rec.name}: ${r.optimize.message}` +
+        (f
+          ? `\nfrontier: ${f.points.length} points, ${f.frontier.length} on the Pareto frontier; ` +
+            `QPS at recall >= 0.95: ${Math.round(f.qpsAtRecall95)}`
+          : "");
     }
     default:
       return `${rec.kind} ${rec.name}: ${rec.state} in ${Math.round(rec.durationMs)} ms`;

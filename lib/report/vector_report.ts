@@ -12,6 +12,12 @@ import type {
   VectorQueryResult,
   VectorRunResult,
 } from "../vector/mod.ts";
+import type {
+  FrontierPoint,
+  RecallInterval,
+  VectorFrontierResult,
+  VectorOptimizeResult,
+} from "../vector/mod.ts";
 import { formatRate, formatUs } from "../units/mod.ts";
 
 const n = (x: number) => x.toLocaleString("en-US");
@@ -399,6 +405,299 @@ ${checks}
 ${load}
 <section id="summary"><h2>Query phases</h2><table><thead><tr><th>EF_RUNTIME</th><th>k</th><th>filter</th><th>recall mean</th><th>p5</th><th>min</th><th>qps</th><th>p50</th><th>p99</th><th>partial</th><th>timeouts</th></tr></thead><tbody>${rows}</tbody></table></section>
 ${phases}
+<script type="application/json" id="result">${JSON.stringify(r).replace(/</g, "\\u003c")}</script>
+</body></html>
+`;
+}
+
+// --- The optimizer and the frontier (`membench vec optimize|frontier`) ---
+
+const pct2 = (x: number) => `${(x * 100).toFixed(2)}%`;
+const ciText = (c: RecallInterval) => `${pct2(c.estimate)} [${pct2(c.low)}, ${pct2(c.high)}]`;
+const truthText = (t: VectorOptimizeResult["truth"]) =>
+  `exact truth computed on the fly over what the server holds: ${n(t.queries)} queries, k ${t.k}, ${
+    secs(t.elapsedMs)
+  }${
+    t.datasetHasTruth
+      ? " (the dataset's own ground truth is not used)"
+      : " (the dataset has no ground truth)"
+  }`;
+
+/** The optimizer's result as text: the choice, then the evidence of each step. */
+export function formatVectorOptimizeText(r: VectorOptimizeResult): string {
+  const lines = [
+    `vec optimize  ${r.status.toUpperCase()}  index ${r.index.name}${
+      r.index.m !== undefined ? ` M ${r.index.m}` : ""
+    }${r.index.efConstruction !== undefined ? ` EF_CONSTRUCTION ${r.index.efConstruction}` : ""}`,
+    `target   recall@${r.k} ${r.target.statistic} >= ${pct2(r.target.recall)} (${
+      r.target.accept === "lower-bound" ? "the interval's lower bound" : "within noise accepted"
+    })${r.target.p99Ms !== undefined ? `, p99 <= ${r.target.p99Ms} ms` : ""}${
+      r.target.qps !== undefined ? `, ${n(r.target.qps)} QPS` : ""
+    }; EF_RUNTIME ${r.minEfSearch}..${r.maxEfSearch}`,
+    `truth    ${truthText(r.truth)}`,
+  ];
+  if (r.load) {
+    lines.push(
+      `load     ${n(r.load.vectors)} vectors in ${secs(r.load.buildMs)} (${
+        formatRate(r.load.vectorsPerSec)
+      }/s), memory +${mib(r.load.memoryBytes)}`,
+    );
+  }
+  lines.push(`result   ${r.message}`);
+  if (r.bestRecall && r.status !== "complete") {
+    lines.push(
+      `best     EF_RUNTIME ${r.bestRecall.efRuntime}: recall ${r.bestRecall.interval.statistic} ${
+        ciText(r.bestRecall.interval)
+      }`,
+    );
+  }
+  if (r.grid) {
+    lines.push("", "build grid (the index rebuilt for each)");
+    lines.push(
+      "     M  EF_CONSTR  build      memory       status       EF  recall [95% CI]              qps",
+    );
+    for (const g of r.grid) {
+      lines.push(
+        `  ${String(g.m ?? "-").padStart(4)}  ${String(g.efConstruction ?? "-").padStart(9)}  ${
+          (g.load ? secs(g.load.buildMs) : "-").padEnd(9)
+        }  ${(g.load ? mib(g.load.memoryBytes) : "-").padEnd(11)}  ${g.status.padEnd(11)}  ${
+          String(g.efRuntime ?? "-").padStart(4)
+        }  ${(g.recall ? ciText(g.recall) : "-").padEnd(27)}  ${
+          g.qps !== undefined ? formatRate(g.qps) : "-"
+        }`,
+      );
+    }
+  }
+  lines.push("", "steps");
+  lines.push(
+    "  phase        EF  clients  pipe  recall mean [95% CI]       p5      qps     p99      verdict",
+  );
+  for (const s of r.steps) {
+    const p = s.point;
+    lines.push(
+      `  ${s.phase.padEnd(11)} ${String(p.efRuntime).padStart(4)}  ${
+        String(p.clients).padStart(7)
+      }  ${String(p.pipeline).padStart(4)}  ${ciText(p.recall).padEnd(25)} ${
+        p.recallP5.estimate.toFixed(2).padStart(5)
+      }  ${formatRate(p.qps).padStart(7)}  ${formatUs(p.p99Ms * 1000).padStart(7)}  ${
+        s.verdict ?? ""
+      }`,
+    );
+    if (s.note) lines.push(`               ${s.note}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The optimizer's result as JSON. */
+export function formatVectorOptimizeJson(r: VectorOptimizeResult): string {
+  return JSON.stringify(r, null, 2) + "\n";
+}
+
+/** The frontier as text: one line per point, frontier points starred. */
+export function formatVectorFrontierText(r: VectorFrontierResult): string {
+  const lines = [
+    `vec frontier  index ${r.index.name}${r.index.m !== undefined ? ` M ${r.index.m}` : ""}${
+      r.index.efConstruction !== undefined ? ` EF_CONSTRUCTION ${r.index.efConstruction}` : ""
+    }  recall@${r.k}`,
+    `truth    ${truthText(r.truth)}`,
+    `frontier EF_RUNTIME ${r.frontier.join(", ")}; QPS at recall >= 0.90: ${
+      Math.round(r.qpsAtRecall90)
+    }, >= 0.95: ${Math.round(r.qpsAtRecall95)}, >= 0.99: ${Math.round(r.qpsAtRecall99)}`,
+    "",
+    "     EF  recall mean [95% CI]        p5      qps     p50     p99  clients",
+  ];
+  for (const p of r.points) {
+    lines.push(
+      `${p.pareto ? "*" : " "} ${String(p.efRuntime).padStart(5)}  ${ciText(p.recall).padEnd(25)} ${
+        p.recallP5.estimate.toFixed(2).padStart(5)
+      }  ${formatRate(p.qps).padStart(7)}  ${formatUs(p.p50Ms * 1000).padStart(6)}  ${
+        formatUs(p.p99Ms * 1000).padStart(6)
+      }  ${String(p.clients).padStart(7)}${p.refined ? "  (refined)" : ""}`,
+    );
+  }
+  if (r.failure) lines.push("", `failed: ${r.failure.message}`);
+  if (r.interrupted) lines.push("", "interrupted: the points measured so far");
+  lines.push("", "* on the Pareto frontier (no point has both more recall and more QPS)");
+  return lines.join("\n") + "\n";
+}
+
+/** The frontier as JSON. */
+export function formatVectorFrontierJson(r: VectorFrontierResult): string {
+  return JSON.stringify(r, null, 2) + "\n";
+}
+
+const FRONTIER_CSV = [
+  "ef_runtime",
+  "m",
+  "ef_construction",
+  "clients",
+  "pipeline",
+  "recall_mean",
+  "recall_low",
+  "recall_high",
+  "recall_p5",
+  "recall_p5_low",
+  "recall_p5_high",
+  "qps",
+  "p50_ms",
+  "p99_ms",
+  "completed",
+  "errors",
+  "pareto",
+  "refined",
+];
+
+/** The frontier as CSV: one row per point, with its `pareto` flag. */
+export function formatVectorFrontierCsv(r: VectorFrontierResult): string {
+  const rows = [FRONTIER_CSV.join(",")];
+  for (const p of r.points) {
+    rows.push(
+      [
+        p.efRuntime,
+        p.m,
+        p.efConstruction,
+        p.clients,
+        p.pipeline,
+        p.recall.estimate,
+        p.recall.low,
+        p.recall.high,
+        p.recallP5.estimate,
+        p.recallP5.low,
+        p.recallP5.high,
+        p.qps,
+        p.p50Ms,
+        p.p99Ms,
+        p.completed,
+        p.errors,
+        p.pareto ? 1 : 0,
+        p.refined ? 1 : 0,
+      ].map(csvCell).join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+// Recall (x, linear) against QPS (y, log10) as SVG in the ann-benchmarks style: every point a
+// circle labelled with its settings, the Pareto frontier a polyline; the figures in `data-`
+// attributes, written as JSON writes them.
+function frontierChart(r: VectorFrontierResult): string {
+  const W = 760, H = 420, L = 64, R = 16, T = 16, B = 44;
+  const pts = r.points.filter((p) => p.qps > 0);
+  const rs = pts.map((p) => p.recall.estimate);
+  let x0 = Math.min(...rs, 1), x1 = Math.max(...rs, 0);
+  if (!(x1 > x0)) [x0, x1] = [Math.max(0, x0 - 0.05), Math.min(1, x1 + 0.05) || 1];
+  const pad = (x1 - x0) * 0.05;
+  x0 = Math.max(0, x0 - pad);
+  x1 = Math.min(1, x1 + pad);
+  if (!(x1 > x0)) x1 = x0 + 0.01;
+  const qs = pts.map((p) => Math.log10(p.qps));
+  const y0 = Math.floor(Math.min(...qs, 1)), y1 = Math.ceil(Math.max(...qs, y0 + 1));
+  const sx = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const sy = (q: number) => H - B - ((Math.log10(q) - y0) / ((y1 - y0) || 1)) * (H - B - T);
+  const parts = [
+    `<svg id="chart-frontier" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="recall against queries per second">`,
+    `<rect x="${L}" y="${T}" width="${W - L - R}" height="${
+      H - B - T
+    }" fill="none" stroke="#bbb"/>`,
+  ];
+  for (let e = y0; e <= y1; e++) {
+    const y = sy(10 ** e).toFixed(1);
+    parts.push(
+      `<line class="grid" x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#eee"/>`,
+      `<text class="tick" data-qps="${10 ** e}" x="${
+        L - 6
+      }" y="${y}" text-anchor="end" dominant-baseline="middle">${formatRate(10 ** e)}</text>`,
+    );
+  }
+  for (let i = 0; i <= 5; i++) {
+    const x = x0 + ((x1 - x0) * i) / 5;
+    parts.push(
+      `<text class="tick" x="${sx(x).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${
+        x.toFixed(3)
+      }</text>`,
+    );
+  }
+  const front = pts.filter((p) => p.pareto).sort((a, b) => a.recall.estimate - b.recall.estimate);
+  parts.push(
+    `<polyline class="frontier" data-ef="${front.map((p) => p.efRuntime).join(",")}" points="${
+      front.map((p) => `${sx(p.recall.estimate).toFixed(1)},${sy(p.qps).toFixed(1)}`).join(" ")
+    }" fill="none" stroke="#d0542c" stroke-width="2"/>`,
+  );
+  for (const p of pts) {
+    const x = sx(p.recall.estimate), y = sy(p.qps);
+    const label = `EF ${p.efRuntime}${p.m !== undefined ? ` M ${p.m}` : ""}${
+      p.efConstruction !== undefined ? ` EFC ${p.efConstruction}` : ""
+    } c${p.clients}`;
+    parts.push(
+      `<line class="ci" x1="${sx(p.recall.low).toFixed(1)}" y1="${y.toFixed(1)}" x2="${
+        sx(p.recall.high).toFixed(1)
+      }" y2="${y.toFixed(1)}" stroke="#9bb3d9"/>`,
+      `<circle class="point" data-ef="${p.efRuntime}" data-recall="${p.recall.estimate}" data-recall-low="${p.recall.low}" data-recall-high="${p.recall.high}" data-qps="${p.qps}" data-p99-ms="${p.p99Ms}" data-pareto="${p.pareto}" cx="${
+        x.toFixed(1)
+      }" cy="${y.toFixed(1)}" r="4" fill="${p.pareto ? "#d0542c" : "#3b6fb6"}"><title>${
+        esc(label)
+      }: recall ${p.recall.estimate.toFixed(4)}, ${Math.round(p.qps)} QPS</title></circle>`,
+      `<text class="label" x="${(x + 6).toFixed(1)}" y="${(y - 6).toFixed(1)}">${
+        esc(label)
+      }</text>`,
+    );
+  }
+  parts.push(
+    `<text class="axis" x="${(W + L) / 2}" y="${
+      H - 6
+    }" text-anchor="middle">recall@${r.k} (mean)</text>`,
+    `<text class="axis" transform="rotate(-90)" x="${
+      -(H - B + T) / 2
+    }" y="14" text-anchor="middle">queries per second (log)</text>`,
+    "</svg>",
+  );
+  return parts.join("");
+}
+
+/**
+ * The frontier as one self-contained HTML page (no scripts run, no network): the recall / QPS
+ * chart (recall on x, QPS on a log y axis, the Pareto frontier drawn, each point labelled with
+ * its settings, its figures in `data-` attributes), a table of the points, and the whole result
+ * embedded as JSON.
+ */
+export function formatVectorFrontierHtml(r: VectorFrontierResult): string {
+  const row = (p: FrontierPoint) =>
+    `<tr class="${p.pareto ? "pareto" : ""}"><td>${p.efRuntime}</td><td>${
+      ciText(p.recall)
+    }</td><td>${p.recallP5.estimate.toFixed(2)}</td><td>${formatRate(p.qps)}</td><td>${
+      esc(formatUs(p.p50Ms * 1000))
+    }</td><td>${esc(formatUs(p.p99Ms * 1000))}</td><td>${p.clients}</td><td>${
+      p.pareto ? "yes" : ""
+    }</td></tr>`;
+  const warn = r.failure
+    ? `<p class="warn">Failed: ${esc(r.failure.message)}</p>`
+    : r.interrupted
+    ? `<p class="warn">Interrupted: the points measured so far</p>`
+    : "";
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>membench vector frontier</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
+h1{font-size:20px}h2{font-size:16px;margin:24px 0 6px}
+table{border-collapse:collapse}td,th{padding:3px 10px;text-align:right;border-bottom:1px solid #ddd}td:first-child,th:first-child{text-align:left}
+tr.pareto td{font-weight:600}
+.tick{font-size:11px;fill:#555}.axis{font-size:12px;fill:#333}.label{font-size:10px;fill:#444}.warn{background:#fff3cd;padding:8px;border:1px solid #e0c36a}
+svg{max-width:100%;height:auto}
+</style></head><body>
+<h1>membench vector frontier</h1>
+${warn}
+<p>Index ${esc(r.index.name)}${r.index.m !== undefined ? ` M ${r.index.m}` : ""}${
+    r.index.efConstruction !== undefined ? ` EF_CONSTRUCTION ${r.index.efConstruction}` : ""
+  }; ${
+    esc(truthText(r.truth))
+  }. QPS at recall &ge; 0.95: <span id="qps-at-recall-95" data-value="${r.qpsAtRecall95}">${
+    Math.round(r.qpsAtRecall95)
+  }</span>.</p>
+${frontierChart(r)}
+<section id="points"><h2>Points</h2><table><thead><tr><th>EF_RUNTIME</th><th>recall mean [95% CI]</th><th>p5</th><th>qps</th><th>p50</th><th>p99</th><th>clients</th><th>frontier</th></tr></thead><tbody>${
+    r.points.map(row).join("")
+  }</tbody></table></section>
 <script type="application/json" id="result">${JSON.stringify(r).replace(/</g, "\\u003c")}</script>
 </body></html>
 `;

@@ -10,7 +10,12 @@ import type { BenchResult } from "../bench/mod.ts";
 import type { RecordResult } from "../capture/mod.ts";
 import type { ReplayResult } from "../replay/mod.ts";
 import type { VectorLoadResult, VectorQueryResult } from "../vector/mod.ts";
-import type { LocalServer, LocalServerOptions } from "./local_server.ts";
+import type {
+  LocalCluster,
+  LocalClusterOptions,
+  LocalServer,
+  LocalServerOptions,
+} from "./local_server.ts";
 import type { MetricSet } from "./metrics.ts";
 import type { AnalyzePhaseOptions } from "./phases/analyze.ts";
 import type { BenchPhaseOptions } from "./phases/bench.ts";
@@ -19,6 +24,8 @@ import type { ReplayPhaseOptions, ReplayPhaseResult } from "./phases/replay.ts";
 import type {
   VectorDeletePhaseOptions,
   VectorLoadPhaseOptions,
+  VectorOptimizePhaseOptions,
+  VectorOptimizePhaseResult,
   VectorQueryPhaseOptions,
   VectorUpdatePhaseOptions,
 } from "./phases/vector.ts";
@@ -59,12 +66,24 @@ export interface Run {
    * `recall.p5`, `query.p99`, `qps`, `partial`, ….
    */
   vectorQuery(options: VectorQueryPhaseOptions): Promise<VectorQueryResult>;
+  /**
+   * A vector optimize phase: the smallest EF_RUNTIME whose recall meets `targetRecall` (bootstrap
+   * interval over queries), the clients / pipeline with the most QPS there, then the recall / QPS
+   * frontier on the same index; metrics `optimize.ef_runtime`, `optimize.feasible`,
+   * `frontier.qps_at_recall_95`, ….
+   */
+  vectorOptimize(options: VectorOptimizePhaseOptions): Promise<VectorOptimizePhaseResult>;
   /** A custom phase: journaled and timed; a throw makes it an error. */
   step<R>(name: string, fn: (signal: AbortSignal) => Promise<R> | R): Promise<R>;
   /** Records a check; never throws. A function that throws fails the check. */
   check(name: string, condition: boolean | (() => boolean), detail?: string): boolean;
   /** Starts another local server, stopped when the scenario ends. */
   startServer(kind: "redis" | "memcached", options?: LocalServerOptions): Promise<LocalServer>;
+  /**
+   * Starts a loopback Redis cluster (`cluster-enabled yes`, joined by `redis-cli --cluster
+   * create`), stopped when the scenario ends; bench it with `{ target: c.address, cluster: true }`.
+   */
+  startServer(kind: "redis-cluster", options?: LocalClusterOptions): Promise<LocalCluster>;
   /** A line in the journal (and on the terminal with `print: "full"`). */
   log(message: string): void;
   /** Runs `fn` when the scenario ends (last registered, first run). */

@@ -222,3 +222,166 @@ export async function startLocalServer(
 function process_user(): string[] {
   return Deno.uid?.() === 0 ? ["-u", "root"] : [];
 }
+
+/** Options for {@linkcode startLocalCluster}. */
+export interface LocalClusterOptions {
+  /** Primaries (3 at least, as `redis-cli --cluster create` wants). @default {3} */
+  primaries?: number;
+  /** Replicas per primary. @default {0} */
+  replicas?: number;
+  /** `cluster-node-timeout`: how soon a dead primary is failed over. @default {1000} */
+  nodeTimeoutMs?: number;
+  /** Extra `redis-server` arguments for every node. */
+  args?: string[];
+  /** How long to wait for `cluster_state:ok`. @default {30000} */
+  startTimeoutMs?: number;
+}
+
+/** A loopback cluster of `redis-server` processes; stop it with `await using` or `stop()`. */
+export interface LocalCluster extends AsyncDisposable {
+  /** Every node, the primaries first (as `redis-cli --cluster create` assigned them). */
+  nodes: LocalServer[];
+  /** `127.0.0.1:port` of every node. */
+  addresses: string[];
+  /** The first node's address: a seed. */
+  address: string;
+  /** Stops every node and removes their folder. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a loopback Redis cluster: `primaries × (1 + replicas)` `redis-server` processes with
+ * `cluster-enabled yes` on free ports, joined by `redis-cli --cluster create … --cluster-yes`;
+ * resolves once every node reports `cluster_state:ok` and knows every other node.
+ *
+ * @throws {MembenchError} `invalid_argument` for fewer than 3 primaries or a missing binary;
+ *   `connection` when the cluster does not form in time.
+ */
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const primaries = options.primaries ?? 3;
+  const replicas = options.replicas ?? 0;
+  if (!Number.isInteger(primaries) || primaries < 3 || primaries > 32) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot start a cluster with ${primaries} primaries: must be an integer from 3 to 32`,
+    );
+  }
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 4) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot start a cluster with ${replicas} replicas per primary: must be an integer from 0 to 4`,
+    );
+  }
+  const dir = await Deno.makeTempDir({ prefix: "membench-cluster-" });
+  const nodes: LocalServer[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    const count = primaries * (1 + replicas);
+    for (let i = 0; i < count; i++) {
+      const nodeDir = `${dir}/${i}`;
+      await Deno.mkdir(nodeDir);
+      nodes.push(
+        await startLocalServer("redis", {
+          args: [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            `${nodeDir}/nodes.conf`,
+            "--cluster-node-timeout",
+            String(options.nodeTimeoutMs ?? 1000),
+            "--cluster-port",
+            String(freePort()),
+            "--dir",
+            nodeDir,
+            ...(options.args ?? []),
+          ],
+        }),
+      );
+    }
+    const create = await new Deno.Command("redis-cli", {
+      args: [
+        "--cluster",
+        "create",
+        ...nodes.map((n) => n.address),
+        "--cluster-replicas",
+        String(replicas),
+        "--cluster-yes",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output().catch((e) => {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new MembenchError(
+          "invalid_argument",
+          "Cannot create a cluster: redis-cli is not installed; install redis-tools",
+        );
+      }
+      throw e;
+    });
+    if (!create.success) {
+      const out = new TextDecoder().decode(create.stdout) + new TextDecoder().decode(create.stderr);
+      throw new MembenchError(
+        "connection",
+        `Cannot create the cluster: redis-cli --cluster create failed: ${
+          out.trim().split("\n").slice(-3).join(" | ")
+        }`,
+      );
+    }
+    const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+    for (const n of nodes) {
+      for (;;) {
+        const info = await redisCli(n.port, ["CLUSTER", "INFO"]);
+        const known = /cluster_known_nodes:(\d+)/.exec(info);
+        if (info.includes("cluster_state:ok") && Number(known?.[1]) === count) break;
+        if (Date.now() > deadline) {
+          throw new MembenchError(
+            "connection",
+            `Cannot start the cluster: ${n.address} did not reach cluster_state:ok in time`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    // Replicas must have synchronised before a test may count on them.
+    for (const n of nodes) {
+      for (;;) {
+        const info = await redisCli(n.port, ["INFO", "replication"]);
+        if (!info.includes("role:slave") || info.includes("master_link_status:up")) break;
+        if (Date.now() > deadline) {
+          throw new MembenchError(
+            "connection",
+            `Cannot start the cluster: replica ${n.address} did not synchronise in time`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    nodes,
+    addresses: nodes.map((n) => n.address),
+    address: nodes[0]!.address,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function redisCli(port: number, args: string[]): Promise<string> {
+  const r = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(r.stdout);
+}

@@ -6,6 +6,7 @@ import { decodeHistogram, type LatencySummary } from "../metrics/mod.ts";
 import type { ServerReport } from "../monitor/mod.ts";
 import type { ReplayResult } from "../replay/mod.ts";
 import type { VectorLoadResult, VectorQueryResult } from "../vector/mod.ts";
+import type { VectorFrontierResult, VectorOptimizeResult } from "../vector/mod.ts";
 
 /** What a metric measures, which decides the units a threshold may use. */
 export type MetricKind = "time" | "ratio" | "count" | "rate" | "bytes" | "number";
@@ -106,7 +107,10 @@ function segmentOf(name: string, command: string): string {
  * `requests`, `errors`, `error_rate`, `late`, `late_ratio` (late sends of all), `late_client` and
  * `client_late_ratio` (late sends that waited while their connection had a free slot: membench
  * itself behind), `reconnects`, `hit_ratio`, and `p50` … `max` when the run
- * had one command.
+ * had one command. In cluster mode, per test under `<test>.` and over the run: `node.max_share`
+ * (the largest node's share of requests, 0..1; the run's is the largest of its tests),
+ * `node.skew` (that share over the fair share of the serving nodes; 1 is even) and
+ * `redirects.moved`, `redirects.ask`, `redirects.tryagain`, `redirects.clusterdown` (summed).
  *
  * @example Usage
  * ```ts ignore
@@ -163,6 +167,8 @@ export function benchMetrics(r: BenchResult): MetricSet {
   const b = new MetricBuilder();
   let requests = 0, errors = 0, late = 0, lateClient = 0, reconnects = 0, durationMs = 0;
   let hits = 0, misses = 0;
+  let maxShare = -1, skew = 0;
+  const redirects: Record<string, number> = {};
   let single: { t: TestResult; i: number } | undefined;
   for (const t of r.tests) {
     const tname = segmentOf(t.name, t.name);
@@ -206,6 +212,17 @@ export function benchMetrics(r: BenchResult): MetricSet {
       single = single === undefined ? { t, i } : { t, i: -1 };
     }
     putServer(b, `${tname}.`, t.server);
+    if (t.cluster) {
+      const c = t.cluster;
+      b.put(`${tname}.node.max_share`, c.maxShare, "ratio");
+      b.put(`${tname}.node.skew`, c.skew, "number");
+      maxShare = Math.max(maxShare, c.maxShare);
+      skew = Math.max(skew, c.skew);
+      for (const [k, v] of Object.entries(c.redirects)) {
+        b.put(`${tname}.redirects.${k}`, v, "count");
+        redirects[k] = (redirects[k] ?? 0) + v;
+      }
+    }
     const only = t.commands.length === 1 ? t.commands[0]! : undefined;
     if (!only || segmentOf(only.name, only.command) !== tname) {
       b.put(`${tname}.ops`, t.opsPerSec, "rate");
@@ -224,6 +241,11 @@ export function benchMetrics(r: BenchResult): MetricSet {
   b.put("client_late_ratio", requests > 0 ? lateClient / requests : 0, "ratio");
   b.put("reconnects", reconnects, "count");
   if (hits + misses > 0) b.put("hit_ratio", hits / (hits + misses), "ratio");
+  if (maxShare >= 0) {
+    b.put("node.max_share", maxShare, "ratio");
+    b.put("node.skew", skew, "number");
+    for (const [k, v] of Object.entries(redirects)) b.put(`redirects.${k}`, v, "count");
+  }
   if (single && single.i >= 0) {
     const c = single.t.commands[single.i]!;
     putLatency(b, "latency", c.responseTime ?? c.serviceTime);
@@ -404,6 +426,56 @@ export function vectorQueryMetrics(r: VectorQueryResult): MetricSet {
   return b.done();
 }
 
+/**
+ * The named figures of a vector optimize phase. The optimizer: `optimize.feasible` (1 when a
+ * setting meets the target, else 0), `optimize.ef_runtime` (the smallest EF_RUNTIME meeting
+ * it), `optimize.recall`, `optimize.recall_low`, `optimize.recall_high` (the judged recall
+ * statistic at that EF_RUNTIME and its bootstrap interval, ratios), `optimize.best_recall` (the
+ * highest seen, also when infeasible), `optimize.clients`, `optimize.pipeline`, `optimize.qps`
+ * and `optimize.p99` (the throughput choice), `optimize.steps` (measurements made),
+ * `load.vectors_per_s`, `load.build_time`, `memory.growth`. The frontier: `frontier.points`,
+ * `frontier.size` (points on the Pareto frontier), `frontier.max_recall`,
+ * `frontier.qps_at_recall_90`, `frontier.qps_at_recall_95`, `frontier.qps_at_recall_99` (the
+ * most QPS of a point whose mean recall reaches 0.90 / 0.95 / 0.99; 0 when none does).
+ */
+export function vectorOptimizeMetrics(
+  r: VectorOptimizeResult,
+  f?: VectorFrontierResult,
+): MetricSet {
+  const b = new MetricBuilder();
+  b.put("optimize.feasible", r.status === "complete" ? 1 : 0, "number");
+  b.put("optimize.steps", r.steps.length, "count");
+  if (r.bestRecall) b.put("optimize.best_recall", r.bestRecall.interval.estimate, "ratio");
+  if (r.status === "complete") {
+    b.put("optimize.ef_runtime", r.efRuntime, "number");
+    b.put("optimize.recall", r.recall?.estimate, "ratio");
+    b.put("optimize.recall_low", r.recall?.low, "ratio");
+    b.put("optimize.recall_high", r.recall?.high, "ratio");
+    b.put("optimize.clients", r.clients, "number");
+    b.put("optimize.pipeline", r.pipeline, "number");
+    b.put("optimize.qps", r.qps, "rate");
+    if (r.p99Ms !== undefined) b.put("optimize.p99", r.p99Ms * 1000, "time");
+  }
+  if (r.load) {
+    b.put("load.vectors_per_s", r.load.vectorsPerSec, "rate");
+    b.put("load.build_time", r.load.buildMs * 1000, "time");
+    b.put("memory.growth", r.load.memoryBytes, "bytes");
+  }
+  if (f) {
+    b.put("frontier.points", f.points.length, "count");
+    b.put("frontier.size", f.frontier.length, "count");
+    b.put(
+      "frontier.max_recall",
+      f.points.reduce((m, p) => Math.max(m, p.recall.estimate), 0),
+      "ratio",
+    );
+    b.put("frontier.qps_at_recall_90", f.qpsAtRecall90, "rate");
+    b.put("frontier.qps_at_recall_95", f.qpsAtRecall95, "rate");
+    b.put("frontier.qps_at_recall_99", f.qpsAtRecall99, "rate");
+  }
+  return b.done();
+}
+
 /** The named figures of any phase result, told apart by shape. */
 export function metricsOfAny(
   r: BenchResult | ReplayResult | Analysis | RecordResult | VectorLoadResult | VectorQueryResult,
@@ -430,7 +502,7 @@ export function metricDirection(metric: string, kind: MetricKind): "higher" | "l
   }
   if (kind === "time") return "lower";
   if (
-    /error|late|lateness|reconnect|timeout|partial|fail|evict|reject|miss|skipped|abandoned|imbalance|size_ks|rate_error|_diff$/
+    /error|late|lateness|reconnect|timeout|partial|fail|evict|reject|miss|skipped|abandoned|imbalance|skew|max_share|size_ks|rate_error|_diff$/
       .test(metric) || last === "growth"
   ) return "lower";
   return undefined;

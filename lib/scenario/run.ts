@@ -14,7 +14,14 @@ import { type Interrupt, onInterrupt } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
 import type { Run } from "./handle.ts";
 import { ResultsHistory } from "./history.ts";
-import { type LocalServer, type LocalServerOptions, startLocalServer } from "./local_server.ts";
+import {
+  type LocalCluster,
+  type LocalClusterOptions,
+  type LocalServer,
+  type LocalServerOptions,
+  startLocalCluster,
+  startLocalServer,
+} from "./local_server.ts";
 import { type MetricSet, metricsOfAny } from "./metrics.ts";
 import {
   type ResolvedScenarioOptions,
@@ -30,6 +37,7 @@ import { stepPhase } from "./phases/step.ts";
 import {
   vectorDeletePhase,
   vectorLoadPhase,
+  vectorOptimizePhase,
   vectorQueryPhase,
   vectorUpdatePhase,
 } from "./phases/vector.ts";
@@ -73,6 +81,7 @@ export class ScenarioRun<T> {
   #thresholds: Array<ThresholdResult & { phase: string }> = [];
   #logs: string[] = [];
   #servers: LocalServer[] = [];
+  #clusters: LocalCluster[] = [];
   #teardowns: Array<() => void | Promise<void>> = [];
   #history: ResultsHistory | undefined;
   #runId = 0;
@@ -196,6 +205,7 @@ export class ScenarioRun<T> {
       }
     }
     for (const s of this.#servers.reverse()) await s.stop().catch(() => {});
+    for (const c of this.#clusters) await c.stop().catch(() => {});
     if (timer !== undefined) clearTimeout(timer);
     stopListening();
     // Thresholds set for a phase name that never ran fail: a typo must not pass silently.
@@ -315,6 +325,19 @@ export class ScenarioRun<T> {
       } on ${s.address} for this scenario`,
     );
     return s;
+  }
+
+  // A loopback cluster: its nodes join the run's servers; the cluster stops (and its folder goes)
+  // when the scenario ends.
+  async #startCluster(o: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const c = await startLocalCluster(o);
+    this.#clusters.push(c);
+    this.#servers.push(...c.nodes);
+    this.#journal("server", { started: "redis-cluster", addresses: c.addresses });
+    this.#printer.line(
+      `started a redis cluster of ${c.nodes.length} nodes (${c.address}, …) for this scenario`,
+    );
+    return c;
   }
 
   #addCheck(c: CheckRecord): void {
@@ -548,6 +571,7 @@ export class ScenarioRun<T> {
       vectorUpdate: (o) => vectorUpdatePhase(ctx, o),
       vectorDelete: (o) => vectorDeletePhase(ctx, o),
       vectorQuery: (o) => vectorQueryPhase(ctx, o),
+      vectorOptimize: (o) => vectorOptimizePhase(ctx, o),
       check: (name, condition, detail) => {
         let pass = false;
         let why = detail;
@@ -565,7 +589,11 @@ export class ScenarioRun<T> {
         });
         return pass;
       },
-      startServer: (kind, o) => this.#startServer(kind, o),
+      startServer:
+        ((kind: "redis" | "memcached" | "redis-cluster", o?: object) =>
+          kind === "redis-cluster"
+            ? this.#startCluster(o as LocalClusterOptions | undefined)
+            : this.#startServer(kind, o as LocalServerOptions | undefined)) as Run["startServer"],
       log: (message) => {
         this.#logs.push(message);
         this.#journal("log", { message });

@@ -28,7 +28,8 @@ export type PhaseRecord =
       | "vector-load"
       | "vector-update"
       | "vector-delete"
-      | "vector-query";
+      | "vector-query"
+      | "vector-optimize";
     /** ISO 8601. */
     startedAt: string;
     /** Wall time, ms. */

@@ -45,3 +45,5 @@ export * from "./search_types.ts";
 export * from "./load.ts";
 export * from "./query.ts";
 export * from "./run.ts";
+export * from "./optimize.ts";
+export * from "./frontier.ts";

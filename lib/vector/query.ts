@@ -191,6 +191,9 @@ class QueryScheduler {
   max = -Infinity;
   ties = 0;
   readonly bins = new Uint32Array(RECALL_BINS + 1);
+  /** With `keepPerQuery`: recall sums and counts per query id (the optimizer's bootstrap). */
+  perQuerySum: Float64Array | undefined;
+  perQueryCount: Uint32Array | undefined;
   readonly #head: Uint8Array;
   readonly #tail: Uint8Array;
   readonly #blobs: Uint8Array[];
@@ -329,6 +332,11 @@ class QueryScheduler {
     if (recall > this.max) this.max = recall;
     this.ties += sc2.ties;
     this.bins[Math.round(recall * RECALL_BINS)]!++;
+    if (this.perQuerySum) {
+      const q = c.op[s]!;
+      this.perQuerySum[q]! += recall;
+      this.perQueryCount![q]!++;
+    }
   }
 
   failed(_c: PipelinedConnection, _s: number, code: string): void {
@@ -375,7 +383,15 @@ class QueryScheduler {
       max: n ? this.max : 0,
       ties: this.ties,
       histogram,
+      ...(this.perQuerySum ? { perQuery: this.#perQuery() } : {}),
     };
+  }
+
+  #perQuery(): number[] {
+    const out: number[] = [];
+    const sum = this.perQuerySum!, n = this.perQueryCount!;
+    for (let q = 0; q < sum.length; q++) if (n[q]! > 0) out.push(sum[q]! / n[q]!);
+    return out;
   }
 }
 
@@ -575,6 +591,10 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
     truth,
     k,
   });
+  if (o.keepPerQuery) {
+    sched.perQuerySum = new Float64Array(nq);
+    sched.perQueryCount = new Uint32Array(nq);
+  }
   const open = o.ratePerSec !== undefined;
   const s: Scheduler = {
     fill: (c, now) => sched.fill(c, now),

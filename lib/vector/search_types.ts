@@ -234,6 +234,8 @@ export interface VectorQueryOptions extends VectorConnectOptions {
   truth?: VectorTruth;
   /** Ground-truth worker threads. */
   truthThreads?: number;
+  /** Keep each query's recall (`recall.perQuery`, for a bootstrap over queries). @default {false} */
+  keepPerQuery?: boolean;
 }
 
 /** Recall@k over the scored queries. */
@@ -250,6 +252,11 @@ export interface RecallSummary {
   ties: number;
   /** Queries per recall bucket: `[0, 0.05), …, [0.95, 1), [1]` (21 buckets). */
   histogram: number[];
+  /**
+   * With `keepPerQuery`: each scored query's recall (its mean when sent more than once), in
+   * query-id order.
+   */
+  perQuery?: number[];
 }
 
 /** What {@linkcode vectorQuery} measured. */

@@ -19,7 +19,16 @@ import {
   vectorUpdate,
   type VectorUpdateOptions,
 } from "../../vector/mod.ts";
-import { vectorLoadMetrics, vectorQueryMetrics } from "../metrics.ts";
+import {
+  vectorFrontier,
+  type VectorFrontierOptions,
+  type VectorFrontierResult,
+  vectorOptimize,
+  type VectorOptimizeOptions,
+  type VectorOptimizeResult,
+} from "../../vector/mod.ts";
+import { MembenchError } from "../../errors/mod.ts";
+import { vectorLoadMetrics, vectorOptimizeMetrics, vectorQueryMetrics } from "../metrics.ts";
 import type { PhaseContext, PhaseOptions } from "../phase.ts";
 import type { ServerInfo } from "../server_info.ts";
 import { anySignal } from "../_util.ts";
@@ -128,4 +137,113 @@ export function vectorQueryPhase(
     { ...o, seed: o.seed ?? ctx.seed },
     (x) => vectorQuery(x as VectorQueryOptions),
   );
+}
+
+/** The frontier part of {@linkcode Run.vectorOptimize}: the sweep's own options. */
+export type VectorOptimizeFrontierOptions = Pick<
+  VectorFrontierOptions,
+  | "efRuntime"
+  | "minEfSearch"
+  | "maxEfSearch"
+  | "points"
+  | "refine"
+  | "clients"
+  | "pipeline"
+  | "durationMs"
+  | "repeats"
+>;
+
+/**
+ * Options of {@linkcode Run.vectorOptimize}: the optimizer's (target defaults to the scenario's,
+ * seed to the scenario's), and `frontier`: after the optimizer, sweep EF_RUNTIME on the same
+ * index (`false` skips it). The phase's.
+ */
+export type VectorOptimizePhaseOptions =
+  & VectorOptimizeOptions
+  & PhaseOptions
+  & { frontier?: VectorOptimizeFrontierOptions | false };
+
+/** What {@linkcode Run.vectorOptimize} returns: the optimizer's choice and the frontier. */
+export interface VectorOptimizePhaseResult {
+  kind: "vector-optimize";
+  optimize: VectorOptimizeResult;
+  /** The frontier on the same index, unless skipped (or the optimizer failed). */
+  frontier?: VectorFrontierResult;
+  interrupted: boolean;
+  failure?: { code: string; message: string };
+}
+
+const FRONTIER_KEYS = [
+  "efRuntime",
+  "minEfSearch",
+  "maxEfSearch",
+  "points",
+  "refine",
+  "clients",
+  "pipeline",
+  "durationMs",
+  "repeats",
+];
+
+/**
+ * Runs the optimizer, then the frontier on the index it loaded, in the scenario `ctx`. An
+ * infeasible target is not a failure of the phase: `optimize.feasible` is 0, which a threshold
+ * can judge (`optimize.feasible == 1`).
+ */
+export function vectorOptimizePhase(
+  ctx: PhaseContext,
+  o: VectorOptimizePhaseOptions,
+): Promise<VectorOptimizePhaseResult> {
+  const { name: given, thresholds, warnings, frontier, ...lo } = o;
+  if (frontier !== undefined && frontier !== false) {
+    if (frontier === null || typeof frontier !== "object") {
+      throw new MembenchError(
+        "invalid_argument",
+        "Cannot use 'frontier': expected an object of frontier options or false",
+      );
+    }
+    const unknown = Object.keys(frontier).filter((k) => !FRONTIER_KEYS.includes(k));
+    if (unknown.length) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use 'frontier.${unknown[0]}': the frontier takes ${FRONTIER_KEYS.join(", ")}`,
+      );
+    }
+  }
+  const opts = withDefaults(ctx, { ...lo, seed: lo.seed ?? ctx.seed });
+  return ctx.run<VectorOptimizePhaseResult>({
+    kind: "vector-optimize",
+    name: ctx.phaseName("vector-optimize", given),
+    thresholds,
+    warnings,
+    shown: shownOf({ ...opts, onStep: undefined, frontier } as Record<string, unknown>),
+    exec: async (signal) => {
+      const s = anySignal(signal, lo.signal);
+      const optimize = await vectorOptimize({ ...opts, signal: s });
+      const out: VectorOptimizePhaseResult = {
+        kind: "vector-optimize",
+        optimize,
+        interrupted: optimize.status === "interrupted",
+        ...(optimize.failure ? { failure: optimize.failure } : {}),
+      };
+      if (frontier === false || out.interrupted || out.failure) return out;
+      const { targetRecall: _t, onStep: _s, dataset, ...tune } = opts;
+      const f = await vectorFrontier({
+        ...tune,
+        dataset,
+        load: false,
+        minEfSearch: optimize.minEfSearch,
+        maxEfSearch: optimize.maxEfSearch,
+        ...frontier,
+        signal: s,
+      } as VectorFrontierOptions);
+      out.frontier = f;
+      if (f.interrupted) out.interrupted = true;
+      if (f.failure) out.failure = f.failure;
+      return out;
+    },
+    metrics: (r) => vectorOptimizeMetrics(r.optimize, r.frontier),
+    outcome: (r) => ({ interrupted: r.interrupted, ...(r.failure ? { failure: r.failure } : {}) }),
+    servers: servers(ctx, opts as { target?: string | Target }),
+  });
 }

@@ -1,0 +1,762 @@
+// This module uses no Deno APIs.
+/**
+ * bench's scheduler in cluster mode: each client holds one connection per node, and each request
+ * goes to the connection of its key's slot owner (or, for reads with read-from-replica, one of the
+ * owner's replicas). Redirections are handled where replies are seen: MOVED updates the slot map
+ * and resends, ASK sends ASKING and the request to the named node, TRYAGAIN and CLUSTERDOWN wait
+ * and resend; each is counted on the node that answered it, and a request is counted once, when
+ * it completes or fails for good.
+ *
+ * @module
+ */
+import {
+  type ClusterNode,
+  type ClusterTopology,
+  hashTag,
+  keySlot,
+  parseRedirect,
+  type SlotMap,
+} from "../cluster/mod.ts";
+import { MembenchError } from "../errors/mod.ts";
+import { encodeHistogram, type Histogram, MAX_TRACKABLE_US, newHistogram } from "../metrics/mod.ts";
+import { type Engine, type PipelinedConnection, REPLY_ERROR, REPLY_NULL } from "../net/mod.ts";
+import { type CommandInfo, commandKeys, respCommand } from "../protocol/mod.ts";
+import { CommandTemplate } from "../protocol/resp/mod.ts";
+import type { CommandSpec } from "../workload/mod.ts";
+import type { ClientState, Compiled } from "./_client.ts";
+
+/** Where reads go in cluster mode. */
+export type ReadFrom = "primary" | "prefer-replica" | "replica" | "any";
+
+/** The read-from-replica choices. */
+export const READ_FROM: readonly ReadFrom[] = ["primary", "prefer-replica", "replica", "any"];
+
+/** A cluster as a shard gets it: plain data, so it can be posted to a worker. */
+export interface ClusterShardPlan {
+  /** Every node, as discovery found it (indexes are the node numbers of the run). */
+  nodes: ClusterNode[];
+  /** Per slot, the owner's node index. */
+  slots: Int16Array;
+  /** Where reads go. */
+  rfr: ReadFrom;
+  /**
+   * Node balancing: the allowed excess of a node's share over its fair share (0.1: 10 %); a
+   * request whose node is over its quota draws another key. Undefined: off.
+   */
+  balance?: number | undefined;
+  /**
+   * Node affinity, as redis-benchmark --cluster: each client talks to one primary (clients dealt
+   * round-robin over the primaries) and draws keys until one falls in that primary's slots (a
+   * bounded number of draws); routing stays by slot. Per-connection batches are then as large as
+   * on a standalone server.
+   */
+  affinity?: boolean | undefined;
+}
+
+/** What one node saw of a run, as counted by membench. */
+export interface NodeCounts {
+  /** `host:port`. */
+  address: string;
+  /** Its role when the run started. */
+  role: "primary" | "replica";
+  /** Requests completed on it (replies, error replies and failures). */
+  requests: number;
+  /** Of those, errors (error replies other than redirects, failed requests). */
+  errors: number;
+  /** MOVED replies it sent. */
+  moved: number;
+  /** ASK replies it sent. */
+  ask: number;
+  /** TRYAGAIN replies it sent. */
+  tryagain: number;
+  /** CLUSTERDOWN replies it sent. */
+  clusterdown: number;
+  /** Service time of the requests it completed with a reply (first send → reply), encoded HDR. */
+  service?: string;
+}
+
+// The op of an ASKING request: not a request of the run, never counted.
+const ASKING_OP = -1;
+// A request redirected or retried this often fails with its last error.
+const MAX_TRIES = 16;
+// Retry delays for TRYAGAIN, CLUSTERDOWN and a node without a connection: doubling from this.
+const RETRY_BASE_US = 10_000;
+const RETRY_MAX_US = 500_000;
+
+// A request waiting to be (re)sent: its node was unreachable, or the server said to try again.
+interface Parked {
+  op: number;
+  ids: Float64Array;
+  size: number;
+  intended: number;
+  flag: number;
+  born: number;
+  tries: number;
+  dueUs: number;
+  code: string;
+  node: number; // -1: route by slot; else this node (ASK)
+  asking: boolean;
+}
+
+/** How a command finds its slot: the pieces of its first key, and whether it can be routed. */
+interface KeyShape {
+  pieces: Array<{ lit: Uint8Array } | { digit: number; width: number }>;
+  read: boolean;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The key shape of each command of a run: its first key argument's pieces (by the catalogue's
+ * key positions), and whether it is a read.
+ *
+ * @throws {MembenchError} `invalid_argument` for a command whose keys may fall in different slots
+ *   (several key arguments without one common hash tag), or one without a key.
+ */
+export function clusterKeyShapes(
+  specs: readonly CommandSpec[],
+  keyPrefix: string,
+  keyspace: number,
+): KeyShape[] {
+  const keyWidth = String(Math.max(0, keyspace - 1)).length;
+  return specs.map((spec) => {
+    const info = respCommand(spec.command);
+    // Placeholders stand for the slots, so that movable keys (numkeys) read the literal words.
+    const argText = spec.args.map((parts) =>
+      parts.map((p) => "literal" in p ? p.literal : p.slot === "key" ? `${keyPrefix}\0` : "\0")
+        .join("")
+    );
+    let keyArgs: number[] = [];
+    if (info) {
+      const out: number[] = [];
+      const n = commandKeysOf(info, argText, out);
+      keyArgs = out.slice(0, n);
+    } else {
+      // Not in the catalogue: every argument with a key slot is a key.
+      keyArgs = spec.args.flatMap((a, i) =>
+        a.some((p) => "slot" in p && p.slot === "key") ? [i] : []
+      );
+    }
+    if (keyArgs.length === 0) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot route '${spec.text}' in cluster mode: it has no key to choose a node by`,
+        { hint: "cluster mode sends each request to the node of its key's slot" },
+      );
+    }
+    if (keyArgs.length > 1) {
+      // Every key must carry the same literal hash tag, or the keys may span slots.
+      const tags = keyArgs.map((i) => literalTag(argText[i]!));
+      if (tags.some((t) => t === undefined || t !== tags[0])) {
+        throw new MembenchError(
+          "invalid_argument",
+          `Cannot route '${spec.text}' in cluster mode: its ${keyArgs.length} keys may fall in different slots (CROSSSLOT)`,
+          { hint: "give every key the same hash tag, e.g. '{t}__key__' or --key-prefix '{t}:'" },
+        );
+      }
+    }
+    // The digit slots are numbered in order of appearance over all arguments.
+    let digit = 0;
+    const shapes: KeyShape["pieces"][] = spec.args.map((parts) => {
+      const pieces: KeyShape["pieces"] = [];
+      for (const p of parts) {
+        if ("literal" in p) pieces.push({ lit: utf8.encode(p.literal) });
+        else if (p.slot === "key") {
+          pieces.push({ lit: utf8.encode(keyPrefix) }, { digit: digit++, width: keyWidth });
+        } else if (p.slot === "rand") pieces.push({ digit: digit++, width: 12 });
+      }
+      return pieces;
+    });
+    return { pieces: shapes[keyArgs[0]!]!, read: info?.class === "read" };
+  });
+}
+
+// The hash tag of an argument when it is all literal (no slot inside the braces).
+function literalTag(text: string): string | undefined {
+  const t = hashTag(text);
+  return t === undefined || t.includes("\0") ? undefined : t;
+}
+
+// commandKeys over text arguments (the catalogue wants bytes).
+function commandKeysOf(info: CommandInfo, args: string[], out: number[]): number {
+  return commandKeys(info, args.map((a) => utf8.encode(a)), out);
+}
+
+/** Per-run parameters of the cluster scheduler. */
+export interface ClusterSchedulerInit {
+  compiled: Compiled[];
+  shapes: KeyShape[];
+  clients: ClientState[];
+  map: SlotMap;
+  rfr: ReadFrom;
+  balance?: number | undefined;
+  affinity?: boolean | undefined;
+  /** Global index of the first client (for affinity's dealing). */
+  clientBase: number;
+  pipeline: number;
+  maxSlots: number;
+  weights: number[];
+  openLoop: boolean;
+  meanIntervalUs: number;
+  poisson: boolean;
+  lateUs: number;
+  /** Asks for a fresh topology (throttled by the caller). */
+  refresh: () => void;
+}
+
+/** bench's cluster scheduler (see the module doc). */
+export class ClusterScheduler {
+  stopped = false;
+  sent = 0;
+  completed = 0;
+  lastReplyUs = 0;
+  endUs = Infinity;
+  /** Per node, what membench counted. */
+  readonly nodes: NodeCounts[];
+  conns: PipelinedConnection[] = [];
+  readonly #i: ClusterSchedulerInit;
+  readonly #N: number;
+  readonly #cdf: number[];
+  readonly #pending: Int32Array;
+  readonly #parked: Parked[][];
+  readonly #rr: Int32Array;
+  readonly #hungry: Uint8Array;
+  readonly #hist: Histogram[];
+  readonly #home: Int32Array;
+  #replicas: number[][] = [];
+  // Per connection (by local index): per in-flight slot, the key ids, value size, the first send
+  // time of a resent request (0 for the first try) and how often it was redirected or retried.
+  #ids: Float64Array[] = [];
+  #size: Int32Array[] = [];
+  #born: Float64Array[] = [];
+  #tries: Uint8Array[] = [];
+  #scratch = new Uint8Array(512);
+  #asking = new CommandTemplate([[{ literal: "ASKING" }]]);
+  #engine: Engine | undefined;
+  #dirty: PipelinedConnection[] = [];
+
+  constructor(init: ClusterSchedulerInit) {
+    this.#i = init;
+    this.#N = init.map.nodes.length;
+    const total = init.weights.reduce((a, b) => a + b, 0);
+    let acc = 0;
+    this.#cdf = init.weights.map((w) => (acc += w) / total);
+    this.#pending = new Int32Array(init.clients.length);
+    this.#parked = init.clients.map(() => []);
+    this.#rr = new Int32Array(init.clients.length);
+    this.#hungry = new Uint8Array(init.clients.length);
+    this.#hist = init.map.nodes.map(() => newHistogram());
+    const primaries = init.map.primaries();
+    this.#home = Int32Array.from(
+      init.clients,
+      (_, k) => primaries[(init.clientBase + k) % primaries.length] ?? -1,
+    );
+    this.nodes = init.map.nodes.map((n) => ({
+      address: n.address,
+      role: n.role,
+      requests: 0,
+      errors: 0,
+      moved: 0,
+      ask: 0,
+      tryagain: 0,
+      clusterdown: 0,
+    }));
+    this.onTopology();
+  }
+
+  /** The connection of client `k` to node `n`. */
+  connOf(k: number, n: number): PipelinedConnection {
+    return this.conns[k * this.#N + n]!;
+  }
+
+  /** Takes the connections (client-major: client k's connection to node n is k·N + n). */
+  bind(engine: Engine, conns: PipelinedConnection[]): void {
+    this.#engine = engine;
+    this.conns = conns;
+    const S = Math.max(1, this.#i.maxSlots);
+    for (const c of conns) {
+      const cap = c.op.length;
+      this.#ids.push(new Float64Array(cap * S));
+      this.#size.push(new Int32Array(cap));
+      this.#born.push(new Float64Array(cap));
+      this.#tries.push(new Uint8Array(cap));
+    }
+  }
+
+  /** The replicas of each primary, after discovery or a topology refresh. */
+  onTopology(): void {
+    const nodes = this.#i.map.nodes;
+    this.#replicas = nodes.map(() => []);
+    nodes.forEach((n, i) => {
+      if (n.role === "replica" && n.primary >= 0 && n.healthy) this.#replicas[n.primary]!.push(i);
+    });
+  }
+
+  /** Takes a fresh topology: slot owners and roles of the nodes this run knows. */
+  updateTopology(t: ClusterTopology): void {
+    this.#i.map.update(t);
+    this.onTopology();
+  }
+
+  /** The per-node counts with their encoded service-time histograms (the end of the run). */
+  finishNodes(): NodeCounts[] {
+    const out = this.nodes.map((n, i) => ({ ...n, service: encodeHistogram(this.#hist[i]!) }));
+    for (const h of this.#hist) h.destroy();
+    return out;
+  }
+
+  /** Zeroes the per-node counts (end of warm-up). */
+  resetNodes(): void {
+    for (const h of this.#hist) h.reset();
+    for (const n of this.nodes) {
+      n.requests =
+        n.errors =
+        n.moved =
+        n.ask =
+        n.tryagain =
+        n.clusterdown =
+          0;
+    }
+  }
+
+  startSchedule(t0: number): void {
+    for (const k of this.#i.clients) k.start(t0, this.#i.meanIntervalUs, this.#i.poisson);
+  }
+
+  #pick(k: ClientState): number {
+    const cdf = this.#cdf;
+    if (cdf.length === 1) return 0;
+    const u = k.rng.next();
+    for (let i = 0; i < cdf.length - 1; i++) if (u < cdf[i]!) return i;
+    return cdf.length - 1;
+  }
+
+  // The slot of a request's first key, rendered into a scratch buffer.
+  #slot(op: number, ids: Float64Array): number {
+    const b = this.#scratch;
+    let n = 0;
+    for (const p of this.#i.shapes[op]!.pieces) {
+      if ("lit" in p) {
+        b.set(p.lit, n);
+        n += p.lit.length;
+      } else {
+        let v = ids[p.digit]!;
+        for (let i = p.width - 1; i >= 0; i--) {
+          b[n + i] = 48 + v % 10;
+          v = Math.floor(v / 10);
+        }
+        n += p.width;
+      }
+    }
+    return keySlot(b, 0, n);
+  }
+
+  #usable(k: number, n: number): boolean {
+    const c = this.connOf(k, n);
+    return !c.dead && c.transport !== undefined;
+  }
+
+  // The node a request goes to: the slot's owner, or for a read one of its replicas.
+  #nodeFor(k: number, op: number, slot: number): number {
+    const owner = this.#i.map.owner[slot]!;
+    const rfr = this.#i.rfr;
+    if (owner < 0 || rfr === "primary" || !this.#i.shapes[op]!.read) return owner;
+    const reps = this.#replicas[owner]!;
+    if (reps.length === 0) return owner;
+    const turn = this.#rr[k]!++;
+    if (rfr === "any") {
+      const i = turn % (reps.length + 1);
+      return i === reps.length ? owner : reps[i]!;
+    }
+    for (let j = 0; j < reps.length; j++) {
+      const r = reps[(turn + j) % reps.length]!;
+      if (this.#usable(k, r)) return r;
+    }
+    return rfr === "replica" ? reps[turn % reps.length]! : owner;
+  }
+
+  // Writes one request (and ASKING before it) on node `n` of client `k`; false when that
+  // connection is down.
+  #write(
+    k: number,
+    n: number,
+    op: number,
+    ids: Float64Array,
+    size: number,
+    intended: number,
+    flag: number,
+    born: number,
+    tries: number,
+    asking: boolean,
+  ): boolean {
+    if (n < 0 || !this.#usable(k, n)) return false;
+    const c = this.connOf(k, n);
+    const cc = this.#i.compiled[op]!;
+    if (asking) {
+      c.reserve(32);
+      c.outLen = this.#asking.render(c.out, c.outLen, ids, 0);
+      c.push(ASKING_OP, 0, intended, 0);
+    }
+    c.reserve(cc.template.maxLength(size));
+    c.outLen = cc.template.render(c.out, c.outLen, ids, size);
+    const s = c.push(op, op, intended, flag);
+    const S = Math.max(1, this.#i.maxSlots);
+    const sideIds = this.#ids[c.local]!;
+    if (sideIds.length < c.op.length * S) this.#regrow(c);
+    this.#ids[c.local]!.set(ids.subarray(0, cc.slots), s * S);
+    this.#size[c.local]![s] = size;
+    this.#born[c.local]![s] = born;
+    this.#tries[c.local]![s] = tries;
+    if (c.outLen > 0 && this.#dirty[this.#dirty.length - 1] !== c) this.#dirty.push(c);
+    return true;
+  }
+
+  // The in-flight ring grew (its slots were laid out again): so do the side arrays. Rare: the
+  // rings start with room for twice the pipeline.
+  #regrow(c: PipelinedConnection): void {
+    throw new MembenchError(
+      "internal",
+      `connection ${c.index}: in-flight ring outgrew its side data (${c.op.length} slots)`,
+    );
+  }
+
+  #flushDirty(): void {
+    const e = this.#engine;
+    if (e === undefined) return;
+    for (const c of this.#dirty) e.flush(c);
+    this.#dirty.length = 0;
+  }
+
+  // Node balancing: per client, requests per (group, node) and per group; a group is where an
+  // op may go (0: primaries; 1: reads that replicas may serve).
+  #quota: Float64Array[] = [];
+  #quotaAll: Float64Array[] = [];
+  #eligible = [0, 0];
+
+  #balanceSetup(): void {
+    const C = this.#i.clients.length;
+    this.#quota = [new Float64Array(C * this.#N), new Float64Array(C * this.#N)];
+    this.#quotaAll = [new Float64Array(C), new Float64Array(C)];
+    const nodes = this.#i.map.nodes;
+    const primaries = nodes.filter((n) => n.role === "primary").length;
+    const replicas = nodes.length - primaries;
+    const rfr = this.#i.rfr;
+    this.#eligible = [
+      primaries,
+      rfr === "primary" || replicas === 0 ? primaries : rfr === "any" ? nodes.length : replicas,
+    ];
+  }
+
+  // Whether node n is over its fair share (plus the tolerance) for client k's group g.
+  #over(k: number, g: number, n: number): boolean {
+    const all = this.#quotaAll[g]![k]! + 1;
+    return this.#quota[g]![k * this.#N + n]! + 1 >
+      all / this.#eligible[g]! * (1 + this.#i.balance!);
+  }
+
+  // A new request of client k.
+  #issue(k: number, st: ClientState, intended: number, flag: number): void {
+    const op = this.#pick(st);
+    const cc = this.#i.compiled[op]!;
+    const ids = st.ids;
+    for (let s = 0; s < cc.slots; s++) ids[s] = st.keys.next();
+    const size = cc.hasData ? st.sizer() : 0;
+    st.issued++;
+    this.sent++;
+    this.#pending[k]!++;
+    let slot = this.#slot(op, ids);
+    if (this.#i.affinity) {
+      // Keys are drawn again until the slot is the client's home primary's.
+      const home = this.#home[k]!;
+      for (let d = 0; d < 64 && this.#i.map.owner[slot] !== home; d++) {
+        for (let s = 0; s < cc.slots; s++) ids[s] = st.keys.next();
+        slot = this.#slot(op, ids);
+      }
+    }
+    let n = this.#nodeFor(k, op, slot);
+    if (this.#i.balance !== undefined && n >= 0) {
+      // Quota: a node over its fair share gets another key (a bounded number of draws; a key
+      // pattern that cannot reach other nodes, such as one hash tag, stays skewed).
+      const g = this.#i.rfr !== "primary" && this.#i.shapes[op]!.read ? 1 : 0;
+      if (this.#quota.length === 0) this.#balanceSetup();
+      for (let d = 0; d < 32 && this.#over(k, g, n); d++) {
+        for (let s = 0; s < cc.slots; s++) ids[s] = st.keys.next();
+        n = this.#nodeFor(k, op, this.#slot(op, ids));
+      }
+      this.#quota[g]![k * this.#N + n]!++;
+      this.#quotaAll[g]![k]!++;
+    }
+    if (!this.#write(k, n, op, ids, size, intended, flag, 0, 0, false)) {
+      this.#park(k, op, ids, size, intended, flag, 0, 0, "unavailable", -1, false, 0);
+    }
+  }
+
+  #park(
+    k: number,
+    op: number,
+    ids: ArrayLike<number>,
+    size: number,
+    intended: number,
+    flag: number,
+    born: number,
+    tries: number,
+    code: string,
+    node: number,
+    asking: boolean,
+    now: number,
+  ): void {
+    const delay = Math.min(RETRY_MAX_US, RETRY_BASE_US * 2 ** Math.min(tries, 10));
+    this.#parked[k]!.push({
+      op,
+      ids: Float64Array.from(ids as ArrayLike<number>),
+      size,
+      intended,
+      flag,
+      born,
+      tries,
+      dueUs: now + delay,
+      code,
+      node,
+      asking,
+    });
+    if (code === "unavailable") this.#i.refresh();
+  }
+
+  fill(c: PipelinedConnection, now: number): void {
+    if (now >= this.endUs) this.stopped = true;
+    const k = (c.local / this.#N) | 0;
+    if (this.#i.openLoop) this.#sendDue(k, now);
+    else {
+      const st = this.#i.clients[k]!;
+      const P = this.#i.pipeline;
+      while (this.#pending[k]! < P && !this.stopped && !st.spent) this.#issue(k, st, 0, 0);
+    }
+    this.#flushDirty();
+  }
+
+  #sendDue(k: number, now: number): void {
+    const st = this.#i.clients[k]!;
+    const P = this.#i.pipeline;
+    const lagEnd = st.blockedSinceUs < now ? st.blockedSinceUs : now;
+    while (this.#pending[k]! < P && !this.stopped && st.issued < st.limit && st.nextDueUs <= now) {
+      this.#issue(k, st, st.nextDueUs, lagEnd - st.nextDueUs > this.#i.lateUs ? 1 : 0);
+      st.advance(this.#i.meanIntervalUs, this.#i.poisson);
+    }
+    if (this.#pending[k]! < P) st.blockedSinceUs = Infinity;
+    else if (st.blockedSinceUs === Infinity) st.blockedSinceUs = now;
+  }
+
+  due(now: number): number {
+    if (!this.#i.openLoop) return Infinity;
+    let next = Infinity;
+    const P = this.#i.pipeline;
+    for (let k = 0; k < this.#i.clients.length; k++) {
+      if (this.stopped) break;
+      this.#sendDue(k, now);
+      const st = this.#i.clients[k]!;
+      if (this.#pending[k]! < P && st.issued < st.limit && st.nextDueUs < next) next = st.nextDueUs;
+    }
+    this.#flushDirty();
+    return next;
+  }
+
+  /**
+   * Sends the parked requests that are due; fails those that ran out of tries, and, once the run
+   * is stopping, those whose node is still unreachable. Called every few ms by the shard.
+   */
+  drain(now: number): void {
+    // Clients whose requests failed without a reply: refill them (closed loop; open loop's due
+    // does it) through any connection of theirs that is up.
+    if (!this.#i.openLoop) {
+      for (let k = 0; k < this.#hungry.length; k++) {
+        if (this.#hungry[k] === 0) continue;
+        this.#hungry[k] = 0;
+        for (let n = 0; n < this.#N; n++) {
+          if (!this.#usable(k, n)) continue;
+          this.fill(this.connOf(k, n), now);
+          break;
+        }
+      }
+    }
+    for (let k = 0; k < this.#parked.length; k++) {
+      const list = this.#parked[k]!;
+      if (list.length === 0) continue;
+      const keep: Parked[] = [];
+      for (const p of list) {
+        if (p.dueUs > now && !this.stopped) {
+          keep.push(p);
+          continue;
+        }
+        const n = p.node >= 0 ? p.node : this.#nodeFor(k, p.op, this.#slot(p.op, p.ids));
+        if (
+          this.#write(k, n, p.op, p.ids, p.size, p.intended, p.flag, p.born, p.tries, p.asking)
+        ) continue;
+        if (p.tries + 1 >= MAX_TRIES || this.stopped) this.#fail(k, n, p.op, p.code);
+        else {
+          p.tries++;
+          p.dueUs = now + Math.min(RETRY_MAX_US, RETRY_BASE_US * 2 ** Math.min(p.tries, 10));
+          keep.push(p);
+          this.#i.refresh();
+        }
+      }
+      this.#parked[k] = keep;
+    }
+    this.#flushDirty();
+    this.#engine?.checkDone();
+  }
+
+  /** Whether any request waits to be resent. */
+  get parked(): number {
+    let n = 0;
+    for (const l of this.#parked) n += l.length;
+    return n;
+  }
+
+  // A request that will not be sent again: counted once, as an error.
+  #fail(k: number, node: number, op: number, code: string): void {
+    const m = this.#i.compiled[op]!.metrics;
+    m.count++;
+    m.recordError(code);
+    if (node >= 0) {
+      this.nodes[node]!.requests++;
+      this.nodes[node]!.errors++;
+    }
+    this.#pending[k]!--;
+    this.completed++;
+    // Nothing may be in flight for this client any more, so no reply will refill it: drain does.
+    this.#hungry[k] = 1;
+  }
+
+  sent_(c: PipelinedConnection, s: number, now: number): void {
+    const op = c.op[s]!;
+    if (op === ASKING_OP || this.#tries[c.local]![s]! > 0) return; // lateness of the first try only
+    if (now - c.intended[s]! > this.#i.lateUs) {
+      const m = this.#i.compiled[op]!.metrics;
+      m.late++;
+      if (c.flag[s] === 1) m.lateClient++;
+    }
+  }
+
+  reply(c: PipelinedConnection, s: number, now: number): void {
+    const op = c.op[s]!;
+    if (op === ASKING_OP) return; // +OK, or an error the request after it will show too
+    const node = c.local % this.#N;
+    const k = (c.local / this.#N) | 0;
+    const sc = c.scanner;
+    const kind = sc.kind;
+    const born = this.#born[c.local]![s]!;
+    const first = born > 0 ? born : c.sent[s]!;
+    if (kind === REPLY_ERROR && this.#redirected(c, s, k, node, op, first, now)) return;
+    const cc = this.#i.compiled[op]!;
+    const m = cc.metrics;
+    m.recordService(now - first);
+    if (this.#i.openLoop) m.recordResponse(now - c.intended[s]!);
+    const nc = this.nodes[node]!;
+    nc.requests++;
+    const us = now - first;
+    this.#hist[node]!.recordValue(
+      us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
+    );
+    if (kind === REPLY_ERROR) {
+      m.recordError(sc.errorCode());
+      nc.errors++;
+    } else if (cc.hitRule !== 0) {
+      if (cc.hitRule === 1) {
+        if (kind === REPLY_NULL) m.misses++;
+        else m.hits++;
+      } else if (cc.hitRule === 2) {
+        m.hits += sc.elements - sc.nulls;
+        m.misses += sc.nulls;
+      } else if (kind === REPLY_NULL || sc.elements === 0) m.misses++;
+      else m.hits++;
+    }
+    this.#pending[k]!--;
+    this.completed++;
+    this.lastReplyUs = now;
+  }
+
+  // MOVED, ASK, TRYAGAIN, CLUSTERDOWN: counted on the node that said it, and the request goes
+  // again (unless it ran out of tries: then it completes as that error).
+  #redirected(
+    c: PipelinedConnection,
+    s: number,
+    k: number,
+    node: number,
+    op: number,
+    first: number,
+    now: number,
+  ): boolean {
+    const code = c.scanner.errorCode();
+    const nc = this.nodes[node]!;
+    let target = -1;
+    let asking = false;
+    if (code === "MOVED" || code === "ASK") {
+      const sc = c.scanner as { errorText?: () => string };
+      const r = parseRedirect(sc.errorText?.() ?? "");
+      if (r === undefined) return false;
+      if (code === "MOVED") nc.moved++;
+      else nc.ask++;
+      const addr = r.address.startsWith(":")
+        ? `${this.#i.map.nodes[node]!.host}${r.address}`
+        : r.address;
+      if (code === "MOVED") {
+        target = this.#i.map.moved(r.slot, addr);
+        if (target < 0) this.#i.refresh(); // a node this run does not know: read the topology
+        else if (this.#i.map.nodes[target]!.role === "primary") this.onTopology();
+      } else {
+        target = this.#i.map.indexOf(addr);
+        asking = true;
+      }
+    } else if (code === "TRYAGAIN") nc.tryagain++;
+    else if (code === "CLUSTERDOWN") nc.clusterdown++;
+    else return false;
+    // Once the run is stopping, a request told to wait completes as that error.
+    if (this.stopped && (code === "TRYAGAIN" || code === "CLUSTERDOWN")) return false;
+    const tries = this.#tries[c.local]![s]! + 1;
+    if (tries >= MAX_TRIES) return false;
+    const S = Math.max(1, this.#i.maxSlots);
+    const ids = this.#ids[c.local]!.subarray(s * S, s * S + S);
+    const size = this.#size[c.local]![s]!;
+    const intended = c.intended[s]!;
+    const flag = c.flag[s]!;
+    if (
+      target >= 0 && code !== "TRYAGAIN" && code !== "CLUSTERDOWN" &&
+      this.#write(k, target, op, ids, size, intended, flag, first, tries, asking)
+    ) {
+      this.#flushDirty();
+      return true;
+    }
+    this.#park(
+      k,
+      op,
+      ids,
+      size,
+      intended,
+      flag,
+      first,
+      tries,
+      code === "MOVED" || code === "ASK" ? "unavailable" : code,
+      asking ? target : -1,
+      asking,
+      now,
+    );
+    return true;
+  }
+
+  failed(c: PipelinedConnection, s: number, code: string): void {
+    const op = c.op[s]!;
+    if (op === ASKING_OP) return;
+    this.#fail((c.local / this.#N) | 0, c.local % this.#N, op, code);
+  }
+
+  exhausted(c: PipelinedConnection): boolean {
+    const k = (c.local / this.#N) | 0;
+    const st = this.#i.clients[k]!;
+    return (this.stopped || st.spent) && this.#pending[k] === 0;
+  }
+
+  /** After a reconnect the schedule resumes from now. */
+  resumeAt(c: PipelinedConnection, now: number): void {
+    this.#i.clients[(c.local / this.#N) | 0]!.resumeAt(now);
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * Cluster mode: key slots (CRC16 with hash tags), topology discovery (CLUSTER SHARDS / SLOTS),
+ * the slot map requests are routed by, and redirection replies (MOVED, ASK).
+ *
+ * @module
+ */
+export * from "./slot.ts";
+export * from "./topology.ts";
+export * from "./slot_map.ts";
+export * from "./router.ts";
+export * from "./tag_map.ts";

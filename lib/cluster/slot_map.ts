@@ -1,0 +1,98 @@
+// This module uses no Deno APIs.
+import type { ClusterNode, ClusterTopology } from "./topology.ts";
+import { SLOTS } from "./slot.ts";
+
+/** A redirection reply: `MOVED <slot> <host:port>` or `ASK <slot> <host:port>`. */
+export interface Redirect {
+  /** MOVED (the slot lives elsewhere for good) or ASK (this one request, during a migration). */
+  kind: "MOVED" | "ASK";
+  /** The key's slot. */
+  slot: number;
+  /** Where to send it: `host:port`. */
+  address: string;
+}
+
+/**
+ * Reads a redirection error's text; undefined for any other error. An empty host (`MOVED 3999
+ * :6381`, a node that does not know its own address) is left empty for the caller to fill.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseRedirect("MOVED 3999 127.0.0.1:6381"), {
+ *   kind: "MOVED", slot: 3999, address: "127.0.0.1:6381",
+ * });
+ * assert.equal(parseRedirect("ERR unknown command"), undefined);
+ * ```
+ */
+export function parseRedirect(text: string): Redirect | undefined {
+  const m = /^(MOVED|ASK) (\d+) (\S+)/.exec(text);
+  if (!m) return undefined;
+  const slot = Number(m[2]);
+  if (slot >= SLOTS) return undefined;
+  return { kind: m[1] as "MOVED" | "ASK", slot, address: m[3]! };
+}
+
+/**
+ * Which node owns each slot, as the client believes it: discovery fills it, MOVED replies change
+ * it one slot at a time. Nodes keep their index for the whole run (connections are per node).
+ */
+export class SlotMap {
+  /** Per slot, the owner's node index; -1 when unassigned. */
+  readonly owner: Int16Array;
+  /** The nodes; indexes are stable. */
+  readonly nodes: ClusterNode[];
+  /** Node index by `host:port`. */
+  readonly #byAddress = new Map<string, number>();
+
+  constructor(topology: ClusterTopology) {
+    this.owner = Int16Array.from(topology.slots);
+    this.nodes = topology.nodes.map((n) => ({ ...n }));
+    this.nodes.forEach((n, i) => this.#byAddress.set(n.address, i));
+  }
+
+  /** The node index of `host:port`, or -1 when the map does not know it. */
+  indexOf(address: string): number {
+    return this.#byAddress.get(address) ?? -1;
+  }
+
+  /** The primaries (node indexes). */
+  primaries(): number[] {
+    return this.nodes.flatMap((n, i) => n.role === "primary" ? [i] : []);
+  }
+
+  /**
+   * A MOVED reply: `slot` now lives on `address`; returns its node index, or -1 for a node the
+   * map does not know (the topology must be read again).
+   */
+  moved(slot: number, address: string): number {
+    const i = this.indexOf(address);
+    if (i >= 0) {
+      this.owner[slot] = i;
+      const n = this.nodes[i]!;
+      if (n.role !== "primary") {
+        // A replica promoted by a failover: it is a primary now.
+        n.role = "primary";
+        n.primary = -1;
+      }
+    }
+    return i;
+  }
+
+  /** Takes every slot owner and role of a fresh topology for the nodes it knows. */
+  update(topology: ClusterTopology): void {
+    for (let s = 0; s < SLOTS; s++) {
+      const o = topology.slots[s]!;
+      const i = o < 0 ? -1 : this.indexOf(topology.nodes[o]!.address);
+      if (i >= 0) this.owner[s] = i;
+    }
+    for (const n of topology.nodes) {
+      const i = this.indexOf(n.address);
+      if (i < 0) continue;
+      const mine = this.nodes[i]!;
+      mine.role = n.role;
+      mine.healthy = n.healthy;
+      mine.primary = n.primary < 0 ? -1 : this.indexOf(topology.nodes[n.primary]!.address);
+    }
+  }
+}

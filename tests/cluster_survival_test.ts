@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import {
+  bench,
+  type BenchResult,
+  discoverCluster,
+  keySlot,
+  parseTarget,
+  startLocalCluster,
+} from "../mod.ts";
+import { commandStats, loadTest, statsDelta } from "./helpers.ts";
+
+function redisCli(args: string[]): Promise<Deno.CommandOutput> {
+  return new Deno.Command("redis-cli", { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+}
+
+// Every request sent is accounted for: measured, warm-up or abandoned.
+function accounted(r: BenchResult): void {
+  const t = r.tests[0]!;
+  assert.equal(t.requests + t.warmupRequests + t.abandoned, t.sent, JSON.stringify(t.commands));
+  const nodeTotal = t.nodes!.reduce((a, n) => a + n.requests, 0);
+  assert.equal(nodeTotal, t.requests, "per-node requests add up to the test's");
+  const nodeErrors = t.nodes!.reduce((a, n) => a + n.errors, 0);
+  assert.ok(nodeErrors <= t.errors, `node errors ${nodeErrors} > ${t.errors}`);
+}
+
+loadTest(
+  "bench cluster survives a live reshard: MOVED/ASK followed and counted, server counts agree",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3 });
+    const topo = await discoverCluster([parseTarget(cl.address)]);
+    const [from, to] = [topo.nodes[0]!, topo.nodes[1]!];
+    const before = await Promise.all(cl.addresses.map((a) => commandStats(a)));
+    const started = Date.now();
+    const run = bench({
+      target: cl.address,
+      cluster: true,
+      tests: ["set"],
+      durationMs: 4000,
+      clients: 4,
+      pipeline: 4,
+      keyspace: 20_000,
+      dataSize: 64,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const reshard = await redisCli([
+      "--cluster",
+      "reshard",
+      from.address,
+      "--cluster-from",
+      from.id,
+      "--cluster-to",
+      to.id,
+      "--cluster-slots",
+      "600",
+      "--cluster-yes",
+    ]);
+    assert.ok(reshard.success, new TextDecoder().decode(reshard.stderr));
+    const r = await run;
+    const took = Date.now() - started;
+    assert.ok(took < 9000, `the run took ${took} ms`);
+    const t = r.tests[0]!;
+    accounted(r);
+    assert.equal(t.errors, 0, JSON.stringify(t.commands[0]!.errors));
+    const red = t.cluster!.redirects;
+    assert.ok(red.moved + red.ask > 0, `no redirect seen: ${JSON.stringify(red)}`);
+    // MOVED came from the node that gave the slots away.
+    const fromNode = t.nodes!.find((n) => n.address === from.address)!;
+    assert.ok(fromNode.redirects.moved + fromNode.redirects.ask > 0);
+    // The servers executed exactly the SETs that completed: no resend counted twice, none lost.
+    let served = 0;
+    for (const [i, a] of cl.addresses.entries()) {
+      const d = statsDelta(before[i]!, await commandStats(a))["set"] ?? 0;
+      const n = t.nodes!.find((x) => x.address === a)!;
+      assert.equal(n.requests, d, `${a}: membench ${n.requests}, server ${d}`);
+      served += d;
+    }
+    assert.equal(served, t.requests + t.warmupRequests);
+    // After the run the moved slots answer on their new owner.
+    const after = await discoverCluster([parseTarget(cl.address)]);
+    const owned = (t: typeof topo) =>
+      t.slots.filter((s) => t.nodes[s]!.address === to.address).length;
+    assert.equal(owned(after), owned(topo) + 600);
+  },
+);
+
+loadTest(
+  "bench cluster survives a failover (a primary killed): ends on time, every request accounted for",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3, replicas: 1, nodeTimeoutMs: 1000 });
+    const topo = await discoverCluster([parseTarget(cl.address)]);
+    const victim = topo.nodes[0]!;
+    const heir = topo.nodes.find((n) => n.primary === 0)!;
+    const others = topo.nodes.filter((n) => n.role === "primary" && n !== victim);
+    const before = await Promise.all(others.map((n) => commandStats(n.address)));
+    const started = Date.now();
+    const run = bench({
+      target: cl.address,
+      cluster: true,
+      tests: ["set"],
+      durationMs: 6000,
+      clients: 4,
+      pipeline: 2,
+      keyspace: 20_000,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const node = cl.nodes.find((n) => n.address === victim.address)!;
+    Deno.kill(node.pid, "SIGKILL");
+    const r = await run;
+    const took = Date.now() - started;
+    assert.ok(took < 12_000, `the run took ${took} ms`);
+    const t = r.tests[0]!;
+    accounted(r);
+    // The replica took over and served SETs after the failover.
+    const heirNode = t.nodes!.find((n) => n.address === heir.address)!;
+    assert.ok(heirNode.requests > 0, "no SET reached the promoted replica");
+    const victimNode = t.nodes!.find((n) => n.address === victim.address)!;
+    // Errors are the requests the dead node held, counted on it.
+    assert.equal(
+      t.errors,
+      victimNode.errors + t.nodes!.filter((n) => n !== victimNode)
+        .reduce((a, n) => a + n.errors, 0),
+    );
+    // The untouched primaries executed exactly what membench counted on them.
+    for (const [i, n] of others.entries()) {
+      const d = statsDelta(before[i]!, await commandStats(n.address))["set"] ?? 0;
+      const mine = t.nodes!.find((x) => x.address === n.address)!;
+      assert.equal(
+        mine.requests - mine.errors,
+        d,
+        `${n.address}: membench ${mine.requests}, server ${d}`,
+      );
+    }
+    assert.ok(t.requests > 1000, `only ${t.requests} requests`);
+  },
+);
+
+loadTest(
+  "bench cluster with a primary lost and no replica: CLUSTERDOWN counted on the nodes that said it, the run ends on time",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3, nodeTimeoutMs: 500 });
+    const topo = await discoverCluster([parseTarget(cl.address)]);
+    const victim = topo.nodes[2]!;
+    const started = Date.now();
+    const run = bench({
+      target: cl.address,
+      cluster: true,
+      tests: ["get"],
+      // Requests for the dead node's slots wait for a failover that never comes (about 5.6 s of
+      // retries) and then fail; the clients go on and meet CLUSTERDOWN.
+      durationMs: 8000,
+      clients: 3,
+      pipeline: 2,
+      keyspace: 10_000,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    Deno.kill(cl.nodes.find((n) => n.address === victim.address)!.pid, "SIGKILL");
+    const r = await run;
+    const took = Date.now() - started;
+    assert.ok(took < 12_000, `the run took ${took} ms`);
+    const t = r.tests[0]!;
+    accounted(r);
+    assert.ok(t.cluster!.redirects.clusterdown > 0, JSON.stringify(t.cluster));
+    // Only the surviving nodes can have said CLUSTERDOWN.
+    const dead = t.nodes!.find((n) => n.address === victim.address)!;
+    assert.equal(dead.redirects.clusterdown, 0);
+    assert.ok(t.errors > 0);
+    const errors = t.commands[0]!.errors;
+    assert.ok((errors["unavailable"] ?? 0) > 0, JSON.stringify(errors));
+  },
+);
+
+loadTest(
+  "bench cluster follows ASK during a slot migration: ASKING then the request on the importing node, counted once",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3 });
+    const topo = await discoverCluster([parseTarget(cl.address)]);
+    const slot = keySlot("mig");
+    const source = topo.nodes[topo.slots[slot]!]!;
+    const target = topo.nodes.find((n) => n.role === "primary" && n !== source)!;
+    const cli = (n: typeof source, ...args: string[]) =>
+      redisCli(["-h", n.host, "-p", String(n.port), ...args]);
+    // The slot migrates from source to target; no key of it exists on the source, so the source
+    // answers ASK for every one.
+    assert.ok(
+      (await cli(target, "CLUSTER", "SETSLOT", String(slot), "IMPORTING", source.id)).success,
+    );
+    assert.ok(
+      (await cli(source, "CLUSTER", "SETSLOT", String(slot), "MIGRATING", target.id)).success,
+    );
+    const before = await Promise.all([source, target].map((n) => commandStats(n.address)));
+    const N = 2000;
+    const r = await bench({
+      target: cl.address,
+      cluster: true,
+      tests: ["set"],
+      requests: N,
+      clients: 2,
+      pipeline: 3,
+      keyspace: 500,
+      keyPrefix: "{mig}:",
+    });
+    const t = r.tests[0]!;
+    accounted(r);
+    assert.equal(t.errors, 0, JSON.stringify(t.commands[0]!.errors));
+    const [src, dst] = [source, target].map((n) => t.nodes!.find((x) => x.address === n.address)!);
+    assert.equal(src!.redirects.ask, N);
+    assert.equal(src!.redirects.moved, 0);
+    assert.equal(dst!.requests, N);
+    assert.equal(src!.requests, 0);
+    const [ds, dt] = await Promise.all(
+      [source, target].map(async (n, i) =>
+        statsDelta(before[i]!, await commandStats(n.address), ["info", "hello", "client|setname"])
+      ),
+    );
+    // The importing node executed every SET once, each after an ASKING; the source none.
+    assert.equal(dt!["set"], N);
+    assert.equal(dt!["asking"], N);
+    assert.equal(ds!["set"] ?? 0, 0);
+  },
+);
