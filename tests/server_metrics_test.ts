@@ -16,6 +16,8 @@ import {
   ServerMonitor,
   startLocalServer,
   Status,
+  vectorLoad,
+  vectorQuery,
 } from "../mod.ts";
 import { syntheticProfile } from "../bench/_synthetic.ts";
 import { info, loadTest, runCli } from "./helpers.ts";
@@ -470,4 +472,51 @@ Deno.test("server metrics: FT.INFO of an index in use (RediSearch): num_docs and
   assert.equal(f["ft.idx.num_docs"].growth, 5);
   assert.ok(f["ft.idx.hash_indexing_failures"]?.kind === "counter");
   assert.equal(f["ft.idx.hash_indexing_failures"].delta, 1);
+});
+
+Deno.test("server metrics: a vector load carries its server's figures (hset calls, the index's num_docs) when asked", async () => {
+  const module = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
+    .pathname;
+  const base = new URL("../../shared/data/ngt-sift5k/sift5k_base.fvecs", import.meta.url).pathname;
+  await using srv = await startLocalServer("redis", { modules: [{ path: module }] });
+  const signal = AbortSignal.timeout(60_000);
+  const l = await vectorLoad({
+    target: srv.address,
+    dataset: base,
+    numVectors: 500,
+    index: { algorithm: "FLAT", name: "sm_idx" },
+    clients: 2,
+    serverMetrics: { intervalMs: 0 },
+    signal,
+  });
+  const f = l.server!.nodes[0]!.fields;
+  assert.ok(
+    f["cmd.hset.calls"]?.kind === "counter" && f["cmd.hset.calls"].delta === 500,
+    JSON.stringify(f["cmd.hset.calls"]),
+  );
+  assert.ok(
+    f["ft.sm_idx.num_docs"]?.kind === "gauge",
+    Object.keys(f).filter((k) => k.startsWith("ft.")).join(","),
+  );
+  assert.equal(f["ft.sm_idx.num_docs"].last, 500);
+  const q = await vectorQuery({
+    target: srv.address,
+    dataset: base,
+    index: { algorithm: "FLAT", name: "sm_idx" },
+    segments: l.segments,
+    numQueries: 20,
+    clients: 1,
+    truthThreads: 0,
+    serverMetrics: true,
+    signal,
+  });
+  const qf = q.server!.nodes[0]!.fields;
+  assert.ok(
+    qf["cmd.ft.search.calls"]?.kind === "counter",
+    Object.keys(qf).filter((k) => k.startsWith("cmd.")).join(","),
+  );
+  // The queries, and the one FT.SEARCH with which vec-query checks the index's dimension first
+  // (RediSearch 2.6's FT.INFO does not show it).
+  assert.equal(qf["cmd.ft.search.calls"].delta, q.sent + 1);
+  assert.equal(q.server!.nodes[0]!.fields["ft.sm_idx.num_docs"]?.kind, "gauge");
 });

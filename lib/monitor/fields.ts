@@ -10,8 +10,8 @@ export type FieldKind = "counter" | "gauge" | "text";
 /**
  * A tracked field. `name` is a flat name as {@linkcode flattenInfo} and
  * {@linkcode flattenMemcacheStats} produce (`stats.keyspace_hits`, `cmd.get.calls`,
- * `keyspace.db0.keys`, `ft.idx.num_docs`); a `*` stands for one dot-free part
- * (`cmd.*.calls`), so a set covers every command or database the server reports.
+ * `keyspace.db0.keys`, `ft.idx.num_docs`); a `*` stands for one or more parts (`cmd.*.calls`),
+ * so a set covers every command or database the server reports.
  */
 export interface FieldDef {
   /** Flat name, possibly with `*` parts. */
@@ -148,15 +148,23 @@ export function parseFieldSpec(spec: string): FieldDef {
   return { name, kind };
 }
 
-/** Whether a flat name matches a field name with `*` parts. */
+/**
+ * Whether a flat name matches a field name with `*` parts. A `*` stands for one or more parts, so
+ * `cmd.*.calls` covers a module's dotted commands (`cmd.ft.search.calls`) too.
+ */
 export function fieldMatches(pattern: string, name: string): boolean {
   if (!pattern.includes("*")) return pattern === name;
-  const p = pattern.split(".");
-  const n = name.split(".");
-  if (p.length !== n.length) return false;
-  for (let i = 0; i < p.length; i++) if (p[i] !== "*" && p[i] !== n[i]) return false;
-  return true;
+  let re = PATTERNS.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(
+      `^${pattern.split("*").map((x) => x.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".+")}$`,
+    );
+    PATTERNS.set(pattern, re);
+  }
+  return re.test(name);
 }
+
+const PATTERNS = new Map<string, RegExp>();
 
 /**
  * The flat names of `values` each def covers, in a stable order; a def with no `*` that the

@@ -385,6 +385,7 @@ export function vectorLoadMetrics(r: VectorLoadResult): MetricSet {
   b.put("index.vector_bytes", r.memory.vectorIndexBytes, "bytes");
   b.put("memory.growth", r.memory.growth, "bytes");
   b.put("reconnects", r.reconnects, "count");
+  putServer(b, "", r.server);
   return b.done();
 }
 
@@ -423,6 +424,7 @@ export function vectorQueryMetrics(r: VectorQueryResult): MetricSet {
   b.put("late", r.late, "count");
   b.put("reconnects", r.reconnects, "count");
   b.put("truth.matched", r.truth.matched, "count");
+  putServer(b, "", r.server);
   return b.done();
 }
 

@@ -1,6 +1,7 @@
 // Targets, connections and the engine for the vector phases: option checks shared by load and
 // query, the control connection (FT.*, INFO) and the engine's pipelined connections.
 import { MembenchError } from "../errors/mod.ts";
+import { resolveServerMetrics, ServerMonitor, type ServerReport } from "../monitor/mod.ts";
 import {
   chooseIo,
   Engine,
@@ -143,4 +144,33 @@ export async function openEngine(
     ...(o.signal ? { signal: o.signal } : {}),
   };
   return { engine: new Engine(conns, eo, scheduler), conns };
+}
+
+/**
+ * Runs a vector phase with the server's own figures around it when `serverMetrics` asks
+ * (snapshots of INFO and of the index's FT.INFO before, during and after).
+ */
+export async function withServerMetrics<R extends { server?: ServerReport }>(
+  o: VectorConnectOptions,
+  index: string,
+  run: () => Promise<R>,
+): Promise<R> {
+  const problems: string[] = [];
+  const settings = resolveServerMetrics(o.serverMetrics, problems);
+  if (problems.length > 0) throw new MembenchError("invalid_argument", problems.join("\n"));
+  if (!settings) return await run();
+  const monitor = await ServerMonitor.start({
+    ...settings,
+    indexes: [...(settings.indexes ?? []), index],
+    nodes: [{ target: resolveTarget(o), kind: "redis" }],
+  });
+  let r: R;
+  try {
+    r = await run();
+  } catch (e) {
+    await monitor.stop();
+    throw e;
+  }
+  r.server = (await monitor.stop()).report;
+  return r;
 }

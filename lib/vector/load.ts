@@ -12,7 +12,7 @@ import {
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
 import { blockBytes } from "./_blob.ts";
-import { connectProblems, openControl, openEngine } from "./_conn.ts";
+import { connectProblems, openControl, openEngine, withServerMetrics } from "./_conn.ts";
 import { startProgress } from "./_progress.ts";
 import { bulkSize, putArrayHeader, putBulk, putBulkHeader, putKey, utf8 } from "./_wire.ts";
 import { openDataset, type VectorDataset } from "./dataset.ts";
@@ -455,7 +455,11 @@ export async function vectorLoad(options: VectorLoadOptions): Promise<VectorLoad
   if (o.dataset === undefined) fail([...problems, "Cannot load vectors: 'dataset' is missing"]);
   const { ds, close } = await datasetOf(o.dataset, o.metric);
   try {
-    return await loadDataset(o, ds, problems);
+    return await withServerMetrics(
+      o,
+      o.index?.name ?? "membench_idx",
+      () => loadDataset(o, ds, problems),
+    );
   } finally {
     close();
   }
@@ -706,7 +710,15 @@ async function finishLoad(
  *
  * @throws {MembenchError} as {@linkcode vectorLoad}; the index must exist.
  */
-export async function vectorUpdate(options: VectorUpdateOptions): Promise<VectorLoadResult> {
+export function vectorUpdate(options: VectorUpdateOptions): Promise<VectorLoadResult> {
+  return withServerMetrics(
+    options ?? {},
+    options?.index?.name ?? "membench_idx",
+    () => updateVectors(options),
+  );
+}
+
+async function updateVectors(options: VectorUpdateOptions): Promise<VectorLoadResult> {
   const o = options;
   const problems: string[] = [];
   connectProblems(o, problems, DEFAULT_LOAD_PIPELINE);
@@ -829,7 +841,15 @@ const DEL = utf8("DEL");
  *
  * @throws {MembenchError} `invalid_argument` for bad options or a missing index.
  */
-export async function vectorDelete(options: VectorDeleteOptions): Promise<VectorLoadResult> {
+export function vectorDelete(options: VectorDeleteOptions): Promise<VectorLoadResult> {
+  return withServerMetrics(
+    options ?? {},
+    options?.index?.name ?? "membench_idx",
+    () => deleteVectors(options),
+  );
+}
+
+async function deleteVectors(options: VectorDeleteOptions): Promise<VectorLoadResult> {
   const o = options;
   const problems: string[] = [];
   connectProblems(o, problems, DEFAULT_LOAD_PIPELINE);

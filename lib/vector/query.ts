@@ -12,7 +12,7 @@ import type { RespValue } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
 import { ClientSchedule, Rng } from "../workload/mod.ts";
 import { blockBytes } from "./_blob.ts";
-import { connectProblems, openControl, openEngine } from "./_conn.ts";
+import { connectProblems, openControl, openEngine, withServerMetrics } from "./_conn.ts";
 import { startProgress } from "./_progress.ts";
 import { bulkSize, keyId, putArrayHeader, putBulk, putBulkHeader, utf8 } from "./_wire.ts";
 import { openDataset, type VectorDataset } from "./dataset.ts";
@@ -493,7 +493,7 @@ export async function vectorQuery(options: VectorQueryOptions): Promise<VectorQu
     close = () => ds.close();
   } else ds = o.dataset;
   try {
-    return await queryDataset(o, ds);
+    return await withServerMetrics(o, o.index?.name ?? "membench_idx", () => queryDataset(o, ds));
   } finally {
     close();
   }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { CommandMetricsData, LatencySummary } from "../metrics/mod.ts";
 import type { ReconnectPolicy, Target } from "../net/mod.ts";
 import type { VectorDataset } from "./dataset.ts";
@@ -41,6 +42,11 @@ export interface VectorConnectOptions {
    * @default {"auto"}
    */
   platform?: VssPlatformName | "auto";
+  /**
+   * The server's own figures over the phase (INFO everything, FT.INFO of the index), as the
+   * result's `server`. @default {false}
+   */
+  serverMetrics?: boolean | ServerMetricsOptions;
   /** Stops the phase; what was measured is kept (`interrupted`). */
   signal?: AbortSignal;
   /** Called about every 250 ms while the phase runs (a live line: rate and ETA). */
@@ -135,6 +141,8 @@ export type VectorLatency = CommandMetricsData;
 
 /** What {@linkcode vectorLoad} (and update, delete) did. */
 export interface VectorLoadResult {
+  /** The server's own figures over the phase (with `serverMetrics`). */
+  server?: ServerReport;
   /** Tells this result apart from the others. */
   kind: "vector-load" | "vector-update" | "vector-delete";
   /** The platform the options were checked against. */
@@ -261,6 +269,8 @@ export interface RecallSummary {
 
 /** What {@linkcode vectorQuery} measured. */
 export interface VectorQueryResult {
+  /** The server's own figures over the phase (with `serverMetrics`). */
+  server?: ServerReport;
   kind: "vector-query";
   platform: VssPlatformName;
   platformDetected: boolean;

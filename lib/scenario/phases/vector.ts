@@ -106,7 +106,13 @@ export function vectorLoadPhase(
   ctx: PhaseContext,
   o: VectorLoadPhaseOptions,
 ): Promise<VectorLoadResult> {
-  return run(ctx, "vector-load", o, (x) => vectorLoad(x as VectorLoadOptions));
+  // Every phase result carries its server's figures (server.* metrics) unless turned off.
+  return run(
+    ctx,
+    "vector-load",
+    { ...o, serverMetrics: o.serverMetrics ?? true },
+    (x) => vectorLoad(x as VectorLoadOptions),
+  );
 }
 
 /** Runs a vec-update phase in the scenario `ctx`. */
@@ -114,7 +120,13 @@ export function vectorUpdatePhase(
   ctx: PhaseContext,
   o: VectorUpdatePhaseOptions,
 ): Promise<VectorLoadResult> {
-  return run(ctx, "vector-update", o, (x) => vectorUpdate(x as VectorUpdateOptions));
+  // Every phase result carries its server's figures (server.* metrics) unless turned off.
+  return run(
+    ctx,
+    "vector-update",
+    { ...o, serverMetrics: o.serverMetrics ?? true },
+    (x) => vectorUpdate(x as VectorUpdateOptions),
+  );
 }
 
 /** Runs a vec-delete phase in the scenario `ctx`. */
@@ -122,7 +134,13 @@ export function vectorDeletePhase(
   ctx: PhaseContext,
   o: VectorDeletePhaseOptions,
 ): Promise<VectorLoadResult> {
-  return run(ctx, "vector-delete", o, (x) => vectorDelete(x as VectorDeleteOptions));
+  // Every phase result carries its server's figures (server.* metrics) unless turned off.
+  return run(
+    ctx,
+    "vector-delete",
+    { ...o, serverMetrics: o.serverMetrics ?? true },
+    (x) => vectorDelete(x as VectorDeleteOptions),
+  );
 }
 
 /** Runs a vec-query phase in the scenario `ctx`. */
@@ -134,7 +152,7 @@ export function vectorQueryPhase(
   return run(
     ctx,
     "vector-query",
-    { ...o, seed: o.seed ?? ctx.seed },
+    { ...o, seed: o.seed ?? ctx.seed, serverMetrics: o.serverMetrics ?? true },
     (x) => vectorQuery(x as VectorQueryOptions),
   );
 }
