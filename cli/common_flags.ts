@@ -15,7 +15,7 @@ import {
   type ServerReport,
   serverSnapshotJson,
 } from "../lib/monitor/mod.ts";
-import { formatServerChanges, formatServerCsv } from "../lib/report/mod.ts";
+import { formatServerChanges, formatServerCsv, formatServerHtml } from "../lib/report/mod.ts";
 
 /** Where the server is. */
 export const TARGET_FLAGS = {
@@ -212,6 +212,11 @@ export const SERVER_METRICS_FLAGS = {
     section: "Server metrics",
     help: 'the server figures as CSV, a row per node and field ("-" for stdout)',
   }),
+  serverHtml: text({
+    value: "FILE",
+    section: "Server metrics",
+    help: "the server figures as an HTML page: a table per node, rates over time as charts",
+  }),
 };
 
 /** The `serverMetrics` option the server-metrics flags ask for (any of them turns it on). */
@@ -220,7 +225,7 @@ export function serverMetricsFrom(
 ): ServerMetricsOptions | undefined {
   const on = v.serverMetrics || (v.trackMetric?.length ?? 0) > 0 ||
     v.metricsSnapshot !== undefined || v.compareSnapshot !== undefined ||
-    v.serverCsv !== undefined ||
+    v.serverCsv !== undefined || v.serverHtml !== undefined ||
     v.metricsInterval !== undefined || v.imbalanceThreshold !== undefined;
   if (!on) return undefined;
   return {
@@ -255,4 +260,5 @@ export async function serverSnapshotOutputs(
   }
   if (v.serverCsv === "-") ctx.print(formatServerCsv(reports).trimEnd());
   else if (v.serverCsv !== undefined) await ctx.output(v.serverCsv, formatServerCsv(reports));
+  if (v.serverHtml !== undefined) await ctx.output(v.serverHtml, formatServerHtml(reports));
 }

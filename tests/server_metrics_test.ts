@@ -383,6 +383,10 @@ loadTest(
         `${dir}/a.json`,
         "--server-csv",
         `${dir}/a.csv`,
+        "--server-html",
+        `${dir}/a.html`,
+        "--metrics-interval",
+        "100ms",
       ]);
       assert.equal(a.code, 0, a.stderr);
       assert.match(a.stdout, new RegExp(`server side over [0-9.]+ s \\(1 node\\)`));
@@ -400,6 +404,54 @@ loadTest(
       assert.ok(setRow, csv.slice(0, 5).join("\n"));
       assert.equal(setRow.split(",")[6], "3000");
       const saved = await readServerSnapshot(`${dir}/a.json`);
+      // The HTML page, as headless Chromium renders it: the table's numbers and every chart point
+      // equal the saved figures.
+      const profileDir = await Deno.makeTempDir();
+      const page = await new Deno.Command("chromium", {
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--no-first-run",
+          `--user-data-dir=${profileDir}`,
+          "--enable-logging=stderr",
+          "--v=0",
+          "--dump-dom",
+          `file://${dir}/a.html`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      await Deno.remove(profileDir, { recursive: true });
+      const dom = new TextDecoder().decode(page.stdout);
+      const setNode = saved.reports["set"]!.nodes[0]!;
+      const ops = dom.match(
+        /<td class="fig" data-node="[^"]+" data-name="ops_per_sec" data-value="([\d.e+-]+)"/,
+      );
+      assert.ok(
+        ops,
+        `chromium exit ${page.code}, page ${Deno.statSync(`${dir}/a.html`).size} bytes: ${
+          new TextDecoder().decode(page.stderr).slice(-600)
+        }`,
+      );
+      const opsField = setNode.fields["stats.total_commands_processed"];
+      assert.ok(opsField?.kind === "counter");
+      assert.equal(Number(ops[1]), opsField.rate);
+      const points = [
+        ...dom.matchAll(
+          /class="point" data-series="commands per second" data-node="[^"]+" data-x="([\d.e+-]+)" data-y="([\d.e+-]+)"/g,
+        ),
+      ]
+        .map((m) => [Number(m[1]), Number(m[2])]);
+      const setReport = saved.reports["set"]!;
+      const expected = setNode.timeline.map((t) => [(t.tUs - setReport.fromUs) / 1e6, t.opsPerSec]);
+      const getExpected = saved.reports["get"]!.nodes[0]!.timeline.length;
+      assert.ok(setNode.timeline.length >= 1);
+      assert.equal(points.length, setNode.timeline.length + getExpected);
+      assert.deepEqual(points.slice(0, expected.length), expected);
       assert.deepEqual(Object.keys(saved.reports), ["set", "get"]);
       const calls = saved.reports["set"]!.nodes[0]!.fields["cmd.set.calls"];
       assert.ok(calls?.kind === "counter" && calls.delta === 3000);

@@ -44,6 +44,12 @@ export interface NodeReport {
   usecPerCall: Record<string, number>;
   /** Snapshots that failed (time and reason): a node that stopped answering. */
   errors: Array<{ tUs: number; error: string }>;
+  /**
+   * Between each two snapshots in a row (end time, epoch µs): the node's command rate (Redis:
+   * total_commands_processed; memcached: cmd_get + cmd_set), CPU (share of a core) and memory
+   * (used_memory; memcached: bytes), for charts over time.
+   */
+  timeline: Array<{ tUs: number; opsPerSec: number; cpu: number; memory: number }>;
 }
 
 /** A figure summed, averaged and maxed over nodes. */
@@ -210,6 +216,7 @@ function nodeReport(s: readonly NodeSnapshot[], defs: readonly FieldDef[]): Node
     fields: {},
     usecPerCall: {},
     errors,
+    timeline: timelineOf(ok),
   };
   if (ok.length === 0) return out;
   const first = ok[0]!;
@@ -268,4 +275,32 @@ function figure(
   }
   if (Number.isNaN(f)) return undefined;
   return { kind, first: f, last: l, min, max, growth: l - f };
+}
+
+// Rates between consecutive snapshots of one node.
+function timelineOf(ok: readonly NodeSnapshot[]): NodeReport["timeline"] {
+  const out: NodeReport["timeline"] = [];
+  const redis = ok[0]?.kind === "redis";
+  const ops = (v: NodeSnapshot["values"]) =>
+    redis
+      ? num(v["stats.total_commands_processed"])
+      : num(v["stats.cmd_get"]) + num(v["stats.cmd_set"]);
+  const cpu = (v: NodeSnapshot["values"]) =>
+    redis
+      ? num(v["cpu.used_cpu_user"]) + num(v["cpu.used_cpu_sys"])
+      : num(v["stats.rusage_user"]) + num(v["stats.rusage_system"]);
+  const mem = (v: NodeSnapshot["values"]) =>
+    redis ? num(v["memory.used_memory"]) : num(v["stats.bytes"]);
+  for (let i = 1; i < ok.length; i++) {
+    const a = ok[i - 1]!, b = ok[i]!;
+    const dt = (b.tUs - a.tUs) / 1e6;
+    if (!(dt > 0)) continue;
+    out.push({
+      tUs: b.tUs,
+      opsPerSec: (ops(b.values) - ops(a.values)) / dt,
+      cpu: (cpu(b.values) - cpu(a.values)) / dt,
+      memory: mem(b.values),
+    });
+  }
+  return out;
 }

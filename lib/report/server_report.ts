@@ -187,3 +187,106 @@ export function formatServerCsv(reports: Record<string, ServerReport>): string {
   }
   return rows.join("\n") + "\n";
 }
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// One line chart of a figure over time for every node: each point carries its numbers.
+function lineChart(
+  id: string,
+  title: string,
+  series: Array<{ node: string; points: Array<[number, number]> }>,
+): string {
+  const W = 640, H = 200, L = 60, B = 24;
+  const all = series.flatMap((s) => s.points);
+  if (all.length === 0) return `<p>${esc(title)}: no samples.</p>`;
+  const x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]), x0 + 1);
+  const y1 = Math.max(...all.map((p) => p[1]), 1);
+  const X = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - 10);
+  const Y = (y: number) => H - B - (y / y1) * (H - B - 10);
+  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+  const parts = series.map((s, i) => {
+    const c = colors[i % colors.length]!;
+    const path = s.points.map((p, k) =>
+      `${k ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`
+    )
+      .join("");
+    const dots = s.points.map((p) =>
+      `<circle class="point" data-series="${esc(title)}" data-node="${esc(s.node)}" data-x="${
+        p[0]
+      }" data-y="${p[1]}" cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="2" fill="${c}"/>`
+    ).join("");
+    return `<path d="${path}" fill="none" stroke="${c}"/>${dots}<text x="${W - 150}" y="${
+      14 + 12 * i
+    }" fill="${c}" font-size="11">${esc(s.node)}</text>`;
+  }).join("");
+  return `<figure><figcaption>${
+    esc(title)
+  }</figcaption><svg id="${id}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${
+    esc(title)
+  }"><line x1="${L}" y1="${H - B}" x2="${W - 10}" y2="${
+    H - B
+  }" stroke="#888"/><line x1="${L}" y1="10" x2="${L}" y2="${
+    H - B
+  }" stroke="#888"/><text x="4" y="14" font-size="10">${
+    fmt(y1, y1 < 10 ? 2 : 0)
+  }</text><text x="4" y="${H - B}" font-size="10">0</text>${parts}</svg></figure>`;
+}
+
+/**
+ * The server figures as a self-contained HTML page: per part (a bench test, `replay`) a table per
+ * node (the figures of the text report, each cell carrying its number in `data-value`) and charts
+ * of each node's command rate, CPU and memory over time. The reports are embedded as JSON.
+ */
+export function formatServerHtml(reports: Record<string, ServerReport>): string {
+  const sections = Object.entries(reports).map(([part, r], pi) => {
+    const rows = r.nodes.map((n) => {
+      const f = n.fields;
+      const counter = (k: string) => (f[k]?.kind === "counter" ? f[k].rate : NaN);
+      const gaugeLast = (k: string) => (f[k]?.kind === "gauge" ? f[k].last : NaN);
+      const redis = n.kind === "redis";
+      const ops = redis
+        ? counter("stats.total_commands_processed")
+        : counter("stats.cmd_get") + counter("stats.cmd_set");
+      const cpu = redis
+        ? counter("cpu.used_cpu_user") + counter("cpu.used_cpu_sys")
+        : counter("stats.rusage_user") + counter("stats.rusage_system");
+      const mem = redis ? gaugeLast("memory.used_memory") : gaugeLast("stats.bytes");
+      const cell = (name: string, v: number, text: string) =>
+        `<td class="fig" data-node="${esc(n.node)}" data-name="${name}" data-value="${
+          Number.isFinite(v) ? v : ""
+        }">${esc(text)}</td>`;
+      return `<tr><th>${esc(n.node)}</th>${cell("ops_per_sec", ops, fmt(ops))}${
+        cell("cpu", cpu, `${fmt(cpu * 100)}%`)
+      }${cell("memory", mem, bytes(mem))}${
+        cell("errors", n.errors.length, String(n.errors.length))
+      }</tr>`;
+    }).join("");
+    const imb = r.imbalance.map((x) =>
+      `<li>${esc(x.node)} ${esc(x.field)} ${x.measure}: ${fmt(x.value, 1)} vs mean ${
+        fmt(x.mean, 1)
+      } (${x.deviationPct >= 0 ? "+" : ""}${fmt(x.deviationPct)}%)</li>`
+    ).join("");
+    const series = (pick: (t: ServerReport["nodes"][number]["timeline"][number]) => number) =>
+      r.nodes.map((n) => ({
+        node: n.node,
+        points: n.timeline.map((t) => [(t.tUs - r.fromUs) / 1e6, pick(t)] as [number, number]),
+      }));
+    return `<section><h2>${esc(part)}</h2><p>${fmt(r.windowS, 1)} s, ${r.nodes.length} node(s)</p>
+<table><tr><th>node</th><th>commands/s</th><th>CPU</th><th>memory</th><th>failed snapshots</th></tr>${rows}</table>
+${imb ? `<p>Out of line (threshold ${r.imbalanceThresholdPct}%):</p><ul>${imb}</ul>` : ""}
+${lineChart(`ops-${pi}`, "commands per second", series((t) => t.opsPerSec))}
+${lineChart(`cpu-${pi}`, "CPU (share of a core)", series((t) => t.cpu))}
+${lineChart(`mem-${pi}`, "memory (bytes)", series((t) => t.memory))}</section>`;
+  }).join("\n");
+  const json = JSON.stringify(reports).replaceAll("<", "\\u003c");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>membench server figures</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}figure{margin:1em 0}</style>
+</head><body><h1>membench server figures</h1>
+${sections}
+<script type="application/json" id="server-figures">${json}</script>
+</body></html>
+`;
+}
