@@ -68,7 +68,10 @@ export const REDIS_FIELDS: readonly FieldDef[] = [
  * `../shared/VECTOR-PLATFORMS.md`): `FT.INFO <index>` flattened as `ft.<index>.<field>`
  * (`num_docs`, `indexing`, `percent_indexed`, `hash_indexing_failures` on both; valkey-search's
  * backfill fields and `state`), and valkey-search's `INFO` sections `search_memory`,
- * `search_index_stats`, `search_indexing` (every field, as gauges) and `search_latency`.
+ * `search_index_stats`, `search_indexing` (every field, as gauges) and `search_latency`; and the
+ * FT.INFO fields Amazon MemoryDB documents (space_usage, vector_space_usage,
+ * num_indexed_vectors, current_lag, backfill_status:
+ * https://docs.aws.amazon.com/memorydb/latest/devguide/vector-search-commands-ft.info.html).
  */
 export const SEARCH_FIELDS: readonly FieldDef[] = [
   g("ft.*.num_docs"),
@@ -82,6 +85,12 @@ export const SEARCH_FIELDS: readonly FieldDef[] = [
   g("ft.*.backfill_in_progress"),
   g("ft.*.backfill_complete_percent"),
   t("ft.*.state"),
+  g("ft.*.space_usage"),
+  g("ft.*.vector_space_usage"),
+  g("ft.*.fulltext_space_usage"),
+  g("ft.*.num_indexed_vectors"),
+  g("ft.*.current_lag"),
+  t("ft.*.backfill_status"),
   g("search_memory.*"),
   g("search_index_stats.*"),
   g("search_indexing.*"),
