@@ -28,12 +28,13 @@ function garbageServer(): { port: number; accepted: () => number; close: () => P
     accepted: () => accepted,
     close: async () => {
       l.close();
+      // The accept loop ends with the listener: then every connection it took is closed.
+      await loop.catch(() => {});
       for (const c of conns) {
         try {
           c.close();
         } catch { /* closed */ }
       }
-      await loop.catch(() => {});
     },
   };
 }
@@ -62,10 +63,15 @@ for (const io of ["deno", "uring"] as const) {
           assert.ok((c.errors["protocol"] ?? 0) >= 4, JSON.stringify(c.errors));
           // Every protocol error cost its connection: each one was reopened (the server saw it).
           assert.ok(t.reconnects >= 2, `reconnects ${t.reconnects}`);
-          // (The accept loop runs in this isolate: let it catch up.)
-          await until("accepts", () => Promise.resolve(srv.accepted() === 2 + t.reconnects), 2000)
+          // (The accept loop runs in this isolate: let it catch up.) A reconnect under way when
+          // the run ended reached the server but is closed unused: at most one per client.
+          await until("accepts", () => Promise.resolve(srv.accepted() >= 2 + t.reconnects), 2000)
             .catch(() => {});
-          assert.equal(srv.accepted(), 2 + t.reconnects, "accepted = first connects + reconnects");
+          const extra = srv.accepted() - (2 + t.reconnects);
+          assert.ok(
+            extra >= 0 && extra <= 2,
+            `accepted ${srv.accepted()}, reconnects ${t.reconnects}`,
+          );
           // Nothing is lost: each request sent is either answered or counted as failed.
           assert.equal(c.count + t.abandoned, t.sent - t.warmupRequests, JSON.stringify(t));
         } finally {

@@ -305,7 +305,13 @@ export class Engine {
       await new Promise((r) => setTimeout(r, delay));
       if (this.#done) break;
       try {
-        c.transport = await this.#o.open(c);
+        const t = await this.#o.open(c);
+        if (this.#done) {
+          // The run ended while this connect was under way: nobody would close it.
+          this.#close(t);
+          break;
+        }
+        c.transport = t;
         c.scanner.reset();
         this.#adopt(c);
         this.reconnects++;
