@@ -1,36 +1,8 @@
 import assert from "node:assert/strict";
 import { record } from "../mod.ts";
-import { runCli } from "./helpers.ts";
+import { chromium, runCli } from "./helpers.ts";
 
 const PUBLIC = new URL("../../shared/data/captures-public/", import.meta.url).pathname;
-
-// Opens a page in headless Chromium; returns the DOM after load and what the browser logged.
-async function chromium(file: string): Promise<{ dom: string; log: string }> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command("chromium", {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        `--user-data-dir=${dir}`,
-        "--enable-logging=stderr",
-        "--v=0",
-        "--dump-dom",
-        `file://${file}`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { dom: new TextDecoder().decode(out.stdout), log: new TextDecoder().decode(out.stderr) };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function attrs(dom: string, re: RegExp): string[][] {
   return [...dom.matchAll(re)].map((m) => m.slice(1));

@@ -235,3 +235,31 @@ export async function monitor(address: string): Promise<{ stop(): Promise<Monito
     },
   };
 }
+
+// Opens a page in headless Chromium; returns the DOM after load and what the browser logged.
+export async function chromium(file: string): Promise<{ dom: string; log: string }> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command("chromium", {
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        `--user-data-dir=${dir}`,
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        `file://${file}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { dom: new TextDecoder().decode(out.stdout), log: new TextDecoder().decode(out.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

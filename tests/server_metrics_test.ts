@@ -20,7 +20,7 @@ import {
   vectorQuery,
 } from "../mod.ts";
 import { syntheticProfile } from "../bench/_synthetic.ts";
-import { info, loadTest, runCli } from "./helpers.ts";
+import { chromium, info, loadTest, runCli } from "./helpers.ts";
 
 const N = 3000; // SETs
 const M = 5000; // GETs
@@ -406,36 +406,14 @@ loadTest(
       const saved = await readServerSnapshot(`${dir}/a.json`);
       // The HTML page, as headless Chromium renders it: the table's numbers and every chart point
       // equal the saved figures.
-      const profileDir = await Deno.makeTempDir();
-      const page = await new Deno.Command("chromium", {
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--no-first-run",
-          `--user-data-dir=${profileDir}`,
-          "--enable-logging=stderr",
-          "--v=0",
-          "--dump-dom",
-          `file://${dir}/a.html`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      await Deno.remove(profileDir, { recursive: true });
-      const dom = new TextDecoder().decode(page.stdout);
+      const { dom, log } = await chromium(`${dir}/a.html`);
       const setNode = saved.reports["set"]!.nodes[0]!;
       const ops = dom.match(
         /<td class="fig" data-node="[^"]+" data-name="ops_per_sec" data-value="([\d.e+-]+)"/,
       );
       assert.ok(
         ops,
-        `chromium exit ${page.code}, page ${Deno.statSync(`${dir}/a.html`).size} bytes: ${
-          new TextDecoder().decode(page.stderr).slice(-600)
-        }`,
+        `page ${Deno.statSync(`${dir}/a.html`).size} bytes: ${log.slice(-600)}`,
       );
       const opsField = setNode.fields["stats.total_commands_processed"];
       assert.ok(opsField?.kind === "counter");

@@ -30,7 +30,7 @@ import {
   vectorOptimize,
   type VectorOptimizeOptions,
 } from "../mod.ts";
-import { loadTest, runCli } from "./helpers.ts";
+import { chromium, loadTest, runCli } from "./helpers.ts";
 
 const BASE = new URL("../../shared/data/ngt-sift5k/sift5k_base.fvecs", import.meta.url).pathname;
 const MODULE = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
@@ -792,31 +792,3 @@ loadTest(
     }
   },
 );
-
-// Opens a page in headless Chromium; returns the DOM after load and what the browser logged.
-async function chromium(file: string): Promise<{ dom: string; log: string }> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command("chromium", {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        `--user-data-dir=${dir}`,
-        "--enable-logging=stderr",
-        "--v=0",
-        "--dump-dom",
-        `file://${file}`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { dom: new TextDecoder().decode(out.stdout), log: new TextDecoder().decode(out.stderr) };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
