@@ -15,6 +15,7 @@ import {
   type Transport,
 } from "../net/mod.ts";
 import { detectPlatform } from "./server.ts";
+import { DEFAULT_INDEX_NAME } from "./index_spec.ts";
 import { type VssPlatform, vssPlatform } from "./platform.ts";
 import type { VectorConnectOptions } from "./search_types.ts";
 
@@ -151,10 +152,10 @@ export async function openEngine(
  * (snapshots of INFO and of the index's FT.INFO before, during and after).
  */
 export async function withServerMetrics<R extends { server?: ServerReport }>(
-  o: VectorConnectOptions,
-  index: string,
+  o: VectorConnectOptions & { index?: { name?: string } },
   run: () => Promise<R>,
 ): Promise<R> {
+  const index = o.index?.name ?? DEFAULT_INDEX_NAME;
   const problems: string[] = [];
   const settings = resolveServerMetrics(o.serverMetrics, problems);
   if (problems.length > 0) throw new MembenchError("invalid_argument", problems.join("\n"));

@@ -4,8 +4,11 @@ import type { VectorAlgorithm, VectorType, VssPlatform } from "./platform.ts";
 import type { DistanceMetric } from "./types.ts";
 
 /** A vector index as FT.CREATE makes it. */
+/** The index a vector phase uses when none is named. */
+export const DEFAULT_INDEX_NAME = "membench_idx";
+
 export interface VectorIndexSpec {
-  /** Index name. @default {"membench_idx"} */
+  /** Index name. @default {DEFAULT_INDEX_NAME} */
   name?: string;
   /** Key prefix of the indexed hashes; keys are `prefix + id`. @default {"vec:"} */
   prefix?: string;
@@ -58,7 +61,7 @@ export const VECTOR_TYPE_BYTES: Readonly<Record<VectorType, number>> = {
 export function resolveIndexSpec(spec: VectorIndexSpec): ResolvedIndexSpec {
   return {
     ...spec,
-    name: spec.name ?? "membench_idx",
+    name: spec.name ?? DEFAULT_INDEX_NAME,
     prefix: spec.prefix ?? "vec:",
     field: spec.field ?? "vec",
     algorithm: spec.algorithm ?? "HNSW",

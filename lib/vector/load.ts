@@ -455,11 +455,7 @@ export async function vectorLoad(options: VectorLoadOptions): Promise<VectorLoad
   if (o.dataset === undefined) fail([...problems, "Cannot load vectors: 'dataset' is missing"]);
   const { ds, close } = await datasetOf(o.dataset, o.metric);
   try {
-    return await withServerMetrics(
-      o,
-      o.index?.name ?? "membench_idx",
-      () => loadDataset(o, ds, problems),
-    );
+    return await withServerMetrics(o, () => loadDataset(o, ds, problems));
   } finally {
     close();
   }
@@ -711,11 +707,7 @@ async function finishLoad(
  * @throws {MembenchError} as {@linkcode vectorLoad}; the index must exist.
  */
 export function vectorUpdate(options: VectorUpdateOptions): Promise<VectorLoadResult> {
-  return withServerMetrics(
-    options ?? {},
-    options?.index?.name ?? "membench_idx",
-    () => updateVectors(options),
-  );
+  return withServerMetrics(options ?? {}, () => updateVectors(options));
 }
 
 async function updateVectors(options: VectorUpdateOptions): Promise<VectorLoadResult> {
@@ -842,11 +834,7 @@ const DEL = utf8("DEL");
  * @throws {MembenchError} `invalid_argument` for bad options or a missing index.
  */
 export function vectorDelete(options: VectorDeleteOptions): Promise<VectorLoadResult> {
-  return withServerMetrics(
-    options ?? {},
-    options?.index?.name ?? "membench_idx",
-    () => deleteVectors(options),
-  );
+  return withServerMetrics(options ?? {}, () => deleteVectors(options));
 }
 
 async function deleteVectors(options: VectorDeleteOptions): Promise<VectorLoadResult> {

@@ -493,7 +493,7 @@ export async function vectorQuery(options: VectorQueryOptions): Promise<VectorQu
     close = () => ds.close();
   } else ds = o.dataset;
   try {
-    return await withServerMetrics(o, o.index?.name ?? "membench_idx", () => queryDataset(o, ds));
+    return await withServerMetrics(o, () => queryDataset(o, ds));
   } finally {
     close();
   }
