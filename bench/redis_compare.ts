@@ -8,6 +8,7 @@
  *   deno task bench            (or: deno run -A bench/redis_compare.ts --rounds 3)
  */
 import { parseArgs } from "node:util";
+import { median, membenchOps, redisBenchmarkOps, sameSettings } from "./_anchor.ts";
 import { startLocalServer } from "../lib/scenario/mod.ts";
 
 const { values } = parseArgs({
@@ -25,66 +26,21 @@ const CONFIGS = [
   { clients: 1, pipeline: 1, requests: 100_000 },
 ];
 
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (out.code !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(" ")} failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-  return text;
+function redisBenchmark(port: number, test: string, c: typeof CONFIGS[number]): Promise<number> {
+  return redisBenchmarkOps(sameSettings(port, test, c, keyspace), test);
 }
 
-// The flags both tools get, so that they run the same workload.
-function sameSettings(port: number, test: string, c: typeof CONFIGS[number]): string[] {
-  return [
-    ["-p", String(port)],
-    ["-c", String(c.clients)],
-    ["-P", String(c.pipeline)],
-    ["-n", String(c.requests)],
-    ["-r", keyspace],
-    ["-d", "3"],
-    ["-t", test],
-  ].flat();
-}
-
-async function redisBenchmark(
-  port: number,
-  test: string,
-  c: typeof CONFIGS[number],
-): Promise<number> {
-  const csv = await run("redis-benchmark", [...sameSettings(port, test, c), "--csv"]);
-  const line = csv.trim().split("\n").find((l) =>
-    l.toUpperCase().startsWith(`"${test.toUpperCase()}"`)
-  );
-  if (!line) throw new Error(`redis-benchmark printed no ${test} line: ${csv}`);
-  return Number(line.split(",")[1]!.replace(/"/g, ""));
-}
-
-async function membench(
+function membench(
   port: number,
   test: string,
   c: typeof CONFIGS[number],
   threads: number,
 ): Promise<number> {
-  const json = await run(Deno.execPath(), [
-    "run",
-    "-A",
-    new URL("../cli/main.ts", import.meta.url).pathname,
-    "bench",
-    ...sameSettings(port, test, c),
+  return membenchOps([
+    ...sameSettings(port, test, c, keyspace),
     "--threads",
     String(Math.min(threads, c.clients)),
-    "--json",
-    "-",
   ]);
-  return JSON.parse(json).tests[0].opsPerSec;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 await using srv = await startLocalServer("redis");
