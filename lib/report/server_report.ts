@@ -47,14 +47,15 @@ export function formatServerReport(r: ServerReport, client: Record<string, numbe
       const hits = rateOf(r, i, "stats.keyspace_hits");
       const misses = rateOf(r, i, "stats.keyspace_misses");
       const ev = n.fields["stats.evicted_keys"];
-      const cl = gauge(r, i, "clients.connected_clients");
+      // The peak: at the end of the window the load's connections are gone.
+      const cl = n.fields["clients.connected_clients"];
       out.push(
         `  ${n.node}: ${fmt(rateOf(r, i, "stats.total_commands_processed"))} cmd/s, cpu ${
           fmt(cpu)
         }%, used_memory ${bytes(mem.last)} (${mem.growth >= 0 ? "+" : ""}${bytes(mem.growth)}), ` +
           `hits ${fmt(hits)}/s misses ${fmt(misses)}/s, evicted ${
             ev?.kind === "counter" ? fmt(ev.delta) : "-"
-          }, clients ${fmt(cl.last)}`,
+          }, clients ${cl?.kind === "gauge" ? `${fmt(cl.max)} at most` : "-"}`,
       );
     } else {
       const cpu = (rateOf(r, i, "stats.rusage_user") + rateOf(r, i, "stats.rusage_system")) * 100;
