@@ -16,8 +16,10 @@ import {
 } from "../lib/report/mod.ts";
 import { JSON_SWITCH, PROTOCOL_FLAG_NORMALIZE } from "./common_flags.ts";
 import {
+  BadValue,
   bool,
   type CommandSpec,
+  custom,
   defined,
   duration,
   int,
@@ -29,6 +31,17 @@ import {
   withSpec,
 } from "./flags.ts";
 import { runCommand, showHelp } from "./runner.ts";
+
+/** One `--port` value: a port number, or `auto`. */
+function parsePort(raw: string): number | "auto" {
+  const s = raw.trim();
+  if (s.toLowerCase() === "auto") return "auto";
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n < 1 || n > 65535) {
+    throw new BadValue("expected an integer from 1 to 65535, or auto");
+  }
+  return n;
+}
 
 /** `--protocol`'s values: the protocol names, and the old `resp2`/`resp3` (resp of that version). */
 const RECORD_PROTOCOLS = [...PROTOCOL_NAMES, "resp2", "resp3"] as const;
@@ -66,16 +79,17 @@ const RECORD_FLAGS = {
     help: "live: kernel buffer",
     defaultText: "64MiB",
   }),
-  port: int({
+  port: custom({
     short: "p",
+    aliases: ["ports"],
     value: "PORT",
-    min: 1,
-    max: 65535,
     multiple: true,
     section: "Input",
-    help: "server port to record; repeat for several",
+    help: "server port to record; repeat for several. 'auto' (--ports auto): every TCP " +
+      "connection whose first request is memcached or RESP, whatever its port (live: filter " +
+      "tcp). Connections that are not (HTTP, TLS, SSH, other bytes) are refused and counted",
     defaultText: "11211 and 6379",
-  }),
+  }, parsePort),
   protocol: oneOf(RECORD_PROTOCOLS, {
     value: "P",
     section: "Input",
@@ -141,7 +155,9 @@ export const RECORD: CommandSpec<typeof RECORD_FLAGS> = {
   ],
   flags: RECORD_FLAGS,
   footer:
-    "Exit codes: 0 ok, 2 invalid flags, 5 unreadable capture or profile, 130 interrupted (profile finished).",
+    "Exit codes: 0 ok, 2 invalid flags, 5 unreadable capture or profile, or nothing recorded " +
+    "(the profile is written, empty; the message names the ports with traffic), 130 interrupted " +
+    "(profile finished). Warnings (stderr): kernel drops, TCP gaps, refused connections.",
 };
 
 /** `--protocol` and `--resp-version` as record() options (`resp3`: resp, version 3). */
@@ -168,6 +184,9 @@ function prepareRecord(
   if (v.pcap !== undefined && v.interface !== undefined) {
     problems.add("Cannot use '--pcap' and '--interface' together: choose one");
   }
+  if (v.port.includes("auto") && v.port.length > 1) {
+    problems.add("Cannot use '--port auto' with port numbers: choose one");
+  }
   const legacy = v.protocol === "resp2" ? 2 : v.protocol === "resp3" ? 3 : undefined;
   if (legacy !== undefined && v.respVersion !== undefined && v.respVersion !== legacy) {
     problems.add(
@@ -193,7 +212,11 @@ export function recordCommand(argv: readonly string[]): Promise<number> {
           snaplen: v.snaplen,
           promisc: v.promisc || undefined,
           bufferSize: v.bufferSize,
-          ports: v.port.length > 0 ? v.port : undefined,
+          ports: v.port.length === 0
+            ? undefined
+            : v.port[0] === "auto"
+            ? "auto" as const
+            : v.port as number[],
           salt: v.salt,
           keepTokens: v.keepTokens,
           tokenDelimiter: v.tokenDelimiter,
@@ -211,6 +234,12 @@ export function recordCommand(argv: readonly string[]): Promise<number> {
       });
       ctx.print(v.json ? JSON.stringify(r, null, 2) : formatRecordSummary(r));
       if (r.input.warning) ctx.note(`membench: warning: ${r.input.warning}`);
+      for (const w of r.warnings) ctx.note(`membench: warning: ${w}`);
+      if (r.nothingRecorded) {
+        // An empty profile is no recording: say why, and exit 5 as for an unreadable input.
+        ctx.note(`membench: ${r.nothingRecorded.message}\n  hint: ${r.nothingRecorded.hint}`);
+        if (!ctx.signal.aborted) return EXIT.input;
+      }
       return { interrupted: ctx.signal.aborted };
     },
   }, argv);

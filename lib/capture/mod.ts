@@ -15,5 +15,6 @@ export * from "./mc_ascii_session.ts";
 export * from "./mc_binary_session.ts";
 export * from "./resp_session.ts";
 export * from "./detect.ts";
+export * from "./port_survey.ts";
 export * from "./recorder.ts";
 export * from "./record.ts";

@@ -2,15 +2,26 @@ import { type Anonymizer, clusterSlot } from "../anonymize/mod.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
 import type { ProfileWriter } from "../profile/mod.ts";
 import { decodeTcp, newSegment, Skip, TcpFlag, type TcpSegment } from "./decode.ts";
-import { detectProtocol, newSession } from "./detect.ts";
+import {
+  classifyServerFirst,
+  DETECT_LINE_MAX,
+  detectInStream,
+  newSession,
+  type RefusedReason,
+} from "./detect.ts";
+import { type PortSeen, PortSurvey } from "./port_survey.ts";
 import type { PacketView } from "./pcap_file.ts";
 import type { KeyHasher, Session, SessionEvent } from "./session.ts";
 import { seqDiff, TcpStream } from "./tcp_stream.ts";
 
 /** Options of a {@linkcode Recorder}. */
 export interface RecorderOptions {
-  /** Server ports: connections to them are recorded, and they say which side is the client. */
-  ports: number[];
+  /**
+   * Server ports: connections to them are recorded, and they say which side is the client.
+   * `"auto"`: every TCP connection whose first request detects as a cache protocol (the server
+   * side is the SYN's destination, else the lower port).
+   */
+  ports: number[] | "auto";
   /** Force a protocol for every connection instead of detecting it. */
   protocol?: ProtocolName;
   /**
@@ -45,8 +56,22 @@ export interface RecordStats {
   fragments: number;
   /** Connections recorded. */
   connections: number;
-  /** Connections whose protocol could not be told (ignored). */
+  /** Connections that ended before their first request could be told (ignored). */
   undetected: number;
+  /**
+   * Connections refused because their first bytes are not a cache-protocol request, per reason
+   * (`http`, `tls`, `ssh`, `unknown`).
+   */
+  refused: Record<RefusedReason, number>;
+  /** Those refusals per server port. */
+  refusedByPort: Record<string, Partial<Record<RefusedReason, number>>>;
+  /** Connections recorded per server port. */
+  recordedPorts: Record<string, number>;
+  /**
+   * TCP traffic on ports not asked for (busiest first, at most 20), with what its streams
+   * detect as; empty with `ports: "auto"`.
+   */
+  portsSeen: PortSeen[];
   /** Events written. */
   events: number;
   /** Events per op name. */
@@ -89,6 +114,15 @@ interface Flow {
   sawOpen: boolean;
   sawClose: boolean;
   ignored: boolean;
+  /** Client bytes were lost: server bytes may come first without the server speaking first. */
+  clientLost: boolean;
+  /** Why the connection was refused (not a cache protocol). */
+  refused: RefusedReason | undefined;
+  /** The client's first bytes, kept until the protocol is known. */
+  head: Uint8Array;
+  headLen: number;
+  /** Where detection goes on in `head` (a stream caught mid-request skips lines). */
+  scanFrom: number;
 }
 
 /**
@@ -107,6 +141,10 @@ export class Recorder {
     fragments: 0,
     connections: 0,
     undetected: 0,
+    refused: { http: 0, tls: 0, ssh: 0, unknown: 0 },
+    refusedByPort: {},
+    recordedPorts: {},
+    portsSeen: [],
     events: 0,
     eventsPerCommand: {},
     gaps: 0,
@@ -121,6 +159,8 @@ export class Recorder {
   #w: ProfileWriter;
   #hasher: KeyHasher;
   #ports: Set<number>;
+  #auto: boolean;
+  #survey: PortSurvey | undefined;
   #force: ProtocolName | undefined;
   #respVersion: 2 | 3;
   #idleUs: number;
@@ -147,7 +187,9 @@ export class Recorder {
         this.slot = keepSlots ? clusterSlot(b, s, e) : -1;
       },
     };
-    this.#ports = new Set(options.ports);
+    this.#auto = options.ports === "auto";
+    this.#ports = new Set(options.ports === "auto" ? [] : options.ports);
+    this.#survey = this.#auto ? undefined : new PortSurvey();
     this.#force = options.protocol;
     this.#respVersion = options.respVersion ?? 2;
     this.#idleUs = (options.idleTimeoutMs ?? 60_000) * 1000;
@@ -182,14 +224,15 @@ export class Recorder {
       else st.skipped.malformed++;
       return;
     }
-    if (!this.#ports.has(seg.dport) && !this.#ports.has(seg.sport)) {
-      st.skipped.otherPorts++;
-      return;
-    }
-    st.segments++;
     const a = `${seg.src}|${seg.sport}`;
     const b = `${seg.dst}|${seg.dport}`;
     const key = a < b ? `${a}>${b}` : `${b}>${a}`;
+    if (!this.#auto && !this.#ports.has(seg.dport) && !this.#ports.has(seg.sport)) {
+      st.skipped.otherPorts++;
+      this.#survey!.segment(seg, key, t);
+      return;
+    }
+    st.segments++;
     let f = this.#flows.get(key);
     const syn = (seg.flags & TcpFlag.Syn) !== 0;
     const ackFlag = (seg.flags & TcpFlag.Ack) !== 0;
@@ -198,6 +241,7 @@ export class Recorder {
       let clientIsSrc: boolean;
       if (syn && !ackFlag) clientIsSrc = true;
       else if (syn && ackFlag) clientIsSrc = false;
+      else if (this.#auto) clientIsSrc = seg.sport > seg.dport; // the lower port serves
       else if (this.#ports.has(seg.dport) && !this.#ports.has(seg.sport)) clientIsSrc = true;
       else if (this.#ports.has(seg.sport) && !this.#ports.has(seg.dport)) clientIsSrc = false;
       else clientIsSrc = seg.sport > seg.dport;
@@ -212,6 +256,13 @@ export class Recorder {
     }
     f.lastUs = t;
     const fromClient = seg.src === f.clientIp && seg.sport === f.clientPort;
+    if (f.refused !== undefined) {
+      // Not a cache protocol: no reassembly, only the end of the connection.
+      if ((seg.flags & TcpFlag.Rst) !== 0 || (!fromClient && (seg.flags & TcpFlag.Fin) !== 0)) {
+        this.#flows.delete(key);
+      }
+      return;
+    }
     const stream = fromClient ? f.toServer : f.toClient;
     // An ACK past a hole in the other direction proves the hole's bytes were lost to the capture.
     if (ackFlag) (fromClient ? f.toClient : f.toServer).acked(seg.ack, t);
@@ -234,6 +285,7 @@ export class Recorder {
   finish(): RecordStats {
     for (const [k, f] of this.#flows) this.#close(k, f);
     this.stats.durationUs = this.#nowUs;
+    if (this.#survey) this.stats.portsSeen = this.#survey.result().slice(0, 20);
     return this.stats;
   }
 
@@ -263,6 +315,11 @@ export class Recorder {
       sawOpen: syn,
       sawClose: false,
       ignored: false,
+      refused: undefined,
+      clientLost: false,
+      head: EMPTY,
+      headLen: 0,
+      scanFrom: 0,
     };
     f.toServer = new TcpStream({
       data: (buf, off, len, ts) => {
@@ -303,37 +360,81 @@ export class Recorder {
     t: number,
   ): void {
     if (f.ignored) {
-      this.stats.unparsedBytes += len;
+      if (f.refused === undefined) this.stats.unparsedBytes += len;
       return;
     }
     if (!f.session) {
       // Held until the protocol is known (bounded), then handed to the session in order.
       f.early.push({ side, data: buf.slice(off, off + len), t });
       f.earlyBytes += len;
-      if (side === "client" || this.#force) {
-        // Detected from the client's first bytes however they were segmented.
-        const proto = this.#force ?? detectProtocol(firstClientBytes(f.early), f.serverPort);
-        if (proto) {
-          this.#start(f, proto);
-          return;
+      const limit = f.earlyBytes > EARLY_MAX;
+      if (side === "server" && f.headLen === 0) {
+        // memcached and Redis never speak first: a server that does, on a connection seen from
+        // its SYN, is something else (a capture caught mid-connection holds replies instead).
+        if (this.#force) this.#start(f, this.#force);
+        else if (f.sawOpen && !f.clientLost) {
+          this.#refuse(f, classifyServerFirst(buf.subarray(off, off + len)));
+        } else if (limit) {
+          // Only replies (a subscriber caught mid-connection, say): not told, not refused.
+          f.ignored = true;
+          this.stats.undetected++;
+          this.stats.unparsedBytes += f.earlyBytes;
+          f.early = [];
         }
+        return;
       }
-      if (f.earlyBytes > 65536) {
-        f.ignored = true;
-        this.stats.undetected++;
-        this.stats.unparsedBytes += f.earlyBytes;
-        f.early = [];
+      if (side === "client") {
+        // Detected from the client's first bytes however they were segmented.
+        const room = f.head.length - f.headLen;
+        if (room < len && f.head.length < EARLY_MAX) {
+          const grown = new Uint8Array(Math.min(EARLY_MAX, Math.max(f.headLen + len, 512) * 2));
+          grown.set(f.head.subarray(0, f.headLen));
+          f.head = grown;
+        }
+        const n = Math.min(len, f.head.length - f.headLen);
+        f.head.set(buf.subarray(off, off + n), f.headLen);
+        f.headLen += n;
       }
+      const r = detectInStream(f.head.subarray(0, f.headLen), f.scanFrom, f.serverPort, {
+        midStream: !f.sawOpen && !this.#force,
+        final: limit,
+      });
+      f.scanFrom = r.from;
+      const d = r.detection;
+      if (this.#force) {
+        // A forced protocol still refuses what is plainly something else (HTTP, TLS, SSH).
+        if (d && "refused" in d && d.refused !== "unknown") this.#refuse(f, d.refused);
+        else if (d || limit || f.headLen >= DETECT_LINE_MAX) this.#start(f, this.#force);
+        return;
+      }
+      if (d && "protocol" in d) this.#start(f, d.protocol);
+      else if (d) this.#refuse(f, d.refused);
+      else if (limit) this.#refuse(f, "unknown");
       return;
     }
     if (side === "client") f.session!.client(buf, off, len, t);
     else f.session!.server(buf, off, len, t);
   }
 
+  #refuse(f: Flow, reason: RefusedReason): void {
+    f.ignored = true;
+    f.refused = reason;
+    this.stats.refused[reason]++;
+    const byPort = this.stats.refusedByPort[f.serverPort] ??= {};
+    byPort[reason] = (byPort[reason] ?? 0) + 1;
+    f.early = [];
+    f.earlyBytes = 0;
+    f.head = EMPTY;
+    f.headLen = 0;
+  }
+
   #start(f: Flow, protocol: ProtocolName): void {
     f.protocol = protocol;
     f.id = this.#nextId++;
     this.stats.connections++;
+    this.stats.recordedPorts[f.serverPort] = (this.stats.recordedPorts[f.serverPort] ?? 0) + 1;
+    f.head = EMPTY;
+    f.headLen = 0;
     f.session = newSession(protocol, (e) => this.#event(f, e), this.#hasher, this.#respVersion);
     const v = f.session.respVersion;
     this.#w.connection({
@@ -366,6 +467,7 @@ export class Recorder {
 
   #gap(f: Flow, side: "client" | "server", lost: number, t: number): void {
     this.stats.gaps++;
+    if (side === "client") f.clientLost = true;
     this.stats.lostBytes += lost;
     f.session?.gap(side, lost, t);
   }
@@ -422,8 +524,16 @@ export class Recorder {
         sawClose: f.sawClose,
       });
     } else if (!f.ignored && f.earlyBytes > 0) {
-      this.stats.undetected++;
-      this.stats.unparsedBytes += f.earlyBytes;
+      // Ended before its protocol was told: what its bytes say now, judged as they are.
+      const d = detectInStream(f.head.subarray(0, f.headLen), f.scanFrom, f.serverPort, {
+        midStream: !f.sawOpen,
+        final: true,
+      }).detection;
+      if (f.headLen > 0 && d && "refused" in d) this.#refuse(f, d.refused);
+      else {
+        this.stats.undetected++;
+        this.stats.unparsedBytes += f.earlyBytes;
+      }
     }
   }
 
@@ -434,16 +544,7 @@ export class Recorder {
   }
 }
 
-/** The first bytes (up to 64) the client sent, across the chunks held so far. */
-function firstClientBytes(early: ReadonlyArray<{ side: string; data: Uint8Array }>): Uint8Array {
-  const out = new Uint8Array(64);
-  let n = 0;
-  for (const x of early) {
-    if (x.side !== "client") continue;
-    const k = Math.min(x.data.length, out.length - n);
-    out.set(x.data.subarray(0, k), n);
-    n += k;
-    if (n === out.length) break;
-  }
-  return out.subarray(0, n);
-}
+/** Client bytes held before a connection's protocol is told; beyond them it is refused. */
+const EARLY_MAX = 65_536;
+
+const EMPTY = new Uint8Array(0);

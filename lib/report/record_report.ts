@@ -19,8 +19,24 @@ export interface RecordSummaryView {
   bytes: number;
   /** Capture time covered, µs. */
   durationUs: number;
-  /** Stopped by the signal, the count or the duration. */
+  /** Stopped by the signal (Ctrl+C). */
   stoppedEarly: boolean;
+  /** What ended the recording (older results: only `stoppedEarly`). */
+  stoppedBy?: "end" | "signal" | "count" | "duration";
+  /** The ports recorded (with `--ports auto`, those where connections were). */
+  ports?: number[];
+  /** Connections refused as not a cache protocol, per reason. */
+  refused?: Record<string, number>;
+  /** Those refusals per server port. */
+  refusedByPort?: Record<string, Partial<Record<string, number>>>;
+  /** TCP traffic on ports not recorded, busiest first. */
+  portsSeen?: Array<{
+    port: number;
+    packets: number;
+    streams: number;
+    cache: Partial<Record<string, number>>;
+    refused: Partial<Record<string, number>>;
+  }>;
   /** The salt's fingerprint. */
   saltFingerprint: string;
   /** Events per op name. */
@@ -64,8 +80,9 @@ export function formatRecordSummary(r: RecordSummaryView): string {
     `  input: ${r.input.format}, ${n(r.packets)} packets, ${n(r.bytes)} bytes, ${
       (r.durationUs / 1e6).toFixed(3)
     } s` +
-    (r.input.truncated ? " (file truncated)" : "") + (r.stoppedEarly ? " (stopped early)" : ""),
+    (r.input.truncated ? " (file truncated)" : "") + stopText(r),
     `  salt fingerprint: ${r.saltFingerprint}`,
+    ...(r.ports ? [`  ports: ${r.ports.join(", ") || "none"}`] : []),
     `  events per command: ${
       Object.entries(r.eventsPerCommand).sort((a, b) => b[1] - a[1]).map(([k, c]) => `${k} ${n(c)}`)
         .join(", ") || "none"
@@ -78,8 +95,31 @@ export function formatRecordSummary(r: RecordSummaryView): string {
     } not tcp, ${n(r.skipped.notIp)} not ip, ${n(r.skipped.malformed)} malformed`,
     `  parsing: ${n(r.unparsedBytes)} unparsed bytes, ${n(r.protocolErrors)} protocol errors, ${
       n(r.unpairedResponses)
-    } unpaired responses, ${n(r.undetected)} connections of unknown protocol`,
+    } unpaired responses, ${n(r.undetected)} connections ended before their protocol was told`,
   ];
+  const refused = Object.values(r.refused ?? {}).reduce((a, b) => a + b, 0);
+  if (refused > 0) {
+    const byPort = Object.entries(r.refusedByPort ?? {}).map(([port, m]) =>
+      `${port}: ${Object.entries(m).map(([k, c]) => `${k} ${n(c ?? 0)}`).join(", ")}`
+    );
+    lines.push(
+      `  refused (not a cache protocol): ${n(refused)} connections (${byPort.join("; ")})`,
+    );
+  }
+  if (r.portsSeen && r.portsSeen.length > 0) {
+    const seen = r.portsSeen.slice(0, 5).map((p) => {
+      const kinds = [...Object.entries(p.cache), ...Object.entries(p.refused)]
+        .map(([k, c]) => `${k} ${n(c ?? 0)}`);
+      return `${p.port} (${n(p.packets)} packets${
+        kinds.length > 0 ? `; streams: ${kinds.join(", ")}` : ""
+      })`;
+    });
+    lines.push(
+      `  other ports: ${seen.join(", ")}${
+        r.portsSeen.length > 5 ? `, and ${r.portsSeen.length - 5} more` : ""
+      }`,
+    );
+  }
   if (r.input.sliced > 0) {
     lines.push(`  ${n(r.input.sliced)} packets were cut by the capture's snaplen`);
   }
@@ -93,4 +133,19 @@ export function formatRecordSummary(r: RecordSummaryView): string {
     );
   }
   return lines.join("\n");
+}
+
+/** How the recording ended, as the input line says it ("" at the end of the input). */
+function stopText(r: RecordSummaryView): string {
+  const by = r.stoppedBy ?? (r.stoppedEarly ? "signal" : "end");
+  switch (by) {
+    case "signal":
+      return " (stopped early: interrupted)";
+    case "duration":
+      return " (ended at its --duration)";
+    case "count":
+      return " (ended at its --count of packets)";
+    default:
+      return "";
+  }
 }
