@@ -1,4 +1,6 @@
 // This module uses no Deno APIs.
+import { Buffer } from "node:buffer";
+import { inflateSync } from "node:zlib";
 import * as hdr from "hdr-histogram-js";
 
 /** An HDR histogram of latencies in microseconds. */
@@ -66,15 +68,127 @@ export function decodeHistogram(encoded: string): Histogram {
   return h;
 }
 
-/** Sums encoded histograms into one. */
+/**
+ * Sums encoded histograms into one. The parts are read straight into one array of counts (the
+ * V2 compressed encoding: a deflated header and zig-zag LEB128 counts with runs of zeros), and
+ * the sum is recorded into a new histogram once: decoding each part into a histogram of its own
+ * costs about 0.5 ms (a 190 KB counts array allocated and walked), which made merging the
+ * per-second histograms of 100 shards of a minute take seconds. A part this reader does not
+ * know (another layout or encoding) is decoded by hdr-histogram-js as before.
+ */
 export function mergeEncoded(encoded: readonly string[]): Histogram {
   const total = newHistogram();
+  const acc = new CountSum();
   for (const e of encoded) {
+    if (acc.add(e)) continue;
     const h = decodeHistogram(e);
     total.add(h);
     h.destroy();
   }
+  acc.recordInto(total);
   return total;
+}
+
+// Counts by index of histograms with newHistogram()'s layout (3 significant digits, lowest
+// discernible value 1): index -> value as HdrHistogram's valueFromIndex.
+const SUB_BUCKET_HALF_COUNT_MAGNITUDE = 10;
+const SUB_BUCKET_HALF_COUNT = 1 << SUB_BUCKET_HALF_COUNT_MAGNITUDE;
+const COMPRESSED_COOKIE = 0x1c849304;
+const V2_COOKIE = 0x1c849303;
+const V2_HEADER = 40;
+
+function valueFromIndex(index: number): number {
+  let bucket = (index >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1;
+  let sub = (index & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+  if (bucket < 0) {
+    sub -= SUB_BUCKET_HALF_COUNT;
+    bucket = 0;
+  }
+  return sub * 2 ** bucket;
+}
+
+function bucketWidth(index: number): number {
+  return 2 ** Math.max(0, (index >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1);
+}
+
+class CountSum {
+  counts = new Float64Array(1 << 16);
+  lo = Infinity;
+  hi = -1;
+
+  // Adds one encoded histogram; false when it is not in the layout this reader knows.
+  add(encoded: string): boolean {
+    let raw: Uint8Array;
+    try {
+      const bytes = Buffer.from(encoded, "base64");
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (bytes.length < 8 || (dv.getInt32(0) & ~0xf0) !== COMPRESSED_COOKIE) return false;
+      raw = inflateSync(bytes.subarray(8, 8 + dv.getInt32(4)));
+    } catch {
+      return false;
+    }
+    // Header: cookie, payload length, normalizing index offset (written as 1 by
+    // hdr-histogram-js and not used), significant digits, lowest discernible value, highest
+    // trackable value, double conversion ratio.
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (
+      raw.length < V2_HEADER || (dv.getInt32(0) & ~0xf0) !== (V2_COOKIE & ~0xf0) ||
+      dv.getInt32(12) !== 3 || Number(dv.getBigInt64(16)) !== 1
+    ) {
+      return false;
+    }
+    const end = V2_HEADER + dv.getInt32(4);
+    if (end > raw.length) return false;
+    let index = 0;
+    let p = V2_HEADER;
+    while (p < end) {
+      // LEB128, up to 9 bytes (the 9th carries 8 bits).
+      let v = 0;
+      let scale = 1;
+      let k = 0;
+      for (;;) {
+        const b = raw[p++]!;
+        if (k === 8) {
+          v += b * scale;
+          break;
+        }
+        v += (b & 0x7f) * scale;
+        scale *= 128;
+        k++;
+        if ((b & 0x80) === 0) break;
+      }
+      // Zig-zag: even n -> n/2, odd n -> -(n+1)/2 (a run of zero counts).
+      const n = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+      if (n < 0) {
+        index += -n;
+        continue;
+      }
+      if (n > 0) {
+        if (index >= this.counts.length) {
+          const grown = new Float64Array(Math.max(index + 1, this.counts.length * 2));
+          grown.set(this.counts);
+          this.counts = grown;
+        }
+        this.counts[index]! += n;
+        if (index < this.lo) this.lo = index;
+        if (index > this.hi) this.hi = index;
+      }
+      index++;
+    }
+    return true;
+  }
+
+  // Records the sum. Each count goes in at its bucket's lowest value, the top bucket's at its
+  // highest, so that the minimum and maximum are those hdr-histogram-js gives a decoded
+  // histogram (the lowest and highest equivalent values of its first and last buckets).
+  recordInto(h: Histogram): void {
+    for (let i = this.lo; i <= this.hi; i++) {
+      const c = this.counts[i]!;
+      if (c === 0) continue;
+      const v = valueFromIndex(i);
+      h.recordValueWithCount(i === this.hi ? v + bucketWidth(i) - 1 : v, c);
+    }
+  }
 }
 
 /**

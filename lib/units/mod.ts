@@ -8,3 +8,4 @@ export * from "./parse.ts";
 export * from "./clock.ts";
 export * from "./ticker.ts";
 export * from "./interrupt.ts";
+export * from "./json_stream.ts";

@@ -135,9 +135,50 @@ function badUnit(kind: string, input: unknown): MembenchError {
     duration: `"500ms", "10s", "1m30s" or seconds as a number`,
     size: `"32", "4KiB", "1k", "2MB"`,
     rate: `"50000", "50k/s", "300/m"`,
+    "start time": `an ISO 8601 time with a zone (2026-11-30T01:00:00Z) or +DURATION (+30s)`,
   };
   return new MembenchError(
     "invalid_argument",
     `Cannot parse ${kind} ${JSON.stringify(input)}: expected ${examples[kind]}`,
   );
+}
+
+/**
+ * A wall-clock time as epoch ms: a `Date`, epoch ms, an ISO 8601 time with a zone
+ * (`2026-11-30T01:00:00Z`), or `+DURATION` from `nowMs` (`+30s`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(parseWallClock("2026-11-30T01:00:00Z"), Date.UTC(2026, 10, 30, 1));
+ * assert.equal(parseWallClock("+30s", 1000), 31_000);
+ * assert.throws(() => parseWallClock("tomorrow"), /ISO 8601/);
+ * ```
+ * @throws {MembenchError} `invalid_argument` when it is none of these.
+ */
+export function parseWallClock(
+  input: Date | number | string,
+  nowMs: number = Date.now(),
+): number {
+  if (input instanceof Date) {
+    if (Number.isNaN(input.getTime())) throw badUnit("start time", input);
+    return input.getTime();
+  }
+  if (typeof input === "number") {
+    if (!Number.isFinite(input) || input < 0) throw badUnit("start time", input);
+    return input;
+  }
+  const t = input.trim();
+  if (t.startsWith("+")) return nowMs + parseDurationMs(t.slice(1));
+  // A zone is required: a time without one means another moment on each machine of a run.
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/i.test(t)) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot read the start time '${input}': expected an ISO 8601 time with a zone ` +
+        "(2026-11-30T01:00:00Z) or +DURATION (+30s)",
+    );
+  }
+  const ms = Date.parse(t);
+  if (Number.isNaN(ms)) throw badUnit("start time", input);
+  return ms;
 }

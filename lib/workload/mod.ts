@@ -9,3 +9,4 @@ export * from "./keys.ts";
 export * from "./values.ts";
 export * from "./commands.ts";
 export * from "./arrivals.ts";
+export * from "./partition.ts";
