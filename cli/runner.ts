@@ -182,7 +182,8 @@ export async function runCommand<F extends FlagSet, P>(
       (c.progress
         ? c.progress(args.values)
         : (args.values as Record<string, unknown>).noProgress !== true) &&
-        Deno.stderr.isTerminal(),
+        // MEMBENCH_PROGRESS=1 draws it on a pipe too (a log, a test watching the run).
+        (Deno.stderr.isTerminal() || Deno.env.get("MEMBENCH_PROGRESS") === "1"),
     );
     live = line;
     using interrupt = c.interruptible === false ? undefined : onInterrupt({

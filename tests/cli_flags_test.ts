@@ -230,9 +230,13 @@ loadTest(
     assert.equal(tty.code, 0, tty.out);
     // The line is redrawn in place: carriage return, erase line, text.
     const shown = tty.out.replaceAll("\r\x1b[K", "<CLEAR>");
-    assert.match(shown, /<CLEAR>set \[1\/1\] \ds [\d,]+ requests, [\d,.]+k? ops\/s/);
-    // The line is cleared, then the report starts on a clean line.
-    assert.match(shown, /<CLEAR>membench \d/);
+    assert.match(
+      shown,
+      /<CLEAR>set \[1\/1\] \ds \(\ds left\) [\d,]+ requests, [\d,.]+k? ops\/s, p50 \S+ p99 \S+, \d+ errors/,
+    );
+    // The header comes first; the line is cleared, then the test's table starts on a clean line.
+    assert.match(shown, /^membench \d/);
+    assert.match(shown, /<CLEAR>\r?\n== set: /);
     const quiet = await underTerminal([...args, "--no-progress"]);
     assert.equal(quiet.code, 0, quiet.out);
     assert.ok(!quiet.out.includes("\x1b[K"), quiet.out);

@@ -492,6 +492,115 @@ export class Engine {
   }
 }
 
+/** How {@linkcode connectAll} opens a set of connections. */
+export interface ConnectAllOptions {
+  /** Aborting stops the connect phase: nothing more is started, and what is under way is closed. */
+  signal?: AbortSignal;
+  /** Connects under way at once (bounded, so that a huge client count cannot flood the loop). @default {256} */
+  concurrency?: number;
+  /** Connected so far and the total, at most every 100 ms and once at the end. */
+  onProgress?: (connected: number, total: number) => void;
+}
+
+/**
+ * The connect phase of a run: opens `count` connections with `open(i)`, at most `concurrency`
+ * at a time, and returns them in order. It checks the signal before each connect and, when the
+ * signal aborts, stops waiting at once: what was opened is closed, and connects still under way
+ * are closed as they finish (`undefined` is returned). A failed connect stops the phase: the
+ * others under way settle, everything opened is closed, and the first failure is thrown.
+ *
+ * @throws the first connect's failure (a `MembenchError` from `open`, as a rule).
+ */
+export async function connectAll(
+  count: number,
+  open: (i: number) => Promise<Transport>,
+  o: ConnectAllOptions = {},
+): Promise<Transport[] | undefined> {
+  const out = new Array<Transport | undefined>(count);
+  const limit = Math.max(1, Math.min(count, o.concurrency ?? 256));
+  const signal = o.signal;
+  let next = 0;
+  let connected = 0;
+  let failure: { e: unknown } | undefined;
+  let stopped = false;
+  let lastReport = -Infinity;
+  const report = (force: boolean) => {
+    if (!o.onProgress) return;
+    const now = performance.now();
+    if (!force && now - lastReport < 100) return;
+    lastReport = now;
+    o.onProgress(connected, count);
+  };
+  const closeAll = () => {
+    for (const t of out) {
+      try {
+        t?.close();
+      } catch { /* closed already */ }
+    }
+  };
+  // Each lane opens one connection after another; `limit` lanes run side by side.
+  const lane = async () => {
+    while (!stopped && failure === undefined && next < count) {
+      if (signal?.aborted) return;
+      const i = next++;
+      try {
+        const t = await open(i);
+        if (stopped || signal?.aborted) {
+          // The phase ended while this connect was under way: nobody else would close it.
+          t.close();
+          continue;
+        }
+        out[i] = t;
+        connected++;
+        report(false);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  let onAbort = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  report(true);
+  try {
+    const lanes = Promise.all(Array.from({ length: limit }, lane));
+    await Promise.race([lanes, aborted]);
+  } finally {
+    stopped = true;
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (signal?.aborted) {
+    closeAll();
+    return undefined;
+  }
+  if (failure !== undefined) {
+    closeAll();
+    throw failure.e;
+  }
+  report(true);
+  return out as Transport[];
+}
+
+/**
+ * The soft limit on open files of this process (`ulimit -n`), from /proc/self/limits; undefined
+ * where it cannot be read (not Linux, no read permission: never prompts) or is unlimited.
+ */
+export function openFileLimit(): number | undefined {
+  try {
+    // Without read permission, say nothing rather than prompt.
+    const path = "/proc/self/limits";
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+    const text = Deno.readTextFileSync(path);
+    const m = text.match(/^Max open files\s+(\d+|unlimited)/m);
+    return m && m[1] !== "unlimited" ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The I/O driver for `wanted` ("auto", "uring" or "deno") and these targets: io_uring when the
  * kernel allows it and every target is plain TCP to an IP address; `problem` says why "uring"

@@ -1,3 +1,4 @@
+import { MembenchError } from "../errors/mod.ts";
 import { NO_VALUE, ProfileReader, Shape, Status } from "../profile/mod.ts";
 import { findCommand, type ProtocolName } from "../protocol/mod.ts";
 
@@ -17,7 +18,12 @@ export interface ScanResult {
 }
 
 // One pass over the profile: what a replay needs to know before it starts.
-export async function scanProfile(path: string, wantWarm: boolean): Promise<ScanResult> {
+// Ctrl+C (the signal) ends it between blocks.
+export async function scanProfile(
+  path: string,
+  wantWarm: boolean,
+  signal?: AbortSignal,
+): Promise<ScanResult> {
   const r = await ProfileReader.open(path);
   try {
     const conns = new Set<number>();
@@ -34,6 +40,9 @@ export async function scanProfile(path: string, wantWarm: boolean): Promise<Scan
     const perSecond = new Map<number, number>();
     const multi: boolean[] = [];
     for await (const b of r.blocks()) {
+      if (signal?.aborted) {
+        throw new MembenchError("interrupted", `Interrupted while reading ${path}`);
+      }
       for (let i = 0; i < b.count; i++) {
         const t = b.t[i]!;
         if (t < first) first = t;

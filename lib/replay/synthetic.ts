@@ -17,6 +17,8 @@ export interface SynthesizeOptions {
   popularity?: "zipf" | "empirical";
   /** Connections. @default the recorded count */
   connections?: number;
+  /** Aborting stops the generation (`interrupted` error; the output is left incomplete). */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode synthesize} made. */
@@ -108,6 +110,19 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
   let n = 0;
   const seq = new Uint32Array(conns);
   const meanGapUs = 1e6 / rate;
+  // Reads are recorded as hits in the source's proportion, spread evenly (no random draw, so the
+  // sequence and its digest stay those of the seed): fidelity then compares the replay's hit
+  // ratio with the recording's, not with 0.
+  const reads = new Float64Array(cmds.length);
+  const hits = new Float64Array(cmds.length);
+  const readStatus = (ci: number, ratio: number): number => {
+    reads[ci]!++;
+    if (Math.round(reads[ci]! * ratio) > hits[ci]!) {
+      hits[ci]!++;
+      return Status.Hit;
+    }
+    return Status.Miss;
+  };
   while (true) {
     t += rng.nextExponential(meanGapUs);
     if (t >= durationUs) break;
@@ -134,14 +149,20 @@ export async function synthesize(o: SynthesizeOptions): Promise<SynthesizeResult
       valueLen,
       flags: 0,
       ttl,
-      status: cmd.hitRatio !== undefined ? Status.Miss : Status.Ok,
+      status: cmd.hitRatio !== undefined ? readStatus(ci, cmd.hitRatio) : Status.Ok,
       latency: NaN,
       slot: -1,
       seq: seq[conn]!++,
     });
     digest.add(ci).add(id).add(keyLen).add(valueLen).add(ttl).add(conn).add(Math.round(t));
     n++;
-    if ((n & 0xffff) === 0) await w.drain();
+    if ((n & 0xffff) === 0) {
+      await w.drain();
+      if (o.signal?.aborted) {
+        await w.close();
+        throw new MembenchError("interrupted", `Interrupted while synthesizing from ${o.profile}`);
+      }
+    }
   }
   await w.close();
   return {

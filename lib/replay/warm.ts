@@ -1,3 +1,4 @@
+import { MembenchError } from "../errors/mod.ts";
 import { McConnection, RespConnection, type Target } from "../net/mod.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
 import { nowUs } from "../units/mod.ts";
@@ -10,13 +11,19 @@ export async function warm(
   protocol: ProtocolName,
   target: Target,
   fill: (n: number) => Uint8Array,
+  signal?: AbortSignal,
 ): Promise<{ keys: number; sent: number; durationMs: number }> {
   const t0 = nowUs();
+  // Ctrl+C during the warm-up ends the replay before it starts.
+  const stop = () => {
+    if (signal?.aborted) throw new MembenchError("interrupted", "Interrupted during the warm-up");
+  };
   if (keys.length === 0) return { keys: 0, sent: 0, durationMs: 0 };
   if (protocol === "resp") {
     const c = await RespConnection.open(target);
     try {
       for (const k of keys) {
+        stop();
         await c.command(["SET", synthesizeKey(k.hi, k.lo, k.keyLen), fill(k.valueLen)], "SET");
       }
     } finally {
@@ -27,6 +34,7 @@ export async function warm(
     const mc = await McConnection.open(target);
     try {
       for (let i = 0; i < keys.length; i += 500) {
+        stop();
         const batch = keys.slice(i, i + 500);
         const parts = batch.map((k) => {
           const v = fill(k.valueLen);
