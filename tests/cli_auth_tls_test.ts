@@ -232,7 +232,7 @@ loadTest(
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
-    const refused = await runCli(["bench", "-p", String(port), "-n", "10"]);
+    const refused = await runCli(["bench", "-p", String(port), "-c", "5", "-n", "10"]);
     assert.equal(refused.code, 3);
     assert.equal(
       refused.stderr.trim().split("\n")[0],

@@ -24,6 +24,7 @@ import { type CommandInfo, commandKeys, respCommand } from "../protocol/mod.ts";
 import { CommandTemplate } from "../protocol/resp/mod.ts";
 import type { CommandSpec } from "../workload/mod.ts";
 import type { ClientState, Compiled } from "./_client.ts";
+import { failureText, replyErrorText } from "./error_text.ts";
 
 /** Where reads go in cluster mode. */
 export type ReadFrom = "primary" | "prefer-replica" | "replica" | "any";
@@ -79,6 +80,12 @@ export interface NodeCounts {
 const ASKING_OP = -1;
 // A request redirected or retried this often fails with its last error.
 const MAX_TRIES = 16;
+// What a request that gave up while parked says, by its code.
+const PARKED_TEXT: Record<string, string> = {
+  unavailable: "the slot's owner could not be reached (node down or unknown), after retries",
+  TRYAGAIN: `TRYAGAIN (a multi-key request during resharding), still so after ${MAX_TRIES} tries`,
+  CLUSTERDOWN: `CLUSTERDOWN (the cluster is down), still so after ${MAX_TRIES} tries`,
+};
 // Retry delays for TRYAGAIN, CLUSTERDOWN and a node without a connection: doubling from this.
 const RETRY_BASE_US = 10_000;
 const RETRY_MAX_US = 500_000;
@@ -200,6 +207,8 @@ export interface ClusterSchedulerInit {
   meanIntervalUs: number;
   poisson: boolean;
   lateUs: number;
+  /** The request timeout, for the text of a timed-out request. */
+  requestTimeoutMs?: number;
   /** Asks for a fresh topology (throttled by the caller). */
   refresh: () => void;
 }
@@ -612,11 +621,15 @@ export class ClusterScheduler {
     return n;
   }
 
-  // A request that will not be sent again: counted once, as an error.
-  #fail(k: number, node: number, op: number, code: string): void {
+  // A request that will not be sent again: counted once, as an error. True for the first error
+  // of its code (a parked request's text is given here; failed() gives the engine's).
+  #fail(k: number, node: number, op: number, code: string): boolean {
     const m = this.#i.compiled[op]!.metrics;
     m.count++;
-    m.recordError(code);
+    const first = m.recordError(code);
+    if (first && code !== "connection" && code !== "timeout" && code !== "protocol") {
+      m.errorText(code, PARKED_TEXT[code] ?? `${code} (still so after ${MAX_TRIES} tries)`);
+    }
     if (node >= 0) {
       this.nodes[node]!.requests++;
       this.nodes[node]!.errors++;
@@ -625,6 +638,7 @@ export class ClusterScheduler {
     this.completed++;
     // Nothing may be in flight for this client any more, so no reply will refill it: drain does.
     this.#hungry[k] = 1;
+    return first;
   }
 
   sent_(c: PipelinedConnection, s: number, now: number): void {
@@ -658,7 +672,8 @@ export class ClusterScheduler {
       us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
     );
     if (kind === REPLY_ERROR) {
-      m.recordError(sc.errorCode());
+      const code = sc.errorCode();
+      if (m.recordError(code)) m.errorText(code, replyErrorText(sc));
       nc.errors++;
     } else if (cc.hitRule !== 0) {
       if (cc.hitRule === 1) {
@@ -746,7 +761,13 @@ export class ClusterScheduler {
   failed(c: PipelinedConnection, s: number, code: string): void {
     const op = c.op[s]!;
     if (op === ASKING_OP) return;
-    this.#fail((c.local / this.#N) | 0, c.local % this.#N, op, code);
+    if (this.#fail((c.local / this.#N) | 0, c.local % this.#N, op, code)) {
+      // The first failure of its kind: what it said (decoded once per kind).
+      this.#i.compiled[op]!.metrics.errorText(
+        code,
+        failureText(c, code, this.#i.requestTimeoutMs ?? 0),
+      );
+    }
   }
 
   exhausted(c: PipelinedConnection): boolean {

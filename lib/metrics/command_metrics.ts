@@ -32,6 +32,8 @@ export interface CommandMetricsData {
   count: number;
   /** Error replies and failed requests by error code (`ERR`, `WRONGTYPE`, `connection`, …). */
   errors: Record<string, number>;
+  /** The text of the first error of each code, when the caller gave it. */
+  firstErrors?: Record<string, string>;
   /** Reads that found their key. */
   hits: number;
   /** Reads that did not. */
@@ -70,6 +72,7 @@ export class CommandMetrics {
   /** Late sends that waited while their connection had a free slot (membench behind). */
   lateClient = 0;
   #errors = new Map<string, number>();
+  #errorTexts = new Map<string, string>();
   #errorCount = 0;
   #service: Histogram = newHistogram();
   #response: Histogram | undefined;
@@ -104,16 +107,42 @@ export class CommandMetrics {
     );
   }
 
-  /** Counts an error by code. Error replies also call {@linkcode recordService}. */
-  recordError(code: string): void {
+  /**
+   * Counts an error by code. Error replies also call {@linkcode recordService}. Returns true for
+   * the first error of that code (since the last {@linkcode reset}): the caller then gives its
+   * text to {@linkcode errorText}, so that a text is decoded once per code, not per error.
+   */
+  recordError(code: string): boolean {
     this.#errorCount++;
     this.#secErrors++;
-    this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
+    const n = this.#errors.get(code);
+    this.#errors.set(code, (n ?? 0) + 1);
+    return n === undefined;
+  }
+
+  /** Keeps `text` (up to 300 characters) as what the first error of `code` said. */
+  errorText(code: string, text: string): void {
+    if (this.#errorTexts.has(code)) return;
+    this.#errorTexts.set(code, text.length > 300 ? text.slice(0, 300) + "…" : text);
   }
 
   /** Total errors so far. */
   get errorCount(): number {
     return this.#errorCount;
+  }
+
+  /**
+   * Adds the latencies measured so far (response time in open loop, else service time) to `h`:
+   * what a live progress line shows, about once a second.
+   */
+  addLatencySoFar(h: Histogram): void {
+    if (this.#response) {
+      h.add(this.#responseTotal!);
+      h.add(this.#response);
+    } else {
+      h.add(this.#serviceTotal);
+      h.add(this.#service);
+    }
   }
 
   /** Closes second `second` of the series. */
@@ -144,6 +173,7 @@ export class CommandMetrics {
     this.late = 0;
     this.lateClient = 0;
     this.#errors.clear();
+    this.#errorTexts.clear();
     this.#errorCount = 0;
     this.#service.reset();
     this.#serviceTotal.reset();
@@ -171,6 +201,7 @@ export class CommandMetrics {
       series: this.#series,
     };
     if (this.#responseTotal) data.response = encodeHistogram(this.#responseTotal);
+    if (this.#errorTexts.size > 0) data.firstErrors = Object.fromEntries(this.#errorTexts);
     return data;
   }
 
@@ -188,12 +219,15 @@ export function mergeCommandMetrics(parts: readonly CommandMetricsData[]): Comma
   const first = parts[0];
   if (first === undefined) throw new RangeError("Cannot merge metrics: no parts given");
   const errors: Record<string, number> = {};
+  // The first text of each code: the first part that has one (parts are in worker order).
+  const firstErrors: Record<string, string> = {};
   const bySecond = new Map<
     number,
     { ops: number; errors: number; service: string[]; response: string[] }
   >();
   for (const p of parts) {
     for (const [k, v] of Object.entries(p.errors)) errors[k] = (errors[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(p.firstErrors ?? {})) firstErrors[k] ??= v;
     for (const s of p.series) {
       let e = bySecond.get(s.second);
       if (!e) bySecond.set(s.second, e = { ops: 0, errors: 0, service: [], response: [] });
@@ -230,6 +264,7 @@ export function mergeCommandMetrics(parts: readonly CommandMetricsData[]): Comma
   };
   const responses = parts.flatMap((p) => p.response === undefined ? [] : [p.response]);
   if (responses.length > 0) merged.response = reencode(responses);
+  if (Object.keys(firstErrors).length > 0) merged.firstErrors = firstErrors;
   return merged;
 }
 

@@ -1,6 +1,12 @@
 // This module uses no Deno APIs.
-import type { BenchResult, CommandResult, TestResult } from "../bench/mod.ts";
-import { writeHdrLog } from "../metrics/mod.ts";
+import type {
+  BenchRepeatResult,
+  BenchResult,
+  CommandResult,
+  Spread,
+  TestResult,
+} from "../bench/mod.ts";
+import { decodeHistogram, writeHdrLog } from "../metrics/mod.ts";
 import { formatRate, formatUs } from "../units/mod.ts";
 import { formatServerReport } from "./server_report.ts";
 
@@ -9,11 +15,21 @@ function headline(c: CommandResult) {
   return c.responseTime ?? c.serviceTime;
 }
 
+/** Options of the bench text report. */
+export interface BenchTextOptions {
+  /**
+   * The percentile columns, e.g. `[50, 99, 99.9, 99.99]` (memtier `--print-percentiles`), read
+   * from the encoded histograms. @default {[50, 90, 99, 99.9]}
+   */
+  percentiles?: number[];
+}
+
 /**
- * A text report: one table per test with throughput, latency percentiles, hits and errors. It
+ * A text report: one table per test with throughput, latency percentiles, hits and errors, the
+ * first error of each kind and, for a test in which no request succeeded, why and a hint. It
  * says which latency figure each table shows.
  */
-export function formatBenchText(r: BenchResult): string {
+export function formatBenchText(r: BenchResult, options: BenchTextOptions = {}): string {
   const lines: string[] = [];
   const cfg = r.config;
   lines.push(
@@ -24,13 +40,13 @@ export function formatBenchText(r: BenchResult): string {
       `seed=${cfg.seed}`,
   );
   for (const s of r.setup) lines.push(`setup: ${s.command} x${s.calls} (${s.why})`);
-  for (const t of r.tests) lines.push("", ...testTable(t));
+  for (const t of r.tests) lines.push("", ...testTable(t, options.percentiles));
   if (r.failure) lines.push("", `FAILED: ${r.failure.message}`);
   if (r.interrupted) lines.push("", "Interrupted: the results above are partial.");
   return lines.join("\n") + "\n";
 }
 
-function testTable(t: TestResult): string[] {
+function testTable(t: TestResult, percentiles: number[] | undefined): string[] {
   const open = t.loop === "open";
   const out: string[] = [];
   out.push(
@@ -52,13 +68,11 @@ function testTable(t: TestResult): string[] {
       ? "   latency = response time from the intended send time (no coordinated omission); service time below"
       : "   latency = service time (request written -> reply read)",
   );
+  const pcts = percentiles ?? [50, 90, 99, 99.9];
   const header = [
     "command",
     "ops/s",
-    "p50",
-    "p90",
-    "p99",
-    "p99.9",
+    ...pcts.map((p) => `p${p}`),
     "max",
     "hits",
     "misses",
@@ -67,13 +81,11 @@ function testTable(t: TestResult): string[] {
   const rows: string[][] = [header];
   for (const c of t.commands) {
     const l = headline(c);
+    const h = t.histograms.find((x) => x.name === c.name);
     rows.push([
       c.name,
       formatRate(c.opsPerSec),
-      formatUs(l.p50Us),
-      formatUs(l.p90Us),
-      formatUs(l.p99Us),
-      formatUs(l.p999Us),
+      ...latencyCells(pcts, l, percentiles && h ? h.response ?? h.service : undefined),
       formatUs(l.maxUs),
       c.hits === undefined ? "-" : String(c.hits),
       c.misses === undefined ? "-" : String(c.misses),
@@ -84,10 +96,7 @@ function testTable(t: TestResult): string[] {
       rows.push([
         "  service",
         "",
-        formatUs(s.p50Us),
-        formatUs(s.p90Us),
-        formatUs(s.p99Us),
-        formatUs(s.p999Us),
+        ...latencyCells(pcts, s, percentiles && h ? h.service : undefined),
         formatUs(s.maxUs),
         "",
         "",
@@ -104,6 +113,17 @@ function testTable(t: TestResult): string[] {
         ),
     );
   }
+  // The first error of each kind, as the server (or the parser) said it.
+  for (const c of t.commands) {
+    for (const [code, text] of Object.entries(c.firstErrors ?? {})) {
+      const who = t.commands.length > 1 ? `${c.name} ` : "";
+      out.push(`   first ${who}${code} error (${c.errors[code] ?? 0}x): ${text}`);
+    }
+  }
+  if (t.allFailed) {
+    out.push(`   FAILED: ${t.allFailed.message}`);
+    if (t.allFailed.hint) out.push(`   hint: ${t.allFailed.hint}`);
+  }
   if (t.failure) out.push(`   failed: ${t.failure.message}`);
   if (t.cluster && t.nodes) out.push(...nodeTable(t));
   if (t.server) {
@@ -112,6 +132,24 @@ function testTable(t: TestResult): string[] {
     out.push(...formatServerReport(t.server, client).trimEnd().split("\n").map((l) => `   ${l}`));
   }
   return out;
+}
+
+// The percentile cells of a row: from the summary for the usual four, else from the histogram.
+function latencyCells(
+  pcts: number[],
+  l: CommandResult["serviceTime"],
+  encoded: string | undefined,
+): string[] {
+  if (encoded === undefined) {
+    const known: Record<number, number> = { 50: l.p50Us, 90: l.p90Us, 99: l.p99Us, 99.9: l.p999Us };
+    return pcts.map((p) => formatUs(known[p] ?? NaN));
+  }
+  const h = decodeHistogram(encoded);
+  try {
+    return pcts.map((p) => formatUs(h.totalCount > 0 ? h.getValueAtPercentile(p) : 0));
+  } finally {
+    h.destroy();
+  }
 }
 
 // Cluster mode: what each node took (membench's counts), the skew and the redirections.
@@ -169,7 +207,8 @@ export function formatBenchQuiet(r: BenchResult): string {
   return r.tests.map((t) => {
     const p50 = t.commands.length === 1 ? headline(t.commands[0]!).p50Us : undefined;
     return `${t.name.toUpperCase()}: ${t.opsPerSec.toFixed(2)} requests per second` +
-      (p50 !== undefined ? `, p50=${(p50 / 1000).toFixed(3)} msec` : "");
+      (p50 !== undefined ? `, p50=${(p50 / 1000).toFixed(3)} msec` : "") +
+      (t.errors > 0 ? `, ${t.errors} errors` : "");
   }).join("\n") + "\n";
 }
 
@@ -227,10 +266,16 @@ function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** JSON: everything but the encoded histograms (those go to the HDR log). */
+/**
+ * JSON: everything but the encoded histograms (those go to the HDR log), except for a run shard,
+ * whose result keeps them for the merge.
+ */
 export function formatBenchJson(r: BenchResult): string {
+  // A run shard's result is for merging: it keeps the encoded histograms (per command and per
+  // second) that an exact merge needs, on one line (NDJSON, so that pods' logs can be merged).
+  if (r.config.shard !== undefined) return JSON.stringify(r) + "\n";
   return JSON.stringify(
-    { ...r, tests: r.tests.map(({ histograms: _h, ...t }) => t) },
+    { ...r, tests: r.tests.map(({ histograms: _h, nodeHistograms: _n, ...t }) => t) },
     null,
     2,
   ) + "\n";
@@ -268,4 +313,88 @@ export function formatBenchHdrLog(r: BenchResult): string {
   }
   intervals.sort((a, b) => a.startSec - b.startSec);
   return writeHdrLog(Date.parse(r.startedAt), intervals);
+}
+
+function spreadCells(s: Spread, f: (x: number) => string): string[] {
+  const cv = s.mean > 0 ? ` (${((s.stdev / s.mean) * 100).toFixed(1)}%)` : "";
+  return [f(s.median), f(s.min), f(s.max), `${f(s.stdev)}${cv}`];
+}
+
+/**
+ * The aggregate of repeated runs (memtier `--run-count`): per test, ops/s and p99 over the runs
+ * as median, min, max and standard deviation (with its share of the mean), and p50's median.
+ */
+export function formatBenchRepeatText(r: BenchRepeatResult): string {
+  const runs = r.requested === Infinity
+    ? `${r.completed} runs`
+    : `${r.completed} of ${r.requested} runs`;
+  const lines = [`== aggregate over ${runs}`];
+  const rows = [[
+    "test",
+    "runs",
+    "ops/s median",
+    "min",
+    "max",
+    "stdev",
+    "p99 median",
+    "min",
+    "max",
+    "stdev",
+    "p50 median",
+    "errors",
+  ]];
+  for (const a of r.aggregate) {
+    rows.push([
+      a.name,
+      String(a.runs),
+      ...spreadCells(a.opsPerSec, formatRate),
+      ...spreadCells(a.p99Us, formatUs),
+      formatUs(a.p50Us.median),
+      String(a.errors),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
+  for (const row of rows) {
+    lines.push(
+      "   " + row.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  "),
+    );
+  }
+  if (r.failure) lines.push(`FAILED: ${r.failure.message}`);
+  if (r.interrupted) lines.push("Interrupted: the last run is partial and not in the aggregate.");
+  return lines.join("\n") + "\n";
+}
+
+/** Repeated runs as JSON: each run (without the encoded histograms) and the aggregate. */
+export function formatBenchRepeatJson(r: BenchRepeatResult): string {
+  return JSON.stringify(
+    {
+      ...r,
+      requested: r.requested === Infinity ? null : r.requested,
+      runs: r.runs.map((run) => ({
+        ...run,
+        tests: run.tests.map(({ histograms: _h, ...t }) => t),
+      })),
+    },
+    null,
+    2,
+  ) + "\n";
+}
+
+/** The aggregate of repeated runs as CSV, one row per test; latencies in µs. */
+export function formatBenchRepeatCsv(r: BenchRepeatResult): string {
+  const head = ["test", "runs"];
+  for (const f of ["ops_per_sec", "p50_us", "p99_us"]) {
+    head.push(`${f}_median`, `${f}_min`, `${f}_max`, `${f}_mean`, `${f}_stdev`);
+  }
+  head.push("requests", "errors");
+  const rows = [head];
+  for (const a of r.aggregate) {
+    const row = [a.name, String(a.runs)];
+    for (const s of [a.opsPerSec, a.p50Us, a.p99Us]) {
+      row.push(...[s.median, s.min, s.max, s.mean, s.stdev].map((x) => String(+x.toFixed(2))));
+    }
+    row.push(String(a.requests), String(a.errors));
+    rows.push(row);
+  }
+  return rows.map((x) => x.map(csvCell).join(",")).join("\n") + "\n";
 }
