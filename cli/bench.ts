@@ -3,7 +3,24 @@
  *
  * @module
  */
-import { bench, type BenchOptions, resolveBenchOptions } from "../lib/bench/mod.ts";
+import {
+  bench,
+  type BenchOptions,
+  type BenchResult,
+  resolveBenchOptions,
+  type TestResult,
+} from "../lib/bench/mod.ts";
+import {
+  type BenchHonesty,
+  type BenchTextFlags,
+  benchThresholds,
+  hinted,
+  HONESTY_FLAGS,
+  judgeBench,
+  repeatBench,
+  textOptions,
+  warnBench,
+} from "./bench_honesty.ts";
 import {
   formatBenchCsv,
   formatBenchHdrLog,
@@ -11,6 +28,7 @@ import {
   formatBenchProgress,
   formatBenchQuiet,
   formatBenchText,
+  formatMergeSummary,
 } from "../lib/report/mod.ts";
 import { parseRatio } from "../lib/workload/mod.ts";
 import {
@@ -40,7 +58,8 @@ import {
   text,
   withSpec,
 } from "./flags.ts";
-import { runCommand } from "./runner.ts";
+import { runCommand, type RunContext } from "./runner.ts";
+import { runLocalShards, SHARD_FLAGS, shardOf, withoutFlags } from "./shards.ts";
 import { vecBenchAlias, vectorBenchTests } from "./vec.ts";
 
 const BENCH_FLAGS = {
@@ -199,8 +218,9 @@ const BENCH_FLAGS = {
     short: "r",
     value: "N",
     min: 1,
+    aliases: ["key-maximum"],
     section: "Workload",
-    help: "distinct keys (redis-benchmark -r)",
+    help: "distinct keys (redis-benchmark -r; memtier --key-maximum)",
     defaultText: "1",
   }),
   keyPrefix: text({
@@ -255,10 +275,12 @@ const BENCH_FLAGS = {
     help: "client flags stored with each value",
     defaultText: "0",
   }),
+  ...SHARD_FLAGS,
   ...SERVER_METRICS_FLAGS,
   quiet: bool({ short: "q", section: "Output", help: "one line per test, as redis-benchmark -q" }),
   csv: bool({ section: "Output", help: "CSV on stdout" }),
-  json: OUTPUT_FLAGS.json,
+  json: { ...OUTPUT_FLAGS.json, spec: { ...OUTPUT_FLAGS.json.spec, aliases: ["json-out-file"] } },
+  ...HONESTY_FLAGS,
   hdrLog: text({
     value: "FILE",
     section: "Output",
@@ -277,12 +299,34 @@ export const BENCH: CommandSpec<typeof BENCH_FLAGS> = {
     "Placeholders: __key__ (prefix + key id), __rand_int__ (12-digit key id), __data__ (the value).",
   flags: BENCH_FLAGS,
   footer:
-    "Exit codes: 0 ok, 2 invalid flags, 3 connection/auth failure, 130 interrupted (partial results printed).",
+    "Exit codes: 0 ok, 2 invalid flags, 3 connection/auth failure, 4 a --threshold failed or a " +
+    "test had no successful request (the first error and a hint on stderr), 130 interrupted " +
+    "(partial results printed).",
 };
+
+// The flags `--shards N` sets for each shard process itself (the outputs are the merge's).
+const LOCAL_SHARD_OWN = [
+  "shards",
+  "shard",
+  "seed",
+  "startAt",
+  "json",
+  "csv",
+  "quiet",
+  "hdrLog",
+  "noProgress",
+  "serverCsv",
+  "serverHtml",
+  "metricsSnapshot",
+  "compareSnapshot",
+  "threshold", // judged on the merged result, as one run's
+];
 
 interface BenchRun {
   options: BenchOptions;
   values: ParsedArgs<typeof BENCH_FLAGS>["values"];
+  /** Thresholds, warnings and repeats (`cli/bench_honesty.ts`). */
+  honesty: BenchHonesty;
 }
 
 /** Flag values -> bench options; problems collected (the library's checks too, when any). */
@@ -344,12 +388,75 @@ async function benchOptions(
       balanceNodes: v.balanceNodes || undefined,
       clusterAffinity: v.clusterAffinity || undefined,
       balanceTolerance: v.balanceTolerance === undefined ? undefined : v.balanceTolerance / 100,
+      shard: v.shards === undefined ? shardOf(v.shard) : undefined,
+      startAt: v.startAt,
     }),
   };
+  if (v.shards !== undefined) {
+    if (given.has("shard")) problems.add("Cannot use '--shards' with '--shard': choose one");
+    if (v.shards > (v.clients ?? 50)) {
+      problems.add(
+        `Cannot use '--shards ${v.shards}': each shard needs a client; clients is ${
+          v.clients ?? 50
+        }`,
+      );
+    }
+  }
   // Something is wrong already: add what the library would say, so that all of it is reported
   // at once (otherwise bench() checks the options itself).
   if (problems.list.length > 0) problems.try(() => resolveBenchOptions(o));
-  return { options: o, values: v };
+  return { options: o, values: v, honesty: benchThresholds(v, problems) };
+}
+
+/**
+ * The text (or `-q`) report printed test by test: the header when the run starts, each test's
+ * table as soon as that test ends, and the closing lines at the end. Together they are the text
+ * `formatBenchText` (`formatBenchQuiet`) gives for the whole result.
+ */
+function benchStream(
+  quiet: boolean,
+  textOpts: Parameters<typeof formatBenchText>[1],
+  ctx: RunContext,
+): {
+  start(r: BenchResult): void;
+  testEnd(t: TestResult, r: BenchResult): void;
+  end(r: BenchResult): void;
+} {
+  // The text of a result without its closing lines, as lines.
+  const lines = (r: BenchResult, tests: TestResult[], setup: BenchResult["setup"]) => {
+    const { failure: _failure, ...rest } = r;
+    return formatBenchText({ ...rest, tests, setup, interrupted: false }, textOpts).trimEnd()
+      .split("\n");
+  };
+  const setupShown = new Set<string>();
+  const newSetup = (r: BenchResult) =>
+    r.setup.filter((s) => {
+      const key = `${s.command}\0${s.why}`;
+      if (setupShown.has(key)) return false;
+      setupShown.add(key);
+      return true;
+    });
+  return {
+    start(r) {
+      if (!quiet) ctx.print(lines(r, [], newSetup(r)).join("\n"));
+    },
+    testEnd(t, r) {
+      if (quiet) {
+        ctx.print(formatBenchQuiet({ ...r, tests: [t] }).trimEnd());
+        return;
+      }
+      // Setup that ran for this test (LRANGE's list), then its table.
+      const setup = lines(r, [], newSetup(r)).slice(1);
+      ctx.print([...setup, ...lines(r, [t], []).slice(1)].join("\n"));
+    },
+    end(r) {
+      if (quiet) return;
+      // The closing lines (failure, interrupted) after the tables already printed.
+      const closing = formatBenchText({ ...r, tests: [], setup: [] }, textOpts).trimEnd()
+        .split("\n").slice(1);
+      if (closing.length > 0) ctx.print(closing.join("\n"));
+    },
+  };
 }
 
 /** `membench bench`: returns the exit code. */
@@ -359,23 +466,43 @@ export function benchCommand(argv: readonly string[]): Promise<number> {
   return runCommand({
     spec: BENCH,
     prepare: benchOptions,
-    async run({ options, values: v }, ctx) {
-      const result = await bench({
-        ...options,
-        signal: ctx.signal,
-        onProgress: (p) => ctx.progress(formatBenchProgress(p)),
-      });
+    async run({ options, values: v, honesty }, ctx) {
+      warnBench(options, ctx);
+      if (honesty.runs !== undefined) return await repeatBench(options, v, honesty, ctx);
+      // Text and -q: each test printed as it ends (one process; --shards merges at the end).
+      const stream = v.shards === undefined && v.json !== "-" && !v.csv
+        ? benchStream(v.quiet, textOptions(v), ctx)
+        : undefined;
+      const result = v.shards !== undefined
+        ? await runLocalShards({
+          args: ["bench", ...withoutFlags(BENCH_FLAGS, argv, LOCAL_SHARD_OWN)],
+          shards: v.shards,
+          seed: options.seed ?? Math.floor(Math.random() * 2 ** 32),
+          clients: options.clients ?? 50,
+          ...(v.startAt !== undefined ? { startAt: v.startAt } : {}),
+        }, ctx)
+        : await hinted(
+          options,
+          bench({
+            ...options,
+            signal: ctx.signal,
+            onProgress: (p) => ctx.progress(formatBenchProgress(p)),
+            ...(stream ? { onStart: stream.start, onTestEnd: stream.testEnd } : {}),
+          }),
+        );
       if (v.json === "-") ctx.print(formatBenchJson(result).trimEnd());
       else if (v.csv) ctx.print(formatBenchCsv(result).trimEnd());
+      else if (stream) stream.end(result);
       else if (v.quiet) ctx.print(formatBenchQuiet(result).trimEnd());
-      else ctx.print(formatBenchText(result).trimEnd());
+      else ctx.print(formatBenchText(result, textOptions(v)).trimEnd());
       if (v.json !== undefined && v.json !== "-") await ctx.output(v.json, formatBenchJson(result));
       if (v.hdrLog !== undefined) await ctx.output(v.hdrLog, formatBenchHdrLog(result));
+      if (result.shards) ctx.note(`membench: ${formatMergeSummary(result.shards)}`);
       const servers = Object.fromEntries(
         result.tests.filter((t) => t.server).map((t) => [t.name, t.server!]),
       );
       if (Object.keys(servers).length > 0) await serverSnapshotOutputs(v, servers, ctx);
-      return result;
+      return judgeBench([result], v as BenchTextFlags, honesty, ctx);
     },
   }, argv);
 }

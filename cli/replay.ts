@@ -11,7 +11,12 @@ import {
   synthesize,
   type SynthesizeResult,
 } from "../lib/replay/mod.ts";
-import { formatReplayJson, formatReplayText, formatSyntheticLine } from "../lib/report/mod.ts";
+import {
+  formatReplayJson,
+  formatReplayProgress,
+  formatReplayText,
+  formatSyntheticLine,
+} from "../lib/report/mod.ts";
 import {
   AUTH_FLAGS,
   OUTPUT_FLAGS,
@@ -35,6 +40,7 @@ import {
   type Problems,
   withSpec,
 } from "./flags.ts";
+import { SHARD_FLAGS, shardOf } from "./shards.ts";
 import { runCommand } from "./runner.ts";
 
 const THRESHOLDS = "Fidelity thresholds (exit 4 when one fails)";
@@ -150,9 +156,38 @@ const REPLAY_FLAGS = {
     help: "a request unanswered this long fails its connection, which reconnects",
     defaultText: "10s",
   }),
+  shard: withSpec(SHARD_FLAGS.shard, {
+    help: "replay shard I (from 0) of N: its range of the replay connections; N shards " +
+      "together replay every connection once (MEMBENCH_SHARD; in an Indexed Job " +
+      "JOB_COMPLETION_INDEX with MEMBENCH_SHARDS=N)",
+  }),
   ...SERVER_METRICS_FLAGS,
   json: withSpec(OUTPUT_FLAGS.json, { help: 'the result as JSON ("-" for stdout)' }),
+  noProgress: OUTPUT_FLAGS.noProgress,
 };
+
+// Flags that apply in one mode only, and why they do not apply in the other (an ignored flag
+// is an error: a user who gives one expects it to change something).
+const SYNTHETIC_ONLY: Partial<Record<keyof typeof REPLAY_FLAGS, string>> = {
+  seed: "an exact replay sends what was recorded, in the recorded order; nothing is drawn",
+  duration: "an exact replay lasts as long as the recording (--speed and --loop change that)",
+  popularity: "an exact replay sends the recorded keys",
+};
+const EXACT_ONLY: Partial<Record<keyof typeof REPLAY_FLAGS, string>> = {
+  separateKeyspaces: "synthetic traffic is generated for --connections connections and never " +
+    "multiplied into copies",
+};
+// Flags that a replay at --speed max cannot honour.
+const PACED_ONLY: Partial<Record<keyof typeof REPLAY_FLAGS, string>> = {
+  maxLatenessP99: "lateness is measured against the recorded schedule, which --speed max does " +
+    "not keep",
+  maxRateError: "the rate is compared with the recorded rate, which --speed max does not keep",
+};
+
+// The kebab-case name of a flag key.
+function flagName(key: string): string {
+  return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
 
 /** `membench replay`: name, help and flags. */
 export const REPLAY: CommandSpec<typeof REPLAY_FLAGS> = {
@@ -175,10 +210,34 @@ interface ReplayRun {
 }
 
 function prepare(
-  { values: v, positionals }: ParsedArgs<typeof REPLAY_FLAGS>,
+  { values: v, positionals, given }: ParsedArgs<typeof REPLAY_FLAGS>,
   problems: Problems,
 ): ReplayRun {
   if (v.uri.length > 1) problems.add("membench replay takes one '--uri'");
+  const [other, why] = v.mode === "synthetic"
+    ? ["exact", EXACT_ONLY]
+    : ["synthetic", SYNTHETIC_ONLY];
+  for (const [key, reason] of Object.entries(why)) {
+    if (given.has(key as keyof typeof REPLAY_FLAGS)) {
+      problems.add(
+        `Cannot use flag '${flagName(key)}' in ${v.mode} mode: it applies to --mode ${other}: ` +
+          reason,
+      );
+    }
+  }
+  if (v.mode === "exact" && v.separateKeyspaces && !given.has("connections")) {
+    problems.add(
+      "Cannot use flag '--separate-keyspaces' without '--connections': it gives each copy its " +
+        "own keys when --connections multiplies the recorded connections",
+    );
+  }
+  if (v.speed === "max") {
+    for (const [key, reason] of Object.entries(PACED_ONLY)) {
+      if (given.has(key as keyof typeof REPLAY_FLAGS)) {
+        problems.add(`Cannot use flag '${flagName(key)}' with --speed max: ${reason}`);
+      }
+    }
+  }
   const thresholds: FidelityThresholds = defined({
     maxHitRatioDiff: v.maxHitRatioDiff,
     maxMixDiff: v.maxMixDiff,
@@ -207,9 +266,11 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
         let synthetic: { result: SynthesizeResult; seed: number } | undefined;
         if (v.mode === "synthetic") {
           tmp = await Deno.makeTempFile({ suffix: ".mbp" });
+          ctx.progress(`synthesizing traffic from ${profile}`);
           const result = await synthesize({
             profile,
             output: tmp,
+            signal: ctx.signal,
             ...defined({
               seed: v.seed,
               durationMs: v.duration,
@@ -227,6 +288,7 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
           loop: v.loop,
           thresholds,
           signal: ctx.signal,
+          onProgress: (p) => ctx.progress(formatReplayProgress(p)),
           ...defined({
             target,
             password: v.password,
@@ -239,6 +301,7 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
             io: v.io,
             requestTimeoutMs: v.timeout,
             serverMetrics: serverMetricsFrom(v),
+            shard: shardOf(v.shard),
           }),
         };
         const r = await replay(opts);

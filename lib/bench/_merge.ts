@@ -14,6 +14,8 @@ export { mergeCommandMetrics, summarizeEncoded };
 export interface ShardResultLike {
   commands: CommandMetricsData[];
   measuredUs: number;
+  /** Wall-clock time (epoch ms) when measuring began, when known. */
+  measureStartMs?: number | undefined;
   warmupRequests: number;
   sent: number;
   abandoned: number;

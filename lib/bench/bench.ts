@@ -8,30 +8,37 @@ import {
 import { encodeHistogram, mergeEncoded } from "../metrics/mod.ts";
 import { type MonitorOptions, resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
 import { chooseIo, endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
-import { parseRatePerSec } from "../units/mod.ts";
+import { parseRatePerSec, parseWallClock } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
 import {
+  checkShardSpec,
   type CommandSpec,
+  dealtShare,
   type KeyPattern,
   type MixEntry,
   parseKeyPattern,
   parseMix,
+  parseShardSpec,
   parseValueSize,
   resolveCommand,
   resolveMemcacheCommand,
+  shardRange,
   type ValueSize,
 } from "../workload/mod.ts";
 import type { McWorkload } from "./dialect.ts";
 import { PROTOCOL_NAMES } from "../protocol/mod.ts";
+import { respText } from "../protocol/resp/mod.ts";
 import { type ClusterTopology, discoverCluster, keySlot, nodeTarget } from "../cluster/mod.ts";
 import { clusterKeyShapes, type NodeCounts, READ_FROM, type ReadFrom } from "./_cluster.ts";
-import { runShard, type ShardConfig, type ShardResult, type ShardTick } from "./shard.ts";
+import { runShard, type ShardConfig, type ShardResult } from "./shard.ts";
 import { connectTurns } from "./_turns.ts";
+import { ProgressTracker } from "./_progress.ts";
+import { assessTest, benchWarnings } from "./verdict.ts";
 import type {
   BenchConfig,
   BenchOptions,
-  BenchProgress,
   BenchResult,
+  ClockCheck,
   CommandResult,
   NodeResult,
   TestResult,
@@ -54,6 +61,15 @@ interface Resolved {
   >;
   requests: number | undefined;
   ratePerSec: number | undefined;
+  /** This process's clients: all of them, or a run shard's range. */
+  own: { start: number; count: number };
+  /** This process's requests per test and rate (a run shard's part). */
+  shardRequests: number | undefined;
+  shardRate: number | undefined;
+  /** Wall-clock start, epoch ms. */
+  startAt: number | undefined;
+  /** Whether to read the server's TIME before the run. */
+  measureClock: boolean;
   /** Server metrics settings, or undefined when off. */
   serverMetrics: Omit<MonitorOptions, "nodes"> | undefined;
   /** Cluster mode: where reads go; undefined for standalone servers. */
@@ -126,6 +142,25 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       `Cannot use 'threads': must not exceed clients (${clients}): current value is ${threads}`,
     );
   }
+  // A run shard: its contiguous range of the run's clients.
+  const shard = o.shard === undefined ? undefined : tryDo(() => {
+    const spec = typeof o.shard === "string" ? parseShardSpec(o.shard) : o.shard!;
+    checkShardSpec(spec);
+    return spec;
+  });
+  const own = shard ? shardRange(clients, shard) : { start: 0, count: clients };
+  if (shard && own.count === 0) {
+    problems.push(
+      `Cannot use 'shard': ${shard.count} shards need at least ${shard.count} clients: current ` +
+        `value is ${clients}`,
+    );
+  } else if (shard && threads > own.count) {
+    problems.push(
+      `Cannot use 'threads': must not exceed this shard's clients (${own.count} of ${clients}): ` +
+        `current value is ${threads}`,
+    );
+  }
+  const startAt = o.startAt === undefined ? undefined : tryDo(() => parseWallClock(o.startAt!));
   const ioChoice = chooseIo(o.io ?? "auto", targets);
   if (ioChoice.problem !== undefined) problems.push(ioChoice.problem);
   const io = ioChoice.io;
@@ -210,7 +245,10 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       if (spec) plan.push({ name: spec.name, commands: [spec], weights: [1] });
     }
   }
-  const serverMetrics = resolveServerMetrics(o.serverMetrics, problems);
+  // Server metrics are the servers' own counters: one shard (the first) takes them for all.
+  const serverMetrics = shard !== undefined && shard.index > 0
+    ? undefined
+    : resolveServerMetrics(o.serverMetrics, problems);
   const cluster = o.cluster ?? false;
   const rfr = o.rfr ?? "primary";
   if (!READ_FROM.includes(rfr)) {
@@ -257,9 +295,21 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       tryDo(() => clusterKeyShapes(p.commands, o.keyPrefix ?? "key:", keyspace));
     }
   }
+  if (shard !== undefined && o.seed === undefined) {
+    problems.push(
+      "Cannot use 'shard' without 'seed': every shard of a run must draw keys from the same " +
+        "seed (membench bench --shards and membench k8s job choose one)",
+    );
+  }
   if (problems.length > 0) {
     throw new MembenchError("invalid_argument", problems.join("\n"));
   }
+  const shardRequests = requests === undefined
+    ? undefined
+    : shard
+    ? dealtShare(requests, own, clients)
+    : requests;
+  const shardRate = ratePerSec === undefined ? undefined : ratePerSec * own.count / clients;
   const password = targets.find((t) => t.password !== undefined) !== undefined;
   const user = targets.find((t) => t.user !== undefined)?.user;
   const db = targets.find((t) => t.db !== undefined)?.db;
@@ -292,8 +342,25 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     ...(cluster ? { cluster, rfr } : {}),
     ...(balance !== undefined ? { balanceTolerance: balance } : {}),
     ...(cluster && o.clusterAffinity ? { clusterAffinity: true } : {}),
+    ...(shard
+      ? {
+        shard: {
+          ...shard,
+          clientBase: own.start,
+          clients: own.count,
+          ...(shardRequests !== undefined ? { requests: shardRequests } : {}),
+          ...(shardRate !== undefined ? { ratePerSec: shardRate } : {}),
+        },
+      }
+      : {}),
+    ...(startAt !== undefined ? { startAt: new Date(startAt).toISOString() } : {}),
   };
   return {
+    own,
+    shardRequests,
+    shardRate,
+    startAt,
+    measureClock: o.measureClock ?? (shard !== undefined || startAt !== undefined),
     targets,
     config,
     plan,
@@ -351,7 +418,14 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
     tests: [],
     interrupted: false,
   };
+  const warnings = benchWarnings(options, r.config);
+  if (warnings.length > 0) result.warnings = warnings;
+  options.onStart?.(result);
   const threads = r.config.threads;
+  if (r.measureClock && r.config.protocol === "resp") {
+    const clock = await checkClock(r.targets[0]!, r.shardBase.connectTimeoutMs);
+    if (clock) result.clock = clock;
+  }
   const pool = threads > 1 ? new WorkerPool(threads) : undefined;
   try {
     for (const [i, step] of r.plan.entries()) {
@@ -392,14 +466,18 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         step.name,
         i,
         r.plan.length,
-        shards.length,
+        shards,
         options.onProgress,
       );
+      // The first test begins at the wall-clock start, once every client is connected.
+      const go = i === 0 && r.startAt !== undefined
+        ? () => sleepUntil(r.startAt!, options.signal)
+        : () => Promise.resolve();
       let shardResults: ShardResultLike[];
       try {
-        shardResults = pool ? await pool.run(shards, progress, options.signal) : [
+        shardResults = pool ? await pool.run(shards, progress, go, options.signal) : [
           await runShard(shards[0]!, {
-            ready: () => Promise.resolve(),
+            ready: go,
             tick: (t) => progress.tick(0, t),
             ...(options.signal ? { signal: options.signal } : {}),
           }),
@@ -411,7 +489,9 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       const test = buildTestResult(step.name, step.commands, shardResults, r.ratePerSec);
       if (topo) addNodeResults(test, shardResults, r.cluster!);
       if (monitor) test.server = (await monitor.stop()).report;
+      if (!shardResults.some((s) => s.interrupted)) assessTest(test, r.config.protocol);
       result.tests.push(test);
+      options.onTestEnd?.(test, result);
       if (test.failure) {
         result.failure = test.failure;
         break;
@@ -468,19 +548,19 @@ function addSetup(result: BenchResult, command: string, why: string): void {
   else result.setup.push({ command, calls: 1, why });
 }
 
+// This process's clients (all of them, or a run shard's range) split over the worker threads.
 function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[] {
   const n = r.config.threads;
   const out: ShardConfig[] = [];
-  let base = 0;
-  let reqLeft = r.requests;
+  let base = r.own.start;
   const turns = n > 1 ? connectTurns(n) : undefined;
   for (let s = 0; s < n; s++) {
-    const clients = Math.floor(r.config.clients / n) + (s < r.config.clients % n ? 1 : 0);
-    const share = clients / r.config.clients;
+    const clients = Math.floor(r.own.count / n) + (s < r.own.count % n ? 1 : 0);
+    const share = clients / r.own.count;
     let requests: number | undefined;
-    if (reqLeft !== undefined) {
-      requests = s === n - 1 ? reqLeft : Math.round(r.requests! * share);
-      reqLeft -= requests;
+    if (r.requests !== undefined) {
+      // The requests of these clients as one process of the whole run would deal them.
+      requests = dealtShare(r.requests, { start: base, count: clients }, r.config.clients);
     }
     out.push({
       ...r.shardBase,
@@ -488,7 +568,7 @@ function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[]
       clients,
       clientBase: base,
       requests,
-      ratePerSec: r.ratePerSec === undefined ? undefined : r.ratePerSec * share,
+      ratePerSec: r.shardRate === undefined ? undefined : r.shardRate * share,
       commands: step.commands,
       weights: step.weights,
       connectTurns: turns,
@@ -498,52 +578,56 @@ function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[]
   return out;
 }
 
-type ProgressCallback = (p: BenchProgress) => void;
+// Resolves at `atMs` (wall clock), or at once when aborted.
+function sleepUntil(atMs: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    // Coarse sleeps, then the last few ms against the clock (a timer can fire late, never early).
+    const step = () => {
+      const left = atMs - Date.now();
+      if (left <= 0) return done();
+      timer = setTimeout(step, left > 50 ? left - 20 : Math.max(0, left - 1));
+    };
+    signal?.addEventListener("abort", done, { once: true });
+    step();
+  });
+}
 
-class ProgressTracker {
-  #ticks: ShardTick[];
-  #start = performance.now();
-  #lastAt = performance.now();
-  #lastReq = 0;
-  #lastReport = 0;
-  #cb: ProgressCallback | undefined;
-  #test: string;
-  #index: number;
-  #count: number;
-  constructor(
-    test: string,
-    index: number,
-    count: number,
-    shards: number,
-    cb: ProgressCallback | undefined,
-  ) {
-    this.#ticks = Array.from({ length: shards }, () => ({ requests: 0, errors: 0, warmup: true }));
-    this.#cb = cb;
-    this.#test = test;
-    this.#index = index;
-    this.#count = count;
-  }
-  tick(shard: number, t: ShardTick): void {
-    this.#ticks[shard] = t;
-    const now = performance.now();
-    if (!this.#cb || now - this.#lastReport < 1000) return;
-    this.#lastReport = now;
-    const requests = this.#ticks.reduce((a, x) => a + x.requests, 0);
-    const errors = this.#ticks.reduce((a, x) => a + x.errors, 0);
-    const dt = (now - this.#lastAt) / 1000;
-    const opsPerSec = requests >= this.#lastReq && dt > 0 ? (requests - this.#lastReq) / dt : 0;
-    this.#lastAt = now;
-    this.#lastReq = requests;
-    this.#cb({
-      test: this.#test,
-      testIndex: this.#index,
-      testCount: this.#count,
-      elapsedMs: now - this.#start,
-      requests,
-      errors,
-      opsPerSec,
-      warmup: this.#ticks.some((x) => x.warmup),
-    });
+/**
+ * This machine's clock against a server's `TIME`, read three times; the reading with the
+ * shortest round trip is kept. Undefined when the server does not answer TIME.
+ */
+async function checkClock(
+  target: Target,
+  connectTimeoutMs: number,
+): Promise<ClockCheck | undefined> {
+  let conn: RespConnection | undefined;
+  try {
+    conn = await RespConnection.open(target, { connectTimeoutMs });
+    let best: ClockCheck | undefined;
+    for (let k = 0; k < 3; k++) {
+      const t0 = performance.now();
+      const w0 = Date.now();
+      const reply = await conn.command(["TIME"]);
+      const rtt = performance.now() - t0;
+      if (reply.type !== "array" || reply.value.length !== 2) return undefined;
+      const [sec, usec] = reply.value.map((v) => Number(respText(v) ?? NaN));
+      if (!Number.isFinite(sec) || !Number.isFinite(usec)) return undefined;
+      const serverMs = sec! * 1000 + usec! / 1000;
+      const offsetMs = serverMs - (w0 + rtt / 2);
+      if (!best || rtt < best.rttMs) best = { server: conn.name, offsetMs, rttMs: rtt };
+    }
+    return best;
+  } catch {
+    return undefined; // the run's own connect reports why the server cannot be reached
+  } finally {
+    conn?.close();
   }
 }
 
@@ -559,6 +643,7 @@ class WorkerPool {
   async run(
     shards: ShardConfig[],
     progress: ProgressTracker,
+    go: () => Promise<void>,
     signal?: AbortSignal,
   ): Promise<ShardResult[]> {
     let ready = 0;
@@ -569,7 +654,9 @@ class WorkerPool {
           const m = e.data;
           if (m.type === "ready") {
             if (++ready === shards.length) {
-              for (const x of this.#workers) x.postMessage({ type: "go" });
+              void go().then(() => {
+                for (const x of this.#workers) x.postMessage({ type: "go" });
+              });
             }
           } else if (m.type === "tick") progress.tick(i, m.tick);
           else if (m.type === "done") resolve(m.result);
@@ -614,7 +701,7 @@ function mergeEncodedList(parts: Array<string | undefined>): string {
 }
 
 // Cluster mode: per node ops/s and share, the redirections, the skew.
-function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr: ReadFrom): void {
+export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr: ReadFrom): void {
   const per = shards[0]?.nodes;
   if (per === undefined) return;
   const nodes: NodeResult[] = per.map((n, i) => {
@@ -648,6 +735,9 @@ function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr: ReadFr
   const maxShare = nodes.reduce((a, n) => Math.max(a, n.share), 0);
   const red = (k: keyof NodeResult["redirects"]) => nodes.reduce((a, n) => a + n.redirects[k], 0);
   test.nodes = nodes;
+  test.nodeHistograms = per.map((_n, i) =>
+    mergeEncodedList(shards.map((s) => s.nodes?.[i]?.service))
+  );
   test.cluster = {
     nodes: nodes.length,
     primaries,
@@ -663,7 +753,7 @@ function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr: ReadFr
   };
 }
 
-function buildTestResult(
+export function buildTestResult(
   name: string,
   specs: CommandSpec[],
   shards: ShardResultLike[],
@@ -694,6 +784,7 @@ function buildTestResult(
       c.hitRatio = m.hits + m.misses > 0 ? m.hits / (m.hits + m.misses) : 0;
     }
     if (m.response !== undefined) c.responseTime = summarizeEncoded(m.response);
+    if (m.firstErrors !== undefined) c.firstErrors = m.firstErrors;
     commands.push(c);
     histograms.push({
       name: spec.name,
@@ -723,6 +814,8 @@ function buildTestResult(
     series,
     histograms,
   };
+  const starts = shards.map((s) => s.measureStartMs).filter((x): x is number => x !== undefined);
+  if (starts.length > 0) t.measureStartMs = Math.round(Math.min(...starts));
   if (failure && shards.every((s) => s.fatal)) t.failure = failure;
   return t;
 }

@@ -6,6 +6,10 @@
  */
 export * from "./types.ts";
 export { bench, resolveBenchOptions } from "./bench.ts";
+export * from "./repeat.ts";
+export { assessTest, benchWarnings } from "./verdict.ts";
+export { errorHint, failureText, replyErrorText, withProtocolHint } from "./error_text.ts";
 export { type ReconnectPolicy, runShard, type ShardConfig, type ShardResult } from "./shard.ts";
 export { compileCommand, compileMemcache, type McWorkload } from "./dialect.ts";
 export { type NodeCounts, READ_FROM, type ReadFrom } from "./_cluster.ts";
+export { mergeBenchResults, type MergeOptions } from "./merge.ts";

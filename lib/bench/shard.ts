@@ -1,7 +1,10 @@
-import { CommandMetrics, type CommandMetricsData } from "../metrics/mod.ts";
+import { CommandMetrics, type CommandMetricsData, newHistogram } from "../metrics/mod.ts";
+import { MembenchError } from "../errors/mod.ts";
 import { discoverCluster, NodeRouter, nodeTarget, SlotMap } from "../cluster/mod.ts";
 import {
+  connectAll,
   Engine,
+  openFileLimit,
   PipelinedConnection,
   type ReconnectPolicy,
   REPLY_ERROR,
@@ -23,6 +26,7 @@ import {
 } from "./_cluster.ts";
 import { nowUs } from "../units/mod.ts";
 import { type ConnectTurns, openInTurns } from "./_turns.ts";
+import { failureText, replyErrorText, withProtocolHint } from "./error_text.ts";
 import {
   type CommandSpec,
   keyGenerator,
@@ -115,6 +119,8 @@ export interface ShardResult {
   reconnects: number;
   /** Measured time, µs (warm-up end → last reply). */
   measuredUs: number;
+  /** Wall-clock time (epoch ms) when measuring began. */
+  measureStartMs: number;
   /** Whether the run was stopped early. */
   interrupted: boolean;
   /** Set when every client failed for good: the first client's error. */
@@ -133,6 +139,14 @@ export interface ShardTick {
   errors: number;
   /** Whether still in warm-up. */
   warmup: boolean;
+  /** Still opening connections (nothing measured yet). */
+  connecting?: boolean;
+  /** Connections opened so far, and how many this shard opens. */
+  connected?: number;
+  connections?: number;
+  /** Latency so far (response time in open loop, else service time), µs; about once a second. */
+  p50Us?: number;
+  p99Us?: number;
 }
 
 /** Hooks between a shard and whoever runs it. */
@@ -269,7 +283,9 @@ class BenchScheduler {
     const sc = c.scanner;
     const kind = sc.kind;
     if (kind === REPLY_ERROR) {
-      m.recordError(sc.errorCode());
+      const code = sc.errorCode();
+      // The text is decoded for the first error of each code only.
+      if (m.recordError(code)) m.errorText(code, replyErrorText(sc));
     } else if (cc.hitRule !== 0) {
       if (cc.hitRule === 1) {
         if (kind === REPLY_NULL) m.misses++;
@@ -287,7 +303,7 @@ class BenchScheduler {
   failed(c: PipelinedConnection, s: number, code: string): void {
     const m = this.#compiled[c.op[s]!]!.metrics;
     m.count++;
-    m.recordError(code);
+    if (m.recordError(code)) m.errorText(code, failureText(c, code, this.#cfg.requestTimeoutMs));
     this.completed++;
   }
 
@@ -345,7 +361,24 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   const shapes = cl ? clusterKeyShapes(cfg.commands, cfg.keyPrefix, cfg.keyspace) : [];
   const conns: PipelinedConnection[] = [];
   const states: ClientState[] = [];
+  const signal = hooks.signal;
+  // More connections than this process may open files: say so before allocating their buffers.
+  const fdLimit = openFileLimit();
+  const wanted = cfg.clients * N * (cfg.connectTurns?.shards ?? 1);
+  if (fdLimit !== undefined && wanted > fdLimit - 32) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot open ${wanted.toLocaleString("en-US")} connections: the open-file limit of this ` +
+        `process is ${fdLimit.toLocaleString("en-US")}`,
+      { hint: "use fewer clients (-c), or raise the limit (ulimit -n) before running" },
+    );
+  }
   for (let i = 0; i < cfg.clients; i++) {
+    // Many clients: let the timers and Ctrl+C through every 1024 (each holds its buffers).
+    if ((i & 1023) === 1023) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (signal?.aborted) return emptyResult(compiled, true);
+    }
     const g = cfg.clientBase + i;
     const rng = Rng.derive(cfg.seed, g);
     const keys = keyGenerator(cfg.keyPattern, cfg.keyspace, rng, {
@@ -376,22 +409,37 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   // Replica reads need READONLY on the connection (harmless on a primary).
   const readOnly = cl !== undefined && cl.rfr !== "primary";
   // Connect everybody first; the load starts together. With several shards, the clients open in
-  // turns dealt over the shards (see _turns.ts).
-  const opened = cfg.connectTurns
-    ? await openInTurns(
-      cfg.connectTurns,
-      cfg.shard,
-      conns.length,
-      cfg.connectTimeoutMs,
+  // turns dealt over the shards (see _turns.ts). Ctrl+C ends the connect phase at once.
+  const total = conns.length;
+  let lastConnTick = -Infinity;
+  const connTick = (connected: number, force = false) => {
+    const now = performance.now();
+    if (!force && now - lastConnTick < 100) return;
+    lastConnTick = now;
+    hooks.tick?.({
+      requests: 0,
+      errors: 0,
+      warmup: cfg.warmupMs > 0,
+      connecting: true,
+      connected,
+      connections: total,
+    });
+  };
+  const transports = cfg.connectTurns
+    ? await openAllInTurns(
+      cfg,
+      total,
       (k) => dialect.open(conns[k]!.target, readOnly),
+      connTick,
+      signal,
     )
-    : await Promise.allSettled(conns.map((c) => dialect.open(c.target, readOnly)));
-  const failed = opened.find((r) => r.status === "rejected");
-  if (failed) {
-    for (const r of opened) if (r.status === "fulfilled") r.value.close();
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  opened.forEach((r, i) => conns[i]!.transport = (r as PromiseFulfilledResult<Transport>).value);
+    : await connectAll(total, (k) => dialect.open(conns[k]!.target, readOnly), {
+      ...(signal ? { signal } : {}),
+      onProgress: (n) => connTick(n),
+    });
+  if (transports === undefined) return emptyResult(compiled, true);
+  transports.forEach((t, i) => conns[i]!.transport = t);
+  connTick(total, true);
 
   let refresh = () => {};
   const sched = cl
@@ -411,6 +459,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       meanIntervalUs: openLoop ? 1e6 / (cfg.ratePerSec! / cfg.clients) : 0,
       poisson: cfg.arrival === "poisson",
       lateUs: cfg.lateThresholdUs,
+      requestTimeoutMs: cfg.requestTimeoutMs,
       refresh: () => refresh(),
     })
     : new BenchScheduler(cfg, compiled, states);
@@ -463,7 +512,8 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   let warmup = cfg.warmupMs > 0;
   let warmupRequests = 0;
   let second = 0;
-  await hooks.ready();
+  // Waiting for the other shards: Ctrl+C ends the wait (the engine then stops at once).
+  await Promise.race([hooks.ready(), abortOf(signal)]);
   const startUs = nowUs();
   const warmupEndUs = startUs + cfg.warmupMs * 1000;
   let measureStartUs = warmup ? warmupEndUs : startUs;
@@ -479,6 +529,10 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     for (const k of states) k.limit = k.issued + k.share;
     if (cfg.durationMs !== undefined) sched.endUs = measureStartUs + cfg.durationMs * 1000;
   };
+  const live = newHistogram();
+  let houseTurns = 0;
+  let p50Us = 0;
+  let p99Us = 0;
   // Housekeeping every 100 ms: end of warm-up, second boundaries, duration end, live counters.
   const house = setInterval(() => {
     const now = nowUs();
@@ -500,7 +554,23 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       errors += cc.metrics.errorCount;
       reqs += cc.metrics.count;
     }
-    hooks.tick?.({ requests: reqs, errors, warmup });
+    // The latency so far, once a second (a merge of the histograms: cheap at that pace).
+    if (hooks.tick && !warmup && ++houseTurns % 10 === 0) {
+      live.reset();
+      for (const cc of compiled) cc.metrics.addLatencySoFar(live);
+      p50Us = live.getValueAtPercentile(50);
+      p99Us = live.getValueAtPercentile(99);
+    }
+    hooks.tick?.({
+      requests: reqs,
+      errors,
+      warmup,
+      connecting: false,
+      connected: total,
+      connections: total,
+      p50Us,
+      p99Us,
+    });
   }, 100);
   if (openLoop) sched.startSchedule(nowUs());
   try {
@@ -509,6 +579,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     sched.stopped = true;
     clearInterval(house);
     if (drainer !== undefined) clearInterval(drainer);
+    live.destroy();
   }
   let lastReplyUs = sched.lastReplyUs;
   if (warmup) {
@@ -525,6 +596,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     sent: sched.sent,
     reconnects: engine.reconnects,
     measuredUs: Math.max(0, endAt - measureStartUs),
+    measureStartMs: Date.now() - (nowUs() - measureStartUs) / 1000,
     interrupted: engine.interrupted,
     fatal: fatal ? { code: fatal.code, message: fatal.message } : undefined,
     // Cluster: requests waiting to be resent when the run was interrupted are abandoned too.
@@ -533,4 +605,69 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   };
   for (const cc of compiled) cc.metrics.destroy();
   return result;
+}
+
+// What a shard stopped before its load started returns: nothing measured.
+function emptyResult(compiled: Compiled[], interrupted: boolean): ShardResult {
+  const result: ShardResult = {
+    commands: compiled.map((cc) => cc.metrics.finish(0)),
+    warmupRequests: 0,
+    sent: 0,
+    reconnects: 0,
+    measuredUs: 0,
+    measureStartMs: Date.now(),
+    interrupted,
+    fatal: undefined,
+    abandoned: 0,
+  };
+  for (const cc of compiled) cc.metrics.destroy();
+  return result;
+}
+
+// Resolves when `signal` aborts (never without one).
+function abortOf(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+// The connect phase in turns shared with the other shards (see _turns.ts), ended at once by the
+// signal: connects after it fail at once, and whatever opened is closed. Undefined when aborted.
+async function openAllInTurns(
+  cfg: ShardConfig,
+  total: number,
+  open: (k: number) => Promise<Transport>,
+  tick: (connected: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<Transport[] | undefined> {
+  let connected = 0;
+  const closeOpened = (rs: PromiseSettledResult<Transport>[]) => {
+    for (const r of rs) if (r.status === "fulfilled") r.value.close();
+  };
+  const opening = openInTurns(
+    cfg.connectTurns!,
+    cfg.shard,
+    total,
+    cfg.connectTimeoutMs,
+    async (k) => {
+      if (signal?.aborted) throw new MembenchError("interrupted", "Interrupted while connecting");
+      const t = await open(k);
+      tick(++connected);
+      return t;
+    },
+  );
+  const opened = await Promise.race([opening, abortOf(signal).then(() => undefined)]);
+  if (opened === undefined || signal?.aborted) {
+    // Connects still under way close as they finish.
+    void opening.then(closeOpened);
+    return undefined;
+  }
+  const failed = opened.find((r) => r.status === "rejected");
+  if (failed) {
+    closeOpened(opened);
+    // A server that answers in another protocol fails the handshake: say which one it speaks.
+    throw withProtocolHint((failed as PromiseRejectedResult).reason, cfg.protocol);
+  }
+  return opened.map((r) => (r as PromiseFulfilledResult<Transport>).value);
 }

@@ -7,6 +7,7 @@ import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { McWorkload } from "./dialect.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
 import type { ReadFrom } from "./_cluster.ts";
+import type { ShardSpec } from "../workload/mod.ts";
 
 /** Progress of a running bench, about once a second. */
 export interface BenchProgress {
@@ -26,6 +27,22 @@ export interface BenchProgress {
   opsPerSec: number;
   /** Whether the test is still warming up. */
   warmup: boolean;
+  /** What the test is doing: opening its connections, or sending (warm-up included). */
+  phase: "connect" | "load";
+  /** Connections opened so far, and how many the test opens (the connect phase's progress). */
+  connected: number;
+  connections: number;
+  /**
+   * Time left in the test, ms: from the duration (warm-up included), or from the requests left
+   * at the current rate; undefined while it cannot be known (connecting, no rate yet).
+   */
+  remainingMs?: number;
+  /**
+   * Latency so far in the measured part of the test, µs: response time in open loop, else
+   * service time (with several threads, p50 is weighted over them and p99 is their largest).
+   */
+  p50Us: number;
+  p99Us: number;
 }
 
 /** Options for {@linkcode bench}. Every field has a default. */
@@ -145,10 +162,35 @@ export interface BenchOptions {
   clusterAffinity?: boolean;
   /** With `balanceNodes`: allowed excess over the fair share, a fraction (0.1 = 10 %). @default {0.1} */
   balanceTolerance?: number;
+  /**
+   * Run shard `I/N` (or `{index, count}`): this process runs its part of the run, so that N
+   * shards together do exactly what one run would ({@linkcode mergeBenchResults} puts them back
+   * together). Clients are split into contiguous ranges of global client indices (each client's
+   * keys and sizes come from the seed and its global index), requests and the rate in proportion.
+   * `clients`, `requests` and `rate` stay the whole run's. Only shard 0 takes server metrics.
+   */
+  shard?: ShardSpec | string;
+  /**
+   * Wall-clock start (a `Date`, epoch ms or an ISO 8601 time): the clients connect, then the first
+   * test begins at that time, so that shards on several machines start together.
+   */
+  startAt?: Date | number | string;
+  /**
+   * Measure this machine's clock against the (first) server's `TIME` before the run (RESP only),
+   * as `BenchResult.clock`. @default {true when `shard` or `startAt` is set}
+   */
+  measureClock?: boolean;
   /** Aborting stops the run; the result so far is returned with `interrupted: true`. */
   signal?: AbortSignal;
-  /** Called about once a second. */
+  /** Called about once a second (a few times a second while connecting). */
   onProgress?: (p: BenchProgress) => void;
+  /**
+   * Called as each test ends (interrupted or failed ones too), with the result so far: a caller
+   * can print each test's table at once instead of all of them at the end.
+   */
+  onTestEnd?: (test: TestResult, result: BenchResult) => void;
+  /** Called once the options are checked, before the first test: the result's `config` is set. */
+  onStart?: (result: BenchResult) => void;
 }
 
 /** Results of one command in one test. */
@@ -171,6 +213,11 @@ export interface CommandResult {
   errors: Record<string, number>;
   /** Sum of `errors`. */
   errorCount: number;
+  /**
+   * The text of the first error of each kind in `errors` (`ERR` -> `"ERR unknown command 'FOO'…"`,
+   * `protocol` -> the parser's message and the bytes received), decoded once per kind.
+   */
+  firstErrors?: Record<string, string>;
   /** Open loop: sends later than the threshold after their intended time. */
   late: number;
   /**
@@ -244,10 +291,22 @@ export interface TestResult {
   }>;
   /** Set when every connection failed for good. */
   failure?: { code: string; message: string };
+  /**
+   * Set when no request of the test succeeded (every one failed, or none completed): what the
+   * first error said, and a hint when its cause is known (another protocol, an unknown command).
+   */
+  allFailed?: { message: string; hint?: string };
   /** Cluster mode: per node, what membench counted (every node discovery found). */
   nodes?: NodeResult[];
   /** Cluster mode: totals over the nodes. */
   cluster?: ClusterSummary;
+  /**
+   * Wall-clock time (epoch ms) when measuring began; the per-second series count from it. Merged
+   * shard results align their series on it.
+   */
+  measureStartMs?: number;
+  /** Cluster mode: encoded service-time histogram per node (same order as `nodes`), for merging. */
+  nodeHistograms?: string[];
 }
 
 /** One cluster node's part of a test, as membench counted it. */
@@ -352,6 +411,53 @@ export interface BenchConfig {
   balanceTolerance?: number;
   /** Cluster mode: node affinity was on. */
   clusterAffinity?: boolean;
+  /**
+   * A run shard: which one, and its part of the run (the fields above stay the whole run's).
+   */
+  shard?: ShardConfigSummary;
+  /** The wall-clock start asked for (ISO 8601). */
+  startAt?: string;
+}
+
+/** A shard's part of a run. */
+export interface ShardConfigSummary extends ShardSpec {
+  /** Global index of this shard's first client. */
+  clientBase: number;
+  /** Clients in this shard. */
+  clients: number;
+  /** Requests per test in this shard (count mode). */
+  requests?: number;
+  /** This shard's part of the open-loop rate. */
+  ratePerSec?: number;
+}
+
+/** This machine's clock against a server's `TIME`. */
+export interface ClockCheck {
+  /** The server asked. */
+  server: string;
+  /** Server time minus local time at the midpoint of the round trip, ms. */
+  offsetMs: number;
+  /** The round trip, ms (the offset's uncertainty is half of it). */
+  rttMs: number;
+}
+
+/** What a merge of run shards found. */
+export interface MergeSummary {
+  /** Shards expected. */
+  count: number;
+  /** Shard indices merged, in order. */
+  merged: number[];
+  /** Shard indices not given (only with `allowIncomplete`). */
+  missing: number[];
+  /** Shards that failed or were interrupted, with why (only with `allowIncomplete`). */
+  failed: Array<{ index: number; reason: string }>;
+  /**
+   * Spread of the shards' clocks against the server's `TIME`: the largest offset minus the
+   * smallest, ms (undefined when fewer than two shards measured it).
+   */
+  clockSkewMs?: number;
+  /** Spread of the shards' measuring starts, ms (first test). */
+  startSpreadMs: number;
 }
 
 /** The result of {@linkcode bench}. */
@@ -370,4 +476,13 @@ export interface BenchResult {
   interrupted: boolean;
   /** Set when a test ended because every connection failed. */
   failure?: { code: string; message: string };
+  /**
+   * What makes the settings misleading (a key pattern or a rate over a keyspace of 1, more
+   * clients than requests), one sentence each; the CLI prints them on stderr.
+   */
+  warnings?: string[];
+  /** This machine's clock against the server's (with `measureClock`). */
+  clock?: ClockCheck;
+  /** A merged result: the shards it came from. */
+  shards?: MergeSummary;
 }

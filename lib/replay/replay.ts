@@ -1,7 +1,8 @@
 import { MembenchError } from "../errors/mod.ts";
-import { CommandMetrics, summarizeEncoded } from "../metrics/mod.ts";
+import { CommandMetrics, newHistogram, summarizeEncoded } from "../metrics/mod.ts";
 import {
   chooseIo,
+  connectAll,
   endpointName,
   Engine,
   openMemcache,
@@ -23,8 +24,15 @@ import {
 import { defaultPort, findCommand, type ProtocolName } from "../protocol/mod.ts";
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
+import { checkShardSpec, parseShardSpec, shardRange } from "../workload/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
-import type { FidelityReport, ReplayCommand, ReplayOptions, ReplayResult } from "./types.ts";
+import type {
+  FidelityReport,
+  ReplayCommand,
+  ReplayOptions,
+  ReplayProgress,
+  ReplayResult,
+} from "./types.ts";
 import {
   buildMultiKeyRequest,
   buildRequest,
@@ -106,8 +114,18 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       `Cannot use 'loop': must be an integer >= 1 or "forever": current value is ${loop}`,
     );
   }
+  // Thresholds a max-speed replay cannot be held to: it keeps no schedule.
+  for (const key of ["maxLatenessP99Us", "maxRateError"] as const) {
+    if (speed === "max" && o.thresholds?.[key] !== undefined) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use threshold '${key}' with speed "max": it compares with the recorded ` +
+          "schedule, which a max-speed replay does not keep",
+      );
+    }
+  }
   // A first pass: connections, protocol, span, recorded figures, warm-up keys.
-  const scan = await scanProfile(o.profile, o.warmup ?? false);
+  const scan = await scanProfile(o.profile, o.warmup ?? false, o.signal);
   const protocol: ProtocolName = o.protocol ?? scan.protocol;
   const recordedConns = scan.connIds.length;
   const nConns = o.connections ?? Math.max(1, recordedConns);
@@ -118,6 +136,29 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     );
   }
   const copies = Math.max(1, Math.ceil(nConns / Math.max(1, recordedConns)));
+  // A run shard replays its contiguous range of the replay connections (each a recorded
+  // connection, or a copy of one); N shards together replay every connection once.
+  const shard = o.shard === undefined
+    ? undefined
+    : typeof o.shard === "string"
+    ? parseShardSpec(o.shard)
+    : (checkShardSpec(o.shard), o.shard);
+  const own = shard ? shardRange(nConns, shard) : { start: 0, count: nConns };
+  if (shard && shard.count > nConns) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use 'shard': ${shard.count} shards need at least ${shard.count} replay ` +
+        `connections, and the replay has ${nConns} connections`,
+    );
+  }
+  const nLocal = own.count;
+  if (o.separateKeyspaces && copies <= 1) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use 'separateKeyspaces': it applies when 'connections' multiplies the recorded ` +
+        `connections (${recordedConns} recorded, ${nConns} asked): each copy then gets its own keys`,
+    );
+  }
   const port = defaultPort(protocol);
   const base: Target = typeof o.target === "object"
     ? { ...o.target }
@@ -158,6 +199,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       loop,
       connections: nConns,
       recordedConnections: recordedConns,
+      ...(shard ? { shard: { ...shard, firstConnection: own.start, connections: nLocal } } : {}),
       separateKeyspaces: o.separateKeyspaces ?? false,
       warmup: o.warmup ?? false,
       io,
@@ -190,7 +232,34 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     if (measure && replayedSizes.length < 100_000) replayedSizes.push(n);
     return fill.view(n);
   };
-  if (o.warmup) result.warmup = await warm(scan.warm, protocol, base, fillOf);
+  // The live progress: what every phase reports, with its own figures on top.
+  const progressBase: ReplayProgress = {
+    phase: "connect",
+    connected: 0,
+    connections: nLocal,
+    loop: 0,
+    elapsedMs: 0,
+    sent: 0,
+    completed: 0,
+    errors: 0,
+    opsPerSec: 0,
+    p50Us: 0,
+    p99Us: 0,
+    late: 0,
+  };
+  // Shards: the first warms the server for all (the others would store the same keys again).
+  if (o.warmup && (shard === undefined || shard.index === 0)) {
+    const t0 = performance.now();
+    const tell = () =>
+      o.onProgress?.({ ...progressBase, phase: "warmup", elapsedMs: performance.now() - t0 });
+    tell();
+    const timer = setInterval(tell, 1000);
+    try {
+      result.warmup = await warm(scan.warm, protocol, base, fillOf, o.signal);
+    } finally {
+      clearInterval(timer);
+    }
+  }
   const countersBefore = o.verifyServer ? await serverCounters(base, protocol) : undefined;
 
   const paced = speed !== "max";
@@ -206,22 +275,42 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   // Connections, opened up front so that the replay starts together.
   const servers = new RoundRobinRouter([base]);
   const conns: PipelinedConnection[] = [];
-  for (let i = 0; i < nConns; i++) {
-    const name = `replay connection ${i}`;
+  for (let i = 0; i < nLocal; i++) {
+    const name = `replay connection ${own.start + i}`;
     const scanner: ReplyReader = protocol === "resp"
       ? new ReplyScanner(name)
       : binary
       ? new McBinaryReplyScanner(MC_UNITS, name)
       : new McAsciiReplyScanner(MC_UNITS, name);
-    conns.push(new PipelinedConnection(i, i, servers.targetOf(i), scanner, 64, 64 * 1024));
+    conns.push(
+      new PipelinedConnection(
+        own.start + i,
+        i,
+        servers.targetOf(own.start + i),
+        scanner,
+        64,
+        64 * 1024,
+      ),
+    );
   }
-  const opened = await Promise.allSettled(conns.map((c) => open(c.target)));
-  const bad = opened.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
-  if (bad) {
-    for (const r of opened) if (r.status === "fulfilled") r.value.close();
-    throw bad.reason;
+  // Bounded connects that Ctrl+C ends at once (with nothing replayed).
+  const connectStart = performance.now();
+  const transports = await connectAll(nLocal, (i) => open(conns[i]!.target), {
+    ...(o.signal ? { signal: o.signal } : {}),
+    onProgress: (connected) =>
+      o.onProgress?.({
+        ...progressBase,
+        connected,
+        elapsedMs: performance.now() - connectStart,
+      }),
+  });
+  if (transports === undefined) {
+    result.interrupted = true;
+    for (const m of k.metrics) m.destroy();
+    result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);
+    return result;
   }
-  opened.forEach((r, i) => conns[i]!.transport = (r as PromiseFulfilledResult<Transport>).value);
+  transports.forEach((t, i) => conns[i]!.transport = t);
 
   const sched = new ReplayScheduler(conns, paced, o.lateThresholdUs ?? 1000, k);
   const ac = new AbortController();
@@ -244,12 +333,43 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   };
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener("abort", onAbort, { once: true });
+  // Once a second: rate over the last second, latency so far (the op histograms merged) and
+  // the time left (paced: the recorded span of the loops left; max speed: by the current rate).
+  const live = newHistogram();
+  const totalRequests = scan.perOp.reduce((a, p) => a + p.count, 0) * copies;
+  let lastCompleted = 0;
+  let lastAt = performance.now();
   const progress = setInterval(() => {
-    o.onProgress?.({
-      loop: result.loops,
+    if (!o.onProgress) return;
+    const now = performance.now();
+    const dt = (now - lastAt) / 1000;
+    const opsPerSec = dt > 0 ? (sched.completed - lastCompleted) / dt : 0;
+    lastAt = now;
+    lastCompleted = sched.completed;
+    live.reset();
+    for (const m of k.metrics) m.addLatencySoFar(live);
+    const elapsedMs = sched.startUs === 0 ? 0 : Math.max(0, (nowUs() - sched.startUs) / 1000);
+    let remainingMs: number | undefined;
+    if (loop !== "forever") {
+      if (paced) remainingMs = Math.max(0, (span * loop) / (speed as number) / 1000 - elapsedMs);
+      else if (opsPerSec > 0) {
+        remainingMs = Math.max(0, (totalRequests * loop - sched.sentTotal) / opsPerSec * 1000);
+      }
+    }
+    o.onProgress({
+      ...progressBase,
+      phase: "replay",
+      connected: nLocal,
+      loop: loopEnds.filter((end) => end <= sched.sentTotal).length,
+      elapsedMs,
+      ...(remainingMs !== undefined ? { remainingMs } : {}),
       sent: sched.sentTotal,
       completed: sched.completed,
       errors: sched.errors,
+      opsPerSec,
+      p50Us: live.getValueAtPercentile(50),
+      p99Us: live.getValueAtPercentile(99),
+      late: sched.late,
     });
   }, 1000);
 
@@ -280,8 +400,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     const n = grp.n;
     grp.n = 0;
     for (let copy = 0; copy < copies; copy++) {
-      const target = nConns >= recordedConns ? grp.ri + copy * recordedConns : grp.ri % nConns;
-      if (target >= nConns) break;
+      const global = nConns >= recordedConns ? grp.ri + copy * recordedConns : grp.ri % nConns;
+      if (global >= nConns) break;
+      const target = global - own.start;
+      if (target < 0 || target >= nLocal) continue; // another shard's connection
+      if (countOwned) ownedPerOp[grp.op]!++;
       const c = conns[target]!;
       if (c.dead) continue;
       const keyCopy = o.separateKeyspaces ? copy : 0;
@@ -312,7 +435,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   // bytes travel with the next request (SendQueue.carry), and when that is not their recorded
   // `mn` fence, an `mn` is sent first so that their possible replies (a hit, a failure) are
   // read as theirs. The op of the last quiet request per connection carries the fence's count.
-  const lastQuietOp = new Int32Array(nConns);
+  const lastQuietOp = new Int32Array(nLocal);
+  // Loop 1: the recorded requests of this shard's connections, per op (all of them unsharded).
+  const ownedPerOp = new Array<number>(scan.ops.length).fill(0);
+  let countOwned = false;
   const quietSent = new Array<number>(ops.length).fill(0);
   const quietTarget = protocol === "memcache-text" || protocol === "memcache-meta";
   const fence = (target: number, intended: number, pipelined: boolean) => {
@@ -326,6 +452,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   };
   const router = async () => {
     for (let l = 0; (loop === "forever" || l < loop) && !stopped; l++) {
+      countOwned = l === 0;
       // The scan before the replay checked every frame; this pass need not again.
       const r = await ProfileReader.open(o.profile, { verifyChecksums: false });
       if (sched.startUs === 0) sched.startUs = nowUs() + (paced ? HEAD_START_US : 0);
@@ -401,8 +528,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               continue;
             }
             for (let copy = 0; copy < copies; copy++) {
-              const target = nConns >= recordedConns ? ri + copy * recordedConns : ri % nConns;
-              if (target >= nConns) break;
+              const global = nConns >= recordedConns ? ri + copy * recordedConns : ri % nConns;
+              if (global >= nConns) break;
+              const target = global - own.start;
+              if (target < 0 || target >= nLocal) continue; // another shard's connection
+              if (countOwned) ownedPerOp[op]!++;
               const c = conns[target]!;
               if (c.dead) continue;
               const q = sched.queues[target]!;
@@ -477,7 +607,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         if (grp.n > 0 && !stopped) await routeGroup();
         grp.n = 0;
         // Quiet requests at the end of a connection's traffic: fenced, so that they are sent.
-        for (let c = 0; c < nConns; c++) {
+        for (let c = 0; c < nLocal; c++) {
           if (sched.queues[c]!.carried > 0 && !conns[c]!.dead) fence(c, 0, false);
         }
         if (r.truncated && l === 0) result.config.profile += " (truncated)";
@@ -528,7 +658,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   for (const [i, name] of ops.entries()) {
     const data = k.metrics[i]!.finish(0);
     k.metrics[i]!.destroy();
-    const rec = scan.perOp[i]!;
+    // A shard's recording is its connections' part: the requests counted as routed, the hits
+    // and errors in proportion.
+    const whole = scan.perOp[i]!;
+    const part = shard === undefined || whole.count === 0 ? 1 : ownedPerOp[i]! / whole.count;
+    const rec = part === 1 ? whole : {
+      count: ownedPerOp[i]!,
+      errors: Math.round(whole.errors * part),
+      quiet: Math.round(whole.quiet * part),
+      hits: Math.round(whole.hits * part),
+      misses: Math.round(whole.misses * part),
+    };
     if (k.sent[i] === 0 && rec.count === 0) continue;
     const c: ReplayCommand = {
       op: name,
@@ -562,9 +702,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       p99Us: sched.connLateness[c.local]!.percentile(99),
     })),
   };
+  const ownedShare = shard === undefined ? 1 : ownedPerOp.reduce((a, b) => a + b, 0) /
+    Math.max(1, scan.perOp.reduce((a, p) => a + p.count, 0) * copies);
   result.rate = {
     replayed: Array.from(sched.rate, (v) => v ?? 0),
-    recorded: scaleRate(scan.rate, speed === "max" ? 1 : speed),
+    recorded: scaleRate(scan.rate, speed === "max" ? 1 : speed).map((v) => v * ownedShare),
   };
   result.sizes = {
     recorded: scan.writeSizes,
@@ -574,7 +716,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     const expected: Record<string, number> = {};
     ops.forEach((name, i) => {
       const loops = result.loops > 0 ? result.loops : 1;
-      expected[name] = scan.perOp[i]!.count * loops;
+      expected[name] = (shard ? ownedPerOp[i]! : scan.perOp[i]!.count) * loops;
     });
     const after = await serverCounters(base, protocol);
     result.verification = verifyServer(countersBefore, after, expected, protocol);

@@ -9,6 +9,7 @@ import type { LatencySummary } from "../metrics/mod.ts";
 import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { ReconnectPolicy, Target } from "../net/mod.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
+import type { ShardSpec } from "../workload/mod.ts";
 
 /** Limits a replay must keep to; each one set becomes a check. */
 export interface FidelityThresholds {
@@ -84,6 +85,35 @@ export interface FidelityReport {
   pass: boolean;
 }
 
+/** Progress of a running replay ({@linkcode ReplayOptions.onProgress}). */
+export interface ReplayProgress {
+  /** Opening the connections, storing the warm-up keys, or replaying. */
+  phase: "connect" | "warmup" | "replay";
+  /** Connections opened so far, and how many the replay opens. */
+  connected: number;
+  connections: number;
+  /** Loops completed. */
+  loop: number;
+  /** Time in this phase, ms (for the replay: since its schedule started). */
+  elapsedMs: number;
+  /**
+   * Time left, ms: paced, the recorded span of the loops left at the speed; at max speed, the
+   * requests left at the current rate; undefined when it cannot be known (`loop: "forever"`).
+   */
+  remainingMs?: number;
+  /** Requests sent, replies (errors included) and errors so far. */
+  sent: number;
+  completed: number;
+  errors: number;
+  /** Replies per second over the last interval. */
+  opsPerSec: number;
+  /** Latency so far, µs: response time (from the intended send) when paced, else service time. */
+  p50Us: number;
+  p99Us: number;
+  /** Sends later than the threshold so far (paced). */
+  late: number;
+}
+
 /** Options for {@linkcode replay}. */
 export interface ReplayOptions {
   /** The profile. */
@@ -111,6 +141,11 @@ export interface ReplayOptions {
   connections?: number;
   /** When multiplying connections, give each copy its own keys. @default {false} */
   separateKeyspaces?: boolean;
+  /**
+   * Run shard `I/N` (or `{index, count}`): replay only this shard's contiguous range of the
+   * replay connections, so that N shards together replay every connection once.
+   */
+  shard?: ShardSpec | string;
   /** Before replaying, store the keys whose first access was a hit, with their sizes. @default {false} */
   warmup?: boolean;
   /** A send later than this after its intended time counts as late. @default {1000} */
@@ -127,8 +162,8 @@ export interface ReplayOptions {
   serverMetrics?: boolean | ServerMetricsOptions;
   /** Aborting stops the replay; the result so far is returned, `interrupted` set. */
   signal?: AbortSignal;
-  /** About once a second. */
-  onProgress?: (p: { loop: number; sent: number; completed: number; errors: number }) => void;
+  /** Progress: a few times a second while connecting, then about once a second. */
+  onProgress?: (p: ReplayProgress) => void;
   /** Limits for the fidelity report's checks. */
   thresholds?: FidelityThresholds;
   /**
@@ -182,6 +217,8 @@ export interface ReplayResult {
     connections: number;
     recordedConnections: number;
     separateKeyspaces: boolean;
+    /** A run shard: which, and its connections (`firstConnection` on, of `connections`). */
+    shard?: ShardSpec & { firstConnection: number; connections: number };
     warmup: boolean;
     /** The I/O driver used. */
     io: "uring" | "deno";

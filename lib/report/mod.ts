@@ -16,3 +16,4 @@ export * from "./history_report.ts";
 export * from "./synthetic_report.ts";
 export * from "./server_report.ts";
 export * from "./vector_report.ts";
+export * from "./merge_report.ts";
