@@ -13,8 +13,8 @@
  *              access was a hit are stored first, so the replayed hit ratio can match.
  *
  * Run it:
- *   deno run -A scenarios/memcache-replay.ts
- *   MEMBENCH_PCAP=/path/to/your.pcap MEMBENCH_TARGET=memcache://10.0.0.5:11211 deno run -A scenarios/memcache-replay.ts
+ *   ./node_modules/.bin/deno run -A scenarios/memcache-replay.ts
+ *   MEMBENCH_PCAP=/path/to/your.pcap MEMBENCH_TARGET=memcache://10.0.0.5:11211 ./node_modules/.bin/deno run -A scenarios/memcache-replay.ts
  *
  * Without MEMBENCH_TARGET it starts a throwaway memcached on a free loopback port (Debian/Ubuntu:
  * apt-get install memcached). The sample capture is described in scenarios/data/README.md.

@@ -10,8 +10,13 @@
  * failed, 130 Ctrl+C (the phases so far are kept; a second Ctrl+C quits at once).
  *
  * Run it:
- *   deno task quickstart                      (or: deno run -A scenarios/quickstart.ts)
- *   MEMBENCH_TARGET=redis://127.0.0.1:6379 deno task quickstart   (your own server)
+ *   ./node_modules/.bin/deno task quickstart
+ *   ./node_modules/.bin/deno run -A scenarios/quickstart.ts            (the same)
+ *   MEMBENCH_TARGET=redis://127.0.0.1:6379 ./node_modules/.bin/deno task quickstart   (your server)
+ * (`npm ci` puts Deno in ./node_modules/.bin; a `deno` on your PATH works as well.)
+ *
+ * In your own repository: copy this file, import from "membench" instead of "../mod.ts", and run
+ * it with `membench run quickstart.ts` (README, "Scenarios in your own repo").
  *
  * Without MEMBENCH_TARGET it starts a throwaway redis-server on a free loopback port, so it only
  * needs `redis-server` installed (Debian/Ubuntu: apt-get install redis-server).

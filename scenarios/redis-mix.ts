@@ -13,8 +13,8 @@
  *               10k requests/s for 5 s after a 1 s warm-up, checked against latency thresholds.
  *
  * Run it:
- *   deno run -A scenarios/redis-mix.ts
- *   MEMBENCH_TARGET=redis://:password@10.0.0.5:6379 deno run -A scenarios/redis-mix.ts
+ *   ./node_modules/.bin/deno run -A scenarios/redis-mix.ts
+ *   MEMBENCH_TARGET=redis://:password@10.0.0.5:6379 ./node_modules/.bin/deno run -A scenarios/redis-mix.ts
  *
  * Without MEMBENCH_TARGET it starts a throwaway redis-server on a free loopback port (Debian/Ubuntu:
  * apt-get install redis-server). Passwords in the target never reach the output or the results.

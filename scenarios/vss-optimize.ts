@@ -16,9 +16,9 @@
  * `frontier.qps_at_recall_95 > 1k`.
  *
  * Run it:
- *   MEMBENCH_SEARCH_MODULE=/path/to/redisearch.so deno run -A scenarios/vss-optimize.ts
+ *   MEMBENCH_SEARCH_MODULE=/path/to/redisearch.so ./node_modules/.bin/deno run -A scenarios/vss-optimize.ts
  *       starts a throwaway redis-server on a free loopback port with that module loaded;
- *   MEMBENCH_TARGET=redis://host:6379 deno run -A scenarios/vss-optimize.ts
+ *   MEMBENCH_TARGET=redis://host:6379 ./node_modules/.bin/deno run -A scenarios/vss-optimize.ts
  *       uses your server; it drops and recreates the index `membench_idx` and its `vec:` hashes.
  *   MEMBENCH_DATASET=path  a dataset to load; without it a seeded 10,000 x 32 dataset is
  *       generated (no ground truth: the truth is computed on the fly either way).

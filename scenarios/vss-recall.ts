@@ -11,10 +11,10 @@
  *      exact ground truth of what was loaded (recall@10: mean, p5, …).
  *
  * Run it:
- *   MEMBENCH_SEARCH_MODULE=/path/to/redisearch.so deno run -A scenarios/vss-recall.ts
+ *   MEMBENCH_SEARCH_MODULE=/path/to/redisearch.so ./node_modules/.bin/deno run -A scenarios/vss-recall.ts
  *       starts a throwaway redis-server on a free loopback port with that module loaded
  *       (MEMBENCH_SEARCH_MODULE_ARGS adds module arguments, space-separated);
- *   MEMBENCH_TARGET=redis://host:6379 deno run -A scenarios/vss-recall.ts
+ *   MEMBENCH_TARGET=redis://host:6379 ./node_modules/.bin/deno run -A scenarios/vss-recall.ts
  *       uses your server (RediSearch, Redis 8, valkey-search: detected from MODULE LIST). It
  *       drops and recreates the index `membench_idx` and its `vec:` hashes.
  *   MEMBENCH_DATASET=path  a dataset to load (fvecs with _query siblings, ann-benchmarks HDF5,

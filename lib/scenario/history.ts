@@ -20,8 +20,9 @@ export interface RunRow {
   durationMs?: number;
   /** The scenario file, to run it again. */
   module?: string;
-  /** Checks and thresholds that passed and failed. */
+  /** Checks and thresholds that passed. */
   passed: number;
+  /** Checks and thresholds that failed. */
   failed: number;
 }
 
@@ -77,8 +78,9 @@ export interface MetricChange {
   metric: string;
   /** Kind (decides the unit). */
   kind: Metric["kind"];
-  /** Value in the first run and the second. */
+  /** Value in the first run. */
   a: number;
+  /** Value in the second run. */
   b: number;
   /** (b - a) / a; absent when a is 0. */
   change?: number;

@@ -98,26 +98,6 @@ function segmentOf(name: string, command: string): string {
   return /^[A-Za-z0-9_\-@:]+$/.test(name) ? name.toLowerCase() : command.toLowerCase();
 }
 
-/**
- * The named figures of a bench result. Per command, under `<command>.` (and `<test>.<command>.`
- * when a command runs in several tests): `p50` … `p9999`, `min`, `mean`, `max` (response time
- * in open loop, else service time), `service.p99` …, `response.p99` …, `ops`, `count`,
- * `errors`, `error_rate`, `late`, `late_client`, and for reads `hits`, `misses`, `hit_ratio`. Per
- * test, under `<test>.`: `ops`, `requests`, `errors`, `late`. Over the whole run: `ops`,
- * `requests`, `errors`, `error_rate`, `late`, `late_ratio` (late sends of all), `late_client` and
- * `client_late_ratio` (late sends that waited while their connection had a free slot: membench
- * itself behind), `reconnects`, `hit_ratio`, and `p50` … `max` when the run
- * had one command. In cluster mode, per test under `<test>.` and over the run: `node.max_share`
- * (the largest node's share of requests, 0..1; the run's is the largest of its tests),
- * `node.skew` (that share over the fair share of the serving nodes; 1 is even) and
- * `redirects.moved`, `redirects.ask`, `redirects.tryagain`, `redirects.clusterdown` (summed).
- *
- * @example Usage
- * ```ts ignore
- * const m = benchMetrics(await bench({ tests: ["get"] }));
- * m["get.p99"]; // { value: 310, kind: "time" }
- * ```
- */
 // The servers' figures of a phase (`serverMetrics`): `server.<section>.<field>` and, without
 // the section, `server.<field>`: counters as their delta (and `.rate`), gauges as their last
 // value (and `.growth`, `.max`), summed over nodes; `server.cmd.<command>.usec_per_call` (server
@@ -163,6 +143,26 @@ function putServer(b: MetricBuilder, prefix: string, r: ServerReport | undefined
   put("errors", r.nodes.reduce((a, n) => a + n.errors.length, 0), "count");
 }
 
+/**
+ * The named figures of a bench result. Per command, under `<command>.` (and `<test>.<command>.`
+ * when a command runs in several tests): `p50` … `p9999`, `min`, `mean`, `max` (response time
+ * in open loop, else service time), `service.p99` …, `response.p99` …, `ops`, `count`,
+ * `errors`, `error_rate`, `late`, `late_client`, and for reads `hits`, `misses`, `hit_ratio`. Per
+ * test, under `<test>.`: `ops`, `requests`, `errors`, `late`. Over the whole run: `ops`,
+ * `requests`, `errors`, `error_rate`, `late`, `late_ratio` (late sends of all), `late_client` and
+ * `client_late_ratio` (late sends that waited while their connection had a free slot: membench
+ * itself behind), `reconnects`, `hit_ratio`, and `p50` … `max` when the run
+ * had one command. In cluster mode, per test under `<test>.` and over the run: `node.max_share`
+ * (the largest node's share of requests, 0..1; the run's is the largest of its tests),
+ * `node.skew` (that share over the fair share of the serving nodes; 1 is even) and
+ * `redirects.moved`, `redirects.ask`, `redirects.tryagain`, `redirects.clusterdown` (summed).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const m = benchMetrics(await bench({ tests: ["get"] }));
+ * m["get.p99"]; // { value: 310, kind: "time" }
+ * ```
+ */
 export function benchMetrics(r: BenchResult): MetricSet {
   const b = new MetricBuilder();
   let requests = 0, errors = 0, late = 0, lateClient = 0, reconnects = 0, durationMs = 0;

@@ -7,6 +7,7 @@
  */
 export * from "./local_server.ts";
 export * from "./scenario.ts";
+export * from "./run_file.ts";
 export { type ScenarioOptions, type ScenarioServer, validateScenarioOptions } from "./options.ts";
 export type { Run } from "./handle.ts";
 export type { PhaseOptions } from "./phase.ts";
@@ -17,9 +18,13 @@ export type { ReplayPhaseOptions, ReplayPhaseResult } from "./phases/replay.ts";
 export type {
   VectorDeletePhaseOptions,
   VectorLoadPhaseOptions,
+  VectorOptimizeFrontierOptions,
+  VectorOptimizePhaseOptions,
+  VectorOptimizePhaseResult,
   VectorQueryPhaseOptions,
   VectorUpdatePhaseOptions,
 } from "./phases/vector.ts";
+export type { ScenarioPrinter } from "./_terminal.ts";
 export type {
   CheckRecord,
   PhaseRecord,
@@ -29,6 +34,12 @@ export type {
 } from "./types.ts";
 export * from "./threshold.ts";
 export * from "./metrics.ts";
+export {
+  type MetricNames,
+  metricNamesOf,
+  type MetricPhaseKind,
+  type MetricSegments,
+} from "./metric_names.ts";
 export * from "./redact.ts";
 export * from "./history.ts";
 export * from "./server_info.ts";

@@ -9,7 +9,9 @@ import { errorMessage, nearestName } from "../errors/mod.ts";
 import { parseTarget, redactUri } from "../net/mod.ts";
 import type { Run } from "./handle.ts";
 import type { LocalServerOptions } from "./local_server.ts";
+import { anyPhaseMetric } from "./metric_names.ts";
 import { parseThreshold, type Threshold } from "./threshold.ts";
+import { shardFromEnv, type ShardSpec } from "../workload/mod.ts";
 
 /** A local server for the scenario's life: a kind, or a kind with its own arguments. */
 export type ScenarioServer =
@@ -60,28 +62,40 @@ export interface ScenarioOptions<T = void> {
   handleSigint?: boolean;
   /** A line on what the scenario is for, kept in the journal. */
   description?: string;
+  /**
+   * Check every phase's options and thresholds before the first phase runs: the function runs
+   * once as a dry run in which phases, steps, checks and servers do nothing, until it first
+   * reads a phase's result (or `setup`'s data). Unknown options and unknown metric names found
+   * are reported together and nothing runs (exit code 2). Code between phases runs in the dry
+   * run too: keep side effects in `run.step`, `setup` and `teardown`, or turn this off. Each
+   * phase still checks its own options before its load. @default {true}
+   */
+  precheck?: boolean;
   /** Runs before the main function; its value is passed to it and to `teardown`. */
   setup?: (run: Run) => T | Promise<T>;
   /** Runs after the main function, also when it failed or was interrupted. */
   teardown?: (run: Run, data: T | undefined) => void | Promise<void>;
 }
 
-const KNOWN_OPTIONS = [
-  "target",
-  "server",
-  "seed",
-  "outDir",
-  "history",
-  "thresholds",
-  "warnings",
-  "timeoutMs",
-  "print",
-  "setExitCode",
-  "handleSigint",
-  "description",
-  "setup",
-  "teardown",
-];
+// Every option of a scenario (`deno check` fails when ScenarioOptions gains one this lacks).
+const SCENARIO_KEYS = {
+  target: true,
+  server: true,
+  seed: true,
+  outDir: true,
+  history: true,
+  thresholds: true,
+  warnings: true,
+  timeoutMs: true,
+  print: true,
+  setExitCode: true,
+  handleSigint: true,
+  description: true,
+  precheck: true,
+  setup: true,
+  teardown: true,
+} satisfies Record<keyof ScenarioOptions<unknown>, true>;
+const KNOWN_OPTIONS = Object.keys(SCENARIO_KEYS);
 
 /** The options of a scenario once checked, with their defaults and environment overrides. */
 export interface ResolvedScenarioOptions {
@@ -89,6 +103,8 @@ export interface ResolvedScenarioOptions {
   server?: { kind: "redis" | "memcached" } & LocalServerOptions;
   seed: number;
   seedGiven: boolean;
+  /** A run shard (`MEMBENCH_SHARD`, or an Indexed Job's index with `MEMBENCH_SHARDS`). */
+  shard?: ShardSpec;
   outDir: string;
   history: string | false;
   thresholds: Map<string, Threshold[]>;
@@ -209,6 +225,26 @@ export function resolveScenarioOptions<T>(
       r.seedGiven = true;
     }
   }
+  // A shard of a run (a pod of a Kubernetes Indexed Job, say): its bench and replay phases run
+  // their part. Every shard must draw the same keys, so the seed cannot be a random one.
+  try {
+    const shard = shardFromEnv({
+      MEMBENCH_SHARD: envValue("MEMBENCH_SHARD"),
+      JOB_COMPLETION_INDEX: envValue("JOB_COMPLETION_INDEX"),
+      MEMBENCH_SHARDS: envValue("MEMBENCH_SHARDS"),
+    });
+    if (shard) {
+      r.shard = shard;
+      if (!r.seedGiven) {
+        problems.push(
+          `Cannot run shard ${shard.index}/${shard.count} without a seed: every shard must draw ` +
+            "the same keys (set MEMBENCH_SEED or the scenario's 'seed' option)",
+        );
+      }
+    }
+  } catch (e) {
+    problems.push(errorMessage(e));
+  }
   if (!r.seedGiven) r.seed = Math.floor(Math.random() * 0xffffffff);
   const outDir = envValue("MEMBENCH_OUT_DIR") ?? o.outDir;
   if (outDir !== undefined) {
@@ -244,10 +280,23 @@ export function resolveScenarioOptions<T>(
       }
       const parsed: Threshold[] = [];
       for (const t of list) {
+        let th: Threshold;
         try {
-          parsed.push(parseThreshold(t));
+          th = parseThreshold(t);
         } catch (e) {
           problems.push(`Cannot use ${field} of '${phase}': ${errorMessage(e)}`);
+          continue;
+        }
+        parsed.push(th);
+        // The phase's kind is known when it runs (where its own names are checked); a name no
+        // phase kind has is a typo now.
+        const m = anyPhaseMetric(th.metric);
+        if (!m.known) {
+          problems.push(
+            `Cannot use ${field} of '${phase}': no phase has a metric named ${th.metric}${
+              m.nearest ? ` (did you mean ${m.nearest}?)` : ""
+            }`,
+          );
         }
       }
       r[field].set(phase, parsed);
@@ -263,7 +312,7 @@ export function resolveScenarioOptions<T>(
       bad("option 'print'", 'must be "full", "summary" or "none"', o.print);
     } else r.print = o.print;
   }
-  for (const k of ["setExitCode", "handleSigint"] as const) {
+  for (const k of ["setExitCode", "handleSigint", "precheck"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean") {
       bad(`option '${k}'`, "must be true or false", o[k]);
     }

@@ -9,7 +9,9 @@
  * @module
  */
 import type { Target } from "../net/mod.ts";
+import type { ShardSpec } from "../workload/mod.ts";
 import type { MetricSet } from "./metrics.ts";
+import type { MetricNames } from "./metric_names.ts";
 import type { ServerInfo } from "./server_info.ts";
 import type { PhaseRecord } from "./types.ts";
 
@@ -47,6 +49,18 @@ export interface PhaseSpec<R> {
   warnings?: string[] | undefined;
   /** The options as journaled and summarized (the run redacts secrets). */
   shown: unknown;
+  /** The options the phase does not have (`keyPatern`), one problem each. @default none */
+  unknown?: readonly string[];
+  /**
+   * Problems already found in the phase's option values: the run reports them with the unknown
+   * options and its threshold problems, all at once, before any load. @default none
+   */
+  problems?: readonly string[];
+  /**
+   * The metric names the phase can produce (`scenario/metric_names.ts`): a threshold or warning
+   * on another name is a problem, reported before any load. @default not checked
+   */
+  metricNames?: MetricNames;
   /** Runs the library function; `signal` is aborted by Ctrl+C or the scenario's timeout. */
   exec(signal: AbortSignal): Promise<R>;
   /** The named figures thresholds see (`scenario/metrics.ts`). */
@@ -61,6 +75,8 @@ export interface PhaseSpec<R> {
 export interface PhaseContext {
   /** The seed phases inherit. */
   readonly seed: number;
+  /** A run shard: bench and replay phases run their part, and save their result for merging. */
+  readonly shard?: ShardSpec | undefined;
   /** The output folder. */
   readonly outDir: string;
   /** The scenario's signal (Ctrl+C, timeout). */

@@ -23,6 +23,7 @@ import {
   startLocalServer,
 } from "./local_server.ts";
 import { type MetricSet, metricsOfAny } from "./metrics.ts";
+import { anyPhaseMetric, metricNameProblems } from "./metric_names.ts";
 import {
   type ResolvedScenarioOptions,
   resolveScenarioOptions,
@@ -67,6 +68,37 @@ class PhaseStop extends Error {
     super(info.message);
     this.name = "PhaseStop";
   }
+}
+
+/** Ends the dry run (`precheck`): the function read a phase's result, or the time is up. */
+class PlanStop extends Error {
+  constructor() {
+    super("the precheck stops here");
+    this.name = "PlanStop";
+  }
+}
+
+// How long the dry run may take: it waits for nothing but the function's own code.
+const PLAN_BUDGET_MS = 2000;
+// A loop of phases in the dry run stops here.
+const PLAN_MAX_PHASES = 1000;
+
+/**
+ * A phase result in the dry run: awaiting it works (it is no thenable), any other use ends the
+ * dry run, since what follows depends on a real result.
+ */
+function hollow(): never {
+  const stop = (): never => {
+    throw new PlanStop();
+  };
+  return new Proxy({}, {
+    get: (_t, p) => (p === "then" ? undefined : stop()),
+    has: stop,
+    ownKeys: stop,
+    getOwnPropertyDescriptor: stop,
+    set: stop,
+    getPrototypeOf: stop,
+  }) as never;
 }
 
 /** One run of a scenario; `run()` resolves with what happened and never throws. */
@@ -126,6 +158,9 @@ export class ScenarioRun<T> {
       );
     }
     const shownOptions = this.#shownOptions();
+    if (typeof this.#fn === "function" && this.#options.precheck !== false) {
+      problems.push(...await this.#plan());
+    }
     if (problems.length > 0) {
       return await this.#finish("invalid", shownOptions, { problems });
     }
@@ -241,6 +276,113 @@ export class ScenarioRun<T> {
       ? "failed"
       : "passed";
     return await this.#finish(status, shownOptions, error && status === "error" ? { error } : {});
+  }
+
+  /**
+   * The dry run (`precheck`): the function runs with a handle whose phases check their options
+   * and thresholds and return {@linkcode hollow} results; steps, checks, logs and servers do
+   * nothing. It ends when the function returns or throws, first uses a result, or after
+   * {@linkcode PLAN_BUDGET_MS}. Returns the unknown options and metric names found; a phase's
+   * other problems (bad values, which may come from a result the dry run does not have) are
+   * left to the phase itself, before its load.
+   */
+  async #plan(): Promise<string[]> {
+    const problems: string[] = [];
+    const aborted = new AbortController();
+    aborted.abort(new PlanStop());
+    let phases = 0;
+    let over = false;
+    const ctx: PhaseContext = {
+      seed: this.#r.seed,
+      shard: this.#r.shard,
+      outDir: this.#r.outDir,
+      signal: aborted.signal,
+      defaultTarget: () => this.#defaultTarget(),
+      phaseName: (kind, given) => this.#phaseName(kind, given),
+      run: (spec) => {
+        if (over || ++phases > PLAN_MAX_PHASES) throw new PlanStop();
+        problems.push(...(spec.unknown ?? []));
+        const list: Array<Threshold & { advisory?: boolean }> = [];
+        for (const field of ["thresholds", "warnings"] as const) {
+          const given = field === "thresholds" ? spec.thresholds : spec.warnings;
+          const all = [
+            ...(Array.isArray(given) ? given : []),
+            // The scenario's for this name, but not those already reported as no phase's.
+            ...(this.#r[field].get(spec.name) ?? []).filter((t) => anyPhaseMetric(t.metric).known),
+          ];
+          for (const t of all) {
+            try {
+              const th = typeof t === "string" ? parseThreshold(t) : t;
+              list.push(field === "warnings" ? { ...th, advisory: true } : th);
+            } catch {
+              // a bad expression is reported by the phase itself (it may hold a result's value)
+            }
+          }
+        }
+        if (spec.metricNames) {
+          problems.push(
+            ...metricNameProblems(`${spec.kind} phase ${spec.name}`, list, spec.metricNames),
+          );
+        }
+        return Promise.resolve(hollow());
+      },
+      probe: () => Promise.reject(new PlanStop()),
+      journal: () => {},
+    };
+    const inPlan = <R>(f: () => R): R => {
+      if (over) throw new PlanStop();
+      return f();
+    };
+    const handle: Run = {
+      name: this.#name,
+      target: this.#r.target,
+      servers: [],
+      seed: this.#r.seed,
+      outDir: this.#r.outDir,
+      signal: aborted.signal,
+      bench: (o = {}) => inPlan(() => benchPhase(ctx, o)),
+      record: (o) => inPlan(() => recordPhase(ctx, o)),
+      analyze: (o) => inPlan(() => analyzePhase(ctx, o)),
+      replay: (o) => inPlan(() => replayPhase(ctx, o)),
+      step: (name) =>
+        inPlan(() => {
+          ctx.phaseName("step", name);
+          return Promise.resolve(hollow());
+        }),
+      vectorLoad: (o) => inPlan(() => vectorLoadPhase(ctx, o)),
+      vectorUpdate: (o) => inPlan(() => vectorUpdatePhase(ctx, o)),
+      vectorDelete: (o) => inPlan(() => vectorDeletePhase(ctx, o)),
+      vectorQuery: (o) => inPlan(() => vectorQueryPhase(ctx, o)),
+      vectorOptimize: (o) => inPlan(() => vectorOptimizePhase(ctx, o)),
+      check: () => true,
+      startServer: (() => inPlan(() => Promise.resolve(hollow()))) as Run["startServer"],
+      log: () => {},
+      onTeardown: () => {},
+      metricsOf: () => hollow(),
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, PLAN_BUDGET_MS);
+    });
+    const walk = (async () => {
+      try {
+        // setup does not run in the dry run: its data is a result not had.
+        await this.#fn(handle, (this.#options.setup ? hollow() : undefined) as T);
+      } catch (e) {
+        // An option that is not an object: a problem; anything else ends the dry run (the
+        // real run meets it again where it is).
+        if (e instanceof MembenchError && e.code === "invalid_argument" && !over) {
+          if (!problems.includes(e.message)) problems.push(e.message);
+        }
+      }
+    })();
+    await Promise.race([walk, budget]);
+    over = true;
+    clearTimeout(timer);
+    // The real run names its phases afresh.
+    this.#names.clear();
+    this.#counts.clear();
+    return problems;
   }
 
   #shownOptions(): Record<string, unknown> {
@@ -398,17 +540,15 @@ export class ScenarioRun<T> {
   #parseThresholds(
     name: string,
     list: string[] | undefined,
-    field: "thresholds" | "warnings" = "thresholds",
+    field: "thresholds" | "warnings",
+    problems: string[],
   ): Threshold[] {
     const out = [...(this.#r[field].get(name) ?? [])];
     if (list === undefined) return out;
     if (!Array.isArray(list)) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot use ${field} of phase ${name}: expected a list of expressions`,
-      );
+      problems.push(`Cannot use ${field} of phase ${name}: expected a list of expressions`);
+      return out;
     }
-    const problems: string[] = [];
     for (const t of list) {
       try {
         out.push(parseThreshold(t));
@@ -416,7 +556,6 @@ export class ScenarioRun<T> {
         problems.push(errorMessage(e));
       }
     }
-    if (problems.length) throw new MembenchError("invalid_argument", problems.join("\n"));
     return out;
   }
 
@@ -438,8 +577,21 @@ export class ScenarioRun<T> {
    */
   async #runPhase<R>(spec: PhaseSpec<R>): Promise<R> {
     const { kind, name, shown, exec } = spec;
-    const thresholds = this.#parseThresholds(name, spec.thresholds);
-    const warnings = this.#parseThresholds(name, spec.warnings, "warnings");
+    // Every problem of the phase at once, before any load: its options, its thresholds and
+    // warnings (the scenario's for this name too) and the metrics they name.
+    const problems = [...(spec.unknown ?? []), ...(spec.problems ?? [])];
+    const thresholds = this.#parseThresholds(name, spec.thresholds, "thresholds", problems);
+    const warnings = this.#parseThresholds(name, spec.warnings, "warnings", problems);
+    if (spec.metricNames) {
+      problems.push(
+        ...metricNameProblems(
+          `${kind} phase ${name}`,
+          [...thresholds, ...warnings.map((w) => ({ ...w, advisory: true }))],
+          spec.metricNames,
+        ),
+      );
+    }
+    if (problems.length) throw new MembenchError("invalid_argument", problems.join("\n"));
     const signal = this.#interrupt.signal;
     if (signal.aborted) throw new PhaseStop(errorInfo(signal.reason));
     const startedAt = new Date();
@@ -545,6 +697,7 @@ export class ScenarioRun<T> {
   #context(): PhaseContext {
     return {
       seed: this.#r.seed,
+      shard: this.#r.shard,
       outDir: this.#r.outDir,
       signal: this.#interrupt.signal,
       defaultTarget: () => this.#defaultTarget(),

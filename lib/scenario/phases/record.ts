@@ -7,15 +7,45 @@
 import { record, type RecordOptions, type RecordResult } from "../../capture/mod.ts";
 import { recordMetrics } from "../metrics.ts";
 import type { PhaseContext, PhaseOptions } from "../phase.ts";
-import { anySignal, slug } from "../_util.ts";
+import { anySignal, phaseNameOr, requireObject, slug, unknownOptions } from "../_util.ts";
+import { metricNamesOf } from "../metric_names.ts";
 
 /** Options of {@linkcode Run.record}: the record's own (`output` optional) and the phase's. */
 export type RecordPhaseOptions = Omit<RecordOptions, "output"> & { output?: string } & PhaseOptions;
 
+// Every option of a record phase (`deno check` fails when the type gains an option this list lacks).
+const RECORD_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  pcap: true,
+  interface: true,
+  filter: true,
+  snaplen: true,
+  promisc: true,
+  bufferSize: true,
+  output: true,
+  ports: true,
+  protocol: true,
+  respVersion: true,
+  salt: true,
+  keepTokens: true,
+  tokenDelimiter: true,
+  keepSlots: true,
+  count: true,
+  durationMs: true,
+  signal: true,
+  onProgress: true,
+  onStart: true,
+} satisfies Record<keyof RecordPhaseOptions, true>;
+
 /** Runs a record phase in the scenario `ctx`. */
 export function recordPhase(ctx: PhaseContext, o: RecordPhaseOptions): Promise<RecordResult> {
+  requireObject("the record phase", o);
   const { name: given, thresholds, warnings, ...ro } = o;
-  const name = ctx.phaseName("record", given);
+  const problems: string[] = [];
+  const name = phaseNameOr(ctx, "record", given, problems);
+  const unknown = unknownOptions(`record phase ${name}`, o, RECORD_KEYS);
   const opts: RecordOptions = {
     ...ro,
     output: ro.output ?? `${ctx.outDir}/${slug(name)}.mbp`,
@@ -26,6 +56,9 @@ export function recordPhase(ctx: PhaseContext, o: RecordPhaseOptions): Promise<R
     thresholds,
     warnings,
     shown: opts,
+    unknown,
+    problems,
+    metricNames: metricNamesOf("record"),
     exec: (signal) => record({ ...opts, signal: anySignal(signal, ro.signal) }),
     metrics: recordMetrics,
     // A capture that ends by itself is not interrupted; one the scenario's signal stopped is.

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { MembenchError } from "../../errors/mod.ts";
 import { parseTarget } from "../../net/mod.ts";
 import {
   type FidelityThresholds,
@@ -17,7 +16,8 @@ import {
 } from "../../replay/mod.ts";
 import { replayMetrics } from "../metrics.ts";
 import type { PhaseContext, PhaseOptions } from "../phase.ts";
-import { anySignal } from "../_util.ts";
+import { anySignal, phaseNameOr, requireObject, unknownOptions } from "../_util.ts";
+import { metricNamesOf } from "../metric_names.ts";
 
 /** Options of {@linkcode Run.replay}: exact or synthetic replay. */
 export type ReplayPhaseOptions = Omit<ReplayOptions, "thresholds"> & PhaseOptions & {
@@ -40,11 +40,45 @@ export type ReplayPhaseResult = ReplayResult & {
   };
 };
 
+// Every option of a replay phase (`deno check` fails when the type gains an option this list lacks).
+const REPLAY_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  profile: true,
+  target: true,
+  password: true,
+  user: true,
+  clientName: true,
+  protocol: true,
+  speed: true,
+  loop: true,
+  connections: true,
+  separateKeyspaces: true,
+  warmup: true,
+  lateThresholdUs: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  reconnect: true,
+  io: true,
+  serverMetrics: true,
+  signal: true,
+  onProgress: true,
+  verifyServer: true,
+  shard: true,
+  fidelity: true,
+  mode: true,
+  seed: true,
+  durationMs: true,
+  popularity: true,
+} satisfies Record<keyof ReplayPhaseOptions, true>;
+
 /** Runs a replay phase in the scenario `ctx`. */
 export function replayPhase(
   ctx: PhaseContext,
   o: ReplayPhaseOptions,
 ): Promise<ReplayPhaseResult> {
+  requireObject("the replay phase", o);
   const {
     name: given,
     thresholds,
@@ -56,9 +90,11 @@ export function replayPhase(
     fidelity,
     ...ro
   } = o;
+  const problems: string[] = [];
+  const name = phaseNameOr(ctx, "replay", given, problems);
+  const unknown = unknownOptions(`replay phase ${name}`, o, REPLAY_KEYS);
   if (mode !== undefined && mode !== "exact" && mode !== "synthetic") {
-    throw new MembenchError(
-      "invalid_argument",
+    problems.push(
       `Cannot use replay 'mode': expected "exact" or "synthetic": current value is ${
         JSON.stringify(mode)
       }`,
@@ -71,8 +107,8 @@ export function replayPhase(
     ...(fidelity !== undefined ? { thresholds: fidelity } : {}),
     // Every phase result carries its server's figures (server.* metrics) unless turned off.
     serverMetrics: ro.serverMetrics ?? true,
+    ...(ro.shard === undefined && ctx.shard !== undefined ? { shard: ctx.shard } : {}),
   };
-  const name = ctx.phaseName("replay", given);
   const shown = {
     ...opts,
     mode: mode ?? "exact",
@@ -84,6 +120,9 @@ export function replayPhase(
     thresholds,
     warnings,
     shown,
+    unknown,
+    problems,
+    metricNames: metricNamesOf("replay"),
     exec: async (signal) => {
       let synthetic: ReplayPhaseResult["synthetic"];
       let profile = opts.profile;

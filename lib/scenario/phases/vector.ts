@@ -27,11 +27,12 @@ import {
   type VectorOptimizeOptions,
   type VectorOptimizeResult,
 } from "../../vector/mod.ts";
-import { MembenchError } from "../../errors/mod.ts";
+import { nearestName } from "../../errors/mod.ts";
 import { vectorLoadMetrics, vectorOptimizeMetrics, vectorQueryMetrics } from "../metrics.ts";
 import type { PhaseContext, PhaseOptions } from "../phase.ts";
 import type { ServerInfo } from "../server_info.ts";
-import { anySignal } from "../_util.ts";
+import { anySignal, phaseNameOr, requireObject, unknownOptions } from "../_util.ts";
+import { metricNamesOf } from "../metric_names.ts";
 
 /** Options of {@linkcode Run.vectorLoad}: vec-load's own (target defaults to the scenario's) and the phase's. */
 export type VectorLoadPhaseOptions = VectorLoadOptions & PhaseOptions;
@@ -43,6 +44,192 @@ export type VectorDeletePhaseOptions = VectorDeleteOptions & PhaseOptions;
 export type VectorQueryPhaseOptions = VectorQueryOptions & PhaseOptions;
 
 type Kind = "vector-load" | "vector-update" | "vector-delete" | "vector-query";
+
+// Every option of the phase (`deno check` fails when its type gains one this list lacks).
+const VECTOR_LOAD_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  target: true,
+  password: true,
+  user: true,
+  resp3: true,
+  io: true,
+  clients: true,
+  pipeline: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  reconnect: true,
+  platform: true,
+  serverMetrics: true,
+  signal: true,
+  onProgress: true,
+  dataset: true,
+  metric: true,
+  index: true,
+  vectorOffset: true,
+  numVectors: true,
+  keyOffset: true,
+  metadata: true,
+  skipCreate: true,
+  dropBefore: true,
+  ratePerSec: true,
+  waitForIndex: true,
+  indexTimeoutMs: true,
+  allowIndexFailures: true,
+  blockRows: true,
+} satisfies Record<keyof VectorLoadPhaseOptions, true>;
+
+// Every option of the phase (`deno check` fails when its type gains one this list lacks).
+const VECTOR_UPDATE_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  target: true,
+  password: true,
+  user: true,
+  resp3: true,
+  io: true,
+  clients: true,
+  pipeline: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  reconnect: true,
+  platform: true,
+  serverMetrics: true,
+  signal: true,
+  onProgress: true,
+  dataset: true,
+  metric: true,
+  index: true,
+  vectorOffset: true,
+  numVectors: true,
+  keyOffset: true,
+  metadata: true,
+  ratePerSec: true,
+  waitForIndex: true,
+  indexTimeoutMs: true,
+  allowIndexFailures: true,
+  blockRows: true,
+  segments: true,
+} satisfies Record<keyof VectorUpdatePhaseOptions, true>;
+
+// Every option of the phase (`deno check` fails when its type gains one this list lacks).
+const VECTOR_DELETE_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  target: true,
+  password: true,
+  user: true,
+  resp3: true,
+  io: true,
+  clients: true,
+  pipeline: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  reconnect: true,
+  platform: true,
+  serverMetrics: true,
+  signal: true,
+  onProgress: true,
+  index: true,
+  segments: true,
+  keyOffset: true,
+  count: true,
+  waitForIndex: true,
+  indexTimeoutMs: true,
+} satisfies Record<keyof VectorDeletePhaseOptions, true>;
+
+// Every option of the phase (`deno check` fails when its type gains one this list lacks).
+const VECTOR_QUERY_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  target: true,
+  password: true,
+  user: true,
+  resp3: true,
+  io: true,
+  clients: true,
+  pipeline: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  reconnect: true,
+  platform: true,
+  serverMetrics: true,
+  signal: true,
+  onProgress: true,
+  dataset: true,
+  metric: true,
+  index: true,
+  segments: true,
+  k: true,
+  efRuntime: true,
+  filter: true,
+  nocontent: true,
+  sortByScore: true,
+  queryTimeoutMs: true,
+  dialect: true,
+  numQueries: true,
+  requests: true,
+  durationMs: true,
+  ratePerSec: true,
+  arrival: true,
+  seed: true,
+  truth: true,
+  truthThreads: true,
+  keepPerQuery: true,
+} satisfies Record<keyof VectorQueryPhaseOptions, true>;
+
+// Every option of the phase (`deno check` fails when its type gains one this list lacks).
+const VECTOR_OPTIMIZE_KEYS = {
+  name: true,
+  thresholds: true,
+  warnings: true,
+  target: true,
+  password: true,
+  user: true,
+  resp3: true,
+  io: true,
+  clients: true,
+  pipeline: true,
+  connectTimeoutMs: true,
+  requestTimeoutMs: true,
+  reconnect: true,
+  platform: true,
+  serverMetrics: true,
+  signal: true,
+  onProgress: true,
+  dataset: true,
+  metric: true,
+  index: true,
+  load: true,
+  numVectors: true,
+  k: true,
+  numQueries: true,
+  confidence: true,
+  resamples: true,
+  seed: true,
+  repeats: true,
+  truthThreads: true,
+  targetRecall: true,
+  recallStatistic: true,
+  accept: true,
+  minEfSearch: true,
+  maxEfSearch: true,
+  targetP99Ms: true,
+  targetQps: true,
+  throughput: true,
+  maxClients: true,
+  maxPipeline: true,
+  stepDurationMs: true,
+  minGain: true,
+  patience: true,
+  onStep: true,
+  grid: true,
+  frontier: true,
+} satisfies Record<keyof VectorOptimizePhaseOptions, true>;
 
 // The phase's options with the scenario's target.
 function withDefaults<O extends { target?: string | Target }>(ctx: PhaseContext, o: O): O {
@@ -84,16 +271,23 @@ function run<
   ctx: PhaseContext,
   kind: Kind,
   o: O,
+  keys: Readonly<Record<string, true>>,
   exec: (opts: Omit<O, keyof PhaseOptions>) => Promise<R>,
 ): Promise<R> {
   const { name: given, thresholds, warnings, ...lo } = o;
+  const problems: string[] = [];
+  const name = phaseNameOr(ctx, kind, given, problems);
+  const unknown = unknownOptions(`${kind} phase ${name}`, o, keys);
   const opts = withDefaults(ctx, lo as Omit<O, keyof PhaseOptions> & { target?: string | Target });
   return ctx.run<R>({
     kind,
-    name: ctx.phaseName(kind, given),
+    name,
     thresholds,
     warnings,
     shown: shownOf(opts as Record<string, unknown>),
+    unknown,
+    problems,
+    metricNames: metricNamesOf(kind),
     exec: (signal) => exec({ ...opts, signal: anySignal(signal, lo.signal) }),
     metrics: (r) => r.kind === "vector-query" ? vectorQueryMetrics(r) : vectorLoadMetrics(r),
     outcome: (r) => ({ interrupted: r.interrupted, ...(r.failure ? { failure: r.failure } : {}) }),
@@ -106,11 +300,13 @@ export function vectorLoadPhase(
   ctx: PhaseContext,
   o: VectorLoadPhaseOptions,
 ): Promise<VectorLoadResult> {
+  requireObject("the vector-load phase", o);
   // Every phase result carries its server's figures (server.* metrics) unless turned off.
   return run(
     ctx,
     "vector-load",
     { ...o, serverMetrics: o.serverMetrics ?? true },
+    VECTOR_LOAD_KEYS,
     (x) => vectorLoad(x as VectorLoadOptions),
   );
 }
@@ -120,11 +316,13 @@ export function vectorUpdatePhase(
   ctx: PhaseContext,
   o: VectorUpdatePhaseOptions,
 ): Promise<VectorLoadResult> {
+  requireObject("the vector-update phase", o);
   // Every phase result carries its server's figures (server.* metrics) unless turned off.
   return run(
     ctx,
     "vector-update",
     { ...o, serverMetrics: o.serverMetrics ?? true },
+    VECTOR_UPDATE_KEYS,
     (x) => vectorUpdate(x as VectorUpdateOptions),
   );
 }
@@ -134,11 +332,13 @@ export function vectorDeletePhase(
   ctx: PhaseContext,
   o: VectorDeletePhaseOptions,
 ): Promise<VectorLoadResult> {
+  requireObject("the vector-delete phase", o);
   // Every phase result carries its server's figures (server.* metrics) unless turned off.
   return run(
     ctx,
     "vector-delete",
     { ...o, serverMetrics: o.serverMetrics ?? true },
+    VECTOR_DELETE_KEYS,
     (x) => vectorDelete(x as VectorDeleteOptions),
   );
 }
@@ -148,11 +348,13 @@ export function vectorQueryPhase(
   ctx: PhaseContext,
   o: VectorQueryPhaseOptions,
 ): Promise<VectorQueryResult> {
+  requireObject("the vector-query phase", o);
   // Each client's starting position in the query set follows the scenario's seed.
   return run(
     ctx,
     "vector-query",
     { ...o, seed: o.seed ?? ctx.seed, serverMetrics: o.serverMetrics ?? true },
+    VECTOR_QUERY_KEYS,
     (x) => vectorQuery(x as VectorQueryOptions),
   );
 }
@@ -183,11 +385,15 @@ export type VectorOptimizePhaseOptions =
 
 /** What {@linkcode Run.vectorOptimize} returns: the optimizer's choice and the frontier. */
 export interface VectorOptimizePhaseResult {
+  /** The phase kind. */
   kind: "vector-optimize";
+  /** The optimizer's result: the EF_RUNTIME chosen, its recall interval, the throughput choice. */
   optimize: VectorOptimizeResult;
   /** The frontier on the same index, unless skipped (or the optimizer failed). */
   frontier?: VectorFrontierResult;
+  /** Stopped by the scenario's signal. */
   interrupted: boolean;
+  /** The server was lost or refused (the phase is an error). */
   failure?: { code: string; message: string };
 }
 
@@ -212,28 +418,35 @@ export function vectorOptimizePhase(
   ctx: PhaseContext,
   o: VectorOptimizePhaseOptions,
 ): Promise<VectorOptimizePhaseResult> {
+  requireObject("the vector-optimize phase", o);
   const { name: given, thresholds, warnings, frontier, ...lo } = o;
+  const problems: string[] = [];
+  const name = phaseNameOr(ctx, "vector-optimize", given, problems);
+  const unknown = unknownOptions(`vector-optimize phase ${name}`, o, VECTOR_OPTIMIZE_KEYS);
   if (frontier !== undefined && frontier !== false) {
     if (frontier === null || typeof frontier !== "object") {
-      throw new MembenchError(
-        "invalid_argument",
-        "Cannot use 'frontier': expected an object of frontier options or false",
-      );
-    }
-    const unknown = Object.keys(frontier).filter((k) => !FRONTIER_KEYS.includes(k));
-    if (unknown.length) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot use 'frontier.${unknown[0]}': the frontier takes ${FRONTIER_KEYS.join(", ")}`,
-      );
+      problems.push("Cannot use 'frontier': expected an object of frontier options or false");
+    } else {
+      for (const k of Object.keys(frontier)) {
+        if (FRONTIER_KEYS.includes(k)) continue;
+        const near = nearestName(k, FRONTIER_KEYS);
+        problems.push(
+          `Cannot use 'frontier.${k}': the frontier takes ${FRONTIER_KEYS.join(", ")}${
+            near ? ` (did you mean '${near}'?)` : ""
+          }`,
+        );
+      }
     }
   }
   const opts = withDefaults(ctx, { ...lo, seed: lo.seed ?? ctx.seed });
   return ctx.run<VectorOptimizePhaseResult>({
     kind: "vector-optimize",
-    name: ctx.phaseName("vector-optimize", given),
+    name,
     thresholds,
     warnings,
+    unknown,
+    problems,
+    metricNames: metricNamesOf("vector-optimize"),
     shown: shownOf({ ...opts, onStep: undefined, frontier } as Record<string, unknown>),
     exec: async (signal) => {
       const s = anySignal(signal, lo.signal);
