@@ -29,3 +29,4 @@ export * from "./lib/vector/mod.ts";
 export { VERSION } from "./lib/version.ts";
 export * from "./lib/monitor/mod.ts";
 export * from "./lib/cluster/mod.ts";
+export * from "./lib/k8s/mod.ts";

@@ -11,10 +11,13 @@ import { ANALYZE, analyzeCommand } from "./analyze.ts";
 import { BENCH, benchCommand } from "./bench.ts";
 import { DATASET, datasetCommand } from "./dataset.ts";
 import { HISTORY, historyCommand } from "./history.ts";
+import { K8S, k8sCommand } from "./k8s.ts";
 import { PROFILE, profileCommand, RECORD, recordCommand } from "./record.ts";
 import { REPLAY, replayCommand } from "./replay.ts";
+import { RUN, runFileCommand } from "./run.ts";
 import { reportError, showHelp } from "./runner.ts";
 import { VEC, vecCommand } from "./vec.ts";
+import { MERGE, mergeCommand } from "./merge.ts";
 
 /** The commands, in the order the help lists them. */
 const COMMANDS: ReadonlyArray<{
@@ -30,6 +33,9 @@ const COMMANDS: ReadonlyArray<{
   { ...HISTORY, run: historyCommand },
   { ...DATASET, run: datasetCommand },
   { ...VEC, run: vecCommand },
+  { ...RUN, run: runFileCommand },
+  { ...K8S, run: k8sCommand },
+  { ...MERGE, run: mergeCommand },
 ];
 
 function help(): string {

@@ -15,6 +15,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // server-side metrics: INFO / stats snapshots of the nodes a run touches
   monitor: ["monitor", "net", "protocol", "errors", "units"],
   anonymize: ["anonymize", "errors"],
+  // manifests and a Dockerfile for sharded runs on Kubernetes: pure, no load of its own
+  k8s: ["k8s", "errors", "version.ts"],
   profile: ["profile", "protocol", "errors", "units"], // protocol names only
   capture: ["capture", "protocol", "anonymize", "profile", "errors", "units", "version.ts"],
   // DESIGN.md: metrics, workload, units and errors are leaves, importable from everywhere.
