@@ -111,6 +111,7 @@ export const OUTPUT_FLAGS = {
     value: "FILE",
     section: "Output",
     help: 'the full result as JSON ("-" for stdout); secrets redacted',
+    missingHint: 'give a file, or "-" for stdout (--json - prints the JSON instead of the text)',
   }),
   noProgress: bool({
     section: "Output",
@@ -118,8 +119,24 @@ export const OUTPUT_FLAGS = {
   }),
 };
 
-/** `--json` as a switch: print JSON instead of text. */
-export const JSON_SWITCH = bool({ section: "Output", help: "print JSON instead of text" });
+/**
+ * Prints `json` for `--json -` (then the caller prints no text), or writes it to the file given;
+ * returns whether stdout took it.
+ */
+export async function writeJson(
+  ctx: { print(s: string): void; output(path: string, text: string): Promise<void> },
+  target: string | undefined,
+  json: () => string,
+): Promise<boolean> {
+  if (target === undefined) return false;
+  if (target === "-") {
+    ctx.print(json().trimEnd());
+    return true;
+  }
+  const text = json();
+  await ctx.output(target, text.endsWith("\n") ? text : text + "\n");
+  return false;
+}
 
 /**
  * The servers the target flags name, in order: URIs, `--server`s, the socket, and host:port

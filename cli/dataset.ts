@@ -27,7 +27,7 @@ import {
   parseTagSpecs,
   VecsWriter,
 } from "../lib/vector/mod.ts";
-import { JSON_SWITCH, OUTPUT_FLAGS } from "./common_flags.ts";
+import { OUTPUT_FLAGS, writeJson } from "./common_flags.ts";
 import {
   BadValue,
   bool,
@@ -86,7 +86,7 @@ const INFO_FLAGS = {
   metric: COMMON.metric,
   queryFile: COMMON.queryFile,
   groundtruthFile: COMMON.groundtruthFile,
-  json: JSON_SWITCH,
+  json: withSpec(OUTPUT_FLAGS.json, { help: 'the info as JSON ("-" for stdout)' }),
   quick: bool({ section: "Output", help: "read the headers only: no checksums, no row checks" }),
 };
 
@@ -94,7 +94,7 @@ const INFO: CommandSpec<typeof INFO_FLAGS> = {
   name: "dataset info",
   summary: "format, dimension, counts, element type, metric, ground-truth depth, metadata fields " +
     "and SHA-256 of each file; every row is read and checked (--quick: headers)",
-  usage: ["membench dataset info FILE [--json] [--quick] [--metric M]"],
+  usage: ["membench dataset info FILE [--json FILE|-] [--quick] [--metric M]"],
   flags: INFO_FLAGS,
   args: ["FILE"],
 };
@@ -119,7 +119,7 @@ const CONVERT_FLAGS = {
     defaultText: "float32",
   }),
   ...COMMON,
-  json: withSpec(JSON_SWITCH, { help: "print the result as JSON" }),
+  json: withSpec(OUTPUT_FLAGS.json, { help: 'the result as JSON ("-" for stdout)' }),
 };
 
 const CONVERT: CommandSpec<typeof CONVERT_FLAGS> = {
@@ -295,7 +295,9 @@ function infoCommand(argv: readonly string[]): Promise<number> {
         checksum: !v.quick,
         verify: !v.quick,
       });
-      ctx.print(v.json ? formatDatasetInfoJson(info) : formatDatasetInfo(info));
+      if (!await writeJson(ctx, v.json, () => formatDatasetInfoJson(info))) {
+        ctx.print(formatDatasetInfo(info));
+      }
       return EXIT.ok;
     },
   }, argv);
@@ -322,7 +324,9 @@ function convertCommand(argv: readonly string[]): Promise<number> {
         signal: ctx.signal,
         onProgress: (p) => ctx.bar(p.phase, p.done, p.total),
       });
-      ctx.print(v.json ? formatConvertJson(r) : formatConvertText(r));
+      if (!await writeJson(ctx, v.json, () => formatConvertJson(r))) {
+        ctx.print(formatConvertText(r));
+      }
       return EXIT.ok;
     },
   }, argv);

@@ -50,6 +50,8 @@ export interface FlagOptions {
   env?: string;
   /** The value is a secret: never shown in messages. */
   secret?: boolean;
+  /** Added to "needs a value" when the flag is given without one (`--json` was a switch). */
+  missingHint?: string;
 }
 
 declare const VALUE: unique symbol;
@@ -331,13 +333,16 @@ export function parseFlags<F extends FlagSet>(
         else raws.set(key, [...(raws.get(key) ?? []), ""]);
         continue;
       }
+      const needs = `Flag '${display(key)}' needs a value${
+        f.spec.missingHint ? `: ${f.spec.missingHint}` : ""
+      }`;
       if (t.value === undefined) {
-        problems.add(`Flag '${display(key)}' needs a value`);
+        problems.add(needs);
         continue;
       }
       if (!t.inlineValue && looksLikeFlag(t.value)) {
         // `-n --json -`: the flag has no value, and what it took is the next flag; read on from it.
-        problems.add(`Flag '${display(key)}' needs a value`);
+        problems.add(needs);
         scan(args.slice(t.index + 1));
         return;
       }

@@ -4,10 +4,17 @@
  * @module
  */
 import { EXIT, MembenchError } from "../lib/errors/mod.ts";
-import { formatRunComparison, formatRunDetail, formatRunList } from "../lib/report/mod.ts";
+import {
+  formatRunComparison,
+  formatRunComparisonJson,
+  formatRunDetail,
+  formatRunDetailJson,
+  formatRunList,
+  formatRunListJson,
+} from "../lib/report/mod.ts";
 import { ResultsHistory } from "../lib/scenario/mod.ts";
-import { JSON_SWITCH } from "./common_flags.ts";
-import { type CommandSpec, defined, int, type Problems, text } from "./flags.ts";
+import { OUTPUT_FLAGS, writeJson } from "./common_flags.ts";
+import { type CommandSpec, defined, int, type Problems, text, withSpec } from "./flags.ts";
 import { runCommand } from "./runner.ts";
 
 const HISTORY_FLAGS = {
@@ -22,7 +29,7 @@ const HISTORY_FLAGS = {
     value: "TEXT",
     help: "compare: only the metrics whose phase.metric contains TEXT",
   }),
-  json: JSON_SWITCH,
+  json: withSpec(OUTPUT_FLAGS.json, { help: 'the runs, run or changes as JSON ("-" for stdout)' }),
 };
 
 /** `membench history`: name, help and flags. */
@@ -30,9 +37,9 @@ export const HISTORY: CommandSpec<typeof HISTORY_FLAGS> = {
   name: "history",
   summary: "the scenario runs kept in a results history",
   usage: [
-    "membench history [list] [--scenario NAME] [--limit N]",
-    "membench history show RUN",
-    "membench history compare RUN_A RUN_B",
+    "membench history [list] [--scenario NAME] [--limit N] [--json FILE|-]",
+    "membench history show RUN [--json FILE|-]",
+    "membench history compare RUN_A RUN_B [--filter TEXT] [--json FILE|-]",
   ],
   flags: HISTORY_FLAGS,
   footer:
@@ -76,6 +83,13 @@ export function historyCommand(argv: readonly string[]): Promise<number> {
     spec: HISTORY,
     interruptible: false,
     prepare({ values, positionals }, problems) {
+      // `history --json show 3` (when --json was a switch): the subcommand went to --json.
+      if (values.json !== undefined && ["list", "show", "compare"].includes(values.json)) {
+        problems.add(
+          `Cannot use '--json ${values.json}': --json takes a FILE ("-" for stdout): ` +
+            `membench history ${values.json} ... --json -`,
+        );
+      }
       const [sub = "list", ...args] = positionals;
       let q: Query = { sub: "list" };
       if (sub === "show") q = { sub, run: runId(args[0], "a RUN id", sub, problems) };
@@ -90,7 +104,7 @@ export function historyCommand(argv: readonly string[]): Promise<number> {
       }
       return { q, v: values };
     },
-    run({ q, v }, ctx) {
+    async run({ q, v }, ctx) {
       try {
         Deno.statSync(v.db);
       } catch {
@@ -99,26 +113,30 @@ export function historyCommand(argv: readonly string[]): Promise<number> {
         });
       }
       using h = ResultsHistory.open(v.db);
-      const show = (data: unknown, text: () => string) =>
-        ctx.print(v.json ? JSON.stringify(data, null, 2) : text());
+      const show = async (json: () => string, text: () => string) => {
+        if (!await writeJson(ctx, v.json, json)) ctx.print(text());
+      };
       switch (q.sub) {
         case "list": {
           const rows = h.listRuns({ ...defined({ scenario: v.scenario }), limit: v.limit });
-          show(rows, () => formatRunList(rows));
+          await show(() => formatRunListJson(rows), () => formatRunList(rows));
           break;
         }
         case "show": {
           const r = h.getRun(q.run);
-          show(r, () => formatRunDetail(r, denoCommand()));
+          await show(() => formatRunDetailJson(r), () => formatRunDetail(r, denoCommand()));
           break;
         }
         case "compare": {
           const changes = h.compareRuns(q.a, q.b, v.filter);
-          show(changes, () => formatRunComparison(q.a, q.b, changes));
+          await show(
+            () => formatRunComparisonJson(q.a, q.b, changes),
+            () => formatRunComparison(q.a, q.b, changes),
+          );
           break;
         }
       }
-      return Promise.resolve(EXIT.ok);
+      return EXIT.ok;
     },
   }, argv);
 }

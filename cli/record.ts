@@ -10,11 +10,14 @@ import { eventAt, ProfileReader, verifyProfile } from "../lib/profile/mod.ts";
 import { PROTOCOL_NAMES, type ProtocolName } from "../lib/protocol/mod.ts";
 import {
   formatProfileCheck,
+  formatProfileCheckJson,
   formatProfileInfo,
+  formatProfileInfoJson,
+  formatRecordJson,
   formatRecordProgress,
   formatRecordSummary,
 } from "../lib/report/mod.ts";
-import { JSON_SWITCH, PROTOCOL_FLAG_NORMALIZE } from "./common_flags.ts";
+import { OUTPUT_FLAGS, PROTOCOL_FLAG_NORMALIZE, writeJson } from "./common_flags.ts";
 import {
   BadValue,
   bool,
@@ -142,7 +145,7 @@ const RECORD_FLAGS = {
     section: "Output",
     help: "the profile to write",
   }),
-  json: withSpec(JSON_SWITCH, { help: "print the summary as JSON" }),
+  json: withSpec(OUTPUT_FLAGS.json, { help: 'the summary as JSON ("-" for stdout)' }),
 };
 
 /** `membench record`: name, help and flags. */
@@ -201,7 +204,7 @@ export function recordCommand(argv: readonly string[]): Promise<number> {
   return runCommand({
     spec: RECORD,
     prepare: prepareRecord,
-    progress: (v) => !v.json,
+    progress: (v) => v.json !== "-",
     async run(v, ctx) {
       const r = await record({
         output: v.output,
@@ -232,7 +235,9 @@ export function recordCommand(argv: readonly string[]): Promise<number> {
         },
         onProgress: (p) => ctx.progress(formatRecordProgress(p)),
       });
-      ctx.print(v.json ? JSON.stringify(r, null, 2) : formatRecordSummary(r));
+      if (!await writeJson(ctx, v.json, () => formatRecordJson(r))) {
+        ctx.print(formatRecordSummary(r));
+      }
       if (r.input.warning) ctx.note(`membench: warning: ${r.input.warning}`);
       for (const w of r.warnings) ctx.note(`membench: warning: ${w}`);
       if (r.nothingRecorded) {
@@ -245,15 +250,19 @@ export function recordCommand(argv: readonly string[]): Promise<number> {
   }, argv);
 }
 
-const PROFILE_FLAGS = { json: JSON_SWITCH };
+const PROFILE_FLAGS = {
+  json: withSpec(OUTPUT_FLAGS.json, {
+    help: 'info, verify: the result as JSON ("-" for stdout)',
+  }),
+};
 
 /** `membench profile`: name, help and flags. */
 export const PROFILE: CommandSpec<typeof PROFILE_FLAGS> = {
   name: "profile",
   summary: "look inside a profile",
   usage: [
-    "membench profile info FILE      header, footer, counts, salt fingerprint (--json for JSON)",
-    "membench profile verify FILE    checksums and truncation; exit 5 when not whole",
+    "membench profile info FILE [--json FILE|-]     header, footer, counts, salt fingerprint",
+    "membench profile verify FILE [--json FILE|-]   checksums and truncation; exit 5 when not whole",
     "membench profile dump FILE      every event as a JSON line",
   ],
   flags: PROFILE_FLAGS,
@@ -272,14 +281,28 @@ export async function profileCommand(argv: readonly string[]): Promise<number> {
       if (sub === undefined) problems.add("Give a profile command: info, verify or dump");
       else if (!["info", "verify", "dump"].includes(sub)) {
         problems.add(`Unknown profile subcommand '${sub}': use info, verify or dump`);
-      } else if (file === undefined) problems.add(`membench profile ${sub} needs a FILE`);
+      } else if (file === undefined) {
+        // `profile info --json x.mbp` (when --json was a switch): the profile went to --json.
+        problems.add(
+          `membench profile ${sub} needs a FILE${
+            values.json !== undefined && values.json !== "-"
+              ? ` (--json takes the output FILE, "-" for stdout: membench profile ${sub} ${values.json} --json -)`
+              : ""
+          }`,
+        );
+      }
+      if (sub === "dump" && values.json !== undefined) {
+        problems.add("Cannot use '--json' with 'profile dump': it writes JSON lines already");
+      }
       if (more.length > 0) problems.add(`Unexpected argument '${more[0]}'`);
       return { sub: sub!, file: file!, json: values.json };
     },
     async run({ sub, file, json }, ctx) {
       if (sub === "verify") {
         const c = await verifyProfile(file);
-        ctx.print(json ? JSON.stringify(c, null, 2) : formatProfileCheck(c));
+        if (!await writeJson(ctx, json, () => formatProfileCheckJson(file, c))) {
+          ctx.print(formatProfileCheck(c));
+        }
         return c.ok ? EXIT.ok : EXIT.input;
       }
       const r = await ProfileReader.open(file);
@@ -307,7 +330,9 @@ export async function profileCommand(argv: readonly string[]): Promise<number> {
             footer: r.footer ?? null,
             truncated: r.truncated,
           };
-          ctx.print(json ? JSON.stringify(info, null, 2) : formatProfileInfo(file, info));
+          if (!await writeJson(ctx, json, () => formatProfileInfoJson(file, info))) {
+            ctx.print(formatProfileInfo(file, info));
+          }
         }
         if (r.warning) ctx.note(`membench: warning: ${r.warning}`);
         return EXIT.ok;

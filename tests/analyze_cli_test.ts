@@ -117,7 +117,7 @@ Deno.test("membench profile info, verify and dump show the header, the salt fing
       ports: [6379],
       salt: "info",
     });
-    const info = await runCli(["profile", "info", mbp, "--json"]);
+    const info = await runCli(["profile", "info", mbp, "--json", "-"]);
     assert.equal(info.code, 0, info.stderr);
     const j = JSON.parse(info.stdout);
     assert.equal(j.header.anonymization.saltFingerprint, rec.saltFingerprint);

@@ -397,10 +397,11 @@ Deno.test("CLI: record --protocol takes the protocol names; the old resp3 still 
         "-o",
         out,
         "--json",
+        "-",
       ]);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout).eventsPerCommand, { set: 3 });
-      const info = await runCli(["profile", "info", out, "--json"]);
+      const info = await runCli(["profile", "info", out, "--json", "-"]);
       assert.equal(info.code, 0, info.stderr);
       const conns = JSON.parse(info.stdout).connections as Array<Record<string, unknown>>;
       assert.ok(conns.length > 0);

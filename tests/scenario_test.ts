@@ -454,9 +454,11 @@ loadTest("membench history lists, shows and compares scenario runs", async () =>
     stderr: "null",
   }).output();
   assert.equal(again.code, EXIT.threshold);
-  const list = await runCli(["history", "list", "--db", db, "--json"]);
+  const list = await runCli(["history", "list", "--db", db, "--json", "-"]);
   assert.equal(list.code, 0, list.stderr);
-  const rows = JSON.parse(list.stdout) as Array<{ id: number; scenario: string; status: string }>;
+  const rows = JSON.parse(list.stdout).runs as Array<
+    { id: number; scenario: string; status: string }
+  >;
   assert.deepEqual(rows.map((x) => [x.scenario, x.status]), [
     ["fixture-thresholds", "failed"],
     ["fixture-thresholds", "failed"],
@@ -477,10 +479,11 @@ loadTest("membench history lists, shows and compares scenario runs", async () =>
     "--db",
     db,
     "--json",
+    "-",
   ]);
   assert.equal(cmp.code, 0, cmp.stderr);
   type Change = { phase: string; metric: string; a: number; b: number; change?: number };
-  const changes = JSON.parse(cmp.stdout) as Change[];
+  const changes = JSON.parse(cmp.stdout).changes as Change[];
   // The values are each run's own, in the order asked: run A's from the first summary, run B's
   // from the second (the summaries are the JSON files the runs wrote, not the history).
   const summaries = [...Deno.readDirSync(r1.outDir)].filter((e) => e.name.endsWith(".json"))
@@ -512,8 +515,9 @@ loadTest("membench history lists, shows and compares scenario runs", async () =>
     "--db",
     db,
     "--json",
+    "-",
   ]);
-  const back = JSON.parse(rev.stdout) as Change[];
+  const back = JSON.parse(rev.stdout).changes as Change[];
   assert.equal(back.length, changes.length);
   for (const c of changes) {
     const r = back.find((x) => x.phase === c.phase && x.metric === c.metric)!;
@@ -548,8 +552,9 @@ loadTest("membench history lists, shows and compares scenario runs", async () =>
     "--filter",
     "p99",
     "--json",
+    "-",
   ]);
-  const only = JSON.parse(filtered.stdout) as Change[];
+  const only = JSON.parse(filtered.stdout).changes as Change[];
   assert.ok(only.length > 0 && only.every((c) => `${c.phase}.${c.metric}`.includes("p99")));
   // Runs of different scenarios share nothing: an error, not "0 shared metrics".
   const other = await runScenario(

@@ -599,7 +599,7 @@ print("ok")`,
       dir,
     );
     assert.equal(ok.trim(), "ok");
-    const info = await membench("info", `${dir}/x_base.fvecs`, "--json");
+    const info = await membench("info", `${dir}/x_base.fvecs`, "--json", "-");
     assert.equal(info.code, 0, info.stderr);
     const j = JSON.parse(info.stdout);
     assert.deepEqual([j.format, j.vectors, j.queries, j.groundTruthDepth, j.files.length], [

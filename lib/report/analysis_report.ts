@@ -1,6 +1,7 @@
 // This module uses no Deno APIs.
 import type { Analysis } from "../analyze/mod.ts";
 import { formatUs } from "../units/mod.ts";
+import { withSchema } from "./schemas.ts";
 
 const n = (x: number) => Math.round(x).toLocaleString("en-US");
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -109,7 +110,7 @@ function table(rows: string[][]): string[] {
 
 /** The analysis as JSON (everything). */
 export function formatAnalysisJson(a: Analysis): string {
-  return JSON.stringify(a, null, 2) + "\n";
+  return JSON.stringify(withSchema("analysis", a), null, 2) + "\n";
 }
 
 // ---- HTML with inline SVG charts (no scripts, no network) ----
@@ -416,7 +417,9 @@ ${rate}
 ${pop}
 ${ws}
 ${lat}
-<script type="application/json" id="analysis">${JSON.stringify(a).replace(/</g, "\\u003c")}</script>
+<script type="application/json" id="analysis">${
+    JSON.stringify(withSchema("analysis", a)).replace(/</g, "\\u003c")
+  }</script>
 </body></html>
 `;
 }

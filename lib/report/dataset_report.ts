@@ -1,5 +1,6 @@
 // This module uses no Deno APIs.
 import type { ConvertResult, DatasetInfo, GenerateResult, GroundTruth } from "../vector/mod.ts";
+import { withSchema } from "./schemas.ts";
 
 const n = (x: number) => x.toLocaleString("en-US");
 
@@ -40,7 +41,7 @@ export function formatDatasetInfo(info: DatasetInfo): string {
 
 /** `membench dataset info --json`: the info as JSON. */
 export function formatDatasetInfoJson(info: DatasetInfo): string {
-  return JSON.stringify(info, null, 2);
+  return JSON.stringify(withSchema("dataset-info", info), null, 2);
 }
 
 /** A conversion's result as one line. */
@@ -57,7 +58,7 @@ export function formatConvertText(r: ConvertResult): string {
 /** A conversion's result as JSON, without the computed ground truth's arrays. */
 export function formatConvertJson(r: ConvertResult): string {
   const { groundTruth: _gt, ...rest } = r;
-  return JSON.stringify(rest, null, 2);
+  return JSON.stringify(withSchema("dataset-convert", rest), null, 2);
 }
 
 /** A generated dataset as one line. */
@@ -106,11 +107,11 @@ export function formatGroundTruthJson(
   gt: GroundTruth,
   check?: GroundTruthCheck,
 ): string {
-  return JSON.stringify({
+  return JSON.stringify(withSchema("ground-truth", {
     ...groundTruthSummary(file, gt, check),
     ids: rows(gt.ids, gt.k),
     distances: rows(gt.distances, gt.k),
-  });
+  }));
 }
 
 function rows(a: ArrayLike<number>, k: number): number[][] {

@@ -1,6 +1,7 @@
 // This module uses no Deno APIs.
 import type { MetricChange, RunDetail, RunRow } from "../scenario/history.ts";
 import { formatUs } from "../units/mod.ts";
+import { withSchema } from "./schemas.ts";
 
 /** A metric value in its unit: times, ratios as percent, rates per second, plain numbers. */
 function formatMetric(kind: string, v: number): string {
@@ -90,4 +91,22 @@ export function formatRunComparison(
     );
   }
   return lines.join("\n");
+}
+
+/** `membench history list --json`: `{ schema, runs }`, newest first (`membench/history-list@1`). */
+export function formatRunListJson(rows: readonly RunRow[]): string {
+  return JSON.stringify(withSchema("history-list", { runs: rows }), null, 2) + "\n";
+}
+
+/** `membench history show --json`: the run with its phases, checks and journal. */
+export function formatRunDetailJson(r: RunDetail): string {
+  return JSON.stringify(withSchema("history-run", r), null, 2) + "\n";
+}
+
+/**
+ * `membench history compare --json`: `{ schema, a, b, changes }`, the changes in the order the
+ * text shows them (`membench/history-compare@1`).
+ */
+export function formatRunComparisonJson(a: number, b: number, changes: MetricChange[]): string {
+  return JSON.stringify(withSchema("history-compare", { a, b, changes }), null, 2) + "\n";
 }

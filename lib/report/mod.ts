@@ -17,3 +17,4 @@ export * from "./synthetic_report.ts";
 export * from "./server_report.ts";
 export * from "./vector_report.ts";
 export * from "./merge_report.ts";
+export * from "./schemas.ts";

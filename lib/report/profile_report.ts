@@ -1,4 +1,5 @@
 // This module uses no Deno APIs.
+import { withSchema } from "./schemas.ts";
 /**
  * What `membench profile info` shows of a profile: its header, connections, event count and
  * footer. Written out here because `report/` may not import `profile/`'s types (the layer
@@ -62,4 +63,14 @@ export function formatProfileCheck(c: ProfileCheckView): string {
   return `${c.ok ? "ok" : "NOT OK"}: ${c.events} events in ${c.blocks} blocks${
     c.truncated ? " (truncated)" : ""
   }${c.problems.map((p) => `\n  ${p}`).join("")}`;
+}
+
+/** `membench profile info --json` (`membench/profile-info@1`). */
+export function formatProfileInfoJson(file: string, info: ProfileInfoView): string {
+  return JSON.stringify(withSchema("profile-info", { file, ...info }), null, 2) + "\n";
+}
+
+/** `membench profile verify --json` (`membench/profile-verify@1`). */
+export function formatProfileCheckJson(file: string, c: ProfileCheckView): string {
+  return JSON.stringify(withSchema("profile-verify", { file, ...c }), null, 2) + "\n";
 }

@@ -1,4 +1,5 @@
 // This module uses no Deno APIs.
+import { withSchema } from "./schemas.ts";
 /**
  * What the end-of-record summary reads: the fields of capture's `RecordResult` it shows. Written
  * out here because `report/` may not import `capture/`'s types (the layer table); a
@@ -148,4 +149,9 @@ function stopText(r: RecordSummaryView): string {
     default:
       return "";
   }
+}
+
+/** `membench record --json`: the whole record result (`membench/record-summary@1`). */
+export function formatRecordJson(r: RecordSummaryView): string {
+  return JSON.stringify(withSchema("record-summary", r), null, 2) + "\n";
 }

@@ -1,5 +1,6 @@
 // This module uses no Deno APIs.
 import type { ReplayResult, SynthesizeResult } from "../replay/mod.ts";
+import { withSchema } from "./schemas.ts";
 
 /** One line on what synthetic mode generated, and from which seed. */
 export function formatSyntheticLine(s: SynthesizeResult, seed: number): string {
@@ -23,5 +24,5 @@ export function formatReplayJson(
       },
     }
     : r;
-  return JSON.stringify(out, null, 2) + "\n";
+  return JSON.stringify(withSchema("replay-result", out), null, 2) + "\n";
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { errorMessage, EXIT, exitCodeFor } from "../errors/mod.ts";
+import { withSchema } from "../report/mod.ts";
 import { redactSecrets } from "./redact.ts";
 import type { ScenarioResult, ScenarioStatus } from "./types.ts";
 import { slug } from "./_util.ts";
@@ -47,7 +48,8 @@ export async function writeSummaryFile(
       const path = n === 1 ? `${base}.json` : `${base}-${n}.json`;
       result.summaryPath = path;
       try {
-        const text = JSON.stringify(redactSecrets(result), null, 2) + "\n";
+        const text =
+          JSON.stringify(redactSecrets(withSchema("scenario-summary", result)), null, 2) + "\n";
         await Deno.writeTextFile(path, text, { createNew: true });
         break;
       } catch (e) {
