@@ -29,6 +29,7 @@ import {
   formatBenchQuiet,
   formatBenchText,
   formatMergeSummary,
+  formatNodeCsv,
 } from "../lib/report/mod.ts";
 import { parseRatio } from "../lib/workload/mod.ts";
 import {
@@ -144,14 +145,16 @@ const BENCH_FLAGS = {
   cluster: bool({
     section: "Cluster",
     help:
-      "cluster mode: the target(s) are seeds; discover the nodes (CLUSTER SHARDS/SLOTS), send " +
-      "each request to its key's slot owner, follow MOVED/ASK/TRYAGAIN/CLUSTERDOWN",
+      "cluster mode: the target(s) are seeds; discover the nodes (CLUSTER SHARDS/SLOTS/NODES), " +
+      "send each request to its key's slot owner, follow MOVED/ASK/TRYAGAIN/CLUSTERDOWN (on by " +
+      "itself for an ElastiCache configuration or MemoryDB cluster endpoint)",
   }),
   rfr: oneOf(["primary", "prefer-replica", "replica", "any"], {
     value: "MODE",
     section: "Cluster",
-    help: "with --cluster, where reads go: primary, prefer-replica, replica (round-robin over " +
-      "the slot owner's replicas) or any; writes always go to primaries",
+    help: "where reads go: primary, prefer-replica, replica (round-robin over the slot owner's " +
+      "replicas) or any; writes always go to primaries. Without --cluster: the target is a " +
+      "standalone primary (or one of its replicas), its replicas found by ROLE",
     defaultText: "primary",
   }),
   balanceNodes: bool({
@@ -163,6 +166,12 @@ const BENCH_FLAGS = {
     section: "Cluster",
     help: "with --cluster, each client talks to one primary and draws keys in its slots, as " +
       "redis-benchmark --cluster does (larger pipelined batches per connection)",
+  }),
+  nodeCsv: text({
+    value: "FILE",
+    section: "Cluster",
+    help: "per-node CSV (one row per test and node: requests, ops/s, share, latency, errors, " +
+      "redirects) to FILE, or '-' for stdout; with --cluster or --rfr",
   }),
   balanceTolerance: num({
     value: "PCT",
@@ -314,6 +323,7 @@ const LOCAL_SHARD_OWN = [
   "csv",
   "quiet",
   "hdrLog",
+  "nodeCsv",
   "noProgress",
   "serverCsv",
   "serverHtml",
@@ -392,6 +402,9 @@ async function benchOptions(
       startAt: v.startAt,
     }),
   };
+  if (v.nodeCsv !== undefined && !v.cluster && v.rfr === undefined) {
+    problems.add("Cannot use '--node-csv' without '--cluster' or '--rfr': it lists cluster nodes");
+  }
   if (v.shards !== undefined) {
     if (given.has("shard")) problems.add("Cannot use '--shards' with '--shard': choose one");
     if (v.shards > (v.clients ?? 50)) {
@@ -497,6 +510,8 @@ export function benchCommand(argv: readonly string[]): Promise<number> {
       else ctx.print(formatBenchText(result, textOptions(v)).trimEnd());
       if (v.json !== undefined && v.json !== "-") await ctx.output(v.json, formatBenchJson(result));
       if (v.hdrLog !== undefined) await ctx.output(v.hdrLog, formatBenchHdrLog(result));
+      if (v.nodeCsv === "-") ctx.print(formatNodeCsv(result).trimEnd());
+      else if (v.nodeCsv !== undefined) await ctx.output(v.nodeCsv, formatNodeCsv(result));
       if (result.shards) ctx.note(`membench: ${formatMergeSummary(result.shards)}`);
       const servers = Object.fromEntries(
         result.tests.filter((t) => t.server).map((t) => [t.name, t.server!]),

@@ -52,6 +52,11 @@ export interface ClusterShardPlan {
    * on a standalone server.
    */
   affinity?: boolean | undefined;
+  /**
+   * A standalone primary with replicas (no cluster): node 0 owns every slot, replicas need no
+   * READONLY, and a command without a key or with keys anywhere goes to the primary.
+   */
+  standalone?: boolean | undefined;
 }
 
 /** What one node saw of a run, as counted by membench. */
@@ -124,6 +129,7 @@ export function clusterKeyShapes(
   specs: readonly CommandSpec[],
   keyPrefix: string,
   keyspace: number,
+  standalone = false,
 ): KeyShape[] {
   const keyWidth = String(Math.max(0, keyspace - 1)).length;
   return specs.map((spec) => {
@@ -144,6 +150,8 @@ export function clusterKeyShapes(
         a.some((p) => "slot" in p && p.slot === "key") ? [i] : []
       );
     }
+    // One primary owns every slot: a keyless command (its slot is that of "") goes there.
+    if (standalone && keyArgs.length === 0) return { pieces: [], read: false };
     if (keyArgs.length === 0) {
       throw new MembenchError(
         "invalid_argument",
@@ -151,7 +159,7 @@ export function clusterKeyShapes(
         { hint: "cluster mode sends each request to the node of its key's slot" },
       );
     }
-    if (keyArgs.length > 1) {
+    if (keyArgs.length > 1 && !standalone) {
       // Every key must carry the same literal hash tag, or the keys may span slots.
       const tags = keyArgs.map((i) => literalTag(argText[i]!));
       if (tags.some((t) => t === undefined || t !== tags[0])) {

@@ -28,7 +28,15 @@ import {
 import type { McWorkload } from "./dialect.ts";
 import { PROTOCOL_NAMES } from "../protocol/mod.ts";
 import { respText } from "../protocol/resp/mod.ts";
-import { type ClusterTopology, discoverCluster, keySlot, nodeTarget } from "../cluster/mod.ts";
+import {
+  type ClusterTopology,
+  describeAwsEndpoint,
+  discoverCluster,
+  discoverReplication,
+  keySlot,
+  nodeTarget,
+  parseAwsEndpoint,
+} from "../cluster/mod.ts";
 import { clusterKeyShapes, type NodeCounts, READ_FROM, type ReadFrom } from "./_cluster.ts";
 import { runShard, type ShardConfig, type ShardResult } from "./shard.ts";
 import { connectTurns } from "./_turns.ts";
@@ -72,8 +80,12 @@ interface Resolved {
   measureClock: boolean;
   /** Server metrics settings, or undefined when off. */
   serverMetrics: Omit<MonitorOptions, "nodes"> | undefined;
-  /** Cluster mode: where reads go; undefined for standalone servers. */
+  /** Cluster mode (or a primary with replicas): where reads go; undefined otherwise. */
   cluster: ReadFrom | undefined;
+  /** `rfr` without `cluster`: a standalone primary and its replicas (ROLE), not a cluster. */
+  replication: boolean;
+  /** Why cluster mode is on without `cluster` (an AWS configuration endpoint), for a warning. */
+  clusterNote: string | undefined;
   /** Cluster mode: node balancing's tolerance, or undefined when off. */
   balance: number | undefined;
   /** Cluster mode: node affinity. */
@@ -249,7 +261,17 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
   const serverMetrics = shard !== undefined && shard.index > 0
     ? undefined
     : resolveServerMetrics(o.serverMetrics, problems);
-  const cluster = o.cluster ?? false;
+  // An ElastiCache configuration endpoint or a MemoryDB cluster endpoint is a cluster's seed.
+  const aws = protocol === "resp"
+    ? targets.map((t) => t.endpoint.kind === "tcp" ? parseAwsEndpoint(t.endpoint.host) : undefined)
+      .find((e) => e !== undefined)
+    : undefined;
+  const cluster = o.cluster ?? (aws?.impliesCluster === true);
+  const clusterNote = o.cluster === undefined && cluster
+    ? `cluster mode on: the target is an ${describeAwsEndpoint(aws!)}`
+    : undefined;
+  // rfr without cluster: a standalone primary with replicas, found by ROLE.
+  const replication = !cluster && o.rfr !== undefined;
   const rfr = o.rfr ?? "primary";
   if (!READ_FROM.includes(rfr)) {
     problems.push(
@@ -258,8 +280,13 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       }`,
     );
   }
-  if (o.rfr !== undefined && !cluster) {
-    problems.push("Cannot use 'rfr' without 'cluster': read-from-replica routes by slot owner");
+  if (replication && protocol !== "resp") {
+    problems.push(`Cannot use 'rfr' with protocol ${protocol}: replicas are read over RESP only`);
+  }
+  if (replication && targets.some((t) => t.endpoint.kind !== "tcp")) {
+    problems.push(
+      "Cannot use 'rfr' with a unix socket: the replicas are TCP addresses (give the primary's)",
+    );
   }
   if (cluster && protocol !== "resp") {
     problems.push(`Cannot use 'cluster' with protocol ${protocol}: cluster mode is RESP only`);
@@ -290,9 +317,9 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
       `Cannot use 'balanceTolerance': must be a fraction > 0 and <= 10: current value is ${balance}`,
     );
   }
-  if (cluster) {
+  if (cluster || replication) {
     for (const p of plan) {
-      tryDo(() => clusterKeyShapes(p.commands, o.keyPrefix ?? "key:", keyspace));
+      tryDo(() => clusterKeyShapes(p.commands, o.keyPrefix ?? "key:", keyspace, replication));
     }
   }
   if (shard !== undefined && o.seed === undefined) {
@@ -339,7 +366,7 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     ...(ratePerSec !== undefined ? { ratePerSec } : {}),
     arrival,
     latencyUnit: "us",
-    ...(cluster ? { cluster, rfr } : {}),
+    ...(cluster ? { cluster, rfr } : replication ? { rfr, replication } : {}),
     ...(balance !== undefined ? { balanceTolerance: balance } : {}),
     ...(cluster && o.clusterAffinity ? { clusterAffinity: true } : {}),
     ...(shard
@@ -367,7 +394,9 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     requests,
     ratePerSec,
     serverMetrics,
-    cluster: cluster ? rfr : undefined,
+    cluster: cluster || replication ? rfr : undefined,
+    replication,
+    clusterNote,
     balance,
     affinity: cluster && (o.clusterAffinity ?? false),
     shardBase: {
@@ -419,6 +448,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
     interrupted: false,
   };
   const warnings = benchWarnings(options, r.config);
+  if (r.clusterNote) warnings.push(r.clusterNote);
   if (warnings.length > 0) result.warnings = warnings;
   options.onStart?.(result);
   const threads = r.config.threads;
@@ -434,8 +464,9 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
         break;
       }
       // Cluster mode: the topology as it is now (it may have changed since the last test).
+      const discover = r.replication ? discoverReplication : discoverCluster;
       const topo = r.cluster !== undefined
-        ? await discoverCluster(r.targets, { connectTimeoutMs: r.shardBase.connectTimeoutMs })
+        ? await discover(r.targets, { connectTimeoutMs: r.shardBase.connectTimeoutMs })
         : undefined;
       if (r.config.protocol === "resp" && step.commands.some((c) => c.command === "lrange")) {
         await fillListForLrange(r, result, topo);
@@ -459,6 +490,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
           rfr: r.cluster!,
           balance: r.balance,
           affinity: r.affinity,
+          ...(r.replication ? { standalone: true } : {}),
         };
         for (const sh of shards) sh.cluster = plan;
       }

@@ -1,6 +1,12 @@
 import { CommandMetrics, type CommandMetricsData, newHistogram } from "../metrics/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
-import { discoverCluster, NodeRouter, nodeTarget, SlotMap } from "../cluster/mod.ts";
+import {
+  discoverCluster,
+  discoverReplication,
+  NodeRouter,
+  nodeTarget,
+  SlotMap,
+} from "../cluster/mod.ts";
 import {
   connectAll,
   Engine,
@@ -358,7 +364,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   const router: Router = cl
     ? new NodeRouter(cfg.targets[0]!, cl.nodes)
     : new RoundRobinRouter(cfg.targets);
-  const shapes = cl ? clusterKeyShapes(cfg.commands, cfg.keyPrefix, cfg.keyspace) : [];
+  const shapes = cl
+    ? clusterKeyShapes(cfg.commands, cfg.keyPrefix, cfg.keyspace, cl.standalone ?? false)
+    : [];
   const conns: PipelinedConnection[] = [];
   const states: ClientState[] = [];
   const signal = hooks.signal;
@@ -407,7 +415,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     });
   }
   // Replica reads need READONLY on the connection (harmless on a primary).
-  const readOnly = cl !== undefined && cl.rfr !== "primary";
+  const readOnly = cl !== undefined && cl.rfr !== "primary" && !cl.standalone;
   // Connect everybody first; the load starts together. With several shards, the clients open in
   // turns dealt over the shards (see _turns.ts). Ctrl+C ends the connect phase at once.
   const total = conns.length;
@@ -500,7 +508,10 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       if (busy || engine.done || Date.now() - lastAt < 200) return;
       busy = true;
       lastAt = Date.now();
-      discoverCluster(seedTargets, { connectTimeoutMs: 500, requestTimeoutMs: 1000 })
+      (cl!.standalone ? discoverReplication : discoverCluster)(seedTargets, {
+        connectTimeoutMs: 500,
+        requestTimeoutMs: 1000,
+      })
         .then((t) => sched.updateTopology(t))
         .catch(() => {/* no node answered: the next loss or redirect asks again */})
         .finally(() => busy = false);

@@ -136,15 +136,18 @@ export interface BenchOptions {
   serverMetrics?: boolean | ServerMetricsOptions;
   /**
    * Cluster mode: `target` lists seeds; the topology is discovered (`CLUSTER SHARDS`, else
-   * `CLUSTER SLOTS`) before each test, each client connects to every node, and each request goes
-   * to its key's slot owner; MOVED/ASK/TRYAGAIN/CLUSTERDOWN are followed and counted per node.
-   * @default {false}
+   * `CLUSTER SLOTS`, else `CLUSTER NODES`) before each test, each client connects to every node,
+   * and each request goes to its key's slot owner; MOVED/ASK/TRYAGAIN/CLUSTERDOWN are followed and
+   * counted per node. Unset, it is on for an ElastiCache configuration endpoint or a MemoryDB
+   * cluster endpoint (recognised by host name; a warning says so). @default {false}
    */
   cluster?: boolean;
   /**
    * Cluster mode: where reads (by the command catalogue) go: `primary`, `prefer-replica`,
    * `replica` (round-robin over the slot owner's replicas) or `any` (primary and replicas in
-   * turn). Writes always go to primaries. @default {"primary"}
+   * turn). Writes always go to primaries. Without `cluster`, the target is a standalone primary
+   * (or a replica, which leads to its primary) and its replicas are found with `ROLE` / `INFO
+   * replication`: reads go to them, everything else to the primary. @default {"primary"}
    */
   rfr?: ReadFrom;
   /**
@@ -407,6 +410,8 @@ export interface BenchConfig {
   cluster?: boolean;
   /** Cluster mode: where reads went. */
   rfr?: ReadFrom;
+  /** `rfr` without `cluster`: a standalone primary and its replicas (found by ROLE). */
+  replication?: boolean;
   /** Cluster mode: node balancing's tolerance, when on. */
   balanceTolerance?: number;
   /** Cluster mode: node affinity was on. */

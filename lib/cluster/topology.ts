@@ -1,6 +1,7 @@
 /**
- * Cluster topology discovery: `CLUSTER SHARDS` (Redis/Valkey 7+), falling back to `CLUSTER SLOTS`,
- * from the first seed that answers; the result is the nodes (primaries and replicas) and the owner
+ * Cluster topology discovery: `CLUSTER SHARDS` (Redis/Valkey 7+), falling back to `CLUSTER SLOTS`
+ * and then to `CLUSTER NODES` (where the others are unknown, renamed or denied by ACL), from the
+ * first seed that answers; the result is the nodes (primaries and replicas) and the owner
  * of every slot.
  *
  * @module
@@ -9,6 +10,7 @@ import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { endpointName, RespConnection, type Target } from "../net/mod.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
 import { SLOTS } from "./slot.ts";
+import { describeAwsEndpoint, parseAwsEndpoint } from "./endpoints.ts";
 
 /** One node of a cluster. */
 export interface ClusterNode {
@@ -37,10 +39,33 @@ export interface ClusterTopology {
   nodes: ClusterNode[];
   /** Per slot, the index of its primary in `nodes`; -1 for an unassigned slot. */
   slots: Int16Array;
-  /** How it was read: `shards` or `slots`. */
-  source: "shards" | "slots";
+  /**
+   * How it was read: `shards`, `slots`, `nodes` (CLUSTER NODES) or `replication` (a standalone
+   * primary and its replicas, by ROLE / INFO replication: the primary owns every slot).
+   */
+  source: TopologySource;
   /** The seed that answered. */
   seed: string;
+  /**
+   * Slots being moved when it was read (CLUSTER NODES' `[slot->-id]` and `[slot-<-id]` entries):
+   * routing keeps them on their owner (MOVED and ASK do the rest); reported, not used.
+   */
+  migrations?: SlotMigration[];
+}
+
+/** Where a topology came from. */
+export type TopologySource = "shards" | "slots" | "nodes" | "replication";
+
+/** A slot in migration, as CLUSTER NODES lists it. */
+export interface SlotMigration {
+  /** The slot. */
+  slot: number;
+  /** `migrating` (listed on the owner, moving to `node`) or `importing` (from `node`). */
+  kind: "migrating" | "importing";
+  /** The address of the node that lists it. */
+  at: string;
+  /** The other node's id. */
+  node: string;
 }
 
 /** Options for {@linkcode discoverCluster}. */
@@ -100,7 +125,7 @@ class Builder {
   }
   pending: [number, string][] = [];
   // Primaries first; replicas point at their primary's new index.
-  finish(source: "shards" | "slots", seed: string): ClusterTopology {
+  finish(source: TopologySource, seed: string): ClusterTopology {
     const order = this.nodes.map((_, i) => i).sort((a, b) =>
       (this.nodes[a]!.role === "primary" ? 0 : 1) - (this.nodes[b]!.role === "primary" ? 0 : 1) ||
       a - b
@@ -115,6 +140,13 @@ class Builder {
     const slots = this.slots.map((s) => s < 0 ? -1 : newIndex[s]!);
     return { nodes, slots, source, seed };
   }
+}
+
+// A node's address in CLUSTER SHARDS: its preferred endpoint (an ip, or a host name with
+// cluster-preferred-endpoint-type hostname: resolved again at each connect), else its ip.
+function announced(m: Map<string, RespValue>): string {
+  const e = str(m.get("endpoint"));
+  return e !== "" && e !== "?" ? e : str(m.get("ip"));
 }
 
 /** Reads a `CLUSTER SHARDS` reply. */
@@ -132,7 +164,7 @@ export function parseClusterShards(reply: RespValue, seed: string): ClusterTopol
       primaryId = str(m.get("id"));
       primary = b.add({
         id: primaryId,
-        host: str(m.get("ip")) || str(m.get("endpoint")),
+        host: announced(m),
         port: num(m.get("port")) || num(m.get("tls-port")),
         role: "primary",
         healthy: str(m.get("health")) !== "failed",
@@ -142,7 +174,7 @@ export function parseClusterShards(reply: RespValue, seed: string): ClusterTopol
       if (str(m.get("role")) === "master") continue;
       b.add({
         id: str(m.get("id")),
-        host: str(m.get("ip")) || str(m.get("endpoint")),
+        host: announced(m),
         port: num(m.get("port")) || num(m.get("tls-port")),
         role: "replica",
         healthy: str(m.get("health")) !== "failed",
@@ -185,8 +217,82 @@ export function parseClusterSlots(reply: RespValue, seed: string): ClusterTopolo
 }
 
 /**
+ * Reads a `CLUSTER NODES` reply (the documented serialization: one line per node,
+ * `<id> <ip:port@cport[,hostname]> <flags> <master> <ping-sent> <pong-recv> <config-epoch>
+ * <link-state> <slot> <slot> ...`, https://redis.io/commands/cluster-nodes). Slot entries are a
+ * number, a range `a-b`, or a migration `[slot->-id]` / `[slot-<-id]` (listed in `migrations`, the
+ * slot stays with its owner). Nodes in `handshake` are skipped (their ids are temporary); `fail`
+ * and `noaddr` nodes are kept as unhealthy. An empty ip (`:6380@16380`, a node that does not know
+ * its address yet) is left empty for the caller to fill.
+ */
+export function parseClusterNodes(reply: RespValue | string, seed: string): ClusterTopology {
+  if (typeof reply !== "string" && reply.type === "error") throw bad(seed, reply.value);
+  const text = typeof reply === "string" ? reply : str(reply);
+  const b = new Builder();
+  const migrations: SlotMigration[] = [];
+  const rows: Array<{ f: string[]; host: string; port: number; flags: Set<string> }> = [];
+  for (const [ln, raw] of text.split("\n").entries()) {
+    const line = raw.trim();
+    if (line === "") continue;
+    const f = line.split(" ");
+    if (f.length < 8) {
+      throw bad(seed, `CLUSTER NODES line ${ln + 1} has ${f.length} fields, not 8+`);
+    }
+    // ip:port@cport[,hostname]; before Redis 4, ip:port. An IPv6 ip is not bracketed.
+    const addr = f[1]!.split(",")[0]!.split("@")[0]!;
+    const colon = addr.lastIndexOf(":");
+    const port = Number(addr.slice(colon + 1));
+    if (colon < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw bad(seed, `CLUSTER NODES line ${ln + 1}: bad address '${f[1]}'`);
+    }
+    const host = addr.slice(0, colon).replace(/^\[|\]$/g, "");
+    const flags = new Set(f[2]!.split(","));
+    if (flags.has("handshake")) continue;
+    rows.push({ f, host, port, flags });
+  }
+  // Primaries first, so that replicas find them and the slots their index.
+  for (const pass of [0, 1]) {
+    for (const { f, host, port, flags } of rows) {
+      const replica = flags.has("slave") || flags.has("replica");
+      if ((pass === 0) === replica) continue;
+      const id = f[0]!;
+      const master = f[3]!;
+      const i = b.add({
+        id,
+        host,
+        port,
+        role: replica ? "replica" : "primary",
+        healthy: !flags.has("fail") && !flags.has("noaddr"),
+      }, replica && master !== "-" ? master : undefined);
+      if (replica) continue;
+      for (const entry of f.slice(8)) {
+        const mig = /^\[(\d+)-([<>])-([0-9a-f]+)\]$/.exec(entry);
+        if (mig) {
+          migrations.push({
+            slot: Number(mig[1]),
+            kind: mig[2] === ">" ? "migrating" : "importing",
+            at: `${host}:${port}`,
+            node: mig[3]!,
+          });
+          continue;
+        }
+        const r = /^(\d+)(?:-(\d+))?$/.exec(entry);
+        const lo = r ? Number(r[1]) : NaN, hi = r ? Number(r[2] ?? r[1]) : NaN;
+        if (!(lo >= 0 && hi < SLOTS && lo <= hi)) throw bad(seed, `bad slot entry '${entry}'`);
+        b.slots.fill(i, lo, hi + 1);
+      }
+    }
+  }
+  if (b.nodes.length === 0) throw bad(seed, "CLUSTER NODES lists no node");
+  const topo = b.finish("nodes", seed);
+  if (migrations.length > 0) topo.migrations = migrations;
+  return topo;
+}
+
+/**
  * Discovers a cluster from its seeds: the first seed that answers gives the topology through
- * `CLUSTER SHARDS`, or `CLUSTER SLOTS` where SHARDS is unknown. Node hosts the cluster announces
+ * `CLUSTER SHARDS`, or `CLUSTER SLOTS` where SHARDS is unknown (or denied), or `CLUSTER NODES`
+ * where both are. Node hosts the cluster announces
  * empty (`?`) take the seed's host.
  *
  * @throws {MembenchError} `connection` when no seed answers; `invalid_argument` when the server
@@ -219,12 +325,24 @@ export async function discoverCluster(
         throw new MembenchError(
           "invalid_argument",
           `Cannot use ${name} as a cluster seed: cluster support is disabled on that server`,
-          { hint: "drop --cluster for a standalone server" },
+          { hint: standaloneHint(seed) },
         );
       }
-      if (shards.type === "error") {
-        topo = parseClusterSlots(await c.command(["CLUSTER", "SLOTS"]), name);
-      } else topo = parseClusterShards(shards, name);
+      if (shards.type !== "error") topo = parseClusterShards(shards, name);
+      else {
+        const slots = await c.command(["CLUSTER", "SLOTS"]);
+        if (slots.type !== "error") topo = parseClusterSlots(slots, name);
+        else {
+          const nodes = await c.command(["CLUSTER", "NODES"]);
+          if (nodes.type === "error") {
+            throw bad(
+              name,
+              `CLUSTER SHARDS, SLOTS and NODES all failed (${shards.value}; ${slots.value}; ${nodes.value})`,
+            );
+          }
+          topo = parseClusterNodes(nodes, name);
+        }
+      }
       if (seed.endpoint.kind === "tcp") {
         for (const n of topo.nodes) {
           if (n.host === "" || n.host === "?") {
@@ -245,6 +363,13 @@ export async function discoverCluster(
     "connection",
     `Cannot discover the cluster: no seed answered (${problems.join("; ")})`,
   );
+}
+
+// The hint for a seed that is not in cluster mode; an AWS primary or reader endpoint says so.
+function standaloneHint(seed: Target): string {
+  const aws = seed.endpoint.kind === "tcp" ? parseAwsEndpoint(seed.endpoint.host) : undefined;
+  const base = "drop --cluster for a standalone server (--rfr alone reads from its replicas)";
+  return aws ? `${describeAwsEndpoint(aws)}; ${base}` : base;
 }
 
 /** The target of a node: the seed's credentials and TLS with the node's address. */

@@ -9,6 +9,7 @@ import type {
 import { decodeHistogram, writeHdrLog } from "../metrics/mod.ts";
 import { formatRate, formatUs } from "../units/mod.ts";
 import { formatServerReport } from "./server_report.ts";
+import { withSchema } from "./schemas.ts";
 
 /** Which latency figure a test reports first: response time in open loop, else service time. */
 function headline(c: CommandResult) {
@@ -262,6 +263,58 @@ export function formatBenchCsv(r: BenchResult): string {
   return rows.map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
 }
 
+/**
+ * Cluster mode (and a primary with replicas): one CSV row per test and node, as membench counted
+ * it: requests, ops/s, share of the test's requests, service-time percentiles, errors and the
+ * redirections the node answered with. The header alone when no test has per-node figures.
+ */
+export function formatNodeCsv(r: BenchResult): string {
+  const rows = [[
+    "test",
+    "node",
+    "role",
+    "requests",
+    "ops_per_sec",
+    "share",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "p999_us",
+    "max_us",
+    "mean_us",
+    "errors",
+    "moved",
+    "ask",
+    "tryagain",
+    "clusterdown",
+  ]];
+  for (const t of r.tests) {
+    for (const n of t.nodes ?? []) {
+      const l = n.serviceTime;
+      rows.push([
+        t.name,
+        n.address,
+        n.role,
+        String(n.requests),
+        n.opsPerSec.toFixed(2),
+        n.share.toFixed(4),
+        String(l.p50Us),
+        String(l.p90Us),
+        String(l.p99Us),
+        String(l.p999Us),
+        String(l.maxUs),
+        String(l.meanUs),
+        String(n.errors),
+        String(n.redirects.moved),
+        String(n.redirects.ask),
+        String(n.redirects.tryagain),
+        String(n.redirects.clusterdown),
+      ]);
+    }
+  }
+  return rows.map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+}
+
 function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -273,12 +326,38 @@ function csvCell(s: string): string {
 export function formatBenchJson(r: BenchResult): string {
   // A run shard's result is for merging: it keeps the encoded histograms (per command and per
   // second) that an exact merge needs, on one line (NDJSON, so that pods' logs can be merged).
-  if (r.config.shard !== undefined) return JSON.stringify(r) + "\n";
+  if (r.config.shard !== undefined) {
+    const shard = withSchema("bench-result", { ...r, tests: r.tests.map(withErrorKinds) });
+    return JSON.stringify(shard) + "\n";
+  }
   return JSON.stringify(
-    { ...r, tests: r.tests.map(({ histograms: _h, nodeHistograms: _n, ...t }) => t) },
+    withSchema("bench-result", {
+      ...r,
+      tests: r.tests.map(({ histograms: _h, nodeHistograms: _n, ...t }) => withErrorKinds(t)),
+    }),
     null,
     2,
   ) + "\n";
+}
+
+/**
+ * A test with `errorsByKind` after `errors`: the test's errors by kind, summed over its
+ * commands (`errors` stays the count, as `commands[].errorCount`; `commands[].errors` is by
+ * kind).
+ */
+function withErrorKinds<T extends Pick<TestResult, "errors" | "commands">>(
+  t: T,
+): T & { errorsByKind: Record<string, number> } {
+  const errorsByKind: Record<string, number> = {};
+  for (const c of t.commands) {
+    for (const [k, n] of Object.entries(c.errors)) errorsByKind[k] = (errorsByKind[k] ?? 0) + n;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t)) {
+    out[k] = v;
+    if (k === "errors") out["errorsByKind"] = errorsByKind;
+  }
+  return out as T & { errorsByKind: Record<string, number> };
 }
 
 /**
@@ -367,14 +446,14 @@ export function formatBenchRepeatText(r: BenchRepeatResult): string {
 /** Repeated runs as JSON: each run (without the encoded histograms) and the aggregate. */
 export function formatBenchRepeatJson(r: BenchRepeatResult): string {
   return JSON.stringify(
-    {
+    withSchema("bench-repeat", {
       ...r,
       requested: r.requested === Infinity ? null : r.requested,
       runs: r.runs.map((run) => ({
         ...run,
-        tests: run.tests.map(({ histograms: _h, ...t }) => t),
+        tests: run.tests.map(({ histograms: _h, nodeHistograms: _n, ...t }) => withErrorKinds(t)),
       })),
-    },
+    }),
     null,
     2,
   ) + "\n";
