@@ -6,6 +6,7 @@
  * @module
  */
 import { type BenchResult, mergeBenchResults } from "../lib/bench/mod.ts";
+import { mergeReplayResults, type ReplayResult } from "../lib/replay/mod.ts";
 import { MembenchError } from "../lib/errors/mod.ts";
 import {
   formatBenchCsv,
@@ -13,11 +14,14 @@ import {
   formatBenchQuiet,
   formatBenchText,
   formatMergeSummary,
+  formatReplayJson,
+  formatReplayText,
 } from "../lib/report/mod.ts";
 import { readJsonDocuments } from "../lib/units/mod.ts";
 import { OUTPUT_FLAGS } from "./common_flags.ts";
 import { bool, type CommandSpec, int, withSpec } from "./flags.ts";
 import { runCommand } from "./runner.ts";
+import { isVectorResult, mergeVectorShards } from "./vec.ts";
 import {
   type BenchTextFlags,
   benchThresholds,
@@ -47,7 +51,7 @@ const MERGE_FLAGS = {
 /** `membench merge`: name, help and flags. */
 export const MERGE: CommandSpec<typeof MERGE_FLAGS> = {
   name: "merge",
-  summary: "merge the results of a run's shards (--shard I/N) into one",
+  summary: "merge the results of a run's shards (bench or replay --shard I/N) into one",
   usage: [
     "membench merge [flags] RESULT.json...",
     "kubectl logs -l job-name=NAME --prefix=false | membench merge --shards N -",
@@ -61,8 +65,13 @@ export const MERGE: CommandSpec<typeof MERGE_FLAGS> = {
     "5 a shard missing or unreadable,\n130 a shard was interrupted (unless --allow-incomplete).",
 };
 
-async function readResults(paths: string[]): Promise<BenchResult[]> {
-  const out: BenchResult[] = [];
+// A replay result, by the fields only replay results have.
+function isReplayResult(d: unknown): boolean {
+  return typeof d === "object" && d !== null && "recordedSpanUs" in d && "fidelity" in d;
+}
+
+async function readResults(paths: string[]): Promise<unknown[]> {
+  const out: unknown[] = [];
   for (const p of paths) {
     let text: string;
     try {
@@ -74,7 +83,7 @@ async function readResults(paths: string[]): Promise<BenchResult[]> {
     }
     const { docs } = readJsonDocuments(text, p === "-" ? "stdin" : p);
     if (docs.length === 0) throw new MembenchError("file", `Cannot merge ${p}: no result in it`);
-    out.push(...docs as BenchResult[]);
+    out.push(...docs);
   }
   return out;
 }
@@ -97,7 +106,52 @@ export function mergeCommand(argv: readonly string[]): Promise<number> {
       return { v: values, paths: positionals, flags, honesty: benchThresholds(flags, problems) };
     },
     async run({ v, paths, flags, honesty }, ctx) {
-      const merged = mergeBenchResults(await readResults(paths), {
+      const docs = await readResults(paths);
+      // Vector shards (vec load|query|run --shard I/N): their own exact merge and report.
+      if (docs.length > 0 && docs.some((d) => isVectorResult(d))) {
+        if (!docs.every((d) => isVectorResult(d))) {
+          throw new MembenchError(
+            "invalid_argument",
+            "Cannot merge vector results with other results: give the shards of one run",
+          );
+        }
+        if (v.threshold.length > 0 || v.quiet) {
+          throw new MembenchError(
+            "invalid_argument",
+            "Cannot use --threshold or -q when merging vector results: the recall check is " +
+              "each shard's --recall-threshold, judged on the merged recall",
+          );
+        }
+        return await mergeVectorShards(docs, {
+          shards: v.shards,
+          allowIncomplete: v.allowIncomplete,
+          json: v.json,
+          csv: v.csv,
+        }, ctx);
+      }
+      // Replay shards (replay --shard I/N): their own merge and report.
+      if (docs.length > 0 && docs.every((d) => isReplayResult(d))) {
+        if (v.threshold.length > 0 || v.csv || v.quiet) {
+          throw new MembenchError(
+            "invalid_argument",
+            "Cannot use --threshold, --csv or -q when merging replay results: a replay's checks " +
+              "are its fidelity thresholds, given to each shard",
+          );
+        }
+        const r = mergeReplayResults(docs as unknown as ReplayResult[], {
+          ...(v.shards !== undefined ? { shards: v.shards } : {}),
+          allowIncomplete: v.allowIncomplete,
+        });
+        if (v.json === "-") ctx.print(formatReplayJson(r).trimEnd());
+        else ctx.print(formatReplayText(r));
+        ctx.note(
+          `membench: ${r.shards.merged.length} of ${r.shards.count} replay shards merged` +
+            (r.shards.missing.length > 0 ? `; MISSING ${r.shards.missing.join(", ")}` : ""),
+        );
+        if (v.json !== undefined && v.json !== "-") await ctx.output(v.json, formatReplayJson(r));
+        return { interrupted: r.interrupted, failure: r.failure, pass: r.fidelity.pass };
+      }
+      const merged = mergeBenchResults(docs as BenchResult[], {
         ...(v.shards !== undefined ? { shards: v.shards } : {}),
         allowIncomplete: v.allowIncomplete,
       });

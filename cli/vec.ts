@@ -21,13 +21,16 @@ import {
   formatVectorRunText,
 } from "../lib/report/mod.ts";
 import {
+  mergeVectorRunResults,
   parseMetric,
   vectorFrontier,
   type VectorFrontierOptions,
   type VectorFrontierResult,
+  type VectorLoadResult,
   vectorOptimize,
   type VectorOptimizeOptions,
   type VectorOptimizeResult,
+  type VectorQueryResult,
   vectorRun,
   type VectorRunOptions,
   type VectorRunResult,
@@ -54,6 +57,7 @@ import {
   wrapText,
 } from "./flags.ts";
 import { runCommand, type RunContext, showHelp } from "./runner.ts";
+import { SHARD_FLAGS, shardOf } from "./shards.ts";
 
 const CONN = "Connection";
 const INDEX = "Index";
@@ -101,6 +105,12 @@ const SHARED_FLAGS = {
     section: CONN,
     help: "a request unanswered this long fails its connection",
     defaultText: "30s",
+  }),
+  shard: withSpec(SHARD_FLAGS.shard, {
+    help: "run shard I (from 0) of N: load its part of the rows (shard 0 creates the index), " +
+      "query from its part of the clients; N shards together do what one run does (merge their " +
+      "--json results with membench merge). In a Kubernetes Indexed Job, JOB_COMPLETION_INDEX " +
+      "with MEMBENCH_SHARDS=N gives it",
   }),
   vssPlatform: oneOf(["auto", ...VSS_PLATFORM_NAMES], {
     value: "NAME",
@@ -478,6 +488,51 @@ const OPTIMIZE_FLAGS = {
     help: "build parameters to try, each rebuilding the index: 'm=16,32 ef-construction=100,200' " +
       "(one value, or one --grid per parameter)",
   }, parseGrid),
+  firstQueries: int({
+    value: "N",
+    min: 1,
+    section: TUNE,
+    help: "re-measurement: queries in a recall step's first round",
+    defaultText: "a quarter of the query set, 25 to 1000",
+  }),
+  maxRounds: int({
+    value: "N",
+    min: 1,
+    max: 64,
+    section: TUNE,
+    help: "re-measurement: rounds of a recall step while its interval straddles the target " +
+      "(fresh queries, then repeats once the set is exhausted); 1 measures the set once",
+    defaultText: "4",
+  }),
+  maxQueries: int({
+    value: "N",
+    min: 1,
+    section: TUNE,
+    help: "re-measurement: the most queries one recall step sends",
+    defaultText: "twice the query set",
+  }),
+  maxCiWidth: num({
+    value: "W",
+    above: 0,
+    section: TUNE,
+    help: "re-measurement: also re-measure while the interval is wider than W (0.02 = 2 points)",
+  }),
+  throughputRuns: int({
+    value: "N",
+    min: 1,
+    max: 50,
+    section: TUNE,
+    help: "throughput: run each step N times and judge the median QPS; up to 2N runs while the " +
+      "runs' QPS spread is above --max-qps-spread",
+    defaultText: "1",
+  }),
+  maxQpsSpread: num({
+    value: "F",
+    above: 0,
+    section: TUNE,
+    help: "throughput: the largest QPS spread ((max - min) / median) before more runs",
+    defaultText: "0.1",
+  }),
 };
 
 /** `m=16,32 ef-construction=100,200` -> the grid's lists. */
@@ -639,6 +694,12 @@ function vecOptions(
       "Cannot use '--skip-load' with '--skip-index-create' or '--drop-before': nothing is loaded",
     );
   }
+  let shard: ReturnType<typeof shardOf>;
+  try {
+    shard = shardOf(v.shard);
+  } catch (e) {
+    problems.add(e instanceof Error ? e.message : String(e));
+  }
   const index = defined({
     name: v.searchIndex,
     prefix: v.searchPrefix,
@@ -666,6 +727,7 @@ function vecOptions(
       metric: v.searchDistance,
       cleanup: v.cleanup || undefined,
       minRecall: v.recallThreshold,
+      shard,
     }),
     index,
     load: loading
@@ -838,6 +900,15 @@ function vecOptimizeRun(argv: readonly string[]) {
           stepDurationMs: v.stepDuration,
           throughput: v.skipThroughput ? false : undefined,
           grid: v.grid && v.grid.length > 0 ? Object.assign({}, ...v.grid) : undefined,
+          remeasure: defined({
+            firstQueries: v.firstQueries,
+            maxRounds: v.maxRounds,
+            maxQueries: v.maxQueries,
+            maxWidth: v.maxCiWidth,
+            throughput: v.throughputRuns !== undefined || v.maxQpsSpread !== undefined
+              ? defined({ runs: v.throughputRuns, maxSpread: v.maxQpsSpread })
+              : undefined,
+          }),
         }),
       };
       if (v.grid && v.grid.length > 0 && v.skipLoad) {
@@ -959,4 +1030,67 @@ export function vecBenchAlias(argv: readonly string[]): Promise<number> {
   const load = tests.includes("vec-load"), query = tests.includes("vec-query");
   const mode = load && query ? "run" : load ? "load" : "query";
   return vecRun(mode, mode === "run" ? VEC_RUN : mode === "load" ? VEC_LOAD : VEC_QUERY, rest);
+}
+
+/** Whether a result read by `membench merge` is a vector phase's (vec load, query or run). */
+export function isVectorResult(d: unknown): boolean {
+  const kind = typeof d === "object" && d !== null ? (d as { kind?: unknown }).kind : undefined;
+  return kind === "vector-run" || kind === "vector-query" || kind === "vector-load";
+}
+
+/**
+ * `membench merge` of vector shard results (`vec load|query|run --shard I/N --json F`): merged
+ * exactly (`mergeVectorRunResults`), printed as `vec run` prints, with the exit code one run
+ * would have given (4 when the merged recall is below the shards' `--recall-threshold`).
+ */
+export async function mergeVectorShards(
+  docs: readonly unknown[],
+  o: {
+    shards: number | undefined;
+    allowIncomplete: boolean;
+    json: string | undefined;
+    csv: boolean;
+  },
+  ctx: RunContext,
+): Promise<number> {
+  const kinds = new Set(docs.map((d) => (d as { kind: string }).kind));
+  if (kinds.size > 1) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot merge results of different kinds (${
+        [...kinds].join(", ")
+      }): give the shards of one run`,
+    );
+  }
+  // A lone phase's results (from the library) are merged as a run of that one phase.
+  const asRun = (d: unknown): VectorRunResult => {
+    const r = d as VectorRunResult | VectorQueryResult | VectorLoadResult;
+    if (r.kind === "vector-run") return r;
+    return {
+      kind: "vector-run",
+      ...(r.kind === "vector-query" ? { queries: [r] } : { load: r, queries: [] }),
+      cleanedUp: false,
+      pass: true,
+      checks: [],
+      interrupted: r.interrupted,
+    };
+  };
+  const options = {
+    ...(o.shards !== undefined ? { shards: o.shards } : {}),
+    allowIncomplete: o.allowIncomplete,
+  };
+  const r = mergeVectorRunResults(docs.map(asRun), options);
+  if (o.json === "-") ctx.print(formatVectorRunJson(r).trimEnd());
+  else if (o.csv) ctx.print(formatVectorRunCsv(r).trimEnd());
+  else ctx.print(formatVectorRunText(r).trimEnd());
+  const s = r.shards;
+  if (s) {
+    ctx.note(
+      `membench: ${s.merged.length} of ${s.count} vector shards merged` +
+        (s.missing.length > 0 ? `; MISSING ${s.missing.join(", ")}` : "") +
+        (s.failed.length > 0 ? `; FAILED ${s.failed.map((f) => f.index).join(", ")}` : ""),
+    );
+  }
+  if (o.json !== undefined && o.json !== "-") await ctx.output(o.json, formatVectorRunJson(r));
+  return exitOf(r, ctx);
 }

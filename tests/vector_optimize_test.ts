@@ -15,12 +15,12 @@ import {
   generateDataset,
   judgeRecall,
   logSpaced,
-  measureTunePoint,
-  meetsRecall,
+  measureRecall,
   MembenchError,
   openTuneSession,
   paretoFrontier,
   parseTarget,
+  type RecallInterval,
   RespConnection,
   Rng,
   runScenario,
@@ -30,7 +30,7 @@ import {
   vectorOptimize,
   type VectorOptimizeOptions,
 } from "../mod.ts";
-import { chromium, loadTest, runCli } from "./helpers.ts";
+import { chromium, commandStats, loadTest, runCli } from "./helpers.ts";
 
 const BASE = new URL("../../shared/data/ngt-sift5k/sift5k_base.fvecs", import.meta.url).pathname;
 const MODULE = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
@@ -143,14 +143,17 @@ Deno.test("paretoFrontier(): no frontier point is dominated, and every other poi
   assert.deepEqual(logSpaced(10, 80, 4), [10, 20, 40, 80]);
 });
 
+// FT.SEARCH calls the server counted (INFO commandstats). Each round also sends vec-query's one
+// dimension probe (an FT.SEARCH checking the index before any query): queries + rounds.
+async function searches(address: string): Promise<number> {
+  return (await commandStats(address))["ft.search"] ?? 0;
+}
+
 loadTest(
-  "vectorOptimize(): on ngt-sift5k its EF_RUNTIME is the smallest a brute sweep of every candidate finds meeting the target under the same interval rule; mean and p5",
+  "measureRecall(): a step whose interval straddles the target is re-measured with fresh queries, then repeats once the set is exhausted (said); pooled intervals equal a one-shot bootstrap; FT.SEARCH calls (INFO commandstats) equal what the rounds say they sent; budgets end the rounds",
   async () => {
     await using s = await searchServer();
-    const minEf = 10, maxEf = 80;
-    await bounded(120_000, async (signal) => {
-      // The brute sweep: every EF_RUNTIME from 10 to 80 on the same index, the same truth, the
-      // same bootstrap seed.
+    await bounded(90_000, async (signal) => {
       const ses = await openTuneSession({
         target: s.address,
         dataset: BASE,
@@ -158,74 +161,209 @@ loadTest(
         truthThreads: 0,
         signal,
       });
-      const sweep: TunePoint[] = [];
       try {
-        for (let ef = minEf; ef <= maxEf; ef++) {
-          sweep.push((await measureTunePoint(ses, { efRuntime: ef, seed: 1 })).point);
+        assert.equal(ses.numQueries, 100);
+        const ef = 40;
+        // One round of the whole set: the reference.
+        let before = await searches(s.address);
+        const full = await measureRecall(ses, {
+          efRuntime: ef,
+          targetRecall: 0.5,
+          remeasure: false,
+        });
+        assert.equal((await searches(s.address)) - before, 100 + 1);
+        assert.deepEqual(
+          full.rounds.map((r) => [r.source, r.from, r.to, r.queries, r.sent]),
+          [["fresh", 0, 100, 100, 100]],
+        );
+        const est = full.point.recall;
+        assert.ok(est.low < est.estimate && est.estimate < est.high, JSON.stringify(est));
+        // A target at the set's mean lies inside every pooled interval of the whole set: rounds go
+        // on (fresh 25, 25, 50), then a repeat pass, which gives each query the recall it had.
+        before = await searches(s.address);
+        const m = await measureRecall(ses, {
+          efRuntime: ef,
+          targetRecall: est.estimate,
+          remeasure: { maxWidth: 0.001, maxRounds: 6 },
+        });
+        assert.equal((await searches(s.address)) - before, 125 + 4);
+        assert.deepEqual(
+          m.rounds.map((r) => [r.round, r.source, r.from, r.to, r.queries, r.sent]),
+          [
+            [1, "fresh", 0, 25, 25, 25],
+            [2, "fresh", 25, 50, 50, 50],
+            [3, "fresh", 50, 100, 100, 100],
+            [4, "repeat", 0, 25, 100, 125],
+          ],
+        );
+        // Pooled over rows 0..99 in order: the one-shot interval, exactly; the repeat changed
+        // nothing (n stays the count of distinct queries).
+        assert.deepEqual(m.rounds[2]!.interval, est);
+        assert.deepEqual(m.rounds[3]!.interval, est);
+        assert.deepEqual(m.point.recall, est);
+        assert.equal(m.verdict, "within-noise");
+        assert.match(m.rounds[2]!.note, /re-measure with repeats \(the query set is exhausted\)/);
+        assert.match(m.rounds[3]!.note, /this repeat gave every query the recall it had/);
+        // Each round's interval is the bootstrap of its pooled rows, measured apart: round 1 is
+        // rows 0..24 alone.
+        const r1 = await measureRecall(ses, {
+          efRuntime: ef,
+          targetRecall: 0.5,
+          remeasure: { firstQueries: 25, maxRounds: 1 },
+        });
+        assert.deepEqual(m.rounds[0]!.interval, r1.point.recall);
+        // More queries, a narrower interval (25 -> 100: about half as wide).
+        const w = (i: RecallInterval) => i.high - i.low;
+        assert.ok(w(m.rounds[2]!.interval) < 0.7 * w(m.rounds[0]!.interval));
+        // A clear verdict takes one round of 25 queries: met, and fails.
+        for (const [target, verdict] of [[0.01, "met"], [0.999, "below"]] as const) {
+          before = await searches(s.address);
+          const c = await measureRecall(ses, { efRuntime: ef, targetRecall: target });
+          assert.equal((await searches(s.address)) - before, 25 + 1);
+          assert.deepEqual([c.rounds.length, c.verdict, c.point.recall.queries], [1, verdict, 25]);
         }
+        // Budgets: rounds, then queries (the last round cut to fit), each said.
+        const byRounds = await measureRecall(ses, {
+          efRuntime: ef,
+          targetRecall: est.estimate,
+          remeasure: { maxWidth: 0.001, maxRounds: 2 },
+        });
+        assert.equal(byRounds.rounds.length, 2);
+        assert.match(byRounds.rounds[1]!.note, /the step's 2 rounds are spent/);
+        before = await searches(s.address);
+        const byQueries = await measureRecall(ses, {
+          efRuntime: ef,
+          targetRecall: est.estimate,
+          remeasure: { maxWidth: 0.001, maxQueries: 60 },
+        });
+        assert.equal((await searches(s.address)) - before, 60 + 3);
+        assert.deepEqual(byQueries.rounds.map((r) => r.to - r.from), [25, 25, 10]);
+        assert.match(byQueries.rounds[2]!.note, /budget of 60 queries is spent/);
+        // Repeats within a round: each query twice, averaged (n stays 25).
+        before = await searches(s.address);
+        const twice = await measureRecall(ses, {
+          efRuntime: ef,
+          targetRecall: 0.01,
+          repeats: 2,
+        });
+        assert.equal((await searches(s.address)) - before, 50 + 1);
+        assert.deepEqual(twice.point.recall, r1.point.recall);
+        await assert.rejects(
+          () =>
+            measureRecall(ses, { efRuntime: ef, targetRecall: 0.5, remeasure: { maxRounds: 0 } }),
+          /'remeasure.maxRounds'/,
+        );
       } finally {
         ses.close();
-      }
-      const lows = sweep.map((p) => p.recall.low);
-      assert.ok(
-        // (HNSW builds differ from run to run: what matters is that recall moves over the range.)
-        sweep[0]!.recall.estimate < 0.6 &&
-          sweep[sweep.length - 1]!.recall.estimate - sweep[0]!.recall.estimate > 0.15,
-        `recall should rise with EF_RUNTIME: ${lows}`,
-      );
-      // Targets taken from the sweep (each HNSW build differs a little): a mean whose lower bound
-      // is first met in the middle of the range, a target inside the interval there, and the
-      // highest p5 lower bound seen.
-      const mid = sweep[Math.floor(sweep.length / 2)]!;
-      const cases: Array<
-        Pick<VectorOptimizeOptions, "targetRecall" | "recallStatistic" | "accept">
-      > = [
-        { targetRecall: mid.recall.low },
-        { targetRecall: (mid.recall.estimate + mid.recall.high) / 2, accept: "within-noise" },
-        { targetRecall: Math.max(...sweep.map((p) => p.recallP5.low)), recallStatistic: "p5" },
-      ];
-      for (const c of cases) {
-        const brute = sweep.find((p) =>
-          meetsRecall(p, c.targetRecall, c.recallStatistic ?? "mean", c.accept ?? "lower-bound")
-        );
-        assert.ok(brute, `no candidate meets ${JSON.stringify(c)}`);
-        if (c.recallStatistic !== "p5") {
-          assert.ok(brute.efRuntime > minEf, `the target is met at once: ${JSON.stringify(c)}`);
-        }
-        // On the index the sweep measured (a rebuilt HNSW graph would differ).
-        const r = await vectorOptimize({
-          target: s.address,
-          dataset: BASE,
-          index: INDEX,
-          load: false,
-          truthThreads: 0,
-          signal,
-          minEfSearch: minEf,
-          maxEfSearch: maxEf,
-          throughput: false,
-          ...c,
-        });
-        assert.equal(r.status, "complete", r.message);
-        assert.equal(r.efRuntime, brute.efRuntime, `${JSON.stringify(c)}: ${r.message}`);
-        // Bounded: feasibility, the top, then the binary search.
-        const recallSteps = r.steps.filter((st) => st.phase !== "throughput").length;
-        assert.ok(
-          recallSteps <= 2 + Math.ceil(Math.log2(maxEf - minEf + 1)),
-          `${recallSteps} steps`,
-        );
-        // The chosen point's interval is the sweep's at that EF_RUNTIME (recall is deterministic).
-        const judged = c.recallStatistic === "p5" ? brute.recallP5 : brute.recall;
-        assert.equal(r.recall!.low, judged.low);
-        assert.equal(r.withinNoise, judgeRecall(judged, c.targetRecall) === "within-noise");
-        assert.equal(r.truth.computed, true);
-        assert.equal(r.truth.datasetHasTruth, true); // found beside the base, not used
       }
     });
   },
 );
 
 loadTest(
-  "vectorOptimize(): an infeasible target ends with the best recall seen; the throughput step is bounded and stops when QPS stops rising or p99 passes the target",
+  "vectorOptimize(): on ngt-sift5k its EF_RUNTIME is the smallest a brute sweep of every candidate finds meeting the target under the same interval rule (adaptive rounds included); mean and p5",
+  async () => {
+    await using s = await searchServer();
+    const minEf = 10, maxEf = 80;
+    await bounded(150_000, async (signal) => {
+      const ses = await openTuneSession({
+        target: s.address,
+        dataset: BASE,
+        index: INDEX,
+        truthThreads: 0,
+        signal,
+      });
+      try {
+        // Every EF_RUNTIME from 10 to 80 once over the whole query set: where recall lies.
+        const sweep: TunePoint[] = [];
+        for (let ef = minEf; ef <= maxEf; ef++) {
+          sweep.push(
+            (await measureRecall(ses, { efRuntime: ef, targetRecall: 0.5, remeasure: false }))
+              .point,
+          );
+        }
+        assert.ok(
+          // (HNSW builds differ from run to run: what matters is that recall moves over the range.)
+          sweep[0]!.recall.estimate < 0.6 &&
+            sweep[sweep.length - 1]!.recall.estimate - sweep[0]!.recall.estimate > 0.15,
+          `recall should rise with EF_RUNTIME: ${sweep.map((p) => p.recall.estimate)}`,
+        );
+        // Targets taken from the sweep (each HNSW build differs a little): the lower bound in the
+        // middle of the range, a target inside the interval there, and the highest p5 lower bound.
+        const mid = sweep[Math.floor(sweep.length / 2)]!;
+        const cases: Array<
+          Pick<VectorOptimizeOptions, "targetRecall" | "recallStatistic" | "accept">
+        > = [
+          { targetRecall: mid.recall.low },
+          { targetRecall: (mid.recall.estimate + mid.recall.high) / 2, accept: "within-noise" },
+          { targetRecall: Math.max(...sweep.map((p) => p.recallP5.low)), recallStatistic: "p5" },
+        ];
+        let remeasured = 0;
+        for (const c of cases) {
+          // The brute sweep: every candidate measured under the optimizer's rule (its rounds, its
+          // budget), on the same index, the same truth, the same bootstrap seed.
+          let brute: { ef: number; point: TunePoint } | undefined;
+          for (let ef = minEf; ef <= maxEf && !brute; ef++) {
+            const m = await measureRecall(ses, {
+              efRuntime: ef,
+              targetRecall: c.targetRecall,
+              recallStatistic: c.recallStatistic ?? "mean",
+            });
+            if (m.rounds.length > 1) remeasured++;
+            if (
+              m.verdict === "met" || (c.accept === "within-noise" && m.verdict === "within-noise")
+            ) {
+              brute = { ef, point: m.point };
+            }
+          }
+          assert.ok(brute, `no candidate meets ${JSON.stringify(c)}`);
+          if (c.recallStatistic !== "p5") {
+            assert.ok(brute.ef > minEf, `the target is met at once: ${JSON.stringify(c)}`);
+          }
+          // On the index the sweep measured (a rebuilt HNSW graph would differ).
+          const r = await vectorOptimize({
+            target: s.address,
+            dataset: BASE,
+            index: INDEX,
+            load: false,
+            truthThreads: 0,
+            signal,
+            minEfSearch: minEf,
+            maxEfSearch: maxEf,
+            throughput: false,
+            ...c,
+          });
+          assert.equal(r.status, "complete", r.message);
+          assert.equal(
+            r.efRuntime,
+            brute.ef,
+            `${JSON.stringify(c)}: ${formatVectorOptimizeText(r)}`,
+          );
+          // Bounded: feasibility, the top, then the binary search.
+          const recallSteps = r.steps.filter((st) => st.phase !== "throughput").length;
+          assert.ok(
+            recallSteps <= 2 + Math.ceil(Math.log2(maxEf - minEf + 1)),
+            `${recallSteps} steps`,
+          );
+          // The chosen point's pooled interval is the sweep's at that EF_RUNTIME (the index answers
+          // each query the same way, and the rounds are the same).
+          const judged = c.recallStatistic === "p5" ? brute.point.recallP5 : brute.point.recall;
+          assert.deepEqual(r.recall, judged);
+          assert.equal(r.withinNoise, judgeRecall(judged, c.targetRecall) === "within-noise");
+          assert.equal(r.truth.computed, true);
+          assert.equal(r.truth.datasetHasTruth, true); // found beside the base, not used
+        }
+        // Near each target the first round's 25 queries were not enough somewhere.
+        assert.ok(remeasured > 0, "no candidate needed a second round");
+      } finally {
+        ses.close();
+      }
+    });
+  },
+);
+
+loadTest(
+  "vectorOptimize(): an infeasible target ends with the best recall seen; the throughput step is bounded and stops when QPS stops rising or p99 passes the target; repeated throughput runs judged on their median, more while the QPS spread is large",
   async () => {
     await using s = await searchServer();
     await bounded(120_000, async (signal) => {
@@ -294,6 +432,51 @@ loadTest(
       const pth = p.steps.filter((st) => st.phase === "throughput");
       assert.equal(pth.length, 1);
       assert.match(pth[0]!.note, /p99 passes 0\.001 ms; stop/);
+      // Repeated throughput runs: a spread bound no two timed runs meet gives every step its
+      // maximum of runs, marked noisy; a loose one stops at the minimum. The step stands for its
+      // median run.
+      for (const [maxSpread, runs] of [[1e-6, 4], [100, 2]] as const) {
+        const rr = await vectorOptimize({
+          target: s.address,
+          dataset: BASE,
+          index: INDEX,
+          load: false,
+          truthThreads: 0,
+          signal,
+          targetRecall: 0.5,
+          minEfSearch: 10,
+          maxEfSearch: 80,
+          maxClients: 2,
+          maxPipeline: 1,
+          stepDurationMs: 200,
+          remeasure: { throughput: { runs: 2, maxRuns: 4, maxSpread } },
+        });
+        assert.equal(rr.status, "complete", rr.message);
+        const rth = rr.steps.filter((st) => st.phase === "throughput");
+        assert.ok(rth.length >= 1);
+        for (const st of rth) {
+          const qps = st.runs!.map((x) => x.qps);
+          assert.equal(qps.length, runs, st.note);
+          const sorted = [...qps].sort((a, b) => a - b);
+          assert.equal(st.point.qps, sorted[runs / 2 - 1]);
+          const median = (sorted[runs / 2 - 1]! + sorted[runs / 2]!) / 2;
+          assert.ok(Math.abs(st.spread! - (sorted[runs - 1]! - sorted[0]!) / median) < 1e-12);
+          assert.equal(st.noisy, runs === 4);
+          assert.match(st.note, new RegExp(`the median of ${runs} runs, QPS spread`));
+          assert.ok(st.runs!.every((x) => x.completed > 0));
+        }
+        assert.match(formatVectorOptimizeText(rr), /runs {2}QPS [\d,]+, [\d,]+/);
+      }
+      const bad = await vectorOptimize({
+        target: s.address,
+        dataset: BASE,
+        targetRecall: 0.5,
+        remeasure: { maxRounds: 0, throughput: { runs: 3, maxRuns: 2, spread: 1 } },
+      } as VectorOptimizeOptions).catch((x) => x);
+      assert.ok(bad instanceof MembenchError && bad.code === "invalid_argument");
+      assert.match(bad.message, /'remeasure.maxRounds'/);
+      assert.match(bad.message, /'remeasure.throughput.maxRuns' 2: it is below 'runs' 3/);
+      assert.match(bad.message, /'remeasure.throughput.spread'/);
     });
   },
 );
@@ -335,6 +518,55 @@ loadTest(
       });
       assert.equal(f.points.length, 1);
       assert.match(f.failure!.message, /membench_idx/);
+    });
+    // The index dropped from another connection while a step is sending: the throughput step (a
+    // timed run) loses it after its first progress report with answers. The step fails, naming
+    // the index and how many queries failed; nothing is judged on the queries that succeeded.
+    await bounded(60_000, async (signal) => {
+      let dropped = false;
+      const dropMidStep = (p: { phase: string; done: number; total?: number }) => {
+        if (dropped || p.phase !== "query" || p.total !== undefined || p.done === 0) return;
+        dropped = true;
+        redis(s.address, ["FT.DROPINDEX", "membench_idx"]).catch(() => {});
+      };
+      const r = await vectorOptimize({
+        target: s.address,
+        dataset: BASE,
+        index: INDEX,
+        truthThreads: 0,
+        signal,
+        targetRecall: 0.2,
+        minEfSearch: 10,
+        maxEfSearch: 80,
+        maxClients: 1,
+        maxPipeline: 1,
+        stepDurationMs: 3000,
+        onProgress: dropMidStep,
+      });
+      assert.ok(dropped);
+      assert.equal(r.status, "failed", formatVectorOptimizeText(r));
+      assert.deepEqual(r.steps.map((st) => st.phase), ["feasibility"]);
+      assert.match(
+        r.failure!.message,
+        /^Cannot measure EF_RUNTIME 10 on index membench_idx: \d+ of \d+ queries failed \(\d+ membench_idx:\)$/,
+      );
+      assert.match(formatVectorOptimizeText(r), /^vec optimize {2}FAILED/);
+      assert.deepEqual(await redis(s.address, ["FT._LIST"]), { type: "array", value: [] });
+      // The frontier: a timed point loses the index the same way.
+      dropped = false;
+      const f = await vectorFrontier({
+        target: s.address,
+        dataset: BASE,
+        index: INDEX,
+        truthThreads: 0,
+        signal,
+        efRuntime: [10, 20],
+        durationMs: 3000,
+        onProgress: dropMidStep,
+      });
+      assert.ok(dropped);
+      assert.equal(f.points.length, 0);
+      assert.match(f.failure!.message, /membench_idx: \d+ of \d+ queries failed/);
     });
     // A dataset without ground truth: the truth is computed on the fly, and the result says so.
     const dir = await Deno.makeTempDir();
@@ -650,12 +882,33 @@ loadTest(
         "300ms",
         "--target-p99",
         "50ms",
+        "--first-queries",
+        "20",
+        "--max-queries",
+        "70",
+        "--throughput-runs",
+        "2",
         "--json",
         "-",
         "--no-progress",
       ]);
       assert.equal(o.code, 0, o.stderr);
       const j = JSON.parse(o.stdout);
+      // Re-measurement flags: every recall step's first round is 20 queries, none sends over 70.
+      type Round = { from: number; to: number; sent: number };
+      const rs = j.steps.filter((st: { phase: string }) => st.phase !== "throughput");
+      for (const st of rs as Array<{ rounds: Round[] }>) {
+        assert.equal(st.rounds[0]!.to - st.rounds[0]!.from, 20);
+        assert.ok(st.rounds[st.rounds.length - 1]!.sent <= 70);
+      }
+      // --throughput-runs 2: two runs a throughput step, up to four while the spread is above 10%.
+      const ths = j.steps.filter((st: { phase: string }) => st.phase === "throughput");
+      for (const st of ths as Array<{ runs: unknown[]; spread: number; noisy: boolean }>) {
+        assert.ok(st.runs.length >= 2 && st.runs.length <= 4, JSON.stringify(st.runs));
+        // Fewer than four runs: the spread came within 10%; four: noisy when it did not.
+        if (st.runs.length < 4) assert.ok(st.spread <= 0.1, `${st.spread}`);
+        assert.equal(st.noisy, st.runs.length === 4 && st.spread > 0.1);
+      }
       assert.equal(j.kind, "vector-optimize");
       assert.equal(j.status, "complete");
       assert.equal(j.target.p99Ms, 50);
@@ -730,8 +983,11 @@ loadTest(
         "p50",
         "--grid",
         "m=x",
+        "--max-rounds",
+        "0",
       ]);
       assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--max-rounds/);
       assert.match(bad.stderr, /--target-recall/);
       assert.match(bad.stderr, /--recall-statistic/);
       assert.match(bad.stderr, /--grid/);

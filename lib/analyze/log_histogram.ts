@@ -4,6 +4,19 @@ const SUB = 64; // sub-buckets per doubling above the exact range
 const EXACT = 2 * SUB; // values below this are their own bucket
 const MAX_EXP = 52;
 
+/** A {@linkcode LogHistogram} as plain data: its non-empty buckets `[index, count]` and totals. */
+export interface LogHistogramData {
+  /** Samples. */
+  n: number;
+  /** Sum of the samples. */
+  sum: number;
+  /** Smallest and largest (0 when empty). */
+  min: number;
+  max: number;
+  /** Non-empty buckets. */
+  buckets: Array<[number, number]>;
+}
+
 /** A distribution as analysis reports it. */
 export interface Distribution {
   /** Samples. */
@@ -73,6 +86,30 @@ export class LogHistogram {
       if (seen >= target) return Math.min(this.#max, Math.max(this.#min, lowerBound(i)));
     }
     return this.#max;
+  }
+
+  /** The non-empty buckets and totals, as plain data (for merging elsewhere). */
+  toData(): LogHistogramData {
+    const buckets: Array<[number, number]> = [];
+    const c = this.#counts;
+    for (let i = 0; i < c.length; i++) if (c[i]! > 0) buckets.push([i, c[i]!]);
+    return {
+      n: this.#n,
+      sum: this.#sum,
+      min: this.#n > 0 ? this.#min : 0,
+      max: this.#n > 0 ? this.#max : 0,
+      buckets,
+    };
+  }
+
+  /** Adds the samples of {@linkcode LogHistogram.toData}'s data. */
+  addData(d: LogHistogramData): void {
+    if (d.n === 0) return;
+    for (const [i, n] of d.buckets) this.#counts[i] = (this.#counts[i] ?? 0) + n;
+    this.#n += d.n;
+    this.#sum += d.sum;
+    if (d.min < this.#min) this.#min = d.min;
+    if (d.max > this.#max) this.#max = d.max;
   }
 
   /** The summary, with a CDF sampled at up to 64 points. */

@@ -11,3 +11,4 @@ export * from "./replay.ts";
 export * from "./fidelity.ts";
 export * from "./verify.ts";
 export * from "./synthetic.ts";
+export * from "./merge.ts";

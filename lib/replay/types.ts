@@ -6,6 +6,7 @@
  * @module
  */
 import type { LatencySummary } from "../metrics/mod.ts";
+import type { LogHistogramData } from "../analyze/mod.ts";
 import type { ServerMetricsOptions, ServerReport } from "../monitor/mod.ts";
 import type { ReconnectPolicy, Target } from "../net/mod.ts";
 import type { ProtocolName } from "../protocol/mod.ts";
@@ -205,6 +206,18 @@ export interface ReplayCommand {
   late: number;
 }
 
+/** What a replay shard keeps for an exact merge. */
+export interface ReplayShardData {
+  /** Per op: encoded HDR histograms of service and response time. */
+  ops: Array<{ op: string; service: string; response?: string }>;
+  /** Lateness of sends, µs. */
+  lateness: LogHistogramData;
+  /** Whether the replay spoke the recorded protocol (fidelity's quiet check depends on it). */
+  sameProtocol: boolean;
+  /** The fidelity thresholds given. */
+  thresholds: FidelityThresholds;
+}
+
 /** The result of {@linkcode replay}. */
 export interface ReplayResult {
   /** Settings (no secrets). */
@@ -263,6 +276,12 @@ export interface ReplayResult {
   server?: ServerReport;
   /** The target's counters against the profile's requests (with `verifyServer`). */
   verification?: ServerVerification;
+  /**
+   * A run shard's result keeps what an exact merge needs ({@linkcode mergeReplayResults}): each
+   * op's encoded service and response histograms, the lateness histogram, and how fidelity was
+   * judged.
+   */
+  shardData?: ReplayShardData;
   /** How faithful the replay was, with the checks of `thresholds`. */
   fidelity: FidelityReport;
 }

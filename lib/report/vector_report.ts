@@ -15,10 +15,12 @@ import type {
 import type {
   FrontierPoint,
   RecallInterval,
+  RecallVerdict,
   VectorFrontierResult,
   VectorOptimizeResult,
 } from "../vector/mod.ts";
 import { formatRate, formatUs } from "../units/mod.ts";
+import { withSchema } from "./schemas.ts";
 
 const n = (x: number) => x.toLocaleString("en-US");
 const mib = (b: number) => Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(1)} MiB` : "n/a";
@@ -190,7 +192,7 @@ export function formatVectorRunText(r: VectorRunResult): string {
 
 /** A vector run as JSON (the latency histograms encoded as HdrHistogram base64). */
 export function formatVectorRunJson(r: VectorRunResult): string {
-  return JSON.stringify(r, null, 2) + "\n";
+  return JSON.stringify(withSchema("vector-run", r), null, 2) + "\n";
 }
 
 const CSV_HEADER = [
@@ -405,7 +407,9 @@ ${checks}
 ${load}
 <section id="summary"><h2>Query phases</h2><table><thead><tr><th>EF_RUNTIME</th><th>k</th><th>filter</th><th>recall mean</th><th>p5</th><th>min</th><th>qps</th><th>p50</th><th>p99</th><th>partial</th><th>timeouts</th></tr></thead><tbody>${rows}</tbody></table></section>
 ${phases}
-<script type="application/json" id="result">${JSON.stringify(r).replace(/</g, "\\u003c")}</script>
+<script type="application/json" id="result">${
+    JSON.stringify(withSchema("vector-run", r)).replace(/</g, "\\u003c")
+  }</script>
 </body></html>
 `;
 }
@@ -480,17 +484,42 @@ export function formatVectorOptimizeText(r: VectorOptimizeResult): string {
       }  ${String(p.pipeline).padStart(4)}  ${ciText(p.recall).padEnd(25)} ${
         p.recallP5.estimate.toFixed(2).padStart(5)
       }  ${formatRate(p.qps).padStart(7)}  ${formatUs(p.p99Ms * 1000).padStart(7)}  ${
-        s.verdict ?? ""
+        s.verdict ? DECISION[s.verdict] : ""
       }`,
     );
     if (s.note) lines.push(`               ${s.note}`);
+    // Each round of a recall step: what it sent and the pooled interval after it.
+    if (s.rounds && s.rounds.length > 1) {
+      for (const rd of s.rounds) {
+        lines.push(
+          `               round ${rd.round}  queries ${rd.from}..${rd.to - 1} (${rd.source})  n ${
+            n(rd.queries)
+          }  ${rd.interval.statistic} ${ciText(rd.interval)}  ${DECISION[rd.verdict]}: ${rd.note}`,
+        );
+      }
+    }
+    // Each run of a repeated throughput step (the step shows the median's figures).
+    if (s.runs && s.runs.length > 1) {
+      lines.push(
+        `               runs  QPS ${s.runs.map((x) => formatRate(x.qps)).join(", ")}; p99 ${
+          s.runs.map((x) => formatUs(x.p99Ms * 1000)).join(", ")
+        }; QPS spread ${pct2(s.spread ?? 0)}${s.noisy ? " (noisy)" : ""}`,
+      );
+    }
   }
   return lines.join("\n") + "\n";
 }
 
+// The verdict of a recall step or round, as the report words it.
+const DECISION: Record<RecallVerdict, string> = {
+  "met": "meets",
+  "within-noise": "within noise",
+  "below": "fails",
+};
+
 /** The optimizer's result as JSON. */
 export function formatVectorOptimizeJson(r: VectorOptimizeResult): string {
-  return JSON.stringify(r, null, 2) + "\n";
+  return JSON.stringify(withSchema("vector-optimize", r), null, 2) + "\n";
 }
 
 /** The frontier as text: one line per point, frontier points starred. */
@@ -523,7 +552,7 @@ export function formatVectorFrontierText(r: VectorFrontierResult): string {
 
 /** The frontier as JSON. */
 export function formatVectorFrontierJson(r: VectorFrontierResult): string {
-  return JSON.stringify(r, null, 2) + "\n";
+  return JSON.stringify(withSchema("vector-frontier", r), null, 2) + "\n";
 }
 
 const FRONTIER_CSV = [
@@ -698,7 +727,9 @@ ${frontierChart(r)}
 <section id="points"><h2>Points</h2><table><thead><tr><th>EF_RUNTIME</th><th>recall mean [95% CI]</th><th>p5</th><th>qps</th><th>p50</th><th>p99</th><th>clients</th><th>frontier</th></tr></thead><tbody>${
     r.points.map(row).join("")
   }</tbody></table></section>
-<script type="application/json" id="result">${JSON.stringify(r).replace(/</g, "\\u003c")}</script>
+<script type="application/json" id="result">${
+    JSON.stringify(withSchema("vector-frontier", r)).replace(/</g, "\\u003c")
+  }</script>
 </body></html>
 `;
 }

@@ -11,8 +11,10 @@ import {
 } from "../net/mod.ts";
 import { ReplyScanner } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
+import { shardRange, type ShardSpec } from "../workload/mod.ts";
 import { blockBytes } from "./_blob.ts";
 import { connectProblems, openControl, openEngine, withServerMetrics } from "./_conn.ts";
+import { shardProblems } from "./query.ts";
 import { startProgress } from "./_progress.ts";
 import { bulkSize, putArrayHeader, putBulk, putBulkHeader, putKey, utf8 } from "./_wire.ts";
 import { openDataset, type VectorDataset } from "./dataset.ts";
@@ -27,6 +29,7 @@ import type {
   VectorDeleteOptions,
   VectorLoadOptions,
   VectorLoadResult,
+  VectorShardInfo,
   VectorUpdateOptions,
 } from "./search_types.ts";
 import {
@@ -38,7 +41,7 @@ import {
   usedMemory,
   waitForIndex,
 } from "./server.ts";
-import { type LoadedSegment, removeKeys, writeKeys } from "./truth.ts";
+import { loadedCount, type LoadedSegment, removeKeys, writeKeys } from "./truth.ts";
 import type { MetadataTable } from "./types.ts";
 
 const DEFAULT_LOAD_PIPELINE = 16;
@@ -452,10 +455,13 @@ export async function vectorLoad(options: VectorLoadOptions): Promise<VectorLoad
       `Cannot use 'blockRows': must be an integer >= 1: current value is ${o.blockRows}`,
     );
   }
+  const shard = shardProblems(o.shard, undefined, problems);
   if (o.dataset === undefined) fail([...problems, "Cannot load vectors: 'dataset' is missing"]);
+  // Only shard 0 takes the server's figures: it sees every shard's writes on the server.
+  const own = shard && shard.index > 0 ? { ...o, serverMetrics: false } : o;
   const { ds, close } = await datasetOf(o.dataset, o.metric);
   try {
-    return await withServerMetrics(o, () => loadDataset(o, ds, problems));
+    return await withServerMetrics(own, () => loadDataset(o, ds, problems, shard));
   } finally {
     close();
   }
@@ -476,6 +482,7 @@ async function loadDataset(
   o: VectorLoadOptions,
   ds: VectorDataset,
   problems: string[],
+  shard: ShardSpec | undefined,
 ): Promise<VectorLoadResult> {
   const offset = o.vectorOffset ?? 0;
   const count = o.numVectors ?? Math.max(0, ds.base.rows - offset);
@@ -500,9 +507,36 @@ async function loadDataset(
       offset,
       count,
       keyOffset,
+      shard,
     );
   } finally {
     control.close();
+  }
+}
+
+/** Polls FT.INFO until the index exists (a shard > 0 waits for shard 0 to create it). */
+async function waitForCreation(
+  control: RespConnection,
+  index: string,
+  o: VectorLoadOptions,
+): Promise<Awaited<ReturnType<typeof ftInfo>>> {
+  const timeoutMs = o.indexTimeoutMs ?? 600_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await ftInfo(control, index);
+    if (info !== undefined) return info;
+    if (o.signal?.aborted) {
+      throw new MembenchError("interrupted", `Interrupted while waiting for index ${index}`);
+    }
+    if (Date.now() > deadline) {
+      throw new MembenchError(
+        "timeout",
+        `${control.name}: index ${index} was not created within ${timeoutMs} ms: shard 0 creates ` +
+          "it",
+        { hint: "start shard 0 too (or create the index first and load with skipCreate)" },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -517,14 +551,27 @@ async function loadWith(
   offset: number,
   count: number,
   keyOffset: number,
+  shard: ShardSpec | undefined,
 ): Promise<VectorLoadResult> {
+  // A run shard writes its contiguous part of the run's rows; only shard 0 drops and creates.
+  const runSegment: LoadedSegment = { keyStart: keyOffset, vectorStart: offset, count };
+  const creator = shard === undefined || shard.index === 0;
+  if (shard !== undefined) {
+    const part = shardRange(count, shard);
+    offset += part.start;
+    keyOffset += part.start;
+    count = part.count;
+  }
+  const startMs = Date.now();
   // Everything that can be wrong with the index is found before anything is written.
-  const createArgs = o.skipCreate ? undefined : ftCreateArgs(spec, platform);
+  const createArgs = o.skipCreate || !creator ? undefined : ftCreateArgs(spec, platform);
   const elementBytes = VECTOR_TYPE_BYTES[spec.type];
   const dialect = platform.dialects[0]!;
   let dropped = false;
-  if (o.dropBefore) dropped = await dropIndex(control, spec.name, true);
-  const existing = await ftInfo(control, spec.name);
+  if (o.dropBefore && creator) dropped = await dropIndex(control, spec.name, true);
+  const existing = creator || o.skipCreate
+    ? await ftInfo(control, spec.name)
+    : await waitForCreation(control, spec.name, o);
   if (existing !== undefined) {
     await checkIndexFits(control, {
       index: spec.name,
@@ -580,6 +627,7 @@ async function loadWith(
     memBefore,
     failuresBefore,
     dropped,
+    ...(shard ? { shard: { ...shard, startMs, runSegments: [runSegment] } } : {}),
     ...(createArgs ? { ftCreate: createArgs } : {}),
     // Rows go out in order: an interrupted load wrote the first `sent` of them.
     segments: [{
@@ -605,6 +653,8 @@ async function finishLoad(
     dropped: boolean;
     ftCreate?: string[];
     segments: LoadedSegment[];
+    /** A run shard: which one, its start (wall clock) and the run's rows. */
+    shard?: ShardSpec & { startMs: number; runSegments: LoadedSegment[] };
   },
 ): Promise<VectorLoadResult> {
   const { sched, engine } = x.run;
@@ -623,11 +673,33 @@ async function finishLoad(
         percent: indexed?.percent,
       }));
       try {
-        state = await waitForIndex(control, spec.name, {
-          timeoutMs: (o as VectorLoadOptions).indexTimeoutMs ?? 600_000,
-          ...(o.signal ? { signal: o.signal } : {}),
-          onState: (s) => indexed = s,
-        });
+        const timeoutMs = (o as VectorLoadOptions).indexTimeoutMs ?? 600_000;
+        const deadline = Date.now() + timeoutMs;
+        // A run shard waits until the index holds the whole run's rows (every shard's), so that
+        // what follows (queries) sees what one run would.
+        const expected = x.shard && x.shard.count > 1 ? loadedCount(x.shard.runSegments) : 0;
+        for (;;) {
+          state = await waitForIndex(control, spec.name, {
+            timeoutMs: Math.max(1, deadline - Date.now()),
+            ...(o.signal ? { signal: o.signal } : {}),
+            onState: (s) => indexed = s,
+          });
+          if (state.numDocs >= expected) break;
+          if (o.signal?.aborted) {
+            throw new MembenchError(
+              "interrupted",
+              `Interrupted while waiting for index ${spec.name}`,
+            );
+          }
+          if (Date.now() > deadline) {
+            throw new MembenchError(
+              "timeout",
+              `${control.name}: index ${spec.name} holds ${state.numDocs} of the run's ${expected} ` +
+                `documents after ${timeoutMs} ms: another shard has not written its part`,
+            );
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
       } finally {
         stopProgress();
       }
@@ -657,6 +729,16 @@ async function finishLoad(
   const latency = m.finish(0);
   m.destroy();
   const okCount = sched.ok;
+  const wall = (us: number) => Date.now() - (nowUs() - us) / 1000;
+  const shardInfo: VectorShardInfo | undefined = x.shard === undefined ? undefined : {
+    index: x.shard.index,
+    count: x.shard.count,
+    runSegments: x.shard.runSegments,
+    startMs: sched.sent > 0 ? wall(sched.firstSendUs) : x.shard.startMs,
+    firstSendMs: sched.sent > 0 ? wall(sched.firstSendUs) : 0,
+    lastReplyMs: sched.sent > 0 ? wall(loadEndUs) : 0,
+    endMs: Date.now(),
+  };
   const total = (loadMs + indexWaitMs) / 1000;
   return {
     kind,
@@ -696,6 +778,7 @@ async function finishLoad(
     reconnects: engine.reconnects,
     interrupted: engine.interrupted,
     ...(failure ? { failure } : {}),
+    ...(shardInfo ? { shard: shardInfo } : {}),
   };
 }
 

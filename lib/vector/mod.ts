@@ -24,6 +24,7 @@
  * - `load.ts`: vec-load, vec-update, vec-delete (schedulers over the connection engine)
  * - `query.ts`: vec-query (FT.SEARCH KNN, closed and open loop, recall, timeouts)
  * - `search_types.ts`: their options and results
+ * - `merge.ts`: exact merges of run shards' load and query results (`shard: "I/N"`)
  *
  * @module
  */
@@ -45,5 +46,6 @@ export * from "./search_types.ts";
 export * from "./load.ts";
 export * from "./query.ts";
 export * from "./run.ts";
+export * from "./merge.ts";
 export * from "./optimize.ts";
 export * from "./frontier.ts";

@@ -22,7 +22,7 @@ import type {
   VectorQueryResult,
 } from "./search_types.ts";
 import { type LoadedSegment, type VectorTruth, vectorTruth } from "./truth.ts";
-import type { DistanceMetric } from "./types.ts";
+import type { DistanceMetric, VectorMatrix } from "./types.ts";
 
 /** Which recall figure a target is judged on: the mean over queries, or its 5th percentile. */
 export type RecallStatistic = "mean" | "p5";
@@ -411,37 +411,15 @@ export async function measureTunePoint(
       : { requests: s.numQueries * (options.repeats ?? 1) }),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   });
-  if (q.failure) {
-    throw new MembenchError(
-      q.failure.code === "connection" ? "connection" : "server",
-      `Cannot measure EF_RUNTIME ${options.efRuntime}: ${q.failure.message}`,
-    );
-  }
+  checkAnswered(q, options.efRuntime, true);
   const per = q.recall.perQuery ?? [];
   const errors = q.completed - q.recall.scored + (q.sent - q.completed);
-  if (per.length === 0 && !q.interrupted) {
-    const codes = Object.entries(q.errors).map(([c, n]) => `${n} ${c}`).join(", ");
-    throw new MembenchError(
-      "server",
-      `Cannot measure recall at EF_RUNTIME ${options.efRuntime} on index ${q.index}: no query was answered${
-        codes ? ` (${codes})` : ""
-      }`,
-    );
-  }
   const bo = {
     seed: options.seed ?? 1,
     ...(options.confidence !== undefined ? { confidence: options.confidence } : {}),
     ...(options.resamples !== undefined ? { resamples: options.resamples } : {}),
   };
-  const empty = (statistic: RecallStatistic): RecallInterval => ({
-    statistic,
-    estimate: 0,
-    low: 0,
-    high: 0,
-    confidence: options.confidence ?? 0.95,
-    resamples: 0,
-    queries: 0,
-  });
+  const empty = (st: RecallStatistic) => emptyInterval(st, options.confidence);
   return {
     point: {
       efRuntime: options.efRuntime,
@@ -458,6 +436,459 @@ export async function measureTunePoint(
       errors: Math.max(0, errors),
     },
     query: q,
+  };
+}
+
+/**
+ * Adaptive re-measurement of a recall step. A step's first round sends `firstQueries` queries of
+ * the pool (the session's `numQueries`); while the pooled interval of the judged statistic
+ * straddles the target (or is wider than `maxWidth`), another round sends fresh queries, as many
+ * as the step has pooled so far (the pool then doubles, the interval narrows by about √2), until
+ * the query set is exhausted; then rounds repeat queries already sent, `firstQueries` at a time
+ * through the set (each query's recall is averaged over its passes, so the count of distinct
+ * queries, the bootstrap's n, does not grow).
+ * A repeat pass that gives every query the recall it had ends the rounds: the search is
+ * deterministic there and no repeat can narrow the interval.
+ */
+export interface RemeasureOptions {
+  /** Queries in a step's first round. @default a quarter of the pool, from 25 to 1000 (the pool when smaller) */
+  firstQueries?: number;
+  /** Most rounds per step, the first included (1: no re-measurement, and the first round is then the whole pool unless `firstQueries` says). @default {4} */
+  maxRounds?: number;
+  /** Most queries sent for one step across its rounds (each repeat counted). @default twice the pool x repeats */
+  maxQueries?: number;
+  /** Also re-measure while the interval is wider than this (high - low, recall units). */
+  maxWidth?: number;
+  /** Throughput steps: repeat each timed run, judging the median. @default one run a step */
+  throughput?: ThroughputRemeasure;
+}
+
+/**
+ * Throughput steps in repeated runs: at least `runs`, and more, up to `maxRuns`, while the runs'
+ * QPS spread ((max - min) / median) is above `maxSpread`; the step stands for its median run (by
+ * QPS), and a step still above the spread at `maxRuns` is marked noisy.
+ */
+export interface ThroughputRemeasure {
+  /** @default {3} */
+  runs?: number;
+  /** @default twice `runs` */
+  maxRuns?: number;
+  /** @default {0.1} */
+  maxSpread?: number;
+}
+
+/** One timed run of a throughput step. */
+export interface ThroughputRun {
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+  completed: number;
+}
+
+/** (max - min) / median of a list of figures (0 for one, or a median of 0). */
+export function qpsSpread(values: readonly number[]): number {
+  if (values.length < 2) return 0;
+  const a = [...values].sort((x, y) => x - y);
+  const median = a.length % 2
+    ? a[(a.length - 1) / 2]!
+    : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+  return median > 0 ? (a[a.length - 1]! - a[0]!) / median : 0;
+}
+
+/** One round of a recall step: what it sent and the pooled interval after it. */
+export interface RecallRound {
+  /** 1-based. */
+  round: number;
+  /** `fresh`: queries not sent before in this step; `repeat`: the query set was exhausted. */
+  source: "fresh" | "repeat";
+  /** Query rows sent, `[from, to)` of the pool, each `repeats` times. */
+  from: number;
+  to: number;
+  /** Distinct queries pooled after the round (the bootstrap's n). */
+  queries: number;
+  /** Queries sent by the step so far (answered or not). */
+  sent: number;
+  /** The judged statistic over the pooled queries, with its bootstrap interval. */
+  interval: RecallInterval;
+  verdict: RecallVerdict;
+  /** Why another round follows, or why the rounds stop. */
+  note: string;
+}
+
+/** What {@linkcode measureRecall} judges against. */
+export interface RecallRuleOptions {
+  efRuntime: number;
+  /** The recall target the interval is judged against. */
+  targetRecall: number;
+  /** @default {"mean"} */
+  recallStatistic?: RecallStatistic;
+  /** `false`: one round of the whole pool. @default {} (the defaults of {@linkcode RemeasureOptions}) */
+  remeasure?: RemeasureOptions | false;
+  /** Every query of a round is sent over one connection with this many in flight. @default {4} */
+  pipeline?: number;
+  /** Each query of a round is sent this many times (its recall averaged). @default {1} */
+  repeats?: number;
+  confidence?: number;
+  resamples?: number;
+  seed?: number;
+}
+
+/** What {@linkcode measureRecall} measured: the pooled point, its rounds and the verdict. */
+export interface RecallMeasurement {
+  /** Recall (mean and p5) over the pooled queries; QPS over every round; latency of the largest. */
+  point: TunePoint;
+  rounds: RecallRound[];
+  /** The verdict of the last round. */
+  verdict: RecallVerdict;
+  interrupted: boolean;
+}
+
+/**
+ * The first-round size and budget of a step over a pool of `pool` queries, each sent `repeats`
+ * times a round (`maxQueries` counts every query sent).
+ */
+export function remeasurePlan(
+  pool: number,
+  r: RemeasureOptions | false | undefined,
+  repeats = 1,
+): { first: number; maxRounds: number; maxQueries: number; maxWidth: number | undefined } {
+  if (r === false) {
+    return { first: pool, maxRounds: 1, maxQueries: pool * repeats, maxWidth: undefined };
+  }
+  const maxQueries = r?.maxQueries ?? 2 * pool * repeats;
+  const first = Math.max(
+    1,
+    Math.min(
+      pool,
+      r?.firstQueries ??
+        (r?.maxRounds === 1 ? pool : Math.max(25, Math.min(1000, Math.ceil(pool / 4)))),
+      Math.floor(maxQueries / repeats),
+    ),
+  );
+  return { first, maxRounds: r?.maxRounds ?? 4, maxQueries, maxWidth: r?.maxWidth };
+}
+
+/** Checks {@linkcode RemeasureOptions}; pushes one sentence per problem. */
+export function remeasureProblems(r: unknown, problems: string[]): void {
+  if (r === undefined || r === false) return;
+  if (r === null || typeof r !== "object") {
+    problems.push("Cannot use 'remeasure': expected an object of re-measurement options or false");
+    return;
+  }
+  const o = r as Record<string, unknown>;
+  const known = ["firstQueries", "maxRounds", "maxQueries", "maxWidth", "throughput"];
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) {
+      problems.push(`Cannot use 'remeasure.${key}': the options are ${known.join(", ")}`);
+    }
+  }
+  const int = (name: string, min: number, max: number) => {
+    const v = o[name];
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)) {
+      problems.push(
+        `Cannot use 'remeasure.${name}': must be an integer from ${min} to ${max}: current value is ${
+          JSON.stringify(v)
+        }`,
+      );
+    }
+  };
+  int("firstQueries", 1, 100_000_000);
+  int("maxRounds", 1, 64);
+  int("maxQueries", 1, 1_000_000_000);
+  if (o.maxWidth !== undefined && !(typeof o.maxWidth === "number" && o.maxWidth > 0)) {
+    problems.push(
+      `Cannot use 'remeasure.maxWidth': must be a number > 0: current value is ${
+        JSON.stringify(o.maxWidth)
+      }`,
+    );
+  }
+  const t = o.throughput;
+  if (t === undefined) return;
+  if (t === null || typeof t !== "object") {
+    problems.push(
+      "Cannot use 'remeasure.throughput': expected an object (runs, maxRuns, maxSpread)",
+    );
+    return;
+  }
+  const tt = t as Record<string, unknown>;
+  for (const key of Object.keys(tt)) {
+    if (!["runs", "maxRuns", "maxSpread"].includes(key)) {
+      problems.push(
+        `Cannot use 'remeasure.throughput.${key}': the options are runs, maxRuns, maxSpread`,
+      );
+    }
+  }
+  for (const name of ["runs", "maxRuns"]) {
+    const v = tt[name];
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100)) {
+      problems.push(
+        `Cannot use 'remeasure.throughput.${name}': must be an integer from 1 to 100: current value is ${
+          JSON.stringify(v)
+        }`,
+      );
+    }
+  }
+  if (
+    typeof tt.runs === "number" && typeof tt.maxRuns === "number" && tt.maxRuns < tt.runs
+  ) {
+    problems.push(
+      `Cannot use 'remeasure.throughput.maxRuns' ${tt.maxRuns}: it is below 'runs' ${tt.runs}`,
+    );
+  }
+  if (tt.maxSpread !== undefined && !(typeof tt.maxSpread === "number" && tt.maxSpread > 0)) {
+    problems.push(
+      `Cannot use 'remeasure.throughput.maxSpread': must be a number > 0: current value is ${
+        JSON.stringify(tt.maxSpread)
+      }`,
+    );
+  }
+}
+
+// The session's dataset with its query set narrowed to rows [from, from + count), and the truth
+// of those rows: vec-query then sends exactly that window.
+function windowOf(s: TuneSession, from: number, count: number) {
+  const q = s.ds.queries!;
+  const queries: VectorMatrix = {
+    name: `${q.name} rows ${from}..${from + count - 1}`,
+    rows: count,
+    dim: q.dim,
+    elementType: q.elementType,
+    read: (start, n, into) => q.read(from + start, n, into),
+    readInts: (start, n) => q.readInts(from + start, n),
+  };
+  const ds: VectorDataset = { ...s.ds, queries, close() {}, [Symbol.dispose]() {} };
+  const d = s.truth.depth;
+  const truth: VectorTruth = {
+    ...s.truth,
+    queries: count,
+    ids: s.truth.ids.subarray(from * d, (from + count) * d),
+    distances: s.truth.distances.subarray(from * d, (from + count) * d),
+  };
+  return { ds, truth };
+}
+
+/**
+ * Measures recall at one EF_RUNTIME in rounds, judged against a target: each round sends a window
+ * of the pool over one connection (`pipeline` in flight, each query exactly `repeats` times), and
+ * the rounds go on while the pooled interval straddles the target or is wider than `maxWidth`,
+ * within `maxRounds` and `maxQueries` (see {@linkcode RemeasureOptions}). Same session, same
+ * options, same rounds: the index answers a query the same way each time, so the optimizer and a
+ * brute sweep applying this rule agree.
+ *
+ * @throws {MembenchError} `connection` or `server` when a round fails (the index lost included),
+ * or no query of the first round was answered.
+ */
+export async function measureRecall(
+  s: TuneSession,
+  o: RecallRuleOptions,
+): Promise<RecallMeasurement> {
+  const problems: string[] = [];
+  remeasureProblems(o.remeasure, problems);
+  if (problems.length) throw new MembenchError("invalid_argument", problems.join("\n"));
+  const statistic = o.recallStatistic ?? "mean";
+  const pool = s.numQueries;
+  const repeats = o.repeats ?? 1;
+  const plan = remeasurePlan(pool, o.remeasure, repeats);
+  const pipeline = o.pipeline ?? 4;
+  const seed = o.seed ?? 1;
+  const bo = {
+    seed,
+    ...(o.confidence !== undefined ? { confidence: o.confidence } : {}),
+    ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
+  };
+  // Each query's recall summed over its passes, by row of the pool; `extra` holds the recalls of
+  // a round some of whose queries went unanswered (they cannot be told apart, so never repeated).
+  const sum = new Float64Array(pool);
+  const cnt = new Uint32Array(pool);
+  const extra: number[] = [];
+  let paired = true;
+  const pooled = () => {
+    const v: number[] = [];
+    for (let q = 0; q < pool; q++) if (cnt[q]! > 0) v.push(sum[q]! / cnt[q]!);
+    return v.concat(extra);
+  };
+  const rounds: RecallRound[] = [];
+  let fresh = 0; // the next row never sent
+  let cursor = 0; // the next row to repeat
+  let sent = 0, completed = 0, errors = 0, busyMs = 0;
+  let largest: VectorQueryResult | undefined;
+  let interrupted = false;
+  for (let r = 1;; r++) {
+    const n = pooled().length;
+    const want = r === 1 ? plan.first : Math.max(1, n);
+    const source: RecallRound["source"] = fresh < pool ? "fresh" : "repeat";
+    const from = source === "fresh" ? fresh : cursor;
+    const count = Math.max(
+      1,
+      Math.min(
+        want,
+        pool - from,
+        Math.floor((plan.maxQueries - sent) / repeats),
+        source === "repeat" ? plan.first : Infinity,
+      ),
+    );
+    const w = windowOf(s, from, count);
+    const q = await vectorQuery({
+      ...s.connect,
+      clients: 1,
+      pipeline,
+      dataset: w.ds,
+      metric: s.metric,
+      index: s.index,
+      k: s.k,
+      numQueries: count,
+      requests: count * repeats,
+      efRuntime: o.efRuntime,
+      truth: w.truth,
+      keepPerQuery: true,
+      seed,
+      ...(s.segments ? { segments: s.segments } : {}),
+    });
+    checkAnswered(q, o.efRuntime, r === 1);
+    sent += q.sent;
+    completed += q.completed;
+    errors += Math.max(0, q.completed - q.recall.scored + (q.sent - q.completed));
+    busyMs += q.durationMs;
+    if (!largest || q.completed > largest.completed) largest = q;
+    const per = q.recall.perQuery ?? [];
+    let same = per.length === count;
+    if (per.length === count) {
+      for (let i = 0; i < count; i++) {
+        const row = from + i;
+        if (cnt[row]! > 0 && sum[row]! / cnt[row]! !== per[i]!) same = false;
+        sum[row]! += per[i]!;
+        cnt[row]!++;
+      }
+    } else {
+      paired = false;
+      extra.push(...per);
+    }
+    if (source === "fresh") fresh = from + count;
+    else cursor = (from + count) % pool;
+    const values = pooled();
+    const interval = values.length
+      ? bootstrapRecall(values, { ...bo, statistic })
+      : emptyInterval(statistic, o.confidence);
+    const verdict = judgeRecall(interval, o.targetRecall);
+    const width = interval.high - interval.low;
+    const round: RecallRound = {
+      round: r,
+      source,
+      from,
+      to: from + count,
+      queries: values.length,
+      sent,
+      interval,
+      verdict,
+      note: "",
+    };
+    rounds.push(round);
+    if (q.interrupted) {
+      interrupted = true;
+      round.note = "interrupted";
+      break;
+    }
+    const straddles = verdict === "within-noise";
+    const wide = plan.maxWidth !== undefined && width > plan.maxWidth;
+    if (!straddles && !wide) {
+      round.note = verdict === "met"
+        ? "the interval is above the target"
+        : "the interval is below the target";
+      break;
+    }
+    const why = straddles
+      ? "the interval straddles the target"
+      : `the interval is wider than ${pct(plan.maxWidth!)}`;
+    const stop = (reason: string) => (round.note = `${why}; ${reason}`);
+    if (source === "repeat" && same) {
+      stop("this repeat gave every query the recall it had: no repeat can narrow the interval");
+      break;
+    }
+    if (fresh >= pool && !paired) {
+      stop(
+        "the query set is exhausted, and repeats cannot be paired with queries (some went unanswered)",
+      );
+      break;
+    }
+    if (r >= plan.maxRounds) {
+      stop(`the step's ${plan.maxRounds} rounds are spent`);
+      break;
+    }
+    if (plan.maxQueries - sent < repeats) {
+      stop(`the step's budget of ${plan.maxQueries} queries is spent`);
+      break;
+    }
+    round.note = `${why}: re-measure with ${
+      fresh < pool ? "fresh queries" : "repeats (the query set is exhausted)"
+    }`;
+  }
+  const values = pooled();
+  const mk = (st: RecallStatistic) =>
+    values.length
+      ? bootstrapRecall(values, { ...bo, statistic: st })
+      : emptyInterval(st, o.confidence);
+  const last = rounds[rounds.length - 1]!;
+  return {
+    point: {
+      efRuntime: o.efRuntime,
+      ...(s.index.m !== undefined ? { m: s.index.m } : {}),
+      ...(s.index.efConstruction !== undefined ? { efConstruction: s.index.efConstruction } : {}),
+      clients: 1,
+      pipeline,
+      recall: mk("mean"),
+      recallP5: mk("p5"),
+      qps: busyMs > 0 ? completed / (busyMs / 1000) : 0,
+      p50Ms: largest!.summary.p50Us / 1000,
+      p99Ms: largest!.summary.p99Us / 1000,
+      completed,
+      errors,
+    },
+    rounds,
+    verdict: last.verdict,
+    interrupted,
+  };
+}
+
+// A phase that failed, answered nothing, or failed some queries (an error reply, a timeout, a
+// lost request: the index dropped mid-step, say) ends the measurement: a figure over the queries
+// that happened to succeed would be judged as if it were the setting's.
+function checkAnswered(q: VectorQueryResult, ef: number, first: boolean): void {
+  if (q.failure) {
+    throw new MembenchError(
+      q.failure.code === "connection" ? "connection" : "server",
+      `Cannot measure EF_RUNTIME ${ef}: ${q.failure.message}`,
+    );
+  }
+  const codes = Object.entries(q.errors).map(([c, n]) => `${n} ${c}`).join(", ");
+  if (first && (q.recall.perQuery ?? []).length === 0 && !q.interrupted) {
+    throw new MembenchError(
+      "server",
+      `Cannot measure recall at EF_RUNTIME ${ef} on index ${q.index}: no query was answered${
+        codes ? ` (${codes})` : ""
+      }`,
+    );
+  }
+  let failed = 0;
+  for (const n of Object.values(q.errors)) failed += n;
+  if (failed > 0) {
+    throw new MembenchError(
+      "server",
+      `Cannot measure EF_RUNTIME ${ef} on index ${q.index}: ${failed} of ${q.sent} queries failed (${codes})`,
+      { hint: "was the index dropped or the server overloaded during the step?" },
+    );
+  }
+}
+
+// The interval of no query (a measurement interrupted before any reply).
+function emptyInterval(statistic: RecallStatistic, confidence: number | undefined): RecallInterval {
+  return {
+    statistic,
+    estimate: 0,
+    low: 0,
+    high: 0,
+    confidence: confidence ?? 0.95,
+    resamples: 0,
+    queries: 0,
   };
 }
 
@@ -491,6 +922,13 @@ export interface VectorOptimizeOptions extends TuneOptions {
   minGain?: number;
   /** Throughput: stop after this many steps in a row that do not raise QPS. @default {2} */
   patience?: number;
+  /**
+   * Recall steps: re-measure with more queries while the interval straddles the target (or is
+   * wider than `maxWidth`); `false`: every step one round of the whole pool (`numQueries`).
+   * Each round goes over one connection with `clients` (default 4) x `pipeline` in flight.
+   * @default {} (see {@linkcode RemeasureOptions})
+   */
+  remeasure?: RemeasureOptions | false;
   /** Called after each measured step (awaited). */
   onStep?: (step: OptimizeStep) => void | Promise<void>;
   /**
@@ -530,8 +968,16 @@ export interface GridEntry {
 export interface OptimizeStep {
   phase: "feasibility" | "recall" | "throughput";
   point: TunePoint;
-  /** Recall steps: the verdict on the judged statistic. */
+  /** Recall steps: the verdict on the judged statistic (of the pooled rounds). */
   verdict?: RecallVerdict;
+  /** Recall steps: each round of the measurement, the pooled interval after it. */
+  rounds?: RecallRound[];
+  /** Throughput steps with `remeasure.throughput`: every run (`point` is the median's). */
+  runs?: ThroughputRun[];
+  /** The runs' QPS spread, (max - min) / median. */
+  spread?: number;
+  /** Whether the spread stayed above `maxSpread` after `maxRuns`. */
+  noisy?: boolean;
   /** What the step showed, one sentence. */
   note: string;
 }
@@ -601,6 +1047,7 @@ function optimizeProblems(o: VectorOptimizeOptions): string[] {
   int("maxClients", o.maxClients, 1, 4096);
   int("maxPipeline", o.maxPipeline, 1, 1024);
   int("patience", o.patience, 1, 16);
+  remeasureProblems(o.remeasure, problems);
   if (o.grid !== undefined) {
     if (o.load === false) {
       problems.push("Cannot use a build grid without a load: each build rebuilds the index");
@@ -680,13 +1127,16 @@ function describe(ci: RecallInterval): string {
  * Recall search: `maxEfSearch` is measured next; when it misses, the result is `infeasible`,
  * naming the best recall seen. Otherwise a binary search over the integers between the largest
  * value known to miss and the smallest known to meet: at most `ceil(log2(range)) + 2`
- * measurements, each EF_RUNTIME measured once. Throughput: at the chosen EF_RUNTIME, clients
+ * measurements, each EF_RUNTIME measured once. Each recall step is measured in rounds
+ * ({@linkcode measureRecall}): while its interval straddles the target, more queries (fresh,
+ * then repeats once the set is exhausted) within `remeasure`'s budget; its verdict is the last
+ * round's, and a step left within noise is said so. Throughput: at the chosen EF_RUNTIME, clients
  * double (then the pipeline) until `patience` steps in a row do not raise QPS by `minGain`, p99
  * passes `targetP99Ms` or `targetQps` is met; at most `log2(maxClients) + log2(maxPipeline) + 1`
  * steps. The choice is the last step that raised QPS by `minGain` within the p99 bound.
  *
- * A step that fails (the index gone, the server lost) ends the search with status `failed` and
- * the steps measured so far.
+ * A step that fails (the index gone, the server lost, any query failed) ends the search with
+ * status `failed` and the steps measured so far.
  *
  * @throws {MembenchError} `invalid_argument` for bad options (all at once, before any load), and
  * what the load and the truth throw.
@@ -876,33 +1326,92 @@ async function optimizeOn(o: VectorOptimizeOptions, s: TuneSession): Promise<Vec
     `EF_RUNTIME ${p.efRuntime}: ${describe(judged(p))} ${
       v === "met" ? "meets" : v === "within-noise" ? "is within noise of" : "is below"
     } ${pct(o.targetRecall)}`;
+  const record = async (st: OptimizeStep, interrupted: boolean) => {
+    out.steps.push(st);
+    const point = st.point;
+    if (
+      out.bestRecall === undefined || judged(point).estimate > out.bestRecall.interval.estimate
+    ) out.bestRecall = { efRuntime: point.efRuntime, interval: judged(point) };
+    await o.onStep?.(st);
+    if (interrupted) throw new MembenchError("interrupted", "Interrupted");
+    return point;
+  };
+  // A throughput step: one timed run, or with `remeasure.throughput` at least `runs` and more (up
+  // to `maxRuns`) while the runs' QPS spread is above `maxSpread`; the median run stands.
+  const tr = o.remeasure ? o.remeasure.throughput : undefined;
   const step = async (phase: OptimizeStep["phase"], m: MeasureOptions, text?: string) => {
-    const { point, query } = await measureTunePoint(s, {
-      repeats: o.repeats ?? 1,
-      seed: o.seed ?? 1,
-      ...(o.confidence !== undefined ? { confidence: o.confidence } : {}),
-      ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
-      ...m,
-    });
+    const minRuns = tr ? tr.runs ?? 3 : 1;
+    const maxRuns = tr ? Math.max(minRuns, tr.maxRuns ?? 2 * minRuns) : 1;
+    const maxSpread = tr?.maxSpread ?? 0.1;
+    const points: TunePoint[] = [];
+    let interrupted = false;
+    let spread = 0;
+    while (points.length < maxRuns) {
+      const { point, query } = await measureTunePoint(s, {
+        repeats: o.repeats ?? 1,
+        seed: o.seed ?? 1,
+        ...(o.confidence !== undefined ? { confidence: o.confidence } : {}),
+        ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
+        ...m,
+      });
+      points.push(point);
+      if (query.interrupted) {
+        interrupted = true;
+        break;
+      }
+      spread = qpsSpread(points.map((p) => p.qps));
+      if (points.length >= minRuns && spread <= maxSpread) break;
+    }
+    // The median run by QPS (the lower of the middle two for an even count).
+    const byQps = [...points].sort((a, b) => a.qps - b.qps);
+    const point = byQps[Math.floor((byQps.length - 1) / 2)]!;
     const verdict = judgeRecall(judged(point), o.targetRecall);
     const st: OptimizeStep = {
       phase,
       point,
       ...(phase !== "throughput" ? { verdict } : {}),
       note: text ?? note(point, verdict),
+      ...(tr
+        ? {
+          runs: points.map((p) => ({
+            qps: p.qps,
+            p50Ms: p.p50Ms,
+            p99Ms: p.p99Ms,
+            completed: p.completed,
+          })),
+          spread,
+          noisy: !interrupted && spread > maxSpread,
+        }
+        : {}),
     };
-    out.steps.push(st);
-    if (
-      out.bestRecall === undefined || judged(point).estimate > out.bestRecall.interval.estimate
-    ) out.bestRecall = { efRuntime: point.efRuntime, interval: judged(point) };
-    await o.onStep?.(st);
-    if (query.interrupted) throw new MembenchError("interrupted", "Interrupted");
-    return point;
+    return await record(st, interrupted);
   };
+  // A recall step: measured in rounds until its interval is clear of the target (or the budget
+  // is spent); the verdict is the last round's.
   const recallAt = async (ef: number, phase: "feasibility" | "recall") => {
     const have = seen.get(ef);
     if (have) return have;
-    const p = await step(phase, { efRuntime: ef });
+    const m = await measureRecall(s, {
+      efRuntime: ef,
+      targetRecall: o.targetRecall,
+      recallStatistic: statistic,
+      pipeline: (s.connect.clients ?? 4) * (s.connect.pipeline ?? 1),
+      repeats: o.repeats ?? 1,
+      seed: o.seed ?? 1,
+      ...(o.remeasure !== undefined ? { remeasure: o.remeasure } : {}),
+      ...(o.confidence !== undefined ? { confidence: o.confidence } : {}),
+      ...(o.resamples !== undefined ? { resamples: o.resamples } : {}),
+    });
+    const rounds = m.rounds.length > 1
+      ? ` after ${m.rounds.length} rounds (${m.rounds[m.rounds.length - 1]!.queries} queries)`
+      : "";
+    const p = await record({
+      phase,
+      point: m.point,
+      verdict: m.verdict,
+      rounds: m.rounds,
+      note: note(m.point, m.verdict) + rounds,
+    }, m.interrupted);
     seen.set(ef, p);
     return p;
   };
@@ -996,7 +1505,13 @@ async function throughputOn(
     const st = out.steps[out.steps.length - 1]!;
     const label = `${clients} clients x pipeline ${pipeline}: ${Math.round(p.qps)} QPS, p99 ${
       p.p99Ms.toFixed(2)
-    } ms`;
+    } ms${
+      st.runs && st.runs.length > 1
+        ? ` (the median of ${st.runs.length} runs, QPS spread ${pct(st.spread ?? 0)}${
+          st.noisy ? ": noisy" : ""
+        })`
+        : ""
+    }`;
     if (o.targetP99Ms !== undefined && p.p99Ms > o.targetP99Ms) {
       st.note = `${label}: p99 passes ${o.targetP99Ms} ms; stop`;
       if (!best) best = p; // nothing within the bound: the lightest load measured

@@ -10,7 +10,15 @@ import {
 import { RespSearchReader } from "../protocol/resp/value_reader.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
-import { ClientSchedule, Rng } from "../workload/mod.ts";
+import {
+  checkShardSpec,
+  ClientSchedule,
+  dealtShare,
+  parseShardSpec,
+  Rng,
+  shardRange,
+  type ShardSpec,
+} from "../workload/mod.ts";
 import { blockBytes } from "./_blob.ts";
 import { connectProblems, openControl, openEngine, withServerMetrics } from "./_conn.ts";
 import { startProgress } from "./_progress.ts";
@@ -18,7 +26,13 @@ import { bulkSize, keyId, putArrayHeader, putBulk, putBulkHeader, utf8 } from ".
 import { openDataset, type VectorDataset } from "./dataset.ts";
 import { resolveIndexSpec, VECTOR_TYPE_BYTES } from "./index_spec.ts";
 import type { VssPlatform } from "./platform.ts";
-import type { RecallSummary, VectorQueryOptions, VectorQueryResult } from "./search_types.ts";
+import { recallSummaryOf } from "./merge.ts";
+import type {
+  RecallSummary,
+  VectorQueryOptions,
+  VectorQueryResult,
+  VectorShardInfo,
+} from "./search_types.ts";
 import { checkIndexFits } from "./server.ts";
 import { type RecallScore, scoreQuery, type VectorTruth, vectorTruth } from "./truth.ts";
 
@@ -26,6 +40,11 @@ import { type RecallScore, scoreQuery, type VectorTruth, vectorTruth } from "./t
 export const SCORE_ALIAS = "vector_score";
 const LATE_US = 1000;
 const RECALL_BINS = 10_000;
+
+/** Wall clock (ms since the epoch) of a `nowUs()` reading taken a moment ago. */
+function wallOf(us: number): number {
+  return Date.now() - (nowUs() - us) / 1000;
+}
 
 /** What a FT.SEARCH reply held: ids (key ids, -1 for a foreign key) and whether it timed out. */
 export interface SearchReply {
@@ -355,34 +374,19 @@ class QueryScheduler {
     this.#clients[c.local]!.resumeAt(now);
   }
 
-  recall(): RecallSummary {
+  recall(keepBins: boolean): RecallSummary {
+    const bins: Array<[number, number]> = [];
+    for (let i = 0; i <= RECALL_BINS; i++) if (this.bins[i]! > 0) bins.push([i, this.bins[i]!]);
     const n = this.scored;
-    const at = (p: number) => {
-      if (n === 0) return 0;
-      const rank = Math.max(1, Math.ceil((p / 100) * n));
-      let seen = 0;
-      for (let i = 0; i <= RECALL_BINS; i++) {
-        seen += this.bins[i]!;
-        if (seen >= rank) return i / RECALL_BINS;
-      }
-      return 1;
-    };
-    const histogram = new Array<number>(21).fill(0);
-    for (let i = 0; i <= RECALL_BINS; i++) {
-      const c = this.bins[i]!;
-      if (c === 0) continue;
-      histogram[i === RECALL_BINS ? 20 : Math.floor((i / RECALL_BINS) * 20)]! += c;
-    }
     return {
-      scored: n,
-      mean: n ? this.sum / n : 0,
-      min: n ? this.min : 0,
-      p5: at(5),
-      p50: at(50),
-      p95: at(95),
-      max: n ? this.max : 0,
-      ties: this.ties,
-      histogram,
+      ...recallSummaryOf({
+        scored: n,
+        sum: this.sum,
+        min: n ? this.min : 0,
+        max: n ? this.max : 0,
+        ties: this.ties,
+        bins,
+      }, keepBins),
       ...(this.perQuerySum ? { perQuery: this.#perQuery() } : {}),
     };
   }
@@ -485,7 +489,10 @@ export async function vectorQuery(options: VectorQueryOptions): Promise<VectorQu
     );
   }
   if (o.dataset === undefined) problems.push("Cannot query vectors: 'dataset' is missing");
+  const shard = shardProblems(o.shard, o.clients ?? 4, problems);
   if (problems.length) fail(problems);
+  // Only shard 0 takes the server's figures: it sees every shard's traffic on the server.
+  const own = shard && shard.index > 0 ? { ...o, serverMetrics: false } : o;
   let ds: VectorDataset;
   let close = () => {};
   if (typeof o.dataset === "string") {
@@ -493,13 +500,52 @@ export async function vectorQuery(options: VectorQueryOptions): Promise<VectorQu
     close = () => ds.close();
   } else ds = o.dataset;
   try {
-    return await withServerMetrics(o, () => queryDataset(o, ds));
+    return await withServerMetrics(own, () => queryDataset(o, ds, shard));
   } finally {
     close();
   }
 }
 
-async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<VectorQueryResult> {
+/**
+ * The shard of `shard` (a spec or `"I/N"`), checked (against the run's clients when they are
+ * split); problems are collected.
+ */
+export function shardProblems(
+  shard: ShardSpec | string | undefined,
+  clients: number | undefined,
+  problems: string[],
+): ShardSpec | undefined {
+  if (shard === undefined) return undefined;
+  let spec: ShardSpec;
+  try {
+    spec = typeof shard === "string" ? parseShardSpec(shard) : shard;
+    if (spec === null || typeof spec !== "object") {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot use 'shard': expected I/N or {index, count}: current value is ${
+          JSON.stringify(shard)
+        }`,
+      );
+    }
+    checkShardSpec(spec);
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
+    return undefined;
+  }
+  if (clients !== undefined && Number.isInteger(clients) && clients >= 1 && clients < spec.count) {
+    problems.push(
+      `Cannot use 'shard': ${spec.count} shards need at least ${spec.count} clients: current ` +
+        `value is ${clients}`,
+    );
+  }
+  return { index: spec.index, count: spec.count };
+}
+
+async function queryDataset(
+  o: VectorQueryOptions,
+  ds: VectorDataset,
+  shard: ShardSpec | undefined,
+): Promise<VectorQueryResult> {
   if (!ds.queries) {
     fail([`Cannot query with ${ds.path}: it has no query vectors`]);
   }
@@ -569,24 +615,33 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
   const clients = o.clients ?? 4;
   const P = o.pipeline ?? 1;
   const seed = o.seed ?? 1;
+  // A run shard runs the clients [start, start + count) of the run: each client's stream (its
+  // start in the query set, its share of the requests, its arrivals) is the one it has in one
+  // run, derived from the seed and its global index, so the shards together send what one run
+  // sends.
+  const mine = shard ? shardRange(clients, shard) : { start: 0, count: clients };
   const states: ClientState[] = [];
-  for (let i = 0; i < clients; i++) {
+  for (let i = mine.start; i < mine.start + mine.count; i++) {
     const rng = Rng.derive(seed, i);
     states.push(new ClientState(Math.floor(rng.next() * nq), rng));
   }
-  const total = o.requests ?? (o.durationMs !== undefined ? undefined : nq);
-  if (total !== undefined) {
-    states.forEach((s, i) => {
-      s.limit = Math.floor(total / clients) + (i < total % clients ? 1 : 0);
+  const runTotal = o.requests ?? (o.durationMs !== undefined ? undefined : nq);
+  const total = runTotal === undefined ? undefined : dealtShare(runTotal, mine, clients);
+  if (runTotal !== undefined) {
+    states.forEach((s, j) => {
+      const i = mine.start + j;
+      s.limit = Math.floor(runTotal / clients) + (i < runTotal % clients ? 1 : 0);
     });
   }
+  // Each client's rate is the run's rate over all its clients, in a shard as in one run.
+  const rate = o.ratePerSec === undefined ? undefined : o.ratePerSec * mine.count / clients;
   const sched = new QueryScheduler({
     head,
     tail,
     blobs,
     clients: states,
     pipeline: P,
-    ratePerSec: o.ratePerSec,
+    ratePerSec: rate,
     poisson: o.arrival === "poisson",
     truth,
     k,
@@ -606,7 +661,7 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
       : {}),
   };
   const { engine, conns } = await openEngine(
-    o,
+    shard ? { ...o, clients: mine.count } : o, // a run shard connects its own clients only
     target,
     (name) => new RespSearchReader(utf8(spec.prefix), k, name),
     P,
@@ -619,6 +674,7 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
   sched.conns = conns;
   sched.bind(engine);
   const t0 = nowUs();
+  const t0Ms = Date.now();
   if (o.durationMs !== undefined) sched.endUs = t0 + o.durationMs * 1000;
   sched.start(t0);
   let second = 0;
@@ -651,6 +707,16 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
   const failure = engine.fatal
     ? { code: engine.fatal.code, message: engine.fatal.message }
     : undefined;
+  const shardInfo: VectorShardInfo | undefined = shard === undefined ? undefined : {
+    index: shard.index,
+    count: shard.count,
+    clients: mine,
+    ...(total !== undefined ? { requests: total } : {}),
+    startMs: t0Ms,
+    firstSendMs: sched.sent > 0 ? wallOf(sched.firstSendUs) : 0,
+    lastReplyMs: sched.sent > 0 ? wallOf(Math.max(sched.lastReplyUs, sched.firstSendUs)) : 0,
+    endMs: Date.now(),
+  };
   return {
     kind: "vector-query",
     platform: platform.name,
@@ -667,13 +733,13 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
     partial: sched.partial,
     timeouts: sched.timeouts,
     openLoop: open,
-    ...(open ? { ratePerSec: o.ratePerSec! } : {}),
+    ...(open ? { ratePerSec: rate! } : {}),
     late: sched.late,
     durationMs,
     qps: durationMs > 0 ? sched.completed / (durationMs / 1000) : 0,
     latency,
     summary,
-    recall: sched.recall(),
+    recall: sched.recall(shard !== undefined),
     truth: {
       matched: truth.matched,
       depth: truth.depth,
@@ -683,5 +749,6 @@ async function queryDataset(o: VectorQueryOptions, ds: VectorDataset): Promise<V
     reconnects: engine.reconnects,
     interrupted: engine.interrupted,
     ...(failure ? { failure } : {}),
+    ...(shardInfo ? { shard: shardInfo } : {}),
   };
 }

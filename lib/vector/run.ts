@@ -16,6 +16,13 @@ import { dropIndex } from "./server.ts";
 import type { LoadedSegment } from "./truth.ts";
 import { vectorTruth } from "./truth.ts";
 import type { DistanceMetric } from "./types.ts";
+import type { ShardSpec } from "../workload/mod.ts";
+import {
+  mergeVectorLoadResults,
+  mergeVectorQueryResults,
+  type VectorMergeOptions,
+} from "./merge.ts";
+import type { VectorMergeSummary } from "./search_types.ts";
 
 /** Load options of {@linkcode vectorRun}: vec-load's own, without what the run shares. */
 export type VectorRunLoadOptions = Omit<
@@ -59,6 +66,12 @@ export interface VectorRunOptions extends VectorConnectOptions {
   cleanup?: boolean;
   /** The run fails (`pass` false) when a query phase's mean recall is below this. */
   minRecall?: number;
+  /**
+   * Run shard `I/N`: the load writes this shard's part of the rows and the queries come from
+   * this shard's clients (see `VectorLoadOptions.shard` and `VectorQueryOptions.shard`); the
+   * queries are scored against the whole run's rows. Only shard 0 creates and drops the index.
+   */
+  shard?: ShardSpec | string;
 }
 
 /** What {@linkcode vectorRun} did. */
@@ -82,6 +95,8 @@ export interface VectorRunResult {
   interrupted: boolean;
   /** The first phase failure (lost connections, the index wait, index failures). */
   failure?: { code: string; message: string };
+  /** A merged result: the shards it came from. */
+  shards?: VectorMergeSummary;
 }
 
 /**
@@ -133,6 +148,7 @@ function connectOf(o: VectorRunOptions): VectorConnectOptions {
     loadPipeline: _lp,
     cleanup: _c,
     minRecall: _r,
+    shard: _s,
     ...connect
   } = rest;
   return connect;
@@ -156,12 +172,14 @@ async function runOn(o: VectorRunOptions, ds: VectorDataset): Promise<VectorRunR
       ...connect,
       ...(o.loadPipeline !== undefined ? { pipeline: o.loadPipeline } : {}),
       ...o.load,
+      ...(o.shard !== undefined ? { shard: o.shard } : {}),
       dataset: ds,
       metric,
       ...(o.index ? { index: o.index } : {}),
     });
     out.load = l;
-    segments = l.segments;
+    // A shard's queries are scored against what all shards loaded.
+    segments = l.shard?.runSegments ?? l.segments;
     if (l.indexFailures > 0 && !o.load.allowIndexFailures) {
       out.pass = false;
       out.checks.push(
@@ -204,6 +222,7 @@ async function runOn(o: VectorRunOptions, ds: VectorDataset): Promise<VectorRunR
       const r = await vectorQuery({
         ...connect,
         ...q,
+        ...(o.shard !== undefined ? { shard: o.shard } : {}),
         dataset: ds,
         metric,
         ...(o.index ? { index: o.index } : {}),
@@ -225,7 +244,11 @@ async function runOn(o: VectorRunOptions, ds: VectorDataset): Promise<VectorRunR
       if (r.interrupted || r.failure) break;
     }
   }
-  if (o.cleanup && !out.interrupted) {
+  // Only shard 0 drops the index (it created it).
+  const shard0 = out.load?.shard === undefined || out.load.shard.index === 0;
+  if (o.cleanup && !out.interrupted && shard0 && !isLaterShard(o.shard)) {
+    // Shard 0 drops the index once the other shards' load and query connections are gone.
+    if (o.shard !== undefined) await untilOthersDone(connect);
     out.cleanedUp = await vectorDropIndex({ ...connect, ...(o.index ? { index: o.index } : {}) });
   }
   return out;
@@ -244,6 +267,112 @@ export async function vectorDropIndex(
   const { control } = await openControl(options);
   try {
     return await dropIndex(control, spec.name, options.deleteDocs ?? true);
+  } finally {
+    control.close();
+  }
+}
+
+function isLaterShard(shard: ShardSpec | string | undefined): boolean {
+  if (shard === undefined) return false;
+  if (typeof shard === "string") return !/^\s*0\s*\//.test(shard);
+  return shard.index !== 0;
+}
+
+/**
+ * Merges the results of a vec-run's shards (`shard: "I/N"`, or `membench vec … --shard I/N`)
+ * into one: the load phases with {@linkcode mergeVectorLoadResults}, each query phase (one per
+ * EF_RUNTIME, in order) with {@linkcode mergeVectorQueryResults}; the recall check
+ * (`minRecall`) and the index failures check are judged again on the merged figures.
+ *
+ * @throws {MembenchError} as the phase merges; `invalid_argument` when the shards ran other
+ *   phases.
+ */
+export function mergeVectorRunResults(
+  results: readonly VectorRunResult[],
+  options: VectorMergeOptions = {},
+): VectorRunResult {
+  if (results.length === 0) {
+    throw new MembenchError("invalid_argument", "Cannot merge vec-run results: none given");
+  }
+  for (const [i, r] of results.entries()) {
+    if (r === null || typeof r !== "object" || r.kind !== "vector-run") {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot merge result ${i + 1}: it is not a vec run result`,
+      );
+    }
+  }
+  const first = results[0]!;
+  const phases = Math.max(...results.map((r) => r.queries.length));
+  const loads = results.flatMap((r) => r.load ? [r.load] : []);
+  if (loads.length !== 0 && loads.length !== results.length) {
+    throw new MembenchError(
+      "invalid_argument",
+      "Cannot merge vec-run results: some shards loaded and others did not",
+    );
+  }
+  const out: VectorRunResult = {
+    kind: "vector-run",
+    queries: [],
+    cleanedUp: results.some((r) => r.cleanedUp),
+    pass: true,
+    checks: [],
+    interrupted: false,
+    ...(first.minRecall !== undefined ? { minRecall: first.minRecall } : {}),
+  };
+  let summary: VectorMergeSummary | undefined;
+  if (loads.length > 0) {
+    const l = mergeVectorLoadResults(loads, options);
+    out.load = l;
+    summary = l.shards;
+    // Index failures fail the run unless allowed: a shard that was not allowed them said so.
+    const judged = results.some((r) => r.checks.some((c) => /hash_indexing_failures/.test(c)));
+    if (l.indexFailures > 0 && judged) {
+      out.pass = false;
+      out.checks.push(
+        `${l.indexFailures} of ${l.requested} documents were left out of index ${l.index} (hash_indexing_failures)`,
+      );
+    }
+    if (l.interrupted) out.interrupted = true;
+    if (l.failure) out.failure = l.failure;
+  }
+  for (let i = 0; i < phases; i++) {
+    const parts = results.map((r) => r.queries[i]).filter((q): q is VectorQueryResult =>
+      q !== undefined
+    );
+    // A shard that stopped before this phase is missing from it (named by the merge).
+    const q = mergeVectorQueryResults(parts, options);
+    out.queries.push(q);
+    summary ??= q.shards;
+    if (out.minRecall !== undefined && q.recall.mean < out.minRecall) {
+      out.pass = false;
+      out.checks.push(
+        `recall@${q.k} mean ${q.recall.mean.toFixed(4)}${
+          q.efRuntime !== undefined ? ` at EF_RUNTIME ${q.efRuntime}` : ""
+        } is below ${out.minRecall}`,
+      );
+    }
+    if (q.interrupted) out.interrupted = true;
+    if (q.failure) out.failure ??= q.failure;
+  }
+  if (summary) out.shards = summary;
+  return out;
+}
+
+/**
+ * Waits (at most 10 minutes, or until the signal) until no other vec-load or vec-query
+ * connection (`CLIENT LIST`, name `membench-vector`) is open on the server: the other shards of
+ * the run are done with the index.
+ */
+async function untilOthersDone(o: VectorConnectOptions): Promise<void> {
+  const { control } = await openControl(o);
+  try {
+    const deadline = Date.now() + 600_000;
+    while (Date.now() < deadline && !o.signal?.aborted) {
+      const list = await control.text(["CLIENT", "LIST"]);
+      if (!/(^|\s)name=membench-vector(\s|$)/m.test(list)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } finally {
     control.close();
   }

@@ -13,6 +13,7 @@ import type { VectorIndexSpec } from "./index_spec.ts";
 import type { VectorAlgorithm, VectorType, VssPlatformName } from "./platform.ts";
 import type { LoadedSegment, VectorTruth } from "./truth.ts";
 import type { DistanceMetric } from "./types.ts";
+import type { ShardSpec } from "../workload/mod.ts";
 
 /** Where and how the vector phases connect. */
 export interface VectorConnectOptions {
@@ -109,11 +110,20 @@ export interface VectorLoadOptions extends VectorConnectOptions {
   allowIndexFailures?: boolean;
   /** Rows read from the file at a time. @default 4 MiB worth */
   blockRows?: number;
+  /**
+   * Run shard `I/N` (or `{index, count}`): this process writes its contiguous part of the rows
+   * (`vectorOffset`, `numVectors` and `keyOffset` stay the whole run's), so that N shards
+   * together load each row once ({@linkcode mergeVectorLoadResults} puts their results back
+   * together). Only shard 0 drops (`dropBefore`) and creates the index; the others wait for it
+   * to exist before writing, and every shard waits at the end until the index holds the whole
+   * run's rows.
+   */
+  shard?: ShardSpec | string;
 }
 
 /** Options for {@linkcode vectorUpdate}: rewrite keys with (other) dataset rows. */
 export interface VectorUpdateOptions
-  extends Omit<VectorLoadOptions, "skipCreate" | "dropBefore" | "keyOffset"> {
+  extends Omit<VectorLoadOptions, "skipCreate" | "dropBefore" | "keyOffset" | "shard"> {
   /** What the server holds (a load's `segments`); the result says what it holds after. */
   segments: readonly LoadedSegment[];
   /** First key id to overwrite. */
@@ -200,6 +210,10 @@ export interface VectorLoadResult {
   interrupted: boolean;
   /** Set when the phase failed: every connection lost, or index failures not allowed. */
   failure?: { code: string; message: string };
+  /** A run shard's part (with `shard`). */
+  shard?: VectorShardInfo;
+  /** A merged result: the shards it came from. */
+  shards?: VectorMergeSummary;
 }
 
 /** Options for {@linkcode vectorQuery}. */
@@ -244,6 +258,50 @@ export interface VectorQueryOptions extends VectorConnectOptions {
   truthThreads?: number;
   /** Keep each query's recall (`recall.perQuery`, for a bootstrap over queries). @default {false} */
   keepPerQuery?: boolean;
+  /**
+   * Run shard `I/N` (or `{index, count}`): this process runs its contiguous range of the run's
+   * clients, each with the stream (start in the query set, request count, arrivals) it has in
+   * one run, from the seed and its global client index; `clients`, `requests` and `ratePerSec`
+   * stay the whole run's. N shards together send exactly the queries one run sends
+   * ({@linkcode mergeVectorQueryResults} merges them exactly). Only shard 0 takes server metrics.
+   */
+  shard?: ShardSpec | string;
+}
+
+/** A vector phase's part of a sharded run, and its wall clock (for an exact merge). */
+export interface VectorShardInfo {
+  /** 0-based. */
+  index: number;
+  /** Shards of the run. */
+  count: number;
+  /** query: the global indices of this shard's clients, `[start, start + count)`. */
+  clients?: { start: number; count: number };
+  /** query: this shard's part of the requests (count mode). */
+  requests?: number;
+  /** load: the run's rows, all shards together (what queries are scored against). */
+  runSegments?: LoadedSegment[];
+  /** Wall clock (ms since the epoch) at the phase's clock start: second 0 of `latency.series`. */
+  startMs: number;
+  /** Wall clock of the first send, ms (0 when nothing was sent). */
+  firstSendMs: number;
+  /** Wall clock of the last reply, ms. */
+  lastReplyMs: number;
+  /** Wall clock at the phase's end (load: the index settled), ms. */
+  endMs: number;
+}
+
+/** What a merge of vector shard results put together. */
+export interface VectorMergeSummary {
+  /** Shards of the run. */
+  count: number;
+  /** The shards merged, by index. */
+  merged: number[];
+  /** Shards not given. */
+  missing: number[];
+  /** Shards that failed or were interrupted, with why. */
+  failed: Array<{ index: number; reason: string }>;
+  /** Spread of the shards' first sends, ms. */
+  startSpreadMs: number;
 }
 
 /** Recall@k over the scored queries. */
@@ -265,6 +323,13 @@ export interface RecallSummary {
    * query-id order.
    */
   perQuery?: number[];
+  /** A run shard's result (for an exact merge): the sum of the scored queries' recalls. */
+  sum?: number;
+  /**
+   * A run shard's result: scored queries per recall bin of 1/10000 (`[bin, queries]` pairs,
+   * non-empty bins only), from which the merge takes its percentiles.
+   */
+  bins?: Array<[number, number]>;
 }
 
 /** What {@linkcode vectorQuery} measured. */
@@ -310,4 +375,8 @@ export interface VectorQueryResult {
   reconnects: number;
   interrupted: boolean;
   failure?: { code: string; message: string };
+  /** A run shard's part (with `shard`). */
+  shard?: VectorShardInfo;
+  /** A merged result: the shards it came from. */
+  shards?: VectorMergeSummary;
 }

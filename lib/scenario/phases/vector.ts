@@ -31,7 +31,14 @@ import { nearestName } from "../../errors/mod.ts";
 import { vectorLoadMetrics, vectorOptimizeMetrics, vectorQueryMetrics } from "../metrics.ts";
 import type { PhaseContext, PhaseOptions } from "../phase.ts";
 import type { ServerInfo } from "../server_info.ts";
-import { anySignal, phaseNameOr, requireObject, unknownOptions } from "../_util.ts";
+import {
+  anySignal,
+  phaseNameOr,
+  requireObject,
+  saveShardResult,
+  unknownOptions,
+} from "../_util.ts";
+import type { ShardSpec } from "../../workload/mod.ts";
 import { metricNamesOf } from "../metric_names.ts";
 
 /** Options of {@linkcode Run.vectorLoad}: vec-load's own (target defaults to the scenario's) and the phase's. */
@@ -78,6 +85,7 @@ const VECTOR_LOAD_KEYS = {
   indexTimeoutMs: true,
   allowIndexFailures: true,
   blockRows: true,
+  shard: true,
 } satisfies Record<keyof VectorLoadPhaseOptions, true>;
 
 // Every option of the phase (`deno check` fails when its type gains one this list lacks).
@@ -180,6 +188,7 @@ const VECTOR_QUERY_KEYS = {
   truth: true,
   truthThreads: true,
   keepPerQuery: true,
+  shard: true,
 } satisfies Record<keyof VectorQueryPhaseOptions, true>;
 
 // Every option of the phase (`deno check` fails when its type gains one this list lacks).
@@ -226,6 +235,7 @@ const VECTOR_OPTIMIZE_KEYS = {
   stepDurationMs: true,
   minGain: true,
   patience: true,
+  remeasure: true,
   onStep: true,
   grid: true,
   frontier: true,
@@ -288,11 +298,20 @@ function run<
     unknown,
     problems,
     metricNames: metricNamesOf(kind),
-    exec: (signal) => exec({ ...opts, signal: anySignal(signal, lo.signal) }),
+    exec: async (signal) => {
+      const r = await exec({ ...opts, signal: anySignal(signal, lo.signal) });
+      if (r.shard) await saveShardResult(ctx.outDir, name, r.shard, r);
+      return r;
+    },
     metrics: (r) => r.kind === "vector-query" ? vectorQueryMetrics(r) : vectorLoadMetrics(r),
     outcome: (r) => ({ interrupted: r.interrupted, ...(r.failure ? { failure: r.failure } : {}) }),
     servers: servers(ctx, opts as { target?: string | Target }),
   });
+}
+
+// A sharded scenario's load and query phases run their part (unless the phase names its own).
+function sharded(ctx: PhaseContext, o: { shard?: unknown }): { shard?: ShardSpec } {
+  return o.shard === undefined && ctx.shard !== undefined ? { shard: ctx.shard } : {};
 }
 
 /** Runs a vec-load phase in the scenario `ctx`. */
@@ -305,7 +324,7 @@ export function vectorLoadPhase(
   return run(
     ctx,
     "vector-load",
-    { ...o, serverMetrics: o.serverMetrics ?? true },
+    { ...o, serverMetrics: o.serverMetrics ?? true, ...sharded(ctx, o) },
     VECTOR_LOAD_KEYS,
     (x) => vectorLoad(x as VectorLoadOptions),
   );
@@ -353,7 +372,12 @@ export function vectorQueryPhase(
   return run(
     ctx,
     "vector-query",
-    { ...o, seed: o.seed ?? ctx.seed, serverMetrics: o.serverMetrics ?? true },
+    {
+      ...o,
+      seed: o.seed ?? ctx.seed,
+      serverMetrics: o.serverMetrics ?? true,
+      ...sharded(ctx, o),
+    },
     VECTOR_QUERY_KEYS,
     (x) => vectorQuery(x as VectorQueryOptions),
   );
