@@ -5,8 +5,8 @@
  * 1. One redis-server; the same SET/GET load as one process with 2 worker threads
  *    (`--threads 2`) and as 2 local shards (`--shards 2`: two processes, merged), alternated
  *    over --rounds; prints the median ops/s of each and the ratio (target >= 0.95x).
- * 2. One real shard result of a --merge-seconds (default 60) run of a get/set mix, copied as
- *    the 100 shards of a run; prints how long `mergeBenchResults` takes over the 100 (target
+ * 2. One real shard result (shard 0 of 100, 20k requests/s) of a --merge-seconds (default 60)
+ *    run of a get/set mix, copied as the 100 shards of a run; prints how long `mergeBenchResults` takes over the 100 (target
  *    under 1 s) and how long `membench merge` takes end to end (reading 100 files included).
  *
  *   deno run -A bench/shards_compare.ts [--rounds 3] [--requests 400000] [--merge-seconds 60]
@@ -83,7 +83,7 @@ try {
     "--duration",
     `${seconds}s`,
     "--rate",
-    "20000",
+    "2000000", // shard 0 of 100 sends 20k/s, a shard's usual share of a large run
     "--seed",
     "1",
     "--shard",

@@ -5,7 +5,7 @@ import {
   type Histogram,
   type LatencySummary,
   MAX_TRACKABLE_US,
-  mergeEncoded,
+  mergeEncodedToEncoded,
   newHistogram,
   summarize,
 } from "./histogram.ts";
@@ -277,10 +277,7 @@ export function summarizeEncoded(encoded: string): LatencySummary {
 }
 
 function reencode(encoded: string[]): string {
-  const h = mergeEncoded(encoded);
-  const e = encodeHistogram(h);
-  h.destroy();
-  return e;
+  return mergeEncodedToEncoded(encoded);
 }
 
 function sum<T>(xs: readonly T[], f: (x: T) => number): number {

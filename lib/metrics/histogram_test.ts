@@ -7,6 +7,7 @@ import {
   encodeHistogram,
   MAX_TRACKABLE_US,
   mergeEncoded,
+  mergeEncodedToEncoded,
   newHistogram,
   summarize,
 } from "./histogram.ts";
@@ -76,4 +77,53 @@ Deno.test("mergeEncoded: a part of another layout is decoded by hdr-histogram-js
   assert.deepEqual(byMerge(parts), byHdr(parts));
   other.destroy();
   mine.destroy();
+});
+
+Deno.test("mergeEncodedToEncoded: hdr-histogram-js decodes the written sum to the sum it builds itself", () => {
+  let state = 11;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  for (let trial = 0; trial < 30; trial++) {
+    const parts: string[] = [];
+    for (let k = 0; k < 2 + Math.floor(next() * 20); k++) {
+      const h = newHistogram();
+      const spread = 10 ** (1 + Math.floor(next() * 9));
+      for (let i = 0; i < Math.floor(next() * 2000); i++) {
+        h.recordValue(1 + Math.floor(next() ** 3 * spread));
+      }
+      if (next() < 0.2) h.recordValueWithCount(MAX_TRACKABLE_US, 2);
+      if (next() < 0.2) h.recordValueWithCount(3, 2 ** 40);
+      parts.push(encodeHistogram(h));
+      h.destroy();
+    }
+    // Decoded by hdr-histogram-js itself, not by our reader.
+    const written = hdr.decodeFromCompressedBase64(mergeEncodedToEncoded(parts), 32, false);
+    const ref = newHistogram();
+    for (const p of parts) {
+      const h = hdr.decodeFromCompressedBase64(p, 32, false);
+      ref.add(h);
+      h.destroy();
+    }
+    assert.deepEqual(summarize(written), summarize(ref), `trial ${trial}`);
+    assert.equal(
+      written.totalCount > 0 ? written.outputPercentileDistribution() : "",
+      ref.totalCount > 0 ? ref.outputPercentileDistribution() : "",
+    );
+    written.destroy();
+    ref.destroy();
+  }
+});
+
+Deno.test("mergeEncoded: a part that cannot be read fails its merge and leaves the next one right", () => {
+  const h = newHistogram();
+  for (let v = 1; v < 3000; v += 7) h.recordValue(v);
+  const good = encodeHistogram(h);
+  h.destroy();
+  const before = summarize(mergeEncoded([good, good]));
+  // A part in our layout followed by one that is not a histogram at all.
+  assert.throws(() => mergeEncoded([good, "bm90IGEgaGlzdG9ncmFt"]));
+  assert.deepEqual(summarize(mergeEncoded([good, good])), before);
+  assert.equal(mergeEncodedToEncoded([good, good]), mergeEncodedToEncoded([good, good]));
 });
