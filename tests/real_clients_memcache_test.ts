@@ -5,6 +5,9 @@
 import assert from "node:assert/strict";
 import {
   analyzeProfile,
+  binaryExtras,
+  BinOp,
+  encodeBinary,
   McConnection,
   parseTarget,
   ProfileReader,
@@ -356,3 +359,106 @@ loadTest("record keeps a text noreply write in its place among pipelined request
     await Deno.remove(got.profile);
   }
 });
+
+/**
+ * A binary client in quiet mode, as libmemcached's multi-get and buffered writes are: batches of
+ * quiet requests (SETQ, GETKQ, DELETEQ, INCREMENTQ) each fenced by a NOOP, on one connection;
+ * each batch is written at once, then responses are read up to the NOOP's.
+ */
+async function binaryQuietClient(port: number): Promise<void> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  let opaque = 1;
+  const pkt = (opcode: number, key?: string, more: { value?: string; extras?: Uint8Array } = {}) =>
+    encodeBinary({ opcode, opaque: opaque++, ...(key ? { key } : {}), ...more });
+  const batch = async (pkts: Uint8Array[]) => {
+    pkts.push(pkt(BinOp.Noop));
+    const out = new Uint8Array(pkts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of pkts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    await c.write(out);
+    // Responses up to the NOOP's: 24-byte headers with the body length at byte 8.
+    let buf = new Uint8Array(0);
+    const chunk = new Uint8Array(1 << 16);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let off = 0;
+      let noop = false;
+      while (off + 24 <= buf.length) {
+        const len = new DataView(buf.buffer, buf.byteOffset + off).getUint32(8);
+        if (off + 24 + len > buf.length) break;
+        if (buf[off + 1] === BinOp.Noop) noop = true;
+        off += 24 + len;
+      }
+      if (noop) return;
+      if (Date.now() > deadline) throw new Error("no NOOP response in 5 s");
+      const n = await c.read(chunk);
+      if (n === null) throw new Error("memcached closed the connection");
+      const next = new Uint8Array(buf.length + n);
+      next.set(buf);
+      next.set(chunk.subarray(0, n), buf.length);
+      buf = next;
+    }
+  };
+  try {
+    for (let round = 0; round < 5; round++) {
+      const k = (i: number) => `q${round}:${i}`;
+      const flags = { extras: binaryExtras({ flags: 0, ttl: 300 }) };
+      await batch(
+        Array.from(
+          { length: 10 },
+          (_, i) => pkt(BinOp.SetQ, k(i), { value: "v".repeat(i + 5), ...flags }),
+        ),
+      );
+      // 20 quiet gets: 10 hits answer, 10 misses answer nothing.
+      await batch(Array.from({ length: 20 }, (_, i) => pkt(BinOp.GetKQ, k(i))));
+      // Quiet deletes: 3 hits answer nothing, 2 misses answer NOT_FOUND.
+      await batch([0, 1, 2, 30, 31].map((i) => pkt(BinOp.DeleteQ, k(i))));
+      await batch([pkt(BinOp.Set, k(40), { value: "5", ...flags })]);
+      const delta = binaryExtras({ delta: 2, initial: 0, ttl: 0xffffffff });
+      await batch(Array.from({ length: 4 }, () => pkt(BinOp.IncrementQ, k(40), { extras: delta })));
+    }
+  } finally {
+    c.close();
+  }
+}
+
+loadTest(
+  "real clients: binary quiet requests (GETKQ, SETQ, DELETEQ, INCREMENTQ) fenced by NOOP replay quiet",
+  async () => {
+    const got = await recordClient(binaryQuietClient);
+    try {
+      assert.equal(got.server.cmd_set, 55, JSON.stringify(got.server));
+      assert.equal(got.server.get_hits, 50);
+      assert.equal(got.server.get_misses, 50);
+      assert.equal(got.server.delete_misses, 10);
+      assert.equal(got.server.incr_hits, 20);
+      const recorded = await shapes(got.profile);
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(recorded).map(([op, s]) => [op, s.quiet])),
+        { set: 50, get: 100, delete: 25, incr: 20, noop: 0 },
+        JSON.stringify(recorded),
+      );
+      const { r, ms, server } = await replayFresh(got.profile);
+      assert.ok(ms < 60_000, `replay took ${ms} ms`);
+      assert.equal(r.failure, undefined, JSON.stringify(r.failure));
+      assert.deepEqual(r.skipped, {});
+      assert.equal(r.verification!.diff, 0, JSON.stringify(r.verification));
+      assert.equal(r.fidelity.pass, true, JSON.stringify(r.fidelity.checks));
+      for (const k of STATS) {
+        assert.equal(
+          server[k],
+          got.server[k],
+          `${k}: replay ${server[k]}, original ${got.server[k]}`,
+        );
+      }
+      // Quiet stays quiet on the wire: the replay's own traffic, recorded, has the same requests
+      // per command and the same quiet ones (GETKQ, SETQ, DELETEQ, INCREMENTQ, and the NOOPs).
+      assert.deepEqual(await replayRecorded(got.profile), recorded);
+    } finally {
+      await Deno.remove(got.profile);
+    }
+  },
+);

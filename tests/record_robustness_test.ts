@@ -133,7 +133,7 @@ function indexOf(hay: Uint8Array, needle: Uint8Array): number {
   return -1;
 }
 
-Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of them", async () => {
+Deno.test("a profile holds no key, no value, no field, member or unknown argument and no salt: not even 4 bytes of them", async () => {
   // Secrets of random capital letters that share no 4 bytes with the format's own text (the
   // "MBPROF" magic: a key "xPROFx" would otherwise be found there without any leak).
   const own = [PROFILE_MAGIC, TRAILER_MAGIC].flatMap((m) => substrings4(m));
@@ -149,6 +149,12 @@ Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of the
   };
   const keys = Array.from({ length: 20 }, () => rnd(14));
   const values = Array.from({ length: 20 }, () => rnd(40));
+  // Fields, members and arguments the catalogue does not classify (format 2.1 keeps them
+  // hashed): an ECHO's message, a client name, a CONFIG GET pattern; and a password (AUTH's
+  // arguments are not kept at all).
+  const fields = Array.from({ length: 20 }, () => rnd(12));
+  const members = Array.from({ length: 20 }, () => rnd(12));
+  const others = Array.from({ length: 20 }, () => rnd(12));
   const salt = rnd(24);
   await using mc = await startLocalServer("memcached");
   await using rs = await startLocalServer("redis");
@@ -166,6 +172,14 @@ Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of the
     for (const [i, k] of keys.entries()) {
       await c.command(["SET", k, values[i]!]);
       await c.command(["GET", k]);
+      await c.command(["SET", k, values[i]!, "NX", "EX", "10"]);
+      await c.command(["HSET", k, fields[i]!, values[i]!]);
+      await c.command(["HGET", k, fields[i]!]);
+      await c.command(["ZADD", `${k}z`, "1.5", members[i]!]);
+      await c.command(["ECHO", others[i]!]);
+      await c.command(["CLIENT", "SETNAME", others[i]!]);
+      await c.command(["CONFIG", "GET", others[i]!]);
+      await c.command(["AUTH", others[i]!]); // refused (no password set), recorded all the same
     }
   });
   const out1 = await Deno.makeTempFile({ suffix: ".mbp" });
@@ -195,10 +209,23 @@ Deno.test("a profile holds no key, no value and no salt: not even 4 bytes of the
       await Deno.remove(alt);
     }
     assert.equal(a.events, 60);
-    assert.equal(b.events, 40);
+    assert.equal(b.events, 200);
+    {
+      // Arguments kept as words (format 2.1) for HSET, ZADD, ECHO...; none at all for AUTH.
+      using r = await ProfileReader.open(out2);
+      const words: Record<string, number> = {};
+      for await (const blk of r.blocks()) {
+        for (let i = 0; i < blk.count; i++) {
+          const op = r.ops[blk.op[i]!]!;
+          words[op] = (words[op] ?? 0) + blk.argc[i]!;
+        }
+      }
+      assert.equal(words.auth, 0);
+      assert.ok(words.hset! > 0 && words.zadd! > 0 && words.echo! > 0, JSON.stringify(words));
+    }
     for (const file of [out1, out2]) {
       const bytes = await Deno.readFile(file);
-      for (const secret of [...keys, ...values, salt]) {
+      for (const secret of [...keys, ...values, ...fields, ...members, ...others, salt]) {
         for (const sub of substrings4(te.encode(secret))) {
           // A match that is not at the same place under another salt is a salted hash's bytes.
           // (Not for the salt itself: it is the one thing that differs between the recordings.)

@@ -493,6 +493,8 @@ export class Recorder {
       slot: e.slot,
       seq: f.seq++,
       shape: e.shape ?? 0,
+      args: e.args,
+      tokens: e.tokens,
     });
     this.stats.events++;
     this.stats.eventsPerCommand[e.op] = (this.stats.eventsPerCommand[e.op] ?? 0) + 1;

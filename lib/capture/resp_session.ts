@@ -1,7 +1,14 @@
 // This module uses no Deno APIs.
-import { type CommandInfo, commandKeys, respCommand } from "../protocol/mod.ts";
+import {
+  ArgKind,
+  argKinds,
+  type CommandInfo,
+  commandKeys,
+  respCallOf,
+  respCommand,
+} from "../protocol/mod.ts";
 import { RespDecoder, type RespValue } from "../protocol/resp/mod.ts";
-import { NO_VALUE, Status } from "../profile/mod.ts";
+import { ArgWord, NO_VALUE, Status } from "../profile/mod.ts";
 import { type EventCallback, type KeyHasher, type PendingRequest, Session } from "./session.ts";
 
 const utf8 = new TextDecoder();
@@ -20,6 +27,13 @@ export class RespSession extends Session {
   #skipNext = false;
   #subscribed = false;
   #keys: number[] = []; // key argument indexes of the request being read
+  // Scratch for the argument words of a request (reused; one copy per request leaves).
+  #kinds = new Uint8Array(64);
+  #tokens = new Int32Array(64);
+  #argKeys: number[] = [];
+  #words = new Uint32Array(256);
+  #values = 0; // Value arguments of the last #argWords, and their bytes
+  #valueBytes = 0;
 
   /** `respVersion`: what the connection speaks at the start (3 after a HELLO 3 not captured). */
   constructor(emit: EventCallback, hasher: KeyHasher, respVersion: 2 | 3 = 2) {
@@ -68,11 +82,13 @@ export class RespSession extends Session {
     // Only commands the catalogue knows leave the capture by name: a desynchronised stream or an
     // odd client must not turn key or value bytes into an op name.
     const info = respCommand(utf8.decode(args[0]!).toLowerCase());
-    const name = info?.name ?? "other";
+    // A container's listed subcommand is the op (`config|get`, as INFO commandstats names it).
+    const call = info ? respCallOf(info, args) : undefined;
+    const name = call?.name ?? "other";
     if (name === "hello" && args[1] && utf8.decode(args[1]) === "3") this.respVersion = 3;
     let expectReply = !this.#replyOff && !this.#skipNext;
     if (this.#skipNext) this.#skipNext = false;
-    if (name === "client" && args[1] && utf8.decode(args[1]).toLowerCase() === "reply") {
+    if (info?.name === "client" && args[1] && utf8.decode(args[1]).toLowerCase() === "reply") {
       const mode = args[2] ? utf8.decode(args[2]).toLowerCase() : "";
       if (mode === "off") {
         this.#replyOff = true;
@@ -112,6 +128,18 @@ export class RespSession extends Session {
         reqs.push(make(args[k], pairs && k + 1 < args.length ? args[k + 1]!.length : NO_VALUE, g));
       }
     } else reqs.push(make(args[keys[0]!], respValueArgs(info!, args), 0));
+    // The arguments, for replay to send the same call (not a container's unlisted subcommand).
+    if (n === 0 || !info!.eachKey) {
+      if (call !== undefined && call.subcommands === undefined && !NO_ARGS.has(call.name)) {
+        const r0 = reqs[0]!;
+        r0.args = this.#argWords(call, args, n > 0 ? keys[0]! : -1);
+        // The value length is the values' (HSET's, not its field names'; none for SADD, whose
+        // members are hashed): what replay sends as values, and what analysis calls sizes.
+        if (info!.value?.kind === "rest") {
+          r0.valueLen = this.#values > 0 ? this.#valueBytes : NO_VALUE;
+        }
+      }
+    }
     if (!expectReply) {
       // CLIENT REPLY OFF/SKIP: no reply comes. Behind requests still waiting for theirs, it
       // waits its turn, so that the profile keeps the order in which requests were sent.
@@ -123,6 +151,74 @@ export class RespSession extends Session {
       return;
     }
     for (const r of reqs) this.push(r);
+  }
+
+  // The argument words of one request (see the profile's ArgWord): option words as token
+  // indexes, numbers as numbers, keys, fields, members and anything else as keyed hashes,
+  // values as lengths. No argument byte is kept.
+  #argWords(
+    call: CommandInfo,
+    args: readonly Uint8Array[],
+    keyAt: number,
+  ): Uint32Array | undefined {
+    const argc = args.length;
+    if (this.#kinds.length < argc) {
+      this.#kinds = new Uint8Array(argc * 2);
+      this.#tokens = new Int32Array(argc * 2);
+    }
+    if (this.#words.length < argc * 3) this.#words = new Uint32Array(argc * 6);
+    const kinds = this.#kinds;
+    argKinds(call, args, kinds, this.#tokens, this.#argKeys);
+    const w = this.#words;
+    const h = this.hasher;
+    let n = 0;
+    this.#values = 0;
+    this.#valueBytes = 0;
+    for (let i = 0; i < argc; i++) {
+      const a = args[i]!;
+      let k = kinds[i]!;
+      if (k === ArgKind.Name) continue;
+      if (k === ArgKind.Number) {
+        const v = numberArg(a);
+        if (v === v) {
+          w[n++] = (numberExclusive << 3) | ArgWord.Number;
+          NUM[0] = v;
+          w[n++] = NUM_WORDS[0]!;
+          w[n++] = NUM_WORDS[1]!;
+          continue;
+        }
+        k = ArgKind.Hash; // not a number: hashed like any other argument
+      }
+      if (k === ArgKind.Token) w[n++] = (this.#tokens[i]! << 3) | ArgWord.Token;
+      else if (k === ArgKind.Value) {
+        w[n++] = ArgWord.Value;
+        w[n++] = a.length;
+        this.#values++;
+        this.#valueBytes += a.length;
+      } else if (k === ArgKind.Key && i === keyAt) w[n++] = ArgWord.Key;
+      else {
+        let hi = 0;
+        let lo = 0;
+        if (a.length > 0) {
+          h.hashKey(a, 0, a.length);
+          hi = h.hi;
+          lo = h.lo;
+        }
+        const kind = k === ArgKind.Key ? ArgWord.OtherKey : ArgWord.Hash;
+        w[n++] = ((Math.min(a.length, 0x1fffffff) << 3) | kind) >>> 0;
+        w[n++] = hi;
+        w[n++] = lo;
+      }
+    }
+    // `CMD key` and `CMD key value` (GET, INCR, SET, APPEND, ...) are what replay rebuilds from
+    // the event's key and value length alone: no words, so that such traffic costs no more room.
+    if (argc === 2 && n === 1 && w[0] === ArgWord.Key) return undefined;
+    const v = call.value;
+    if (
+      argc === 3 && n === 3 && w[0] === ArgWord.Key && w[1] === ArgWord.Value &&
+      v?.kind === "one" && v.at === 2 && call.hits === "none"
+    ) return undefined;
+    return w.slice(0, n);
   }
 
   server(buf: Uint8Array, off: number, len: number, t: number): void {
@@ -237,6 +333,51 @@ function respTtl(info: CommandInfo, args: readonly Uint8Array[]): number {
     if (c === 112) return seconds(num(i + 1), true);
   }
   return -1;
+}
+
+// Commands whose arguments carry credentials (AUTH, HELLO ... AUTH, MIGRATE ... AUTH): not even
+// their hashes are kept; replay never sends them with arguments.
+const NO_ARGS = new Set(["auth", "hello", "migrate"]);
+
+const NUM = new Float64Array(1);
+const NUM_WORDS = new Uint32Array(NUM.buffer);
+// Set by numberArg: 1 when the number was written exclusive, `(1.5`.
+let numberExclusive = 0;
+
+// A number argument as Redis reads one (integers, decimals, exponents, inf; `(` for an
+// exclusive bound), or NaN when the argument is no number. Only integers are read without
+// building a string.
+function numberArg(b: Uint8Array): number {
+  let s = 0;
+  numberExclusive = 0;
+  if (b.length > 0 && b[0] === 40) {
+    numberExclusive = 1;
+    s = 1;
+  }
+  const len = b.length - s;
+  if (len === 0 || len > 40) return NaN;
+  let neg = false;
+  let i = s;
+  if (b[i] === 45 || b[i] === 43) {
+    neg = b[i] === 45;
+    i++;
+  }
+  let v = 0;
+  let digits = 0;
+  for (; i < b.length; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    digits++;
+  }
+  if (i === b.length && digits > 0 && digits <= 15) return neg ? -v : v;
+  const text = utf8.decode(b.subarray(s)).toLowerCase();
+  if (text === "inf" || text === "+inf" || text === "infinity" || text === "+infinity") {
+    return Infinity;
+  }
+  if (text === "-inf" || text === "-infinity") return -Infinity;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(text)) return NaN;
+  return Number(text);
 }
 
 // The index of "*<digits>\r\n" at a line start in `b`, or -1.

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ProtocolName } from "../protocol/mod.ts";
+import { OPTION_WORDS, type ProtocolName } from "../protocol/mod.ts";
 import { type EventFields, NO_VALUE, Shape, Status } from "../profile/mod.ts";
 
 /** Hashes keys for a session, so that no key byte outlives the packet it came in. */
@@ -89,6 +89,8 @@ export interface PendingRequest {
   slot: number;
   /** The status of a plain success reply (Stored for a SET-like RESP command, else Ok). */
   okStatus: number;
+  /** The request's argument words (profile `ArgWord`s, tokens from `OPTION_WORDS`), or none. */
+  args: Uint32Array | undefined;
 }
 
 /** What the shared reply loop needs of an incremental memcached parser. */
@@ -215,6 +217,8 @@ export abstract class Session {
       latency: Number.isNaN(tUs) ? NaN : tUs - p.t,
       slot: p.slot,
       shape: (more ? Shape.More : 0) | (p.quiet || p.noreply ? Shape.Quiet : 0),
+      args: p.args,
+      tokens: p.args ? OPTION_WORDS : undefined,
     });
   }
 
@@ -264,6 +268,7 @@ export abstract class Session {
       respValueLen: NO_VALUE,
       slot,
       okStatus: Status.Ok,
+      args: undefined,
       ...extra,
     };
   }

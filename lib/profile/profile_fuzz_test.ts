@@ -384,6 +384,8 @@ function expectedBlocks(blocks: Ev[][]): Array<Record<string, number[]>> {
     for (const name of Object.keys(WRITE)) cols[name] = evs.map((e) => e[name as keyof Ev]);
     // These hand-built profiles are format version 1 (no `shape` column): read as shape 0.
     cols.shape = evs.map(() => 0);
+    // ...and without arguments (format 2.1's `argc`): read as 0 words.
+    cols.argc = evs.map(() => 0);
     return cols;
   });
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  ArgWord,
+  eventArgs,
   NO_VALUE,
   type ProfileHeader,
   ProfileReader,
@@ -21,6 +23,8 @@ const HEADER: Omit<ProfileHeader, "formatVersion"> = {
     keepSlots: false,
   },
 };
+
+const TOKENS = ["nx", "ex"];
 
 async function writeSample(path: string, n: number, blockSize = 100): Promise<void> {
   const w = await ProfileWriter.create(path, HEADER, { blockSize });
@@ -50,6 +54,13 @@ async function writeSample(path: string, n: number, blockSize = 100): Promise<vo
       latency: i % 4 === 0 ? NaN : 12.5,
       slot: -1,
       seq: i % 250,
+      // Every 7th event with argument words (format 2.1): key, token i % 2, a value.
+      ...(i % 7 === 0
+        ? {
+          args: Uint32Array.of(ArgWord.Key, ((i % 2) << 3) | ArgWord.Token, ArgWord.Value, i),
+          tokens: TOKENS,
+        }
+        : {}),
     });
   }
   await w.close({ packets: 123 });
@@ -60,13 +71,31 @@ Deno.test("ProfileWriter and ProfileReader round-trip header, connections, ops a
   try {
     await writeSample(path, 1000);
     using r = await ProfileReader.open(path);
-    assert.equal(r.header.formatVersion, 2);
+    assert.equal(r.header.formatVersion, 2.1);
     assert.equal(r.header.anonymization.saltFingerprint, "0123456789abcdef");
     const events = [];
-    for await (const e of r.events()) events.push(e);
+    let withArgs = 0;
+    for await (const b of r.blocks()) {
+      for (let i = 0; i < b.count; i++) {
+        const seq = b.t[i]! / 10;
+        const a = eventArgs(b, i);
+        if (seq % 7 !== 0) {
+          assert.equal(a, undefined);
+          continue;
+        }
+        withArgs++;
+        assert.deepEqual([...a!], [0, ((seq % 2) << 3) | 1, 4, seq]);
+        assert.equal(r.tokens[a![1]! >>> 3], TOKENS[seq % 2]);
+      }
+    }
+    assert.equal(withArgs, 143);
+    assert.deepEqual(r.footer!.tokens, TOKENS);
+    r.close();
+    using r2 = await ProfileReader.open(path);
+    for await (const e of r2.events()) events.push(e);
     assert.equal(events.length, 1000);
-    assert.equal(r.truncated, false);
-    assert.deepEqual(r.footer!.opCounts, { set: 334, get: 666 });
+    assert.equal(r2.truncated, false);
+    assert.deepEqual(r2.footer!.opCounts, { set: 334, get: 666 });
     assert.equal(r.footer!.connections, 4);
     assert.equal(r.footer!.capture.packets, 123);
     assert.equal(r.connections.size, 4);

@@ -64,6 +64,8 @@ export class ProfileReader {
   readonly connections: Map<number, ProfileConnection> = new Map();
   /** Op names seen so far, by index. */
   readonly ops: string[] = [];
+  /** Argument tokens seen so far, by index (format 2.1; empty before). */
+  readonly tokens: string[] = [];
   /** The footer, once read (undefined for a truncated file). */
   footer: ProfileFooter | undefined;
   /** Whether the file ended before its footer. */
@@ -173,21 +175,29 @@ export class ProfileReader {
           count: number;
           opBase: number;
           newOps: string[];
+          tokenBase?: number;
+          newTokens?: string[];
           cols: Record<string, Uint8Array>;
         };
         const problem = misfit(p, EVENTS_FIELDS) ?? opTableMisfit(p.newOps, p.opBase) ??
+          (p.newTokens === undefined
+            ? undefined
+            : tokenTableMisfit(p.newTokens, p.tokenBase ?? -1)) ??
           (Number.isSafeInteger(p.count) && p.count >= 0 ? undefined : "has a bad count");
         if (problem) throw this.#bad(f.at, `an events frame ${problem}`);
         p.newOps.forEach((n, i) => this.ops[p.opBase + i] = n);
+        p.newTokens?.forEach((n, i) => this.tokens[p.tokenBase! + i] = n);
         const block = this.#decodeBlock(p, f.at);
         this.eventsRead += block.count;
         yield block;
       } else if (f.kind === FrameKind.Footer) {
         const p = f.payload as ProfileFooter;
-        const problem = misfit(p, FOOTER_FIELDS) ?? opTableMisfit(p.ops, 0);
+        const problem = misfit(p, FOOTER_FIELDS) ?? opTableMisfit(p.ops, 0) ??
+          (p.tokens === undefined ? undefined : tokenTableMisfit(p.tokens, 0));
         if (problem) throw this.#bad(f.at, `the footer ${problem}`);
         this.footer = p;
         this.footer.ops.forEach((n, i) => this.ops[i] = n);
+        this.footer.tokens?.forEach((n, i) => this.tokens[i] = n);
         return;
       } else {
         throw this.#bad(f.at, `unknown frame kind ${f.kind}`);
@@ -226,6 +236,11 @@ export class ProfileReader {
         out[name] = new Uint8Array(n);
         continue;
       }
+      if (name === "argc" && bytes === undefined) {
+        // Before format 2.1: no arguments kept.
+        out[name] = new Uint16Array(n);
+        continue;
+      }
       if (!(bytes instanceof Uint8Array) || bytes.length !== n * Ctor.BYTES_PER_ELEMENT) {
         throw this.#bad(at, `event block column '${name}' has the wrong length`);
       }
@@ -234,6 +249,20 @@ export class ProfileReader {
       copy.set(bytes);
       out[name] = new Ctor(copy.buffer);
     }
+    const argc = out.argc as Uint16Array;
+    const argOff = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) argOff[i + 1] = argOff[i]! + argc[i]!;
+    const words = argOff[n]!;
+    const raw = p.cols.argv;
+    if (
+      raw === undefined ? words !== 0 : !(raw instanceof Uint8Array) || raw.length !== words * 4
+    ) {
+      throw this.#bad(at, `event block column 'argv' has the wrong length`);
+    }
+    const argv = new Uint32Array(words);
+    if (raw) new Uint8Array(argv.buffer).set(raw);
+    out.argv = argv;
+    out.argOff = argOff;
     return out as unknown as EventBlock;
   }
 
@@ -421,6 +450,15 @@ function opTableMisfit(names: unknown[], base: number): string | undefined {
   return names.some((n) => typeof n !== "string")
     ? "has an op name that is not a string"
     : undefined;
+}
+
+// The token table: strings, indexed from a base that continues the table read so far.
+function tokenTableMisfit(names: unknown, base: number): string | undefined {
+  if (!Array.isArray(names)) return "has 'newTokens' that is not an array";
+  if (!Number.isSafeInteger(base) || base < 0 || base + names.length > 0x1fffffff) {
+    return `has a bad token table base (${base})`;
+  }
+  return names.some((n) => typeof n !== "string") ? "has a token that is not a string" : undefined;
 }
 
 /** Event `i` of a block as a plain object. */

@@ -1,6 +1,6 @@
 // This module uses no Deno APIs.
 /**
- * The membench profile format, version 1. A profile is what `record` writes and `analyze` and
+ * The membench profile format, version 2 (2.1). A profile is what `record` writes and `analyze` and
  * `replay` read: who talked to a cache, with which commands, on which (hashed) keys, with which
  * sizes and outcomes, when. No key or value byte is ever in it.
  *
@@ -28,6 +28,27 @@
  * event is another key of the previous event's request (MGET, MSET, DEL k1 k2, a memcached
  * multi-get), and whether the request was sent quiet or noreply). Version 1 files (no `shape`)
  * stay readable: their events read with `shape` 0, one request per event.
+ *
+ * Format 2.1 (the header's `formatVersion` 2.1; the magic still says 2, so that a 2.0 reader
+ * reads these files, without the arguments) adds the request's arguments: the column `argc`
+ * (u16, how many u32 words of `argv` the event has; 0 = none kept) and, per frame, `argv` (u32
+ * words, the events' words one after the other) and the token table (`tokenBase`, `newTokens`,
+ * as the op table; all of it in the footer's `tokens`). An event's words describe the arguments
+ * after the op's own words (`config|get` is `CONFIG GET`), in order, one {@linkcode ArgWord}
+ * each: its kind in the low 3 bits, and
+ *
+ * - `Key` (0): the event's key (its `keyHi`/`keyLo`/`keyLen`);
+ * - `Token` (1): an option word of the command catalogue (NX, EX, WITHSCORES, `*`), its index
+ *   in the token table in the upper bits;
+ * - `Number` (2): a number the command defines (TTL, count, range, increment, score), the
+ *   upper bits 1 when it was exclusive (`(1.5`), then 2 words: the f64, low word first;
+ * - `Hash` (3): a field, member or any other argument: its length in the upper bits, then the
+ *   keyed hash (high, low), with the key's salt: one field hashes alike wherever it appears;
+ * - `Value` (4): a value, then 1 word: its length;
+ * - `OtherKey` (5): another key of the request (RENAME's destination, WATCH's others): as `Hash`.
+ *
+ * No argument byte is kept but option words and numbers. Files without `argc` (1, 2.0) read with
+ * `argc` 0: replay rebuilds their requests from the op, key, value and TTL as before.
  *
  * @module
  */
@@ -58,6 +79,10 @@ export const TRAILER_MAGIC: Uint8Array = new Uint8Array([
 ]);
 /** Format version this code writes (it reads this one and {@linkcode PROFILE_MIN_VERSION}). */
 export const PROFILE_VERSION = 2;
+/** The minor version this code writes: 2.1 adds the request arguments (`argc`, `argv`). */
+export const PROFILE_MINOR = 1;
+/** Kinds of an argument word (format 2.1), in the low 3 bits of its first word. */
+export const ArgWord = { Key: 0, Token: 1, Number: 2, Hash: 3, Value: 4, OtherKey: 5 } as const;
 /** The oldest format version this code reads. */
 export const PROFILE_MIN_VERSION = 1;
 /** Bits of an event's `shape` column (format version 2). */
@@ -120,7 +145,7 @@ export const LEGACY_RESP_PROTOCOLS: ReadonlyMap<string, 2 | 3> = new Map<string,
 
 /** The header: first frame of every profile. */
 export interface ProfileHeader {
-  /** Always {@linkcode PROFILE_VERSION}. */
+  /** {@linkcode PROFILE_VERSION}, with the minor version as a fraction (2.1). */
   formatVersion: number;
   /** membench version that wrote it. */
   tool: string;
@@ -171,6 +196,8 @@ export interface ProfileFooter {
   blocks: Array<{ offset: number; count: number; firstUs: number; lastUs: number }>;
   /** Ops named in the op table, in index order. */
   ops: string[];
+  /** The token table of argument words (format 2.1), in index order. */
+  tokens?: string[];
   /** Events per op name. */
   opCounts: Record<string, number>;
   /** Connections. */
@@ -213,6 +240,12 @@ export interface EventBlock {
   seq: Uint32Array;
   /** {@linkcode Shape} bits (all 0 in a version 1 file). */
   shape: Uint8Array;
+  /** Words of `argv` per event (all 0 before format 2.1). */
+  argc: Uint16Array;
+  /** The events' argument words ({@linkcode ArgWord}), one event after the other. */
+  argv: Uint32Array;
+  /** Where each event's words start in `argv` (`count + 1` entries). */
+  argOff: Uint32Array;
 }
 
 /** Value length meaning "no value". */
@@ -234,6 +267,7 @@ export const COLUMNS = [
   ["slot", Int16Array],
   ["seq", Uint32Array],
   ["shape", Uint8Array],
+  ["argc", Uint16Array],
 ] as const;
 
 /** One event, as a plain object (for dumps and tests; blocks are the fast path). */
@@ -282,7 +316,18 @@ export function newEventBlock(n: number): EventBlock {
     slot: new Int16Array(n),
     seq: new Uint32Array(n),
     shape: new Uint8Array(n),
+    argc: new Uint16Array(n),
+    argv: new Uint32Array(4 * n),
+    argOff: new Uint32Array(n + 1),
   };
+}
+
+/** The argument words of event `i` of a block, or undefined when it has none (a view). */
+export function eventArgs(b: EventBlock, i: number): Uint32Array | undefined {
+  const n = b.argc[i]!;
+  if (n === 0) return undefined;
+  const at = b.argOff[i]!;
+  return b.argv.subarray(at, at + n);
 }
 
 // Slicing-by-4 tables: four bytes per step instead of one.

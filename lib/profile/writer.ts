@@ -7,6 +7,7 @@ import {
   FrameKind,
   newEventBlock,
   PROFILE_MAGIC,
+  PROFILE_MINOR,
   PROFILE_VERSION,
   type ProfileConnection,
   type ProfileFooter,
@@ -60,6 +61,13 @@ export interface EventFields {
   seq: number;
   /** {@linkcode Shape} bits; 0 (a request of its own, not quiet) when absent. */
   shape?: number;
+  /** The request's argument words ({@linkcode ArgWord}, format 2.1); none when absent. */
+  args?: Uint32Array | undefined;
+  /**
+   * The token table the `args` token indexes refer to (the same array from event to event: the
+   * writer keeps the table it saw last, which may only grow).
+   */
+  tokens?: readonly string[] | undefined;
 }
 
 /**
@@ -88,6 +96,9 @@ export class ProfileWriter {
   #lastUs = 0;
   #closed = false;
   #name: string;
+  #argn = 0;
+  #tokens: readonly string[] = [];
+  #tokensWritten = 0;
 
   /**
    * Starts a profile: writes the magic and the header.
@@ -107,7 +118,10 @@ export class ProfileWriter {
     this.#blockSize = options.blockSize ?? 8192;
     this.#block = newEventBlock(this.#blockSize);
     this.#emit(PROFILE_MAGIC);
-    this.#frame(FrameKind.Header, { ...header, formatVersion: PROFILE_VERSION });
+    this.#frame(FrameKind.Header, {
+      ...header,
+      formatVersion: PROFILE_VERSION + PROFILE_MINOR / 10,
+    });
   }
 
   /**
@@ -170,6 +184,18 @@ export class ProfileWriter {
     b.slot[i] = e.slot;
     b.seq[i] = e.seq;
     b.shape[i] = e.shape ?? 0;
+    const a = e.args;
+    if (a !== undefined && a.length > 0 && a.length <= 0xffff) {
+      if (this.#argn + a.length > b.argv.length) {
+        const grown = new Uint32Array(Math.max(b.argv.length * 2, this.#argn + a.length));
+        grown.set(b.argv.subarray(0, this.#argn));
+        b.argv = grown;
+      }
+      b.argv.set(a, this.#argn);
+      this.#argn += a.length;
+      b.argc[i] = a.length;
+      if (e.tokens !== undefined && e.tokens !== this.#tokens) this.#tokens = e.tokens;
+    } else b.argc[i] = 0;
     b.count = i + 1;
     this.#opCounts[e.op]!++;
     this.#events++;
@@ -203,6 +229,7 @@ export class ProfileWriter {
       events: this.#events,
       blocks: this.#blocks,
       ops: [...this.#ops],
+      tokens: this.#tokens.slice(),
       opCounts,
       connections: this.#connIds.size,
       capture,
@@ -258,10 +285,21 @@ export class ProfileWriter {
       const a = b[name];
       cols[name] = new Uint8Array(a.buffer, 0, n * a.BYTES_PER_ELEMENT).slice();
     }
+    cols.argv = new Uint8Array(b.argv.buffer, 0, this.#argn * 4).slice();
     const newOps = this.#ops.slice(this.#opsWritten);
+    const newTokens = this.#tokens.slice(this.#tokensWritten);
     this.#blocks.push({ offset: this.#offset, count: n, firstUs: first, lastUs: last });
-    this.#frame(FrameKind.Events, { count: n, opBase: this.#opsWritten, newOps, cols });
+    this.#frame(FrameKind.Events, {
+      count: n,
+      opBase: this.#opsWritten,
+      newOps,
+      tokenBase: this.#tokensWritten,
+      newTokens,
+      cols,
+    });
     this.#opsWritten = this.#ops.length;
+    this.#tokensWritten = this.#tokens.length;
+    this.#argn = 0;
     b.count = 0;
   }
 

@@ -154,6 +154,33 @@ export interface CommandInfo {
    * knows (those of others: none). Every container also answers `HELP`.
    */
   readonly subcommands?: readonly CommandInfo[];
+  /**
+   * How capture keeps the arguments after the name (after the subcommand for `container|sub`),
+   * so that replay can rebuild the same call; without it, keys, the value and TTL arguments the
+   * rows above place are kept and every other argument is hashed (see {@linkcode ArgSpec}).
+   */
+  readonly args?: ArgSpec;
+}
+
+/**
+ * The grammar of a command's arguments as capture keeps them, one letter an argument:
+ * `k` a key (keyed hash + length), `f` a field or member (keyed hash + length, the same salt as
+ * keys, so HSET and HGET of one field match), `h` anything else (hashed the same way), `v` a
+ * value (its length only), `n` a number (kept as a number: TTLs, counts, ranges, increments,
+ * scores; hashed when the argument is no number), `o` an option word of `options` when the
+ * argument is one (else the letter is skipped). Nothing but option words and numbers is ever
+ * kept in clear.
+ */
+export interface ArgSpec {
+  /** Letters of the first arguments, in order. */
+  readonly fixed: string;
+  /**
+   * After `fixed`: option words (lower case) and the letters of the arguments that follow each
+   * (SET's `ex` -> "n"). An argument that is no option word starts `repeat`, or is hashed.
+   */
+  readonly options?: Readonly<Record<string, string>>;
+  /** Letters repeated over the rest of the arguments (HSET's field/value pairs: "fv"). */
+  readonly repeat?: string;
 }
 
 /** How each protocol writes a {@linkcode CommonOp}: what replay sends for it. */

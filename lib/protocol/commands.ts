@@ -8,17 +8,19 @@
  * @module
  */
 import { MEMCACHE_COMMANDS, RESP_COMMANDS } from "./command_table.ts";
-import type { CommandFamily, CommandInfo, CommonOp } from "./command_types.ts";
+import type { ArgSpec, CommandFamily, CommandInfo, CommonOp } from "./command_types.ts";
 
+// Commands and the subcommands containers list (`config|get`, as recorded op names say them).
 const RESP_BY_NAME: ReadonlyMap<string, CommandInfo> = new Map(
-  RESP_COMMANDS.map((c) => [c.name, c]),
+  RESP_COMMANDS.flatMap((c) => [c, ...(c.subcommands ?? [])]).map((c) => [c.name, c]),
 );
 const MEMCACHE_BY_NAME: ReadonlyMap<string, CommandInfo> = new Map(
   MEMCACHE_COMMANDS.map((c) => [c.name, c]),
 );
 
 /**
- * The RESP command of a lower-case name, or undefined when membench does not know it.
+ * The RESP command of a lower-case name (a listed subcommand as `container|sub`), or undefined
+ * when membench does not know it.
  *
  * @example Usage
  * ```ts
@@ -185,4 +187,166 @@ function decimal(b: Uint8Array): number {
     v = v * 10 + d;
   }
   return v;
+}
+
+/** What capture keeps of one request argument ({@linkcode argKinds}). */
+export const ArgKind = {
+  /** The command name (and a container's subcommand): the op name says it. */
+  Name: 0,
+  /** A key (keyed hash + length). */
+  Key: 1,
+  /** A field, member or any argument the catalogue does not classify: keyed hash + length. */
+  Hash: 2,
+  /** A value: its length only. */
+  Value: 3,
+  /** A number the command defines (TTL, count, range, increment, score): kept as a number. */
+  Number: 4,
+  /** An option word of the catalogue (NX, EX, WITHSCORES, `*`): kept as its index. */
+  Token: 5,
+} as const;
+
+interface CompiledSpec {
+  fixed: string;
+  repeat: string;
+  words: string[];
+  ids: number[];
+  pats: string[];
+}
+
+const WORD_IDS = new Map<string, number>();
+const WORDS: string[] = [];
+const COMPILED = new Map<CommandInfo, CompiledSpec>();
+function compile(info: CommandInfo, spec: ArgSpec): void {
+  const c: CompiledSpec = {
+    fixed: spec.fixed,
+    repeat: spec.repeat ?? "",
+    words: [],
+    ids: [],
+    pats: [],
+  };
+  for (const [w, pat] of Object.entries(spec.options ?? {})) {
+    let id = WORD_IDS.get(w);
+    if (id === undefined) {
+      id = WORDS.length;
+      WORDS.push(w);
+      WORD_IDS.set(w, id);
+    }
+    c.words.push(w);
+    c.ids.push(id);
+    c.pats.push(pat);
+  }
+  COMPILED.set(info, c);
+}
+for (const c of RESP_COMMANDS) {
+  for (const e of [c, ...(c.subcommands ?? [])]) if (e.args) compile(e, e.args);
+}
+
+/**
+ * The catalogue's option words, by the index {@linkcode argKinds} gives a token (stable for
+ * one build of membench; a profile keeps the table it was written with).
+ */
+export const OPTION_WORDS: readonly string[] = WORDS;
+
+/**
+ * The RESP command a request calls: a container's listed subcommand (`CONFIG GET` ->
+ * `config|get`), else the command itself.
+ */
+export function respCallOf(info: CommandInfo, args: readonly Uint8Array[]): CommandInfo {
+  return info.subcommands ? subcommandOf(info, args) ?? info : info;
+}
+
+/**
+ * Classifies each argument of one request (`info` as {@linkcode respCallOf} gives it): writes an
+ * {@linkcode ArgKind} per argument into `kinds` and, for tokens, the index into
+ * {@linkcode OPTION_WORDS} into `tokens`; `keys` is scratch for {@linkcode commandKeys}. The
+ * catalogue's `args` grammar decides where it has one; else keys, value and TTL arguments are
+ * placed and the rest is hashed. `kinds` and `tokens` need room for every argument. Allocates
+ * nothing.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const args = ["SET", "k", "v", "NX", "EX", "10"].map((s) => new TextEncoder().encode(s));
+ * const kinds = new Uint8Array(6);
+ * const tokens = new Int32Array(6);
+ * argKinds(respCommand("set")!, args, kinds, tokens, []);
+ * assert.deepEqual([...kinds], [0, 1, 3, 5, 5, 4]);
+ * assert.equal(OPTION_WORDS[tokens[3]!], "nx");
+ * ```
+ */
+export function argKinds(
+  info: CommandInfo,
+  args: readonly Uint8Array[],
+  kinds: Uint8Array,
+  tokens: Int32Array,
+  keys: number[],
+): void {
+  const argc = args.length;
+  const from = info.name.indexOf("|") >= 0 ? 2 : 1;
+  for (let i = 0; i < from && i < argc; i++) kinds[i] = ArgKind.Name;
+  const c = COMPILED.get(info);
+  if (c === undefined) {
+    for (let i = from; i < argc; i++) kinds[i] = ArgKind.Hash;
+    const v = info.value;
+    if (v?.kind === "one" && v.at < argc) kinds[v.at] = ArgKind.Value;
+    if (v?.kind === "rest") { for (let i = v.at; i < argc; i++) kinds[i] = ArgKind.Value; }
+    if (info.ttl?.kind === "arg" && info.ttl.at < argc) kinds[info.ttl.at] = ArgKind.Number;
+  } else {
+    let pat = c.fixed;
+    let pi = 0;
+    let mode = 0; // 0: letters of `pat`; 1: option words; 2: `repeat`
+    let i = from;
+    while (i < argc) {
+      if (mode === 0) {
+        if (pi >= pat.length) {
+          mode = 1;
+          continue;
+        }
+        const l = pat.charCodeAt(pi++);
+        if (l === 111) { // "o": an option word when it is one
+          const t = optionAt(c, args[i]!);
+          if (t >= 0) {
+            kinds[i] = ArgKind.Token;
+            tokens[i++] = c.ids[t]!;
+          }
+          continue;
+        }
+        kinds[i++] = letterKind(l);
+      } else if (mode === 1) {
+        const t = optionAt(c, args[i]!);
+        if (t >= 0) {
+          kinds[i] = ArgKind.Token;
+          tokens[i++] = c.ids[t]!;
+          pat = c.pats[t]!;
+          pi = 0;
+          mode = 0;
+        } else if (c.repeat.length > 0) {
+          mode = 2;
+          pi = 0;
+        } else kinds[i++] = ArgKind.Hash;
+      } else {
+        kinds[i++] = letterKind(c.repeat.charCodeAt(pi++ % c.repeat.length));
+      }
+    }
+  }
+  const n = commandKeys(info, args, keys);
+  for (let j = 0; j < n; j++) kinds[keys[j]!] = ArgKind.Key;
+}
+
+function letterKind(l: number): number {
+  switch (l) {
+    case 107: // k
+      return ArgKind.Key;
+    case 118: // v
+      return ArgKind.Value;
+    case 110: // n
+      return ArgKind.Number;
+    default: // f, h
+      return ArgKind.Hash;
+  }
+}
+
+function optionAt(c: CompiledSpec, arg: Uint8Array): number {
+  for (let t = 0; t < c.words.length; t++) if (wordIs(arg, c.words[t]!, 0)) return t;
+  return -1;
 }

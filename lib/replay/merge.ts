@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type ErrorCode, MembenchError } from "../errors/mod.ts";
+import { MembenchError } from "../errors/mod.ts";
+import { checkShardSet } from "../workload/mod.ts";
 import { LogHistogram } from "../analyze/mod.ts";
 import { mergeEncoded, summarize } from "../metrics/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
@@ -42,54 +43,23 @@ export function mergeReplayResults(
       );
     }
   }
-  const sorted = [...results].sort((a, b) => a.config.shard!.index - b.config.shard!.index);
-  const count = options.shards ?? sorted[0]!.config.shard!.count;
-  const same = (r: ReplayResult) => {
-    const { shard: _s, io: _io, ...rest } = r.config;
-    return JSON.stringify({ ...rest, profile: rest.profile.replace(/ \(truncated\)$/, "") });
-  };
-  const seen = new Set<number>();
-  for (const r of sorted) {
-    const s = r.config.shard!;
-    if (s.count !== count) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge replay shard ${s.index}/${s.count}: expected shards of ${count}`,
-      );
-    }
-    if (seen.has(s.index)) {
-      throw new MembenchError("invalid_argument", `Cannot merge: shard ${s.index} is given twice`);
-    }
-    seen.add(s.index);
-    if (same(r) !== same(sorted[0]!)) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge replay shard ${s.index}/${count}: its settings differ from shard ${
-          sorted[0]!.config.shard!.index
-        }'s: these are not shards of one replay`,
-      );
-    }
-  }
-  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
-  const failed = sorted.filter((r) => r.failure || r.interrupted);
-  if ((missing.length > 0 || failed.length > 0) && !options.allowIncomplete) {
-    const parts = [
-      ...(missing.length > 0
-        ? [`missing shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`]
-        : []),
-      ...failed.map((r) =>
-        `shard ${r.config.shard!.index} failed (${
-          r.failure ? `${r.failure.code}: ${r.failure.message}` : "interrupted"
-        })`
-      ),
-    ];
-    const code: ErrorCode = missing.length > 0
-      ? "file"
-      : (failed.find((r) => r.failure)?.failure?.code as ErrorCode | undefined) ?? "interrupted";
-    throw new MembenchError(code, `Cannot merge ${count} replay shards: ${parts.join("; ")}`, {
-      hint: "--allow-incomplete merges what is there",
-    });
-  }
+  const { count, order, missing } = checkShardSet(
+    results.map((r) => {
+      const { shard: _s, io: _io, ...rest } = r.config;
+      return {
+        shard: r.config.shard!,
+        settings: { ...rest, profile: rest.profile.replace(/ \(truncated\)$/, "") },
+        incomplete: r.failure
+          ? `${r.failure.code}: ${r.failure.message}`
+          : r.interrupted
+          ? "interrupted"
+          : undefined,
+        failureCode: r.failure?.code,
+      };
+    }),
+    { what: "replay", shards: options.shards, allowIncomplete: options.allowIncomplete },
+  );
+  const sorted = order.map((i) => results[i]!);
 
   const first = sorted[0]!;
   const sum = (f: (r: ReplayResult) => number) => sorted.reduce((a, r) => a + f(r), 0);

@@ -15,7 +15,7 @@ import {
   type Transport,
 } from "../net/mod.ts";
 import { resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
-import { NO_VALUE, ProfileReader, Shape } from "../profile/mod.ts";
+import { eventArgs, NO_VALUE, ProfileReader, Shape } from "../profile/mod.ts";
 import {
   FillPattern,
   McAsciiReplyScanner,
@@ -32,14 +32,14 @@ import type {
   ReplayOptions,
   ReplayProgress,
   ReplayResult,
+  ReplayShardData,
 } from "./types.ts";
 import {
   buildMultiKeyRequest,
   buildRequest,
   buildTextMultiGet,
   MC_UNITS,
-  MN_FENCE,
-  MN_UNIT,
+  quietFence,
   synthesizeKey,
   type TextFastPlan,
   textFastPlan,
@@ -144,6 +144,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     ? parseShardSpec(o.shard)
     : (checkShardSpec(o.shard), o.shard);
   const own = shard ? shardRange(nConns, shard) : { start: 0, count: nConns };
+  if (shard && o.verifyServer) {
+    throw new MembenchError(
+      "invalid_argument",
+      "Cannot use 'verifyServer' with 'shard': the server's counters also count the other " +
+        "shards' requests; compare them around the whole run instead",
+    );
+  }
   if (shard && shard.count > nConns) {
     throw new MembenchError(
       "invalid_argument",
@@ -440,13 +447,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const ownedPerOp = new Array<number>(scan.ops.length).fill(0);
   let countOwned = false;
   const quietSent = new Array<number>(ops.length).fill(0);
-  const quietTarget = protocol === "memcache-text" || protocol === "memcache-meta";
+  const quietTarget = protocol === "memcache-text" || protocol === "memcache-meta" ||
+    protocol === "memcache-binary";
+  // meta and text: `mn`; binary: NOOP (every reply up to the fence's is the quiet requests').
+  const fenceReq = quietFence(protocol);
   const fence = (target: number, intended: number, pipelined: boolean) => {
     const q = sched.queues[target]!;
-    const at = q.reserve(MN_FENCE.length);
-    q.bytes.set(MN_FENCE, at);
+    const at = q.reserve(fenceReq.bytes.length);
+    q.bytes.set(fenceReq.bytes, at);
     k.sent[lastQuietOp[target]!]!--; // counted again when the fence is sent
-    q.push(MN_FENCE.length, MN_UNIT, lastQuietOp[target]!, false, intended, pipelined);
+    q.push(fenceReq.bytes.length, fenceReq.unit, lastQuietOp[target]!, false, intended, pipelined);
     routed++;
     sched.routed(conns[target]!);
   };
@@ -571,6 +581,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                     ttl: b.ttl[i]!,
                     flags: b.flags[i]!,
                     quiet,
+                    args: eventArgs(b, i),
+                    tokens: r.tokens,
+                    copy: keyCopy,
                   },
                   protocol,
                   scan.resp,
@@ -582,7 +595,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                   continue;
                 }
                 read = req.read;
-                if (q.carried > 0 && !req.quiet && req.unit !== MN_UNIT) {
+                if (q.carried > 0 && !req.quiet && req.unit !== fenceReq.unit) {
                   fence(target, intended, pipelined);
                 }
                 // reserve() may replace q.bytes: read it after the call, never before.
@@ -655,8 +668,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   }
   result.loops = loopEnds.filter((end) => end <= result.sent).length;
   result.durationMs = sched.startUs === 0 ? 0 : (nowUs() - sched.startUs) / 1000;
+  const shardOps: ReplayShardData["ops"] = [];
   for (const [i, name] of ops.entries()) {
     const data = k.metrics[i]!.finish(0);
+    if (shard) {
+      shardOps.push({
+        op: name,
+        service: data.service,
+        ...(data.response !== undefined ? { response: data.response } : {}),
+      });
+    }
     k.metrics[i]!.destroy();
     // A shard's recording is its connections' part: the requests counted as routed, the hits
     // and errors in proportion.
@@ -722,6 +743,14 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     result.verification = verifyServer(countersBefore, after, expected, protocol);
   }
   result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);
+  if (shard) {
+    result.shardData = {
+      ops: shardOps,
+      lateness: sched.lateness.toData(),
+      sameProtocol: protocol === scan.protocol,
+      thresholds: o.thresholds ?? {},
+    };
+  }
   return result;
 }
 

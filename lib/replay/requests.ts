@@ -15,6 +15,7 @@ import {
   type ProtocolName,
 } from "../protocol/mod.ts";
 import { encodeCommand, type RespArg } from "../protocol/resp/mod.ts";
+import { ArgWord } from "../profile/mod.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -209,6 +210,107 @@ export interface ReplayEvent {
   flags: number;
   /** Recorded quiet or noreply: written so again where the target protocol can. */
   quiet?: boolean;
+  /** The request's argument words (profile format 2.1), or none. */
+  args?: Uint32Array | undefined;
+  /** The profile's token table, which `args` token indexes refer to. */
+  tokens?: readonly string[] | undefined;
+  /** The key space copy (separate key spaces): other keys of the request are made in it too. */
+  copy?: number;
+}
+
+// Commands whose recorded arguments are not replayed (a password, a protocol switch, replies
+// turned off, a connection that stops taking commands, a script known only by its hash): the op
+// alone decides, as before 2.1 (most are then skipped and named).
+const ARGS_NOT_REPLAYED = new Set([
+  "auth",
+  "eval",
+  "eval_ro",
+  "evalsha",
+  "evalsha_ro",
+  "fcall",
+  "fcall_ro",
+  "hello",
+  "client|reply",
+  "client|kill",
+  "monitor",
+  "sync",
+  "psync",
+  "shutdown",
+  "quit",
+  "reset",
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "replicaof",
+  "slaveof",
+  "failover",
+]);
+
+const NUM = new Float64Array(1);
+const NUM_WORDS = new Uint32Array(NUM.buffer);
+
+function numberText(v: number): string {
+  if (v === Infinity) return "+inf";
+  if (v === -Infinity) return "-inf";
+  return String(v);
+}
+
+/**
+ * The RESP request of an event with recorded arguments (format 2.1), rebuilt word by word: the
+ * op's words, then each argument as recorded (the key, option words, numbers, synthesized
+ * fields and members of their recorded length from their keyed hash, values of their length).
+ * Undefined when a word is not one the format defines or the call would not fit the command's
+ * arity.
+ */
+export function buildFromArgs(
+  e: ReplayEvent,
+  fill: (n: number) => Uint8Array,
+): ReplayRequest | undefined {
+  const info = findCommand(e.op, "resp");
+  const w = e.args;
+  if (info === undefined || w === undefined) return undefined;
+  const tokens = e.tokens ?? [];
+  const args: RespArg[] = e.op.split("|").map((x) => x.toUpperCase());
+  for (let i = 0; i < w.length;) {
+    const x = w[i++]!;
+    const up = x >>> 3;
+    switch (x & 7) {
+      case ArgWord.Key:
+        if (e.key === "") return undefined;
+        args.push(e.key);
+        break;
+      case ArgWord.Token: {
+        const t = tokens[up];
+        if (t === undefined) return undefined;
+        args.push(t.toUpperCase());
+        break;
+      }
+      case ArgWord.Number:
+        if (i + 2 > w.length) return undefined;
+        NUM_WORDS[0] = w[i++]!;
+        NUM_WORDS[1] = w[i++]!;
+        args.push((up & 1 ? "(" : "") + numberText(NUM[0]!));
+        break;
+      case ArgWord.Hash:
+      case ArgWord.OtherKey: {
+        if (i + 2 > w.length) return undefined;
+        const b = new Uint8Array(up);
+        const copy = (x & 7) === ArgWord.OtherKey ? e.copy ?? 0 : 0;
+        if (up > 0) writeSynthesizedKey(b, 0, w[i]!, w[i + 1]!, up, copy);
+        i += 2;
+        args.push(b);
+        break;
+      }
+      case ArgWord.Value:
+        if (i + 1 > w.length) return undefined;
+        args.push(fill(w[i++]!));
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (!arityAllows(info.arity, args.length)) return undefined;
+  return { bytes: encodeCommand(args), unit: 0, read: e.op === "get" };
 }
 
 /**
@@ -278,6 +380,33 @@ export function buildTextMultiGet(op: string, keys: readonly string[]): ReplayRe
 
 /** `mn\r\n`: the fence sent after quiet requests whose recorded fence is not the next request. */
 export const MN_FENCE: Uint8Array = Uint8Array.from([109, 110, 13, 10]);
+
+/** The {@linkcode MC_UNITS} index of a binary NOOP: every response up to the NOOP's. */
+export const NOOP_UNIT = 14;
+
+/**
+ * The fence a replay to `target` sends after quiet requests (meta and text: `mn`; binary: NOOP),
+ * and its unit: every reply up to the fence's is the quiet requests' (a hit, a failure).
+ */
+export function quietFence(target: ProtocolName): { bytes: Uint8Array; unit: number } {
+  return target === "memcache-binary"
+    ? { bytes: encodeBinary({ opcode: BinOp.Noop }), unit: NOOP_UNIT }
+    : { bytes: MN_FENCE, unit: MN_UNIT };
+}
+
+// The quiet opcode of each binary request opcode that has one (touch has none).
+const BINARY_QUIET: ReadonlyMap<number, number> = new Map([
+  [BinOp.Get, BinOp.GetKQ],
+  [BinOp.Gat, BinOp.GatKQ],
+  [BinOp.Set, BinOp.SetQ],
+  [BinOp.Add, BinOp.AddQ],
+  [BinOp.Replace, BinOp.ReplaceQ],
+  [BinOp.Append, BinOp.AppendQ],
+  [BinOp.Prepend, BinOp.PrependQ],
+  [BinOp.Delete, BinOp.DeleteQ],
+  [BinOp.Increment, BinOp.IncrementQ],
+  [BinOp.Decrement, BinOp.DecrementQ],
+]);
 
 interface BinaryShape {
   opcode: number;
@@ -366,6 +495,9 @@ export function buildRequest(
   sourceIsResp: boolean,
   fill: (n: number) => Uint8Array,
 ): ReplayRequest | undefined {
+  if (target === "resp" && sourceIsResp && e.args !== undefined && !ARGS_NOT_REPLAYED.has(e.op)) {
+    return buildFromArgs(e, fill);
+  }
   const c = canonicalOp(e.op, sourceIsResp ? "resp" : "memcache");
   if (target === "resp") {
     // A RESP command replayed to RESP is itself, never its common operation's command (INCRBY is
@@ -541,14 +673,17 @@ export function buildRequest(
     : b.extras === "counter"
     ? binaryExtras({ delta: 1, initial: 0, ttl: 0xffffffff }) // never auto-create
     : undefined;
+  // Recorded quiet (GETKQ, SETQ, ... fenced by NOOP): sent quiet again, where an opcode is.
+  const quietOp = e.quiet === true ? BINARY_QUIET.get(b.opcode) : undefined;
   return {
     bytes: encodeBinary({
-      opcode: b.opcode,
+      opcode: quietOp ?? b.opcode,
       key: e.key,
       ...(b.value ? { value: v() } : {}),
       ...(extras ? { extras } : {}),
     }),
     unit: b.unit,
     read: b.read,
+    ...(quietOp !== undefined ? { quiet: true } : {}),
   };
 }
