@@ -46,8 +46,18 @@ loadTest(
       // One replay, the reference.
       await using one = await startLocalServer("memcached");
       let before = await mcStats(one.address);
-      const single = await runCli(["replay", profile, "-p", String(one.port), "--speed", "max"]);
+      const single = await runCli([
+        "replay",
+        profile,
+        "-p",
+        String(one.port),
+        "--speed",
+        "max",
+        "--json",
+        "-",
+      ]);
       assert.equal(single.code, 0, single.stderr);
+      const oneResult = JSON.parse(single.stdout);
       const oneCounts = diff(before, await mcStats(one.address));
       assert.equal(oneCounts.cmd_set, rec.eventsPerCommand.set);
 
@@ -56,6 +66,7 @@ loadTest(
       await using dst = await startLocalServer("memcached");
       before = await mcStats(dst.address);
       const owned: number[] = [];
+      const files: string[] = [];
       for (let i = 0; i < 3; i++) {
         const r = await runCli([
           "replay",
@@ -73,6 +84,8 @@ loadTest(
         const j = JSON.parse(r.stdout);
         assert.deepEqual(j.config.shard.index, i);
         owned.push(j.config.shard.connections);
+        files.push(await Deno.makeTempFile({ suffix: ".json" }));
+        await Deno.writeTextFile(files[i]!, r.stdout);
       }
       assert.deepEqual(owned, [3, 2, 2]);
       const shardCounts = diff(before, await mcStats(dst.address));
@@ -95,6 +108,24 @@ loadTest(
         Math.abs(shardCounts.get_hits! - oneCounts.get_hits!) <= 0.1 * oneCounts.cmd_get!,
         `hits ${shardCounts.get_hits} vs ${oneCounts.get_hits}`,
       );
+
+      // The merge: every op's sends and replies add up to the single replay's, fidelity judged on
+      // the whole, and the latency from the merged histograms.
+      const merged = await runCli(["merge", ...files, "--json", "-"]);
+      assert.equal(merged.code, 0, merged.stderr);
+      assert.match(merged.stderr, /3 of 3 replay shards merged/);
+      const m = JSON.parse(merged.stdout);
+      const perOp = (r: { commands: Array<{ op: string; sent: number; recorded: number }> }) =>
+        Object.fromEntries(r.commands.map((c) => [c.op, [c.sent, c.recorded]]));
+      assert.deepEqual(perOp(m), perOp(oneResult));
+      assert.equal(m.sent, oneResult.sent);
+      assert.equal(m.fidelity.pass, true);
+      const get = m.commands.find((c: { op: string }) => c.op === "get");
+      assert.equal(get.serviceTime.count, get.completed);
+      const two = await runCli(["merge", files[0]!, files[2]!]);
+      assert.equal(two.code, 5, two.stderr);
+      assert.match(two.stderr, /missing shard 1/);
+      for (const f of files) await Deno.remove(f);
 
       const bad = await runCli(["replay", profile, "--shard", "0/8", "-p", String(dst.port)]);
       assert.equal(bad.code, 2, bad.stderr);

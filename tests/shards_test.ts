@@ -216,7 +216,7 @@ loadTest(
       assert.equal(f.code, 3, f.stderr);
       const withFailed = await runCli(["merge", `${dir}/p0.json`, `${dir}/p1.json`]);
       assert.equal(withFailed.code, 3, withFailed.stderr);
-      assert.match(withFailed.stderr, /Cannot merge 2 shards: shard 1 failed \(connection: /);
+      assert.match(withFailed.stderr, /Cannot merge 2 bench shards: shard 1 failed \(connection: /);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -507,8 +507,8 @@ await scenario("vss-sharded", { history: false }, async (run) => {
       for (const r of runs) assert.equal(r.code, 0, r.stdout + r.stderr);
       const delta = statsDelta(before, await commandStats(srv.address));
       assert.equal(delta["ft.create"], 1, JSON.stringify(delta));
-    // Each row written once (and at most a probe hash per shard that found the index empty).
-    assert.ok(delta.hset! >= ROWS && delta.hset! <= ROWS + 2, JSON.stringify(delta));
+      // Each row written once (and at most a probe hash per shard that found the index empty).
+      assert.ok(delta.hset! >= ROWS && delta.hset! <= ROWS + 2, JSON.stringify(delta));
       assert.equal(await redisText(srv.address, ["DBSIZE"]), String(ROWS));
       const load = await runCli([
         "merge",
@@ -518,7 +518,7 @@ await scenario("vss-sharded", { history: false }, async (run) => {
       ]);
       assert.equal(load.code, 0, load.stderr);
       // merge prints vector results as `vec run` does: the load inside.
-    assert.equal(JSON.parse(load.stdout).load.ok, ROWS);
+      assert.equal(JSON.parse(load.stdout).load.ok, ROWS);
       const query = await runCli([
         "merge",
         ...[0, 1].map((i) => `${dir}/out${i}/query.shard-${i}-of-2.json`),

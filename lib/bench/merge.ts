@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { type ErrorCode, MembenchError } from "../errors/mod.ts";
+import { MembenchError } from "../errors/mod.ts";
 import type { CommandMetricsData } from "../metrics/mod.ts";
-import type { CommandSpec } from "../workload/mod.ts";
+import { checkShardSet, type CommandSpec } from "../workload/mod.ts";
 import { addNodeResults, buildTestResult } from "./bench.ts";
 import type { ShardResultLike } from "./_merge.ts";
 import type { NodeCounts } from "./_cluster.ts";
@@ -66,63 +66,22 @@ export function mergeBenchResults(
       );
     }
   }
-  const sorted = [...results].sort((a, b) => a.config.shard!.index - b.config.shard!.index);
-  const count = options.shards ?? sorted[0]!.config.shard!.count;
-  const reference = comparable(sorted[0]!.config);
-  const seen = new Set<number>();
-  for (const r of sorted) {
-    const s = r.config.shard!;
-    if (s.count !== count) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge shard ${s.index}/${s.count}: expected shards of ${count}`,
-      );
-    }
-    if (seen.has(s.index)) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge: shard ${s.index}/${count} is given twice`,
-      );
-    }
-    seen.add(s.index);
-    const diff = differences(reference, comparable(r.config));
-    if (diff.length > 0) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge shard ${s.index}/${count}: its settings differ from shard ${
-          sorted[0]!.config.shard!.index
-        }'s (${diff.join(", ")}): these are not shards of one run`,
-      );
-    }
-  }
-  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
-  const failed = sorted.flatMap((r) => {
-    const why = r.failure
-      ? `${r.failure.code}: ${r.failure.message}`
-      : r.interrupted
-      ? "interrupted"
-      : r.tests.length < r.config.tests.length
-      ? `ran ${r.tests.length} of ${r.config.tests.length} tests`
-      : undefined;
-    return why === undefined ? [] : [{ index: r.config.shard!.index, reason: why }];
-  });
-  if ((missing.length > 0 || failed.length > 0) && !options.allowIncomplete) {
-    const parts = [
-      ...(missing.length > 0
-        ? [`missing shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`]
-        : []),
-      ...failed.map((f) => `shard ${f.index} failed (${f.reason})`),
-    ];
-    // The exit code a single run would give: a lost server is a connection failure, Ctrl+C an
-    // interruption; a missing shard's result is missing input.
-    const code: ErrorCode = missing.length > 0
-      ? "file"
-      : sorted.find((r) => r.failure)?.failure?.code as ErrorCode | undefined ??
-        (failed.length > 0 ? "interrupted" : "file");
-    throw new MembenchError(code, `Cannot merge ${count} shards: ${parts.join("; ")}`, {
-      hint: "--allow-incomplete merges what is there",
-    });
-  }
+  const { count, order, missing, failed } = checkShardSet(
+    results.map((r) => ({
+      shard: r.config.shard!,
+      settings: comparable(r.config),
+      incomplete: r.failure
+        ? `${r.failure.code}: ${r.failure.message}`
+        : r.interrupted
+        ? "interrupted"
+        : r.tests.length < r.config.tests.length
+        ? `ran ${r.tests.length} of ${r.config.tests.length} tests`
+        : undefined,
+      failureCode: r.failure?.code,
+    })),
+    { what: "bench", shards: options.shards, allowIncomplete: options.allowIncomplete },
+  );
+  const sorted = order.map((i) => results[i]!);
 
   // The series align on the wall clock: each shard's seconds are shifted by how much later than
   // the earliest shard it began measuring.
@@ -257,18 +216,11 @@ function mergeTest(parts: TestResult[], config: BenchConfig): TestResult {
   return test;
 }
 
-// The settings every shard of a run shares, as a comparable map.
-function comparable(c: BenchConfig): Record<string, string> {
-  const out: Record<string, string> = {};
+// The settings every shard of a run shares.
+function comparable(c: BenchConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(c)) {
-    if (!(PER_SHARD as readonly string[]).includes(k)) out[k] = JSON.stringify(v);
+    if (!(PER_SHARD as readonly string[]).includes(k)) out[k] = v;
   }
   return out;
-}
-
-function differences(a: Record<string, string>, b: Record<string, string>): string[] {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => a[k] !== b[k]).map((k) =>
-    `${k}: ${a[k] ?? "-"} vs ${b[k] ?? "-"}`
-  );
 }

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { type ErrorCode, MembenchError } from "../errors/mod.ts";
+import { MembenchError } from "../errors/mod.ts";
+import { checkShardSet } from "../workload/mod.ts";
 import { type CommandMetricsData, mergeCommandMetrics, summarizeEncoded } from "../metrics/mod.ts";
 import type {
   RecallSummary,
@@ -126,64 +127,20 @@ function checkShards<T extends Sharded>(
       );
     }
   }
-  const sorted = [...results].sort((a, b) => a.shard!.index - b.shard!.index);
-  const count = o.shards ?? sorted[0]!.shard!.count;
-  const reference = flat(settings(sorted[0]!));
-  const seen = new Set<number>();
-  for (const r of sorted) {
-    const s = r.shard!;
-    if (s.count !== count) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge shard ${s.index}/${s.count}: expected shards of ${count}`,
-      );
-    }
-    if (seen.has(s.index)) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge: shard ${s.index}/${count} is given twice`,
-      );
-    }
-    seen.add(s.index);
-    const mine = flat(settings(r));
-    const keys = new Set([...Object.keys(reference), ...Object.keys(mine)]);
-    const diff = [...keys].filter((k) => reference[k] !== mine[k]).map((k) =>
-      `${k}: ${reference[k] ?? "-"} vs ${mine[k] ?? "-"}`
-    );
-    if (diff.length > 0) {
-      throw new MembenchError(
-        "invalid_argument",
-        `Cannot merge shard ${s.index}/${count}: its settings differ from shard ${
-          sorted[0]!.shard!.index
-        }'s (${diff.join(", ")}): these are not shards of one run`,
-      );
-    }
-  }
-  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
-  const failed = sorted.flatMap((r) => {
-    const why = r.failure
-      ? `${r.failure.code}: ${r.failure.message}`
-      : r.interrupted
-      ? "interrupted"
-      : undefined;
-    return why === undefined ? [] : [{ index: r.shard!.index, reason: why }];
-  });
-  if ((missing.length > 0 || failed.length > 0) && !o.allowIncomplete) {
-    const parts = [
-      ...(missing.length > 0
-        ? [`missing shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`]
-        : []),
-      ...failed.map((f) => `shard ${f.index} failed (${f.reason})`),
-    ];
-    // The exit code one run would give: a lost server is a connection failure, Ctrl+C an
-    // interruption; a missing shard's result is missing input.
-    const code: ErrorCode = missing.length > 0
-      ? "file"
-      : sorted.find((r) => r.failure)?.failure?.code as ErrorCode | undefined ?? "interrupted";
-    throw new MembenchError(code, `Cannot merge ${count} ${what} shards: ${parts.join("; ")}`, {
-      hint: "--allow-incomplete merges what is there",
-    });
-  }
+  const { count, order, missing, failed } = checkShardSet(
+    results.map((r) => ({
+      shard: r.shard!,
+      settings: settings(r),
+      incomplete: r.failure
+        ? `${r.failure.code}: ${r.failure.message}`
+        : r.interrupted
+        ? "interrupted"
+        : undefined,
+      failureCode: r.failure?.code,
+    })),
+    { what, shards: o.shards, allowIncomplete: o.allowIncomplete },
+  );
+  const sorted = order.map((i) => results[i]!);
   const starts = sorted.map((r) => r.shard!.firstSendMs).filter((x) => x > 0);
   return {
     sorted,
@@ -195,12 +152,6 @@ function checkShards<T extends Sharded>(
       startSpreadMs: starts.length > 1 ? Math.max(...starts) - Math.min(...starts) : 0,
     },
   };
-}
-
-function flat(x: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(x)) if (v !== undefined) out[k] = JSON.stringify(v);
-  return out;
 }
 
 function addErrors(parts: ReadonlyArray<Record<string, number>>): Record<string, number> {

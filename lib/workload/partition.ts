@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { MembenchError } from "../errors/mod.ts";
+import { type ErrorCode, MembenchError } from "../errors/mod.ts";
 
 /** Shard `index` (0-based) of `count`. */
 export interface ShardSpec {
@@ -144,4 +144,120 @@ export function dealtShare(
   const extra = total % of;
   return range.count * each +
     Math.max(0, Math.min(range.start + range.count, extra) - range.start);
+}
+
+/** One result offered to a merge, as {@linkcode checkShardSet} sees it. */
+export interface ShardPart {
+  /** Which shard it says it is. */
+  shard: ShardSpec;
+  /** The settings every shard of one run shares (compared as JSON). */
+  settings: Record<string, unknown>;
+  /** Why the shard did not do all of its part, if it did not (failed, interrupted, cut short). */
+  incomplete?: string | undefined;
+  /** The failure's code, for the exit code a single run would have given. */
+  failureCode?: string | undefined;
+}
+
+/** What {@linkcode checkShardSet} found. */
+export interface ShardSetCheck {
+  /** Shards expected. */
+  count: number;
+  /** Positions of the parts in shard order. */
+  order: number[];
+  /** Shard indices not given. */
+  missing: number[];
+  /** Shards that did not do all of their part, with why. */
+  failed: Array<{ index: number; reason: string }>;
+}
+
+/**
+ * Checks that results are the shards of one run before a merge: each is a shard of the same
+ * count, none is given twice, they share their settings, and (unless `allowIncomplete`) none is
+ * missing or incomplete. Every merge (bench, replay, vector) asks this one question the same way.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const part = (index: number) => ({ shard: { index, count: 3 }, settings: { seed: 1 } });
+ * assert.deepEqual(checkShardSet([part(2), part(0), part(1)], { what: "bench" }).order, [1, 2, 0]);
+ * assert.throws(() => checkShardSet([part(0), part(2)], { what: "bench" }), /missing shard 1/);
+ * ```
+ * @throws {MembenchError} `invalid_argument` when the parts are not shards of one run; for a
+ *   missing shard `file`, for an incomplete one its failure code (else `interrupted`), each
+ *   naming the shards, unless `allowIncomplete`.
+ */
+export function checkShardSet(
+  parts: readonly ShardPart[],
+  o: { what: string; shards?: number | undefined; allowIncomplete?: boolean | undefined },
+): ShardSetCheck {
+  if (parts.length === 0) {
+    throw new MembenchError("invalid_argument", `Cannot merge ${o.what} results: none given`);
+  }
+  const order = parts.map((_, i) => i).sort((a, b) =>
+    parts[a]!.shard.index - parts[b]!.shard.index
+  );
+  const first = parts[order[0]!]!;
+  const count = o.shards ?? first.shard.count;
+  const reference = flatSettings(first.settings);
+  const seen = new Set<number>();
+  for (const i of order) {
+    const p = parts[i]!;
+    const s = p.shard;
+    if (s.count !== count) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot merge shard ${s.index}/${s.count}: expected shards of ${count}`,
+      );
+    }
+    if (seen.has(s.index)) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot merge: shard ${s.index}/${count} is given twice`,
+      );
+    }
+    seen.add(s.index);
+    const mine = flatSettings(p.settings);
+    const keys = new Set([...Object.keys(reference), ...Object.keys(mine)]);
+    const diff = [...keys].filter((k) => reference[k] !== mine[k]).map((k) =>
+      `${k}: ${reference[k] ?? "-"} vs ${mine[k] ?? "-"}`
+    );
+    if (diff.length > 0) {
+      throw new MembenchError(
+        "invalid_argument",
+        `Cannot merge shard ${s.index}/${count}: its settings differ from shard ${first.shard.index}'s (${
+          diff.join(", ")
+        }): these are not shards of one run`,
+      );
+    }
+  }
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
+  const failed = order.flatMap((i) => {
+    const p = parts[i]!;
+    return p.incomplete === undefined ? [] : [{ index: p.shard.index, reason: p.incomplete }];
+  });
+  if ((missing.length > 0 || failed.length > 0) && !o.allowIncomplete) {
+    const said = [
+      ...(missing.length > 0
+        ? [`missing shard${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`]
+        : []),
+      ...failed.map((f) => `shard ${f.index} failed (${f.reason})`),
+    ];
+    // The exit code one run would give: a lost server is a connection failure, Ctrl+C an
+    // interruption; a missing shard's result is missing input.
+    const code = missing.length > 0
+      ? "file"
+      : order.map((i) => parts[i]!.failureCode).find((c) => c !== undefined) ?? "interrupted";
+    throw new MembenchError(
+      code as ErrorCode,
+      `Cannot merge ${count} ${o.what} shards: ${said.join("; ")}`,
+      { hint: "--allow-incomplete merges what is there" },
+    );
+  }
+  return { count, order, missing, failed };
+}
+
+function flatSettings(x: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(x)) if (v !== undefined) out[k] = JSON.stringify(v);
+  return out;
 }
