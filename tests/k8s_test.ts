@@ -957,20 +957,37 @@ loadTest(
       await Deno.writeTextFile(`${dir}/mix.ts`, cm.data[mount.subPath]);
       await Deno.mkdir(`${dir}/results`);
       const mounts = { [mount.mountPath]: `${dir}/mix.ts`, [K8S_RESULTS_DIR]: `${dir}/results` };
+      let total = 0;
       for (let i = 0; i < n; i++) {
         const before = await commandStats(srv.address);
         const r = await runPod(podProcess(container, i, {}, mounts), dir);
         assert.equal(r.code, 0, r.stderr);
         const sets = statsDelta(before, await commandStats(srv.address), IGNORE).set ?? 0;
-        assert.ok(sets > 0, `pod ${i}: the server saw no SET`);
-        // Each shard's summary in its own folder of the volume, with the Job's seed and target.
-        const files = [...Deno.readDirSync(`${dir}/results/mix/${i}`)].map((e) => e.name);
-        assert.equal(files.length, 1, files.join());
-        const summary = JSON.parse(await Deno.readTextFile(`${dir}/results/mix/${i}/${files[0]}`));
+        // The pod's bench phase ran its shard's part: half of the 2000 SETs.
+        assert.equal(sets, 1000, `pod ${i}: the server saw ${sets} SETs`);
+        total += sets;
+        // Each shard's summary in its own folder of the volume, with the Job's seed and target,
+        // and the phase's shard result beside it for membench merge.
+        const files = [...Deno.readDirSync(`${dir}/results/mix/${i}`)].map((e) => e.name).sort();
+        assert.equal(files.length, 2, files.join());
+        assert.equal(files[0], `fill.shard-${i}-of-${n}.json`);
+        const summary = JSON.parse(await Deno.readTextFile(`${dir}/results/mix/${i}/${files[1]}`));
         assert.equal(summary.status, "passed");
         assert.equal(summary.seed, 5);
         assert.equal(summary.options.target, srv.address);
       }
+      assert.equal(total, 2000);
+      const merged = await runCli([
+        "merge",
+        ...Array.from(
+          { length: n },
+          (_, i) => `${dir}/results/mix/${i}/fill.shard-${i}-of-${n}.json`,
+        ),
+        "--json",
+        "-",
+      ]);
+      assert.equal(merged.code, 0, merged.stderr);
+      assert.equal(JSON.parse(merged.stdout).tests[0].requests, 2000);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
