@@ -183,3 +183,16 @@ loadTest(
     }
   },
 );
+
+Deno.test("a replay phase given synthetic mode's options in exact mode is refused before it runs", async () => {
+  const ran = await runScenarioText(
+    `await scenario("exact-opts", { server: "memcached" }, async (run) => {
+  await run.replay({ profile: "missing.mbp", seed: 3, durationMs: 5000 });
+});
+`,
+    {},
+  );
+  assert.equal(ran.code, EXIT.usage, ran.out);
+  assert.match(ran.out, /Cannot use option 'seed' of replay phase replay in exact mode/);
+  assert.match(ran.out, /Cannot use option 'durationMs' of replay phase replay in exact mode/);
+});

@@ -100,6 +100,22 @@ export function replayPhase(
       }`,
     );
   }
+  // Options of synthetic mode in an exact replay would be ignored: said, as the CLI says it.
+  if (mode !== "synthetic") {
+    for (const [k, v] of Object.entries({ seed, durationMs, popularity })) {
+      if (v !== undefined) {
+        problems.push(
+          `Cannot use option '${k}' of replay phase ${name} in exact mode: it applies to mode ` +
+            `"synthetic" (an exact replay sends what was recorded, in its recorded order)`,
+        );
+      }
+    }
+  } else if (ro.separateKeyspaces !== undefined) {
+    problems.push(
+      `Cannot use option 'separateKeyspaces' of replay phase ${name} in synthetic mode: ` +
+        "synthetic traffic is generated for its connections and never multiplied",
+    );
+  }
   const target = ro.target ?? ctx.defaultTarget()?.target;
   const opts: ReplayOptions = {
     ...ro,
