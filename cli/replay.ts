@@ -161,6 +161,7 @@ const REPLAY_FLAGS = {
       "together replay every connection once (MEMBENCH_SHARD; in an Indexed Job " +
       "JOB_COMPLETION_INDEX with MEMBENCH_SHARDS=N)",
   }),
+  startAt: SHARD_FLAGS.startAt,
   ...SERVER_METRICS_FLAGS,
   json: withSpec(OUTPUT_FLAGS.json, { help: 'the result as JSON ("-" for stdout)' }),
   noProgress: OUTPUT_FLAGS.noProgress,
@@ -302,6 +303,7 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
             requestTimeoutMs: v.timeout,
             serverMetrics: serverMetricsFrom(v),
             shard: shardOf(v.shard),
+            startAt: v.startAt,
           }),
         };
         const r = await replay(opts);

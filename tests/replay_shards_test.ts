@@ -127,6 +127,34 @@ loadTest(
       assert.match(two.stderr, /missing shard 1/);
       for (const f of files) await Deno.remove(f);
 
+      // Together, on a common wall-clock start (as on several machines): none begins before it,
+      // and the server again counts one replay's requests.
+      await using together = await startLocalServer("memcached");
+      const before2 = await mcStats(together.address);
+      const startAt = Date.now() + 4000;
+      const ends = await Promise.all([0, 1, 2].map(async (i) => {
+        const r = await runCli([
+          "replay",
+          profile,
+          "-p",
+          String(together.port),
+          "--speed",
+          "max",
+          "--shard",
+          `${i}/3`,
+          "--start-at",
+          new Date(startAt).toISOString(),
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        return Date.now();
+      }));
+      assert.ok(ends.every((t) => t >= startAt), `ended ${ends.map((t) => t - startAt)} ms after`);
+      const together2 = diff(before2, await mcStats(together.address));
+      assert.deepEqual([together2.cmd_set, together2.cmd_get], [
+        oneCounts.cmd_set,
+        oneCounts.cmd_get,
+      ]);
+
       const bad = await runCli(["replay", profile, "--shard", "0/8", "-p", String(dst.port)]);
       assert.equal(bad.code, 2, bad.stderr);
       assert.match(bad.stderr, /8 shards .* 7 connections/);

@@ -8,7 +8,7 @@ import {
 import { encodeHistogram, mergeEncoded } from "../metrics/mod.ts";
 import { type MonitorOptions, resolveServerMetrics, ServerMonitor } from "../monitor/mod.ts";
 import { chooseIo, endpointName, parseTarget, RespConnection, type Target } from "../net/mod.ts";
-import { parseRatePerSec, parseWallClock } from "../units/mod.ts";
+import { parseRatePerSec, parseWallClock, sleepUntilWallClock } from "../units/mod.ts";
 import { VERSION } from "../version.ts";
 import {
   checkShardSpec,
@@ -503,7 +503,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
       );
       // The first test begins at the wall-clock start, once every client is connected.
       const go = i === 0 && r.startAt !== undefined
-        ? () => sleepUntil(r.startAt!, options.signal)
+        ? () => sleepUntilWallClock(r.startAt!, options.signal)
         : () => Promise.resolve();
       let shardResults: ShardResultLike[];
       try {
@@ -608,27 +608,6 @@ function splitShards(r: Resolved, step: Resolved["plan"][number]): ShardConfig[]
     base += clients;
   }
   return out;
-}
-
-// Resolves at `atMs` (wall clock), or at once when aborted.
-function sleepUntil(atMs: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    // Coarse sleeps, then the last few ms against the clock (a timer can fire late, never early).
-    const step = () => {
-      const left = atMs - Date.now();
-      if (left <= 0) return done();
-      timer = setTimeout(step, left > 50 ? left - 20 : Math.max(0, left - 1));
-    };
-    signal?.addEventListener("abort", done, { once: true });
-    step();
-  });
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 } from "../protocol/memcache/mod.ts";
 import { defaultPort, findCommand, type ProtocolName } from "../protocol/mod.ts";
 import { ReplyScanner } from "../protocol/resp/mod.ts";
-import { nowUs } from "../units/mod.ts";
+import { nowUs, parseWallClock, sleepUntilWallClock } from "../units/mod.ts";
 import { checkShardSpec, parseShardSpec, shardRange } from "../workload/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
 import type {
@@ -159,6 +159,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     );
   }
   const nLocal = own.count;
+  const startAt = o.startAt === undefined ? undefined : parseWallClock(o.startAt);
   if (o.separateKeyspaces && copies <= 1) {
     throw new MembenchError(
       "invalid_argument",
@@ -207,6 +208,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       connections: nConns,
       recordedConnections: recordedConns,
       ...(shard ? { shard: { ...shard, firstConnection: own.start, connections: nLocal } } : {}),
+      ...(startAt !== undefined ? { startAt: new Date(startAt).toISOString() } : {}),
       separateKeyspaces: o.separateKeyspaces ?? false,
       warmup: o.warmup ?? false,
       io,
@@ -642,6 +644,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       throw e;
     })
     : undefined;
+  // Shards on several machines begin together: connected, then at the wall-clock start.
+  if (startAt !== undefined) await sleepUntilWallClock(startAt, o.signal);
   const running = engine.run();
   try {
     await router();

@@ -147,6 +147,11 @@ export interface ReplayOptions {
    * replay connections, so that N shards together replay every connection once.
    */
   shard?: ShardSpec | string;
+  /**
+   * Wall-clock start (a `Date`, epoch ms, an ISO 8601 time or `+DURATION`): the connections
+   * open, then the replay begins at that time, so that shards on several machines start together.
+   */
+  startAt?: Date | number | string;
   /** Before replaying, store the keys whose first access was a hit, with their sizes. @default {false} */
   warmup?: boolean;
   /** A send later than this after its intended time counts as late. @default {1000} */
@@ -232,6 +237,8 @@ export interface ReplayResult {
     separateKeyspaces: boolean;
     /** A run shard: which, and its connections (`firstConnection` on, of `connections`). */
     shard?: ShardSpec & { firstConnection: number; connections: number };
+    /** The wall-clock start asked for (ISO 8601). */
+    startAt?: string;
     warmup: boolean;
     /** The I/O driver used. */
     io: "uring" | "deno";

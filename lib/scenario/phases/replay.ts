@@ -66,6 +66,7 @@ const REPLAY_KEYS = {
   onProgress: true,
   verifyServer: true,
   shard: true,
+  startAt: true,
   fidelity: true,
   mode: true,
   seed: true,
