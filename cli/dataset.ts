@@ -42,7 +42,7 @@ import {
   withSpec,
   wrapText,
 } from "./flags.ts";
-import { runCommand, showHelp } from "./runner.ts";
+import { runCommand, runSubcommand } from "./runner.ts";
 
 const FILES = "Input";
 const COMMON = {
@@ -259,29 +259,13 @@ function datasetHelp(): string {
 }
 
 /** `membench dataset`: returns the exit code. */
-export async function datasetCommand(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case undefined:
-    case "--help":
-    case "-h":
-    case "help":
-      showHelp(datasetHelp());
-      return sub === undefined ? EXIT.usage : EXIT.ok;
-    case "info":
-      return await infoCommand(rest);
-    case "convert":
-      return await convertCommand(rest);
-    case "groundtruth":
-      return await groundTruthCommand(rest);
-    case "generate":
-      return await generateCommand(rest);
-    default:
-      throw new MembenchError(
-        "invalid_argument",
-        `Unknown dataset command '${sub}': expected info, convert, groundtruth or generate`,
-      );
-  }
+export function datasetCommand(argv: readonly string[]): Promise<number> {
+  return runSubcommand("dataset", argv, datasetHelp, {
+    info: infoCommand,
+    convert: convertCommand,
+    groundtruth: groundTruthCommand,
+    generate: generateCommand,
+  });
 }
 
 function infoCommand(argv: readonly string[]): Promise<number> {

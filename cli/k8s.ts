@@ -25,7 +25,7 @@ import {
   type Problems,
   text,
 } from "./flags.ts";
-import { runCommand, showHelp } from "./runner.ts";
+import { runCommand, runSubcommand } from "./runner.ts";
 
 const NAME_KEY = /^([^/\s]+)\/([^/\s]+)$/;
 
@@ -391,26 +391,11 @@ function dockerfileCommand(argv: readonly string[]): Promise<number> {
 }
 
 /** `membench k8s`: returns the exit code. */
-export async function k8sCommand(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case undefined:
-    case "--help":
-    case "-h":
-    case "help":
-      showHelp(k8sHelp());
-      return sub === undefined ? EXIT.usage : EXIT.ok;
-    case "job":
-      return await jobCommand(rest);
-    case "dockerfile":
-      return await dockerfileCommand(rest);
-    default:
-      throw new MembenchError(
-        "invalid_argument",
-        `Unknown k8s command '${sub}': expected job or dockerfile`,
-        { hint: "membench k8s --help" },
-      );
-  }
+export function k8sCommand(argv: readonly string[]): Promise<number> {
+  return runSubcommand("k8s", argv, k8sHelp, {
+    job: jobCommand,
+    dockerfile: dockerfileCommand,
+  });
 }
 
 /** The k8s subcommands (for the help checks). */

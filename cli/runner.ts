@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { EXIT, exitCodeFor, MembenchError } from "../lib/errors/mod.ts";
+import { EXIT, exitCodeFor, MembenchError, nearestName } from "../lib/errors/mod.ts";
 import { onInterrupt } from "../lib/units/mod.ts";
 import { formatProgressBar } from "../lib/report/mod.ts";
 import {
@@ -222,4 +222,34 @@ export async function runCommand<F extends FlagSet, P>(
     live?.clear();
     return reportError(e, c.spec.name);
   }
+}
+
+/**
+ * A command made of subcommands (`membench vec load`, `membench k8s job`): no subcommand or
+ * `help` shows the group's help (exit 2 without one), and an unknown one is a usage error that
+ * lists the others and suggests the nearest.
+ */
+export async function runSubcommand(
+  group: string,
+  argv: readonly string[],
+  help: () => string,
+  table: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>>,
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
+    showHelp(help());
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const run = Object.hasOwn(table, sub) ? table[sub] : undefined;
+  if (run === undefined) {
+    const names = Object.keys(table);
+    const near = nearestName(sub, names);
+    throw new MembenchError(
+      "invalid_argument",
+      `Unknown ${group} command '${sub}': expected ${names.slice(0, -1).join(", ")} or ${
+        names.at(-1)
+      }${near ? ` (did you mean '${near}'?)` : ""}`,
+    );
+  }
+  return await run(rest);
 }

@@ -56,7 +56,7 @@ import {
   withSpec,
   wrapText,
 } from "./flags.ts";
-import { runCommand, type RunContext, showHelp } from "./runner.ts";
+import { runCommand, type RunContext, runSubcommand } from "./runner.ts";
 import { SHARD_FLAGS, shardOf } from "./shards.ts";
 
 const CONN = "Connection";
@@ -801,31 +801,14 @@ function vecRun(
 }
 
 /** `membench vec`: returns the exit code. */
-export async function vecCommand(argv: readonly string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case undefined:
-    case "--help":
-    case "help":
-      showHelp(vecHelp());
-      return sub === undefined ? EXIT.usage : EXIT.ok;
-    case "load":
-      return await vecRun("load", VEC_LOAD, rest);
-    case "query":
-      return await vecRun("query", VEC_QUERY, rest);
-    case "run":
-      return await vecRun("run", VEC_RUN, rest);
-    case "optimize":
-      return await vecOptimizeRun(rest);
-    case "frontier":
-      return await vecFrontierRun(rest);
-    default:
-      throw new MembenchError(
-        "invalid_argument",
-        `Unknown vec command '${sub}': expected load, query, run, optimize or frontier`,
-        { hint: "membench vec --help" },
-      );
-  }
+export function vecCommand(argv: readonly string[]): Promise<number> {
+  return runSubcommand("vec", argv, vecHelp, {
+    load: (a) => vecRun("load", VEC_LOAD, a),
+    query: (a) => vecRun("query", VEC_QUERY, a),
+    run: (a) => vecRun("run", VEC_RUN, a),
+    optimize: vecOptimizeRun,
+    frontier: vecFrontierRun,
+  });
 }
 
 type TuneArgs = ParsedArgs<typeof TUNE_FLAGS>;

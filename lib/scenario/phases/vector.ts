@@ -8,6 +8,7 @@
  */
 import { parseTarget, type Target } from "../../net/mod.ts";
 import {
+  type VectorConnectOptions,
   vectorDelete,
   type VectorDeleteOptions,
   vectorLoad,
@@ -52,8 +53,9 @@ export type VectorQueryPhaseOptions = VectorQueryOptions & PhaseOptions;
 
 type Kind = "vector-load" | "vector-update" | "vector-delete" | "vector-query";
 
-// Every option of the phase (`deno check` fails when its type gains one this list lacks).
-const VECTOR_LOAD_KEYS = {
+// The options every vector phase has: the connection's and the phase's (exactly those: the
+// literal may name no other, so no phase list below accepts a key its type lacks).
+const CONNECT_KEYS = {
   name: true,
   thresholds: true,
   warnings: true,
@@ -71,6 +73,11 @@ const VECTOR_LOAD_KEYS = {
   serverMetrics: true,
   signal: true,
   onProgress: true,
+} satisfies Record<keyof (VectorConnectOptions & PhaseOptions), true>;
+
+// Every option of the phase (`deno check` fails when its type gains one this list lacks).
+const VECTOR_LOAD_KEYS = {
+  ...CONNECT_KEYS,
   dataset: true,
   metric: true,
   index: true,
@@ -90,23 +97,7 @@ const VECTOR_LOAD_KEYS = {
 
 // Every option of the phase (`deno check` fails when its type gains one this list lacks).
 const VECTOR_UPDATE_KEYS = {
-  name: true,
-  thresholds: true,
-  warnings: true,
-  target: true,
-  password: true,
-  user: true,
-  resp3: true,
-  io: true,
-  clients: true,
-  pipeline: true,
-  connectTimeoutMs: true,
-  requestTimeoutMs: true,
-  reconnect: true,
-  platform: true,
-  serverMetrics: true,
-  signal: true,
-  onProgress: true,
+  ...CONNECT_KEYS,
   dataset: true,
   metric: true,
   index: true,
@@ -124,23 +115,7 @@ const VECTOR_UPDATE_KEYS = {
 
 // Every option of the phase (`deno check` fails when its type gains one this list lacks).
 const VECTOR_DELETE_KEYS = {
-  name: true,
-  thresholds: true,
-  warnings: true,
-  target: true,
-  password: true,
-  user: true,
-  resp3: true,
-  io: true,
-  clients: true,
-  pipeline: true,
-  connectTimeoutMs: true,
-  requestTimeoutMs: true,
-  reconnect: true,
-  platform: true,
-  serverMetrics: true,
-  signal: true,
-  onProgress: true,
+  ...CONNECT_KEYS,
   index: true,
   segments: true,
   keyOffset: true,
@@ -151,23 +126,7 @@ const VECTOR_DELETE_KEYS = {
 
 // Every option of the phase (`deno check` fails when its type gains one this list lacks).
 const VECTOR_QUERY_KEYS = {
-  name: true,
-  thresholds: true,
-  warnings: true,
-  target: true,
-  password: true,
-  user: true,
-  resp3: true,
-  io: true,
-  clients: true,
-  pipeline: true,
-  connectTimeoutMs: true,
-  requestTimeoutMs: true,
-  reconnect: true,
-  platform: true,
-  serverMetrics: true,
-  signal: true,
-  onProgress: true,
+  ...CONNECT_KEYS,
   dataset: true,
   metric: true,
   index: true,
@@ -193,23 +152,7 @@ const VECTOR_QUERY_KEYS = {
 
 // Every option of the phase (`deno check` fails when its type gains one this list lacks).
 const VECTOR_OPTIMIZE_KEYS = {
-  name: true,
-  thresholds: true,
-  warnings: true,
-  target: true,
-  password: true,
-  user: true,
-  resp3: true,
-  io: true,
-  clients: true,
-  pipeline: true,
-  connectTimeoutMs: true,
-  requestTimeoutMs: true,
-  reconnect: true,
-  platform: true,
-  serverMetrics: true,
-  signal: true,
-  onProgress: true,
+  ...CONNECT_KEYS,
   dataset: true,
   metric: true,
   index: true,
