@@ -1,6 +1,7 @@
 /**
  * Ctrl+C, once for everybody: the first SIGINT aborts a signal (stop and keep partial results),
- * the second calls `onSecond` (a CLI exits at once there). The CLI's command runner and a
+ * a second one (later than {@linkcode SAME_CTRL_C_MS}) calls `onSecond` (a CLI exits at once
+ * there). The CLI's command runner and a
  * scenario run from `deno run` both use it; nothing else listens to SIGINT.
  */
 export interface Interrupt extends Disposable {
@@ -24,13 +25,24 @@ export interface InterruptOptions {
   listen?: boolean;
 }
 
+/**
+ * A second SIGINT this soon after the first is the same Ctrl+C: a terminal signals the whole
+ * process group, and a parent that forwards signals (`deno task`, npm, a shell wrapper) sends
+ * the child another copy at once. Only a later one means "exit now".
+ */
+export const SAME_CTRL_C_MS = 500;
+
 /** Listens to SIGINT until disposed (`using i = onInterrupt(...)`). */
 export function onInterrupt(o: InterruptOptions = {}): Interrupt {
   const ac = new AbortController();
   let count = 0;
+  let firstAt = 0;
   const listener = () => {
+    const now = performance.now();
+    if (count === 1 && now - firstAt < SAME_CTRL_C_MS) return; // the same keypress, forwarded
     count++;
     if (count === 1) {
+      firstAt = now;
       if (!ac.signal.aborted) ac.abort(o.reason?.());
       o.onFirst?.();
     } else o.onSecond?.();
