@@ -466,13 +466,18 @@ Deno.test("CLI: help is where a newcomer looks for it: help CMD, -h without a ho
 });
 
 Deno.test("CLI: bench -c 1000000 -n 10 (issue 23) is refused at once, naming the open-file limit, instead of spinning", async () => {
+  // The issue's 1,000,000, or more where this machine's limit allows that many.
+  const limits = await Deno.readTextFile("/proc/self/limits");
+  const soft = Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? 1024);
+  const clients = Math.max(1_000_000, soft + 1);
   const t0 = performance.now();
-  const r = await runCli(["bench", "-p", "1", "-c", "1000000", "-n", "10"]);
+  const r = await runCli(["bench", "-p", "1", "-c", String(clients), "-n", "10"]);
   const ms = performance.now() - t0;
   assert.equal(r.code, 2, r.stderr);
-  assert.match(
+  const shown = clients.toLocaleString("en-US");
+  assert.ok(
+    r.stderr.includes(`Cannot open ${shown} connections: the open-file limit of this process is`),
     r.stderr,
-    /Cannot open 1,000,000 connections: the open-file limit of this process is/,
   );
   assert.match(r.stderr, /hint: use fewer clients \(-c\), or raise the limit \(ulimit -n\)/);
   // Deno's start included: a refusal, not a connect phase.
