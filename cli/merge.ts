@@ -51,14 +51,16 @@ const MERGE_FLAGS = {
 /** `membench merge`: name, help and flags. */
 export const MERGE: CommandSpec<typeof MERGE_FLAGS> = {
   name: "merge",
-  summary: "merge the results of a run's shards (bench or replay --shard I/N) into one",
+  summary: "merge the results of a run's shards (bench, replay or vec --shard I/N) into one",
   usage: [
     "membench merge [flags] RESULT.json...",
     "kubectl logs -l job-name=NAME --prefix=false | membench merge --shards N -",
   ],
   about: "Counts add up; latency percentiles come from the merged HDR histograms (never averages " +
     "of percentiles);\nper-second series align on the wall clock; the servers' figures are shard " +
-    "0's. '-' reads results from stdin,\none JSON object per line, other lines skipped.",
+    "0's. '-' reads results from stdin,\none JSON object per line, other lines skipped. Bench, " +
+    "replay and vector results each merge\nwith their own kind (replay: fidelity judged again on " +
+    "the whole; vector: recall over every scored query).",
   flags: MERGE_FLAGS,
   footer: "Exit codes: 0 ok, 2 invalid flags or results of different runs, 3 a shard lost its " +
     "server, 4 a --threshold\nfailed on the merged result (or no request of a test succeeded), " +
