@@ -462,3 +462,84 @@ loadTest(
     }
   },
 );
+
+/**
+ * memaslap (Debian ships it as `memcaslap`): `n` gets and sets over 8 concurrent connections
+ * in one thread, with multi-gets of `division` keys, bounded by an execute count and 60 s.
+ */
+async function memaslap(port: number, n: number, division: number): Promise<void> {
+  const out = await new Deno.Command("memcaslap", {
+    args: [
+      `-s`,
+      `127.0.0.1:${port}`,
+      `-x`,
+      String(n),
+      `-c`,
+      `8`,
+      `-T`,
+      `1`,
+      `-X`,
+      `200`,
+      `-d`,
+      String(division),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`memcaslap failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+for (const division of [1, 4]) {
+  loadTest(
+    `real clients: memaslap (multi-get of ${division}) records and replays with the same counters`,
+    async () => {
+      const got = await recordClient((port) => memaslap(port, 4000, division));
+      try {
+        // record counts what memcached and tshark count: sets, and gets per key.
+        assert.ok(got.server.cmd_set! > 0 && got.server.cmd_get! > 0, JSON.stringify(got.server));
+        assert.equal(got.rec.eventsPerCommand.set, got.server.cmd_set, JSON.stringify(got.rec));
+        assert.equal(got.rec.eventsPerCommand.get, got.server.cmd_get);
+        const a = await analyzeProfile(got.profile);
+        const requests = Object.fromEntries(
+          Object.entries(a.commands).map(([k, c]) => [k, c.requests]),
+        );
+        assert.deepEqual(requests, got.tshark);
+        assert.equal(a.commands.get!.keys, got.server.cmd_get);
+        // memaslap's -d sends multi-gets: fewer requests than keys, each one request on replay.
+        if (division > 1) assert.ok(a.commands.get!.requests < a.commands.get!.keys);
+        else assert.equal(a.commands.get!.requests, a.commands.get!.keys);
+        for (const warmup of [false, true]) {
+          const { r, ms, server } = await replayFresh(got.profile, warmup);
+          assert.ok(ms < 60_000, `replay took ${ms} ms`);
+          assert.equal(r.failure, undefined, JSON.stringify(r.failure));
+          assert.deepEqual(r.skipped, {});
+          assert.equal(r.fidelity.sizeKs, 0);
+          assert.equal(r.fidelity.pass, true, JSON.stringify(r.fidelity.checks));
+          assert.equal(r.verification!.diff, 0, JSON.stringify(r.verification));
+          assert.equal(server.cmd_get, got.server.cmd_get, `warmup ${warmup}`);
+          const ratio = (s: Record<string, number>) => s.get_hits! / Math.max(1, s.cmd_get!);
+          if (warmup) {
+            // Warm-up sets are not counted as replayed sets; hit ratios within 2 points.
+            assert.ok(
+              Math.abs(ratio(server) - ratio(got.server)) <= 0.02,
+              `hit ratio: replay ${ratio(server)}, original ${ratio(got.server)}`,
+            );
+          } else {
+            for (const k of ["cmd_set", "cmd_get", "get_hits", "get_misses"]) {
+              assert.equal(
+                server[k],
+                got.server[k],
+                `${k}: replay ${server[k]}, original ${got.server[k]}`,
+              );
+            }
+          }
+        }
+      } finally {
+        await Deno.remove(got.profile);
+      }
+    },
+  );
+}

@@ -155,6 +155,8 @@ Deno.test("a profile holds no key, no value, no field, member or unknown argumen
   const fields = Array.from({ length: 20 }, () => rnd(12));
   const members = Array.from({ length: 20 }, () => rnd(12));
   const others = Array.from({ length: 20 }, () => rnd(12));
+  // Meta opaques (`O<token>`): the server echoes them; record keeps the flag, not its value.
+  const opaques = Array.from({ length: 20 }, () => rnd(12));
   const salt = rnd(24);
   await using mc = await startLocalServer("memcached");
   await using rs = await startLocalServer("redis");
@@ -164,7 +166,8 @@ Deno.test("a profile holds no key, no value, no field, member or unknown argumen
     for (const [i, k] of keys.entries()) {
       await c.call(["set", k, 0, 0, values[i]!.length], te.encode(values[i]!));
       await c.call(["get", k]);
-      await c.call(["mg", k, "v", "k"]);
+      await c.call(["mg", k, "v", "k", `O${opaques[i]!}`]);
+      await c.call(["ms", k, values[i]!.length, "T0", `O${opaques[i]!}`], te.encode(values[i]!));
     }
   });
   const pcapRs = await captureWhile(rs.port, async () => {
@@ -208,7 +211,7 @@ Deno.test("a profile holds no key, no value, no field, member or unknown argumen
       other.set(file, await Deno.readFile(alt));
       await Deno.remove(alt);
     }
-    assert.equal(a.events, 60);
+    assert.equal(a.events, 80);
     assert.equal(b.events, 200);
     {
       // Arguments kept as words (format 2.1) for HSET, ZADD, ECHO...; none at all for AUTH.
@@ -221,11 +224,24 @@ Deno.test("a profile holds no key, no value, no field, member or unknown argumen
         }
       }
       assert.equal(words.auth, 0);
+      // Meta requests keep their flags as words (the opaque's flag without its value).
+      using m = await ProfileReader.open(out1);
+      const metaWords: Record<string, number> = {};
+      for await (const blk of m.blocks()) {
+        for (let i = 0; i < blk.count; i++) {
+          const op = m.ops[blk.op[i]!]!;
+          metaWords[op] = (metaWords[op] ?? 0) + blk.argc[i]!;
+        }
+      }
+      assert.ok(metaWords.mg! > 0 && metaWords.ms! > 0, JSON.stringify(metaWords));
+      assert.ok(m.tokens.includes("O"));
       assert.ok(words.hset! > 0 && words.zadd! > 0 && words.echo! > 0, JSON.stringify(words));
     }
     for (const file of [out1, out2]) {
       const bytes = await Deno.readFile(file);
-      for (const secret of [...keys, ...values, ...fields, ...members, ...others, salt]) {
+      for (
+        const secret of [...keys, ...values, ...fields, ...members, ...others, ...opaques, salt]
+      ) {
         for (const sub of substrings4(te.encode(secret))) {
           // A match that is not at the same place under another salt is a salted hash's bytes.
           // (Not for the salt itself: it is the one thing that differs between the recordings.)

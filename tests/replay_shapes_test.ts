@@ -50,6 +50,17 @@ const r = new Redis({ host: "127.0.0.1", port: Number(process.env.PORT), enableR
   await r.lrange("k:l", 0, -1);
   await r.xadd("k:x", "*", "f:field", "v-value");
   await r.xadd("k:x", "MAXLEN", "~", 100, "*", "f:field", "v-other");
+  // Explicit stream IDs and ranges over them, lex bounds over ZADD's members (format 2.2).
+  await r.xadd("k:x2", "1-1", "f:field", "v-a");
+  await r.xadd("k:x2", "2-*", "f:field", "v-b");
+  await r.xadd("k:x2", "MINID", "~", "1-0", "5", "f:field", "v-c");
+  await r.xrange("k:x2", "-", "+");
+  await r.xrange("k:x2", "(1-1", "+", "COUNT", 5);
+  await r.xrevrange("k:x2", "5", "1-1");
+  await r.zadd("k:lex", 0, "m:a", 0, "m:b", 0, "m:c");
+  await r.zrangebylex("k:lex", "[m:a", "(m:c");
+  await r.zrangebylex("k:lex", "-", "+", "LIMIT", 0, 2);
+  await r.zlexcount("k:lex", "(m:a", "+");
   await r.rename("k:c", "k:c2");
   await r.watch("k:a", "k:ctr");
   await r.multi().hset("k:h2", "f:a", "vb").incrby("k:ctr", 2).exec();
@@ -165,7 +176,15 @@ Deno.test("record and replay keep subcommands, options, fields, members, numbers
       for (const [j, a] of o.entries()) {
         const b = p[j]!;
         assert.equal(b.length, a.length, where);
-        if (named.test(a)) {
+        if (/^[[(][kfm]:/.test(a)) {
+          // A lex bound: the same bracket, the member replaced as ZADD's was.
+          assert.equal(b[0], a[0], where);
+          const [m, n] = [a.slice(1), b.slice(1)];
+          assert.equal(names.get(m) ?? n, n, `${where}: ${m} replayed as two names`);
+          assert.equal(back.get(n) ?? m, m, `${where}: two names replayed as ${n}`);
+          names.set(m, n);
+          back.set(n, m);
+        } else if (named.test(a)) {
           assert.equal(names.get(a) ?? b, b, `${where}: ${a} replayed as two names`);
           assert.equal(back.get(b) ?? a, a, `${where}: two names replayed as ${b}`);
           names.set(a, b);
@@ -189,6 +208,10 @@ Deno.test("record and replay keep subcommands, options, fields, members, numbers
         "hset",
         "zadd",
         "xadd",
+        "xrange",
+        "xrevrange",
+        "zrangebylex",
+        "zlexcount",
         "watch",
         "multi",
         "exec",

@@ -110,16 +110,18 @@ export function classifyStream(
   }
   const line = latin1.decode(b.subarray(0, end > 0 && b[end - 1] === 13 ? end - 1 : end));
   if (HTTP_LINE.test(line) || line.startsWith("HTTP/")) return { refused: "http" };
-  // Text requests are printable (keys have no control characters); tabs separate inline words.
-  for (let i = 0; i < line.length; i++) {
-    const k = line.charCodeAt(i);
-    if ((k < 32 && k !== 9) || k === 127) return { refused: "unknown" };
-  }
   const word = line.split(/[ \t]/)[0]!;
   const family = hint ?? DEFAULT_PORTS[serverPort];
   const form = memcacheCommand(word)?.form;
-  if ((form === "text" || form === "meta") && family !== "resp") {
+  // memcached splits its lines on spaces only: its keys may hold control bytes (memaslap's start
+  // with eight 0x10 bytes), so a known memcached command word is enough, NUL bytes aside.
+  if ((form === "text" || form === "meta") && family !== "resp" && line.indexOf("\0") < 0) {
     return { protocol: form === "meta" ? "memcache-meta" : "memcache-text" };
+  }
+  // Other text requests are printable; tabs separate inline words.
+  for (let i = 0; i < line.length; i++) {
+    const k = line.charCodeAt(i);
+    if ((k < 32 && k !== 9) || k === 127) return { refused: "unknown" };
   }
   if (family !== "memcache" || form === undefined) {
     if (respCommand(word.toLowerCase()) || (family === "resp" && INLINE_NAME.test(word))) {

@@ -6,12 +6,16 @@ import {
   McOp,
   McStatus,
 } from "../protocol/memcache/mod.ts";
-import { type CommandInfo, memcacheCommand } from "../protocol/mod.ts";
-import { NO_VALUE, Status } from "../profile/mod.ts";
+import { type CommandInfo, memcacheCommand, metaFlagWord } from "../protocol/mod.ts";
+import { ArgWord, NO_VALUE, Status } from "../profile/mod.ts";
 import { type EventCallback, type KeyHasher, type PendingRequest, Session } from "./session.ts";
 
 // The catalogue entry of each McOp, looked up once (McOp.Other has none).
 const MC_INFO: ReadonlyArray<CommandInfo | undefined> = MC_OP_NAMES.map((n) => memcacheCommand(n));
+
+// A number's f64 as two u32 words (low first), as the profile's Number words keep it.
+const NUM = new Float64Array(1);
+const NUM_WORDS = new Uint32Array(NUM.buffer);
 
 function startsAsciiReply(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 48 && c <= 57);
@@ -22,6 +26,7 @@ export class McAsciiSession extends Session {
   readonly protocol: "memcache-text" | "memcache-meta";
   #req = new AsciiRequestParser("client stream");
   #res = new AsciiResponseParser("server stream");
+  #words = new Uint32Array(32);
 
   constructor(emit: EventCallback, hasher: KeyHasher, meta: boolean) {
     super(emit, hasher);
@@ -111,6 +116,7 @@ export class McAsciiSession extends Session {
         ? hashOpaque(p.src, p.tokS[p.opaqueToken]! + 1, p.tokE[p.opaqueToken]!)
         : 0,
     });
+    if (meta && p.keyCount > 0 && p.op !== McOp.MetaDebug) req.args = this.#metaWords(p);
     if (p.noreply && !meta) {
       // Text noreply: the server answers nothing (errors aside); the outcome is unknown. Behind
       // requests still waiting for their replies it waits its turn (as a request that no reply
@@ -129,6 +135,58 @@ export class McAsciiSession extends Session {
       return;
     }
     this.push(req);
+  }
+
+  // A meta request's words (the profile's ArgWord): the key, ms's data length as a value, then
+  // each flag in order: its letter as an option word (a mode flag whole: `MA`), followed by its
+  // number (`T60`, `F5`, `D2`, `N30`), or, for another token, its keyed hash. The opaque's
+  // value (`O123`) is dropped: the server only echoes it back, replay makes its own.
+  #metaWords(p: AsciiRequestParser): Uint32Array {
+    const n = p.ntok;
+    if (this.#words.length < n * 3 + 2) this.#words = new Uint32Array(n * 6 + 4);
+    const w = this.#words;
+    let k = 0;
+    w[k++] = ArgWord.Key;
+    let from = 2;
+    if (p.op === McOp.MetaSet) {
+      w[k++] = ArgWord.Value;
+      w[k++] = Math.max(0, p.valueLength);
+      from = 3;
+    }
+    const b = p.src;
+    for (let t = from; t < n; t++) {
+      const s = p.tokS[t]!;
+      const e = p.tokE[t]!;
+      const c = b[s]!;
+      const mode = c === 77 && e - s === 2 ? metaFlagWord(c, b[s + 1]!) : -1;
+      if (mode >= 0) {
+        w[k++] = (mode << 3) | ArgWord.Token;
+        continue;
+      }
+      const id = metaFlagWord(c);
+      if (id < 0) continue; // not a flag: memcached refused the request; its shape says enough
+      w[k++] = (id << 3) | ArgWord.Token;
+      if (e - s === 1 || c === 79) continue; // O: the opaque's value is dropped
+      let v = 0;
+      let i = s + 1;
+      for (; i < e && i - s < 16; i++) {
+        const d = b[i]! - 48;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+      }
+      if (i === e) {
+        w[k++] = ArgWord.Number;
+        NUM[0] = v;
+        w[k++] = NUM_WORDS[0]!;
+        w[k++] = NUM_WORDS[1]!;
+      } else {
+        this.hasher.hashKey(b, s + 1, e);
+        w[k++] = (((e - s - 1) << 3) | ArgWord.Hash) >>> 0;
+        w[k++] = this.hasher.hi;
+        w[k++] = this.hasher.lo;
+      }
+    }
+    return w.slice(0, k);
   }
 
   // Bound once: the shared reply loop calls it for every reply.

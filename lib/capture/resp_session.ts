@@ -8,7 +8,7 @@ import {
   respCommand,
 } from "../protocol/mod.ts";
 import { RespDecoder, type RespValue } from "../protocol/resp/mod.ts";
-import { ArgWord, NO_VALUE, Status } from "../profile/mod.ts";
+import { ArgWord, lexBoundPrefix, NO_VALUE, Status, writeStreamId } from "../profile/mod.ts";
 import { type EventCallback, type KeyHasher, type PendingRequest, Session } from "./session.ts";
 
 const utf8 = new TextDecoder();
@@ -166,7 +166,7 @@ export class RespSession extends Session {
       this.#kinds = new Uint8Array(argc * 2);
       this.#tokens = new Int32Array(argc * 2);
     }
-    if (this.#words.length < argc * 3) this.#words = new Uint32Array(argc * 6);
+    if (this.#words.length < argc * 5) this.#words = new Uint32Array(argc * 10);
     const kinds = this.#kinds;
     argKinds(call, args, kinds, this.#tokens, this.#argKeys);
     const w = this.#words;
@@ -188,6 +188,32 @@ export class RespSession extends Session {
           continue;
         }
         k = ArgKind.Hash; // not a number: hashed like any other argument
+      }
+      if (k === ArgKind.StreamId) {
+        // A stream ID as its numbers (format 2.2); anything else there is hashed.
+        const end = writeStreamId(a, w, n);
+        if (end >= 0) {
+          n = end;
+          continue;
+        }
+        k = ArgKind.Hash;
+      } else if (k === ArgKind.Bound) {
+        // A lex bound: its bracket kept, its member hashed as a member (format 2.2).
+        const p = lexBoundPrefix(a);
+        if (p >= 0) {
+          let hi = 0;
+          let lo = 0;
+          if (a.length > 1) {
+            h.hashKey(a, 1, a.length);
+            hi = h.hi;
+            lo = h.lo;
+          }
+          w[n++] = ((((Math.min(a.length - 1, 0x7ffffff) << 2) | p) << 3) | ArgWord.Bound) >>> 0;
+          w[n++] = hi;
+          w[n++] = lo;
+          continue;
+        }
+        k = ArgKind.Hash;
       }
       if (k === ArgKind.Token) w[n++] = (this.#tokens[i]! << 3) | ArgWord.Token;
       else if (k === ArgKind.Value) {

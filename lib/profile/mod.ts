@@ -8,5 +8,6 @@
  * @module
  */
 export * from "./spec.ts";
+export * from "./arg_words.ts";
 export * from "./writer.ts";
 export * from "./reader.ts";

@@ -71,7 +71,7 @@ Deno.test("ProfileWriter and ProfileReader round-trip header, connections, ops a
   try {
     await writeSample(path, 1000);
     using r = await ProfileReader.open(path);
-    assert.equal(r.header.formatVersion, 2.1);
+    assert.equal(r.header.formatVersion, 2.2);
     assert.equal(r.header.anonymization.saltFingerprint, "0123456789abcdef");
     const events = [];
     let withArgs = 0;

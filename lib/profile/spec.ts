@@ -45,7 +45,19 @@
  * - `Hash` (3): a field, member or any other argument: its length in the upper bits, then the
  *   keyed hash (high, low), with the key's salt: one field hashes alike wherever it appears;
  * - `Value` (4): a value, then 1 word: its length;
- * - `OtherKey` (5): another key of the request (RENAME's destination, WATCH's others): as `Hash`.
+ * - `OtherKey` (5): another key of the request (RENAME's destination, WATCH's others): as `Hash`;
+ * - `StreamId` (6, format 2.2): a stream ID (`1-5`, `1`, `1-*`, `-`, `+`, `(1-0`): its
+ *   `StreamIdBits` in the upper bits, then the milliseconds and the sequence as f64s (4 words);
+ * - `Bound` (7, format 2.2): a lex range bound: in the upper bits the member's length times 4
+ *   plus its bracket (`[` 0, `(` 1, `-` 2, `+` 3), then the member's keyed hash (high, low), as
+ *   `Hash` hashes it (a ZADD member and its bound hash alike).
+ *
+ * A memcached meta request (mg, ms, md, ma) keeps its flags the same way: `Key`, ms's data
+ * length as a `Value`, then each flag in order as a `Token` (the flag letter: `v`, `q`, `T`, `O`;
+ * a mode flag whole: `MA`, `M+`), followed by a `Number` for a numeric value (`T60`, `F5`,
+ * `D2`, `N30`) or a `Hash` for any other value; an opaque's value (`O123`) is not kept: the
+ * server echoes it, and replay sends one of its own. Meta events without words (older files)
+ * replay as before.
  *
  * No argument byte is kept but option words and numbers. Files without `argc` (1, 2.0) read with
  * `argc` 0: replay rebuilds their requests from the op, key, value and TTL as before.
@@ -79,10 +91,22 @@ export const TRAILER_MAGIC: Uint8Array = new Uint8Array([
 ]);
 /** Format version this code writes (it reads this one and {@linkcode PROFILE_MIN_VERSION}). */
 export const PROFILE_VERSION = 2;
-/** The minor version this code writes: 2.1 adds the request arguments (`argc`, `argv`). */
-export const PROFILE_MINOR = 1;
+/**
+ * The minor version this code writes: 2.1 adds the request arguments (`argc`, `argv`), 2.2 the
+ * `StreamId` and `Bound` argument words.
+ */
+export const PROFILE_MINOR = 2;
 /** Kinds of an argument word (format 2.1), in the low 3 bits of its first word. */
-export const ArgWord = { Key: 0, Token: 1, Number: 2, Hash: 3, Value: 4, OtherKey: 5 } as const;
+export const ArgWord = {
+  Key: 0,
+  Token: 1,
+  Number: 2,
+  Hash: 3,
+  Value: 4,
+  OtherKey: 5,
+  StreamId: 6,
+  Bound: 7,
+} as const;
 /** The oldest format version this code reads. */
 export const PROFILE_MIN_VERSION = 1;
 /** Bits of an event's `shape` column (format version 2). */

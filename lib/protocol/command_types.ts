@@ -168,8 +168,10 @@ export interface CommandInfo {
  * keys, so HSET and HGET of one field match), `h` anything else (hashed the same way), `v` a
  * value (its length only), `n` a number (kept as a number: TTLs, counts, ranges, increments,
  * scores; hashed when the argument is no number), `o` an option word of `options` when the
- * argument is one (else the letter is skipped). Nothing but option words and numbers is ever
- * kept in clear.
+ * argument is one (else the letter is skipped), `i` a stream ID (`1526919030474-55`, `-`, `+`,
+ * `(1-0`: kept as numbers), `l` a lex range bound (`[m`, `(m`, `-`, `+`: the bracket kept, the
+ * member hashed as `f` is). Nothing but option words, numbers and brackets is ever kept in
+ * clear.
  */
 export interface ArgSpec {
   /** Letters of the first arguments, in order. */
@@ -181,6 +183,11 @@ export interface ArgSpec {
   readonly options?: Readonly<Record<string, string>>;
   /** Letters repeated over the rest of the arguments (HSET's field/value pairs: "fv"). */
   readonly repeat?: string;
+  /**
+   * Letters of the argument that ends the options, before `repeat` (XADD's ID: "i"); the
+   * option word `*` stands for it.
+   */
+  readonly then?: string;
 }
 
 /** How each protocol writes a {@linkcode CommonOp}: what replay sends for it. */

@@ -203,11 +203,16 @@ export const ArgKind = {
   Number: 4,
   /** An option word of the catalogue (NX, EX, WITHSCORES, `*`): kept as its index. */
   Token: 5,
+  /** A stream ID (`1-1`, `1`, `1-*`, `-`, `+`, `(1-0`): kept as its numbers. */
+  StreamId: 6,
+  /** A lex range bound (`[m`, `(m`, `-`, `+`): the bracket kept, the member hashed. */
+  Bound: 7,
 } as const;
 
 interface CompiledSpec {
   fixed: string;
   repeat: string;
+  then: string;
   words: string[];
   ids: number[];
   pats: string[];
@@ -220,6 +225,7 @@ function compile(info: CommandInfo, spec: ArgSpec): void {
   const c: CompiledSpec = {
     fixed: spec.fixed,
     repeat: spec.repeat ?? "",
+    then: spec.then ?? "",
     words: [],
     ids: [],
     pats: [],
@@ -246,6 +252,42 @@ for (const c of RESP_COMMANDS) {
  * one build of membench; a profile keeps the table it was written with).
  */
 export const OPTION_WORDS: readonly string[] = WORDS;
+
+function internWord(w: string): number {
+  let id = WORD_IDS.get(w);
+  if (id === undefined) {
+    id = WORDS.length;
+    WORDS.push(w);
+    WORD_IDS.set(w, id);
+  }
+  return id;
+}
+// memcached meta flags as option words: each flag letter (`v`, `q`, `T`, `O`, ...), and each
+// mode flag whole (`MA`, `ME`, `M+`, ...), by ASCII code.
+const META_FLAG_IDS = new Int32Array(128).fill(-1);
+const META_MODE_IDS = new Int32Array(128).fill(-1);
+for (let c = 65; c <= 122; c++) {
+  if (c <= 90 || c >= 97) META_FLAG_IDS[c] = internWord(String.fromCharCode(c));
+}
+for (const m of "EeAaPpRrSsIiDd+-") META_MODE_IDS[m.charCodeAt(0)] = internWord(`M${m}`);
+
+/**
+ * The {@linkcode OPTION_WORDS} index of a memcached meta flag: the flag letter's word (`T`, `q`,
+ * `O`, ...) for an ASCII letter `c`, or, with `mode`, the mode flag's whole word (`MA` for
+ * append, `M+` for increment); -1 when there is none. Allocates nothing.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(OPTION_WORDS[metaFlagWord(84)], "T");
+ * assert.equal(OPTION_WORDS[metaFlagWord(77, 65)], "MA");
+ * assert.equal(metaFlagWord(49), -1);
+ * ```
+ */
+export function metaFlagWord(c: number, mode?: number): number {
+  if (mode !== undefined) return c === 77 && mode < 128 ? META_MODE_IDS[mode]! : -1;
+  return c < 128 ? META_FLAG_IDS[c]! : -1;
+}
 
 /**
  * The RESP command a request calls: a container's listed subcommand (`CONFIG GET` ->
@@ -295,11 +337,13 @@ export function argKinds(
     let pat = c.fixed;
     let pi = 0;
     let mode = 0; // 0: letters of `pat`; 1: option words; 2: `repeat`
+    let then = c.then.length === 0; // the argument that ends the options (XADD's ID) was seen
     let i = from;
     while (i < argc) {
       if (mode === 0) {
         if (pi >= pat.length) {
-          mode = 1;
+          mode = then && c.then.length > 0 ? 2 : 1;
+          pi = 0;
           continue;
         }
         const l = pat.charCodeAt(pi++);
@@ -318,6 +362,12 @@ export function argKinds(
           kinds[i] = ArgKind.Token;
           tokens[i++] = c.ids[t]!;
           pat = c.pats[t]!;
+          pi = 0;
+          mode = 0;
+          if (!then && c.words[t] === "*") then = true;
+        } else if (!then) {
+          then = true;
+          pat = c.then;
           pi = 0;
           mode = 0;
         } else if (c.repeat.length > 0) {
@@ -341,6 +391,10 @@ function letterKind(l: number): number {
       return ArgKind.Value;
     case 110: // n
       return ArgKind.Number;
+    case 105: // i
+      return ArgKind.StreamId;
+    case 108: // l
+      return ArgKind.Bound;
     default: // f, h
       return ArgKind.Hash;
   }

@@ -15,7 +15,7 @@ import {
   type ProtocolName,
 } from "../protocol/mod.ts";
 import { encodeCommand, type RespArg } from "../protocol/resp/mod.ts";
-import { ArgWord } from "../profile/mod.ts";
+import { ArgWord, BOUND_PREFIXES, streamIdText } from "../profile/mod.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -95,6 +95,9 @@ export interface TextFastPlan {
  * uses {@linkcode buildRequest}); see {@linkcode canonicalOp} for `family`.
  */
 export function textFastPlan(op: string, family?: CommandFamily): TextFastPlan | undefined {
+  // A meta set or arithmetic may carry a mode flag (`MA`, `MD`) that makes it another text
+  // command: built one by one from its words.
+  if (op === "ms" || op === "ma") return undefined;
   const c = canonicalOp(op, family);
   if (c === undefined || !TEXT_FAST.has(c)) return undefined;
   const cmd = COMMON_FORMS[c].text;
@@ -305,6 +308,27 @@ export function buildFromArgs(
         if (i + 1 > w.length) return undefined;
         args.push(fill(w[i++]!));
         break;
+      case ArgWord.StreamId:
+        if (i + 4 > w.length) return undefined;
+        args.push(streamIdText(w, i - 1));
+        i += 4;
+        break;
+      case ArgWord.Bound: {
+        // The bracket as recorded; the member made from its hash as a Hash word's is, so that
+        // it names the member ZADD's replay added.
+        if (i + 2 > w.length) return undefined;
+        const p = up & 3;
+        const len = up >>> 2;
+        if (p >= 2) args.push(BOUND_PREFIXES[p]!);
+        else {
+          const b = new Uint8Array(1 + len);
+          b[0] = BOUND_PREFIXES.charCodeAt(p);
+          if (len > 0) writeSynthesizedKey(b, 1, w[i]!, w[i + 1]!, len, 0);
+          args.push(b);
+        }
+        i += 2;
+        break;
+      }
       default:
         return undefined;
     }
@@ -498,7 +522,11 @@ export function buildRequest(
   if (target === "resp" && sourceIsResp && e.args !== undefined && !ARGS_NOT_REPLAYED.has(e.op)) {
     return buildFromArgs(e, fill);
   }
-  const c = canonicalOp(e.op, sourceIsResp ? "resp" : "memcache");
+  const meta = !sourceIsResp && e.args !== undefined && e.tokens !== undefined &&
+    META_OPS.has(e.op);
+  if (meta && target === "memcache-meta") return buildMetaFromArgs(e, fill);
+  const m = meta ? metaShape(e) : undefined;
+  const c = m?.op ?? canonicalOp(e.op, sourceIsResp ? "resp" : "memcache");
   if (target === "resp") {
     // A RESP command replayed to RESP is itself, never its common operation's command (INCRBY is
     // not INCR, SETEX is not SET).
@@ -598,7 +626,7 @@ export function buildRequest(
       case "incr":
       case "decr":
         return {
-          bytes: asciiLine(f.text, e.key, ` 1${nr}`),
+          bytes: asciiLine(f.text, e.key, ` ${m?.delta ?? 1}${nr}`),
           unit: 0,
           read: false,
           quiet: nr !== "",
@@ -685,5 +713,124 @@ export function buildRequest(
     unit: b.unit,
     read: b.read,
     ...(quietOp !== undefined ? { quiet: true } : {}),
+  };
+}
+
+// The meta commands whose recorded flags (profile format 2.1 words) are replayed.
+const META_OPS = new Set(["mg", "ms", "md", "ma"]);
+// What a meta mode flag makes of ms and ma in another protocol.
+const META_MODES: Record<string, CommonOp> = {
+  ME: "add",
+  Me: "add",
+  MA: "append",
+  Ma: "append",
+  MP: "prepend",
+  Mp: "prepend",
+  MR: "replace",
+  Mr: "replace",
+  MS: "set",
+  Ms: "set",
+  MI: "incr",
+  Mi: "incr",
+  "M+": "incr",
+  MD: "decr",
+  Md: "decr",
+  "M-": "decr",
+};
+
+/**
+ * Walks a meta request's words: calls `flag` with each flag's word and its number (or NaN), or
+ * its hashed token's length and low hash word; `value` with ms's data length.
+ */
+function metaWords(
+  e: ReplayEvent,
+  flag: (word: string, num: number, hashLen: number, hash: number) => void,
+  value?: (len: number) => void,
+): void {
+  const w = e.args!;
+  const tokens = e.tokens!;
+  for (let i = 0; i < w.length;) {
+    const kind = w[i]! & 7;
+    if (kind === ArgWord.Key) i++;
+    else if (kind === ArgWord.Value) {
+      value?.(w[i + 1]!);
+      i += 2;
+    } else if (kind === ArgWord.Token) {
+      const word = tokens[w[i]! >>> 3] ?? "";
+      i++;
+      const next = i < w.length ? w[i]! & 7 : -1;
+      if (next === ArgWord.Number) {
+        NUM_WORDS[0] = w[i + 1]!;
+        NUM_WORDS[1] = w[i + 2]!;
+        flag(word, NUM[0]!, -1, 0);
+        i += 3;
+      } else if (next === ArgWord.Hash) {
+        flag(word, NaN, w[i]! >>> 3, w[i + 2]!);
+        i += 3;
+      } else flag(word, NaN, -1, 0);
+    } else if (kind === ArgWord.Number || kind === ArgWord.Hash || kind === ArgWord.OtherKey) {
+      i += 3;
+    } else i++;
+  }
+}
+
+/** A meta ms/ma's mode as a common op, and ma's delta (`D`), for other protocols. */
+function metaShape(e: ReplayEvent): { op?: CommonOp; delta?: number } {
+  const out: { op?: CommonOp; delta?: number } = {};
+  metaWords(e, (word, num) => {
+    if (word.length === 2 && word[0] === "M" && META_MODES[word]) {
+      const mode = META_MODES[word]!;
+      // ms modes are store ops, ma modes counter ops: a mode foreign to its command is ignored.
+      if ((e.op === "ma") === (mode === "incr" || mode === "decr")) out.op = mode;
+    } else if (word === "D" && num === num) out.delta = num;
+  });
+  return out;
+}
+
+let metaOpaque = 0;
+
+/**
+ * A recorded meta request (mg, ms, md, ma with its 2.1 words) rebuilt with the same flags in
+ * the same order: option letters as they were, numbers as recorded (`T60`, `F5`, `D2`), the
+ * data length and value of ms at their recorded size, an opaque of replay's own where the
+ * client sent one (`O<n>`), a key in base64 where the client used `b`.
+ */
+function buildMetaFromArgs(e: ReplayEvent, fill: (n: number) => Uint8Array): ReplayRequest {
+  const flags: Array<string | number> = [];
+  let quiet = false;
+  let base64 = false;
+  let valueLen = -1;
+  metaWords(e, (word, num, hashLen, hash) => {
+    if (word === "q") quiet = true;
+    if (word === "b") base64 = true;
+    if (word === "O") flags.push(`O${(metaOpaque = (metaOpaque + 1) >>> 0)}`);
+    else if (num === num) flags.push(`${word}${num}`);
+    else if (hashLen >= 0) {
+      // A token that was neither a number nor a flag word: its hash, at its recorded length.
+      let h = (hash >>> 0).toString(36);
+      while (h.length < hashLen) h += h;
+      flags.push(`${word}${h.slice(0, hashLen)}`);
+    } else flags.push(word);
+  }, (len) => valueLen = len);
+  let key = e.key;
+  if (base64) {
+    // The recorded key was base64 of about 3/4 of its length: the replay key's prefix, encoded.
+    key = btoa(key.slice(0, Math.max(1, Math.floor(key.length * 3 / 4))));
+  }
+  const head: Array<string | number> = [e.op, key];
+  if (e.op === "ms") {
+    const value = fill(Math.max(0, valueLen >= 0 ? valueLen : e.valueLen));
+    return {
+      bytes: encodeMcCommand([...head, value.length, ...flags], value),
+      unit: 0,
+      read: false,
+      quiet,
+    };
+  }
+  return {
+    bytes: encodeMcCommand([...head, ...flags]),
+    unit: 0,
+    read: e.op === "mg",
+    quiet,
   };
 }
