@@ -731,3 +731,36 @@ loadTest("scenario() warnings are reported with their meaning but never fail the
   const runs = h.listRuns();
   assert.deepEqual([runs[0]!.status, runs[0]!.passed, runs[0]!.failed], ["passed", 1, 0]);
 });
+
+Deno.test("a record phase that records nothing is an error of the phase, naming the ports to try", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "membench-scenario-record-" });
+  try {
+    // Zeek's django-cloud trace: its Redis traffic is on port 10625, not a default port.
+    const pcap = new URL(
+      "../../shared/data/captures-public/zeek/redis/django-cloud.pcapng",
+      import.meta.url,
+    ).pathname;
+    const r = await runScenario(
+      "record-nothing",
+      { outDir, history: false, print: "none", seed: 1 },
+      async (run) => {
+        await run.record({ pcap, salt: "s" });
+      },
+    );
+    assert.equal(r.status, "error", JSON.stringify(r));
+    assert.equal(r.exitCode, EXIT.input);
+    assert.equal(r.phases[0]!.state, "error");
+    assert.match(JSON.stringify(r.error ?? r.phases[0]), /10625/);
+    // With the port it records the Redis traffic, and the phase passes.
+    const ok = await runScenario(
+      "record-port",
+      { outDir, history: false, print: "none", seed: 1 },
+      async (run) => {
+        await run.record({ pcap, salt: "s", ports: [10625] });
+      },
+    );
+    assert.equal(ok.status, "passed", JSON.stringify(ok.error));
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});

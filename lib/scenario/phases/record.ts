@@ -59,9 +59,27 @@ export function recordPhase(ctx: PhaseContext, o: RecordPhaseOptions): Promise<R
     unknown,
     problems,
     metricNames: metricNamesOf("record"),
-    exec: (signal) => record({ ...opts, signal: anySignal(signal, ro.signal) }),
+    exec: async (signal) => {
+      const r = await record({ ...opts, signal: anySignal(signal, ro.signal) });
+      // The capture's warnings (kernel drops, TCP gaps, refused streams) go to the journal.
+      for (const w of r.warnings) ctx.journal("log", { message: `record ${name}: ${w}` });
+      return r;
+    },
     metrics: recordMetrics,
     // A capture that ends by itself is not interrupted; one the scenario's signal stopped is.
-    outcome: (r) => ({ interrupted: ctx.signal.aborted && r.stoppedEarly }),
+    // Nothing recorded is an error of the phase, as it is of `membench record` (exit 5): the
+    // phases after it would replay or analyze an empty profile.
+    outcome: (r) => {
+      const interrupted = ctx.signal.aborted && r.stoppedEarly;
+      return r.nothingRecorded && !interrupted
+        ? {
+          interrupted,
+          failure: {
+            code: "file",
+            message: `${r.nothingRecorded.message} (${r.nothingRecorded.hint})`,
+          },
+        }
+        : { interrupted };
+    },
   });
 }
