@@ -128,6 +128,10 @@ export async function startLocalServer(
         "",
         "--appendonly",
         "no",
+        // A replica (--replicaof) loads its primary's data from the socket: with a disk-based
+        // load it would write dump.rdb into the working directory, whatever that is.
+        "--repl-diskless-load",
+        "swapdb",
         ...loadModules,
         ...(options.args ?? []),
       ]
