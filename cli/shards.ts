@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { type BenchResult, mergeBenchResults } from "../lib/bench/mod.ts";
 import { EXIT, MembenchError } from "../lib/errors/mod.ts";
+import { K8S_DENO_PERMISSIONS } from "../lib/k8s/mod.ts";
 import { shardFromEnv, type ShardSpec } from "../lib/workload/mod.ts";
 import { type FlagSet, int, parseArgsOptions, text } from "./flags.ts";
 import type { RunContext } from "./runner.ts";
@@ -109,13 +110,7 @@ export async function runLocalShards(o: LocalShardsOptions, ctx: RunContext): Pr
           "run",
           "--config",
           config,
-          "--allow-net",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-run",
-          "--allow-sys",
-          "--allow-ffi",
+          ...K8S_DENO_PERMISSIONS, // the permissions membench runs with, as a pod's does
           main,
           ...o.args,
           "--shard",

@@ -1,4 +1,12 @@
-import { parseCommandStats, parseInfo, parseTarget, type RespArg, RespConnection } from "../mod.ts";
+import assert from "node:assert/strict";
+import {
+  parseCommandStats,
+  parseInfo,
+  parseTarget,
+  type RespArg,
+  RespConnection,
+  type RespValue,
+} from "../mod.ts";
 
 /** Runs a command on a server and returns its text reply. */
 export async function redisText(
@@ -262,4 +270,50 @@ export async function chromium(file: string): Promise<{ dom: string; log: string
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Runs a command on a server and returns its reply as decoded. */
+export async function redisCommand(address: string, args: RespArg[]): Promise<RespValue> {
+  const c = await RespConnection.open(parseTarget(address));
+  try {
+    return await c.command(args);
+  } finally {
+    c.close();
+  }
+}
+
+/** Debian's Python (numpy, scipy, h5py): `python3` on PATH may be another interpreter. */
+export const PY = "/usr/bin/python3";
+
+/** Runs a Python script with arguments; returns its stdout (fails the test on a non-zero exit). */
+export async function python(script: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(PY, {
+    args: ["-c", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(
+    out.code,
+    0,
+    `python failed (these tests need Debian's python3-numpy, python3-scipy and python3-h5py): ${
+      new TextDecoder().decode(out.stderr)
+    }`,
+  );
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Runs a Python script on `input` (its stdin); returns its stdout. */
+export async function pythonStdin(script: string, input: string): Promise<string> {
+  const py = new Deno.Command(PY, {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = py.stdin.getWriter();
+  await w.write(new TextEncoder().encode(input));
+  await w.close();
+  const out = await py.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
 }

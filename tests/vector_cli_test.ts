@@ -6,8 +6,6 @@
 import assert from "node:assert/strict";
 import {
   formatVectorProgress,
-  parseTarget,
-  RespConnection,
   startLocalServer,
   vectorLoad,
   type VectorProgress,
@@ -15,12 +13,18 @@ import {
 } from "../mod.ts";
 import { VEC_SUBCOMMANDS } from "../cli/vec.ts";
 import { flagName } from "../cli/flags.ts";
-import { commandStats, loadTest, runCli, statsDelta } from "./helpers.ts";
+import {
+  commandStats,
+  loadTest,
+  pythonStdin,
+  redisCommand,
+  runCli,
+  statsDelta,
+} from "./helpers.ts";
 
 const SIFT = new URL("../../shared/data/ngt-sift5k/sift5k_base.fvecs", import.meta.url).pathname;
 const MODULE = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
   .pathname;
-const PY = "/usr/bin/python3";
 
 function searchServer() {
   return startLocalServer("redis", { modules: [{ path: MODULE }] });
@@ -28,31 +32,6 @@ function searchServer() {
 
 function portOf(address: string): string {
   return address.slice(address.lastIndexOf(":") + 1);
-}
-
-async function redis(address: string, args: string[]): Promise<unknown> {
-  const c = await RespConnection.open(parseTarget(address));
-  try {
-    return await c.command(args);
-  } finally {
-    c.close();
-  }
-}
-
-/** Runs a Python script on `input` (stdin); returns its stdout. */
-async function pythonStdin(script: string, input: string): Promise<string> {
-  const py = new Deno.Command(PY, {
-    args: ["-c", script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = py.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const out = await py.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout);
 }
 
 const CONTROL = ["info", "client|setname", "module|list", "ft.info", "ft.create", "ft.dropindex"];
@@ -104,7 +83,10 @@ loadTest(
     const d = statsDelta(before, await commandStats(s.address), CONTROL);
     assert.deepEqual(d, { hset: 4900, "ft.search": 401, del: 4900 });
     // --cleanup: the index and its hashes are gone.
-    assert.equal(await redis(s.address, ["DBSIZE"]).then((x) => (x as { value: number }).value), 0);
+    assert.equal(
+      await redisCommand(s.address, ["DBSIZE"]).then((x) => (x as { value: number }).value),
+      0,
+    );
   },
 );
 
@@ -191,7 +173,7 @@ loadTest(
     await using s = await searchServer();
     const port = portOf(s.address);
     // A hash under the prefix whose vector has the wrong length: HSET succeeds, indexing fails.
-    await redis(s.address, ["HSET", "vec:999999", "vec", "not a vector"]);
+    await redisCommand(s.address, ["HSET", "vec:999999", "vec", "not a vector"]);
     const base = ["vec", "load", "-p", port, "--dataset", SIFT, "--num-vectors", "500"];
     const f = await runCli([...base, "--search-algorithm", "FLAT"]);
     assert.equal(f.code, 4, f.stderr + f.stdout);
@@ -299,7 +281,7 @@ loadTest(
     assert.match(r.stderr, /search module/i);
     assert.equal(statsDelta(before, await commandStats(plain.address), CONTROL)["hset"], undefined);
     await using s = await searchServer();
-    await redis(s.address, [
+    await redisCommand(s.address, [
       "FT.CREATE",
       "membench_idx",
       "ON",
@@ -445,7 +427,7 @@ loadTest(
       assert.equal(q.filter, "@tag:{red} @price:[10 60]");
       assert.deepEqual([q.completed, q.recall.mean, q.recall.min, q.partial], [200, 1, 1, 0]);
       // The server counts the documents that pass the filter itself.
-      const total = await redis(s.address, [
+      const total = await redisCommand(s.address, [
         "FT.SEARCH",
         "membench_idx",
         "@tag:{red} @price:[10 60]",

@@ -4,6 +4,7 @@
 // (chunked, gzip, float16) and .npy files written by numpy. Needs Debian's python3-numpy and
 // python3-h5py.
 import assert from "node:assert/strict";
+import { python } from "./helpers.ts";
 import {
   BinaryDatasetWriter,
   computeGroundTruth,
@@ -15,24 +16,7 @@ import {
 } from "../mod.ts";
 
 const SIFT = new URL("../../shared/data/ngt-sift5k/", import.meta.url).pathname;
-const PY = "/usr/bin/python3";
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
-async function python(script: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(PY, {
-    args: ["-c", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const err = new TextDecoder().decode(out.stderr);
-  assert.equal(
-    out.code,
-    0,
-    `python failed (these tests need Debian's python3-numpy and python3-h5py): ${err}`,
-  );
-  return new TextDecoder().decode(out.stdout);
-}
 
 async function membench(
   ...args: string[]

@@ -19,9 +19,7 @@ import {
   MembenchError,
   openTuneSession,
   paretoFrontier,
-  parseTarget,
   type RecallInterval,
-  RespConnection,
   Rng,
   runScenario,
   startLocalServer,
@@ -30,12 +28,11 @@ import {
   vectorOptimize,
   type VectorOptimizeOptions,
 } from "../mod.ts";
-import { chromium, commandStats, loadTest, runCli } from "./helpers.ts";
+import { chromium, commandStats, loadTest, pythonStdin, redisCommand, runCli } from "./helpers.ts";
 
 const BASE = new URL("../../shared/data/ngt-sift5k/sift5k_base.fvecs", import.meta.url).pathname;
 const MODULE = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
   .pathname;
-const PY = "/usr/bin/python3";
 const INDEX = { m: 4, efConstruction: 10 };
 
 function searchServer() {
@@ -53,30 +50,6 @@ async function bounded<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): 
   }
 }
 
-async function redis(address: string, args: string[]): Promise<unknown> {
-  const c = await RespConnection.open(parseTarget(address));
-  try {
-    return await c.command(args);
-  } finally {
-    c.close();
-  }
-}
-
-async function python(script: string, input: string): Promise<string> {
-  const py = new Deno.Command(PY, {
-    args: ["-c", script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = py.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const out = await py.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout);
-}
-
 Deno.test("bootstrapRecall(): seeded, paired across measurements, and its mean interval agrees with a numpy bootstrap", async () => {
   const rng = new Rng(3);
   const values = Array.from({ length: 200 }, () => Math.round(rng.next() * 10) / 10);
@@ -88,7 +61,7 @@ Deno.test("bootstrapRecall(): seeded, paired across measurements, and its mean i
   assert.ok(a.low < mean && mean < a.high, JSON.stringify(a));
   // numpy's percentile bootstrap of the same data: bounds within 0.01 of ours.
   const np = JSON.parse(
-    await python(
+    await pythonStdin(
       "import sys,json,numpy as np\nv=np.array(json.load(sys.stdin))\nr=np.random.default_rng(1)\n" +
         "m=v[r.integers(0,len(v),(20000,len(v)))].mean(axis=1)\n" +
         "print(json.dumps([float(np.quantile(m,0.025)),float(np.quantile(m,0.975))]))",
@@ -496,7 +469,7 @@ loadTest(
         minEfSearch: 10,
         maxEfSearch: 80,
         onStep: async () => {
-          await redis(s.address, ["FT.DROPINDEX", "membench_idx"]);
+          await redisCommand(s.address, ["FT.DROPINDEX", "membench_idx"]);
         },
       });
       assert.equal(r.status, "failed");
@@ -513,7 +486,7 @@ loadTest(
         signal,
         efRuntime: [10, 20, 40],
         onPoint: async () => {
-          await redis(s.address, ["FT.DROPINDEX", "membench_idx"]);
+          await redisCommand(s.address, ["FT.DROPINDEX", "membench_idx"]);
         },
       });
       assert.equal(f.points.length, 1);
@@ -527,7 +500,7 @@ loadTest(
       const dropMidStep = (p: { phase: string; done: number; total?: number }) => {
         if (dropped || p.phase !== "query" || p.total !== undefined || p.done === 0) return;
         dropped = true;
-        redis(s.address, ["FT.DROPINDEX", "membench_idx"]).catch(() => {});
+        redisCommand(s.address, ["FT.DROPINDEX", "membench_idx"]).catch(() => {});
       };
       const r = await vectorOptimize({
         target: s.address,
@@ -551,7 +524,7 @@ loadTest(
         /^Cannot measure EF_RUNTIME 10 on index membench_idx: \d+ of \d+ queries failed \(\d+ membench_idx:\)$/,
       );
       assert.match(formatVectorOptimizeText(r), /^vec optimize {2}FAILED/);
-      assert.deepEqual(await redis(s.address, ["FT._LIST"]), { type: "array", value: [] });
+      assert.deepEqual(await redisCommand(s.address, ["FT._LIST"]), { type: "array", value: [] });
       // The frontier: a timed point loses the index the same way.
       dropped = false;
       const f = await vectorFrontier({
@@ -597,7 +570,7 @@ loadTest(
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
-    const keys = await redis(s.address, ["DBSIZE"]);
+    const keys = await redisCommand(s.address, ["DBSIZE"]);
     const e = await vectorOptimize({
       target: s.address,
       dataset: BASE,
@@ -610,7 +583,7 @@ loadTest(
     assert.match(e.message, /'targetRecall'/);
     assert.match(e.message, /'minEfSearch' is above 'maxEfSearch'/);
     assert.match(e.message, /FLAT index/);
-    assert.deepEqual(await redis(s.address, ["DBSIZE"]), keys);
+    assert.deepEqual(await redisCommand(s.address, ["DBSIZE"]), keys);
   },
 );
 
@@ -676,7 +649,7 @@ loadTest(
         }
         // CSV read back by Python's csv module.
         const rows = JSON.parse(
-          await python(
+          await pythonStdin(
             "import sys,csv,json\nprint(json.dumps(list(csv.DictReader(sys.stdin))))",
             formatVectorFrontierCsv(f),
           ),

@@ -20,13 +20,12 @@ import {
   vectorTruth,
   vectorUpdate,
 } from "../mod.ts";
-import { commandStats, loadTest, redisText, statsDelta } from "./helpers.ts";
+import { commandStats, loadTest, python, redisText, statsDelta } from "./helpers.ts";
 
 const SIFT = new URL("../../shared/data/ngt-sift5k/", import.meta.url).pathname;
 const MODULE = new URL("../../shared/servers/redisearch-2.6/redisearch.so", import.meta.url)
   .pathname;
 const BASE = SIFT + "sift5k_base.fvecs";
-const PY = "/usr/bin/python3";
 
 /** A redis-server with the search module, for one test. */
 function searchServer(args: string[] = []) {
@@ -60,17 +59,6 @@ async function withConn<T>(address: string, fn: (c: RespConnection) => Promise<T
   } finally {
     c.close();
   }
-}
-
-async function python(script: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(PY, {
-    args: ["-c", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  assert.equal(out.code, 0, `python (numpy) failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
 }
 
 async function rejects(
