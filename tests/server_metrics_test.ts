@@ -550,3 +550,47 @@ Deno.test("server metrics: a vector load carries its server's figures (hset call
   assert.equal(qf["cmd.ft.search.calls"].delta, q.sent + 1);
   assert.equal(q.server!.nodes[0]!.fields["ft.sm_idx.num_docs"]?.kind, "gauge");
 });
+
+loadTest(
+  "the server report's client peak: the server's own count while sampled, and said when not sampled",
+  async () => {
+    await using srv = await startLocalServer("redis");
+    const port = String(srv.port);
+    // A load far shorter than the 1 s metrics interval: no snapshot falls inside it.
+    const short = await runCli([
+      "bench",
+      "-p",
+      port,
+      "-t",
+      "set",
+      "-n",
+      "200",
+      "-c",
+      "4",
+      "--server-metrics",
+    ]);
+    assert.equal(short.code, 0, short.stderr);
+    assert.match(short.stdout, /clients not sampled during the load/);
+    assert.doesNotMatch(short.stdout, /clients 1 at most/);
+    // Sampled every 100 ms over 1.5 s: the server counted the 6 load connections (and its probe).
+    const long = await runCli([
+      "bench",
+      "-p",
+      port,
+      "-t",
+      "set",
+      "--duration",
+      "1.5s",
+      "--rate",
+      "2000",
+      "-c",
+      "6",
+      "--server-metrics",
+      "--metrics-interval",
+      "100ms",
+    ]);
+    assert.equal(long.code, 0, long.stderr);
+    const peak = Number(/clients (\d+) at most/.exec(long.stdout)?.[1]);
+    assert.ok(peak >= 6 && peak <= 8, long.stdout);
+  },
+);

@@ -47,15 +47,21 @@ export function formatServerReport(r: ServerReport, client: Record<string, numbe
       const hits = rateOf(r, i, "stats.keyspace_hits");
       const misses = rateOf(r, i, "stats.keyspace_misses");
       const ev = n.fields["stats.evicted_keys"];
-      // The peak: at the end of the window the load's connections are gone.
+      // The peak: at the end of the window the load's connections are gone. A load shorter than
+      // the metrics interval has no snapshot during it, and its peak is unknown, not 1.
       const cl = n.fields["clients.connected_clients"];
+      const clients = cl?.kind !== "gauge"
+        ? "-"
+        : n.timeline.length >= 2
+        ? `${fmt(cl.max)} at most`
+        : "not sampled during the load";
       out.push(
         `  ${n.node}: ${fmt(rateOf(r, i, "stats.total_commands_processed"))} cmd/s, cpu ${
           fmt(cpu)
         }%, used_memory ${bytes(mem.last)} (${mem.growth >= 0 ? "+" : ""}${bytes(mem.growth)}), ` +
           `hits ${fmt(hits)}/s misses ${fmt(misses)}/s, evicted ${
             ev?.kind === "counter" ? fmt(ev.delta) : "-"
-          }, clients ${cl?.kind === "gauge" ? `${fmt(cl.max)} at most` : "-"}`,
+          }, clients ${clients}`,
       );
     } else {
       const cpu = (rateOf(r, i, "stats.rusage_user") + rateOf(r, i, "stats.rusage_system")) * 100;
