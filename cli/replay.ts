@@ -128,6 +128,12 @@ const REPLAY_FLAGS = {
     help: "mean relative error of events per second",
   }),
   maxErrors: num({ value: "N", section: THRESHOLDS, help: "errors allowed" }),
+  cluster: bool({
+    section: "Replay",
+    help: "replay into a Redis / Valkey cluster: nodes discovered from the target, each " +
+      "request to its key's slot owner (keys keep their recorded slot when the profile kept slots: " +
+      "record --keep-slots)",
+  }),
   verifyServer: bool({
     section: "Replay",
     help: "compare the target's own counters (INFO commandstats, memcached stats) before and " +
@@ -299,6 +305,7 @@ export function replayCommand(argv: readonly string[]): Promise<number> {
             separateKeyspaces: v.separateKeyspaces || undefined,
             warmup: v.warmup || undefined,
             verifyServer: v.verifyServer || v.maxServerDiff !== undefined || undefined,
+            cluster: v.cluster || undefined,
             io: v.io,
             requestTimeoutMs: v.timeout,
             serverMetrics: serverMetricsFrom(v),

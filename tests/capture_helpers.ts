@@ -9,7 +9,7 @@ export async function captureWhile(
 
 /** As {@linkcode captureWhile}, with tcpdump's own closing statistics. */
 export async function captureWithStats(
-  port: number,
+  port: number | readonly number[],
   fn: () => Promise<void>,
   extra: string[] = [],
   iface = "lo",
@@ -29,9 +29,14 @@ export async function captureWithStats(
       "-w",
       file,
       ...extra,
-      "tcp",
-      "port",
-      String(port),
+      // One port, or any of several (a cluster's nodes).
+      ...(typeof port === "number" ? ["tcp", "port", String(port)] : [
+        "tcp",
+        "and",
+        "(",
+        ...port.flatMap((p, i) => [...(i > 0 ? ["or"] : []), "port", String(p)]),
+        ")",
+      ]),
     ],
     stdout: "null",
     stderr: "piped",
@@ -115,7 +120,7 @@ export async function tsharkMemcacheCommands(
  * it is taken again (up to 3 times), with `snapshot` (server counters) taken around each try.
  */
 export async function captureNoDrops<T>(
-  port: number,
+  port: number | readonly number[],
   snapshot: () => Promise<T>,
   fn: () => Promise<void>,
 ): Promise<{ file: string; before: T; after: T }> {

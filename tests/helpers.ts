@@ -283,6 +283,25 @@ export async function redisCommand(address: string, args: RespArg[]): Promise<Re
 }
 
 /** Debian's Python (numpy, scipy, h5py): `python3` on PATH may be another interpreter. */
+/**
+ * Runs a real client's script under Node (the npm clients are Node libraries; the `memcached`
+ * client does not run under Deno), with PORT set, from the repository root so that `require`
+ * finds node_modules; bounded to 60 s.
+ */
+export async function runNodeClient(script: string, port: number): Promise<void> {
+  const out = await new Deno.Command("node", {
+    args: ["-e", script],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { PORT: String(port) },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`node client failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
 export const PY = "/usr/bin/python3";
 
 /** Runs a Python script with arguments; returns its stdout (fails the test on a non-zero exit). */

@@ -18,7 +18,7 @@
 // side by side. README_TEST_VERBOSE=1 prints each example's command, exit code, time and output.
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
-import { bench, freePort, generateDataset, startLocalServer } from "../mod.ts";
+import { bench, freePort, generateDataset, startLocalCluster, startLocalServer } from "../mod.ts";
 import { captureNoDrops, tsharkMemcacheCommands } from "./capture_helpers.ts";
 import { commandStats, loadTest, redisText } from "./helpers.ts";
 
@@ -151,7 +151,14 @@ export function extractExamples(md: string): { examples: Example[]; others: stri
 // ---------------------------------------------------------------------------------------------
 // What differs on a test machine, and nothing else. Each row: what is replaced, by what, and why.
 
-type ServerName = "redis" | "redisAuth" | "search" | "memcached" | "memcachedSasl" | "tls";
+type ServerName =
+  | "redis"
+  | "redisAuth"
+  | "search"
+  | "memcached"
+  | "memcachedSasl"
+  | "tls"
+  | "cluster";
 
 interface Ctx {
   tmp: string;
@@ -172,6 +179,7 @@ const DEFAULT_PORTS: Record<string, ServerName> = {
   "6379": "redis",
   "6380": "tls",
   "11211": "memcached",
+  "7000": "cluster",
 };
 
 const SUBSTITUTIONS: Substitution[] = [
@@ -194,14 +202,14 @@ const SUBSTITUTIONS: Substitution[] = [
     where: "command",
   },
   {
-    what: /\b(?:127\.0\.0\.1|cache\.internal):(6379|6380|11211)\b|(?<=-p )(6379|11211)\b/g,
+    what: /\b(?:127\.0\.0\.1|cache\.internal):(6379|6380|11211)\b|(?<=-p )(6379|11211|7000)\b/g,
     by: (ctx, check, m) => {
-      const port = /(6379|6380|11211)$/.exec(m)![1]!;
+      const port = /(6379|6380|11211|7000)$/.exec(m)![1]!;
       const s = ctx.servers[check.ports?.[port] ?? DEFAULT_PORTS[port]!];
       return m.includes(":") ? `127.0.0.1:${s.port}` : String(s.port);
     },
     why: "the servers listen on free loopback ports; cache.internal is the TLS server here " +
-      "(its certificate names 127.0.0.1)",
+      "(its certificate names 127.0.0.1); 7000 is a node of the test's cluster",
     where: "command",
   },
   {
@@ -452,6 +460,21 @@ async function sh(cmd: string, args: string[], cwd?: string, stdin?: string): Pr
   const td = new TextDecoder();
   if (out.code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${td.decode(out.stderr)}`);
   return td.decode(out.stdout);
+}
+
+/** Per node of the test's cluster (primaries first, then their replicas): INFO commandstats. */
+async function clusterCalls(ctx: Ctx): Promise<Record<string, number>[]> {
+  return await Promise.all((ctx.state.clusterAddresses as string[]).map((a) => commandStats(a)));
+}
+
+// Calls of `cmd` between two clusterCalls, summed over the nodes `which` picks.
+function clusterDelta(
+  b: Record<string, number>[],
+  a: Record<string, number>[],
+  cmd: string,
+  which: (i: number) => boolean,
+): number {
+  return a.reduce((n, x, i) => n + (which(i) ? (x[cmd] ?? 0) - (b[i]![cmd] ?? 0) : 0), 0);
 }
 
 /** Calls of each command the server counted (INFO commandstats). */
@@ -755,6 +778,7 @@ const CHECKS: Check[] = [
         "user:*",
       ]))
         .trim();
+      ctx.state.userKeys = keys.split("\n");
       const slots = new Set(
         (await sh(
           "/usr/bin/python3",
@@ -917,6 +941,76 @@ const CHECKS: Check[] = [
       assert.match(r.stdout, /check hit_ratio_diff = [\d.]+ <= 0\.02/);
       assert.match(r.stdout, /check lateness_p99_us = \d+ <= 2000/);
       assert.equal(r.code, failed.length > 0 ? 4 : 0, r.stdout);
+    },
+  },
+  // ---- Cluster mode
+  {
+    match: /^membench bench --cluster -p 7000 -t set,get -n 100000/,
+    async before(ctx) {
+      ctx.state.cb = await clusterCalls(ctx);
+    },
+    async expect(r, ctx) {
+      // Every request on a primary (3 primaries first), as the nodes count them; the report has a
+      // line per node.
+      const a = await clusterCalls(ctx), b = ctx.state.cb as Record<string, number>[];
+      assert.equal(clusterDelta(b, a, "set", (i) => i < 3), 100_000);
+      assert.equal(clusterDelta(b, a, "get", (i) => i < 3), 100_000);
+      for (let i = 0; i < 3; i++) assert.ok(a[i]!.set! - (b[i]!.set ?? 0) > 20_000);
+      for (const addr of (ctx.state.clusterAddresses as string[]).slice(0, 3)) {
+        assert.ok(r.stdout.includes(addr), `no line for ${addr}: ${r.stdout}`);
+      }
+    },
+  },
+  {
+    match: /^membench bench --cluster -p 7000 --rfr replica -t get -n 20000/,
+    async before(ctx) {
+      ctx.state.cb = await clusterCalls(ctx);
+    },
+    async expect(_r, ctx) {
+      // Reads from the replicas only (nodes 3..5): the primaries served none.
+      const a = await clusterCalls(ctx), b = ctx.state.cb as Record<string, number>[];
+      assert.equal(clusterDelta(b, a, "get", (i) => i >= 3), 20_000);
+      assert.equal(clusterDelta(b, a, "get", (i) => i < 3), 0);
+    },
+  },
+  {
+    match: /^membench replay t\.mbp --cluster -p 7000 --speed max/,
+    async before(ctx) {
+      const addrs = (ctx.state.clusterAddresses as string[]).slice(0, 3);
+      for (const a of addrs) await redisText(a, ["FLUSHALL"]);
+      ctx.state.cb = await clusterCalls(ctx);
+    },
+    async expect(_r, ctx) {
+      const a = await clusterCalls(ctx), b = ctx.state.cb as Record<string, number>[];
+      assert.equal(clusterDelta(b, a, "set", (i) => i < 3), 2000);
+      assert.equal(clusterDelta(b, a, "get", (i) => i < 3), 2000);
+      // Each key back in its recorded slot: per slot, the cluster holds as many keys as the
+      // original keys (user:*) the cluster itself puts in that slot (CLUSTER KEYSLOT).
+      const ports = (ctx.state.clusterAddresses as string[]).slice(0, 3).map((x) =>
+        x.split(":")[1]!
+      );
+      const keys = ctx.state.userKeys as string[];
+      const slotOf = lines(
+        await sh(
+          "redis-cli",
+          ["-p", ports[0]!],
+          undefined,
+          keys.map((k) => `CLUSTER KEYSLOT ${k}\n`).join(""),
+        ),
+      ).map(Number);
+      const want = new Map<number, number>();
+      for (const sl of slotOf) want.set(sl, (want.get(sl) ?? 0) + 1);
+      const got = new Map<number, number>();
+      const q = [...want.keys()].map((sl) => `CLUSTER COUNTKEYSINSLOT ${sl}\n`).join("");
+      for (const port of ports) {
+        // A node counts only the slots it owns (0 for the others).
+        lines(await sh("redis-cli", ["-p", port], undefined, q)).forEach((n, i) => {
+          const sl = [...want.keys()][i]!;
+          got.set(sl, (got.get(sl) ?? 0) + Number(n));
+        });
+      }
+      assert.ok(want.size > 100);
+      assert.deepEqual([...got.entries()].sort(), [...want.entries()].sort());
     },
   },
   // ---- Vector datasets
@@ -1241,6 +1335,8 @@ loadTest("README: every example runs as written and does what its comment says",
     await saslConfig(certs);
     const tlsPort = freePort();
     await using redis = await startLocalServer("redis");
+    // 3 primaries (the first nodes) with a replica each.
+    await using cluster = await startLocalCluster({ primaries: 3, replicas: 1 });
     await using redisAuth = await startLocalServer("redis", { args: ["--requirepass", "secret"] });
     await using search = await startLocalServer("redis", { modules: [{ path: SEARCH_MODULE }] });
     await using memcached = await startLocalServer("memcached");
@@ -1274,8 +1370,9 @@ loadTest("README: every example runs as written and does what its comment says",
         memcached,
         memcachedSasl,
         tls: { port: tlsPort, address: `127.0.0.1:${tlsPort}` },
+        cluster: { port: cluster.nodes[0]!.port, address: cluster.address },
       },
-      state: { tlsPlainPort: tls.port },
+      state: { tlsPlainPort: tls.port, clusterAddresses: cluster.addresses },
     };
 
     // Every check names one example, every example that runs has one check.

@@ -17,7 +17,7 @@ import {
   startLocalServer,
 } from "../mod.ts";
 import { captureNoDrops, tsharkMemcacheCommands } from "./capture_helpers.ts";
-import { loadTest } from "./helpers.ts";
+import { loadTest, runNodeClient } from "./helpers.ts";
 
 const STATS = [
   "cmd_get",
@@ -122,26 +122,6 @@ async function replayRecorded(profile: string) {
   }
 }
 
-/**
- * Runs a real client's script under Node (the npm clients are Node libraries; the `memcached`
- * client does not run under Deno), with PORT set, from the repository root so that
- * `require` finds node_modules; bounded to 60 s.
- */
-async function node(script: string, port: number): Promise<void> {
-  const out = await new Deno.Command("node", {
-    args: ["-e", script],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { PORT: String(port) },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const td = new TextDecoder();
-  if (out.code !== 0) {
-    throw new Error(`node client failed (${out.code}): ${td.decode(out.stderr)}`);
-  }
-}
-
 // The npm memcached client: sets (every fourth of 100 KB), multi-gets of 3 keys (one missing),
 // gets and deletes, each awaited in turn.
 const MEMCACHED_CLIENT = `
@@ -161,7 +141,7 @@ const big = "v".repeat(100 * 1024);
 loadTest(
   "real clients: the npm memcached client (multi-gets, 100 KB values) records and replays",
   async () => {
-    const got = await recordClient((port) => node(MEMCACHED_CLIENT, port));
+    const got = await recordClient((port) => runNodeClient(MEMCACHED_CLIENT, port));
     try {
       // What the server counted, and what record counted: one get per key, one set per set.
       assert.equal(got.server.cmd_set, 40);
@@ -230,7 +210,7 @@ const big = Buffer.alloc(100 * 1024, 98);
 loadTest(
   "real clients: memjs over the binary protocol (100 KB values) records and replays",
   async () => {
-    const got = await recordClient((port) => node(MEMJS_CLIENT, port));
+    const got = await recordClient((port) => runNodeClient(MEMJS_CLIENT, port));
     try {
       assert.equal(got.server.cmd_set, 51, JSON.stringify(got.server));
       assert.equal(got.server.cmd_get, 60);

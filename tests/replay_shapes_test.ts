@@ -19,7 +19,14 @@ import {
   synthesizeKey,
 } from "../mod.ts";
 import { captureNoDrops } from "./capture_helpers.ts";
-import { commandStats, monitor, type Monitored, redisText, statsDelta } from "./helpers.ts";
+import {
+  commandStats,
+  monitor,
+  type Monitored,
+  redisText,
+  runNodeClient,
+  statsDelta,
+} from "./helpers.ts";
 
 // Keys are k:..., fields and members f:... and m:..., values v...: the test tells them apart by
 // name; everything else (option words, numbers) the profile keeps as it was.
@@ -68,18 +75,6 @@ const r = new Redis({ host: "127.0.0.1", port: Number(process.env.PORT), enableR
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-async function node(script: string, port: number) {
-  const out = await new Deno.Command("node", {
-    args: ["-e", script],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { PORT: String(port) },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  if (out.code !== 0) throw new Error(`node failed: ${new TextDecoder().decode(out.stderr)}`);
-}
-
 // The calls of the one client that is neither the monitor nor the test (the most calls).
 function clientCalls(seen: Monitored[]): string[][] {
   const by = new Map<string, string[][]>();
@@ -120,7 +115,7 @@ Deno.test("record and replay keep subcommands, options, fields, members, numbers
   const cap = await captureNoDrops(
     src.port,
     () => commandStats(src.address),
-    () => node(CLIENT, src.port),
+    () => runNodeClient(CLIENT, src.port),
   );
   const original = clientCalls(await mon.stop());
   const profile = await Deno.makeTempFile({ suffix: ".mbp" });

@@ -741,8 +741,13 @@ export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr:
     n.opsPerSec = seconds > 0 ? n.requests / seconds : 0;
   }
   const primaries = nodes.filter((n) => n.role === "primary").length;
-  // The nodes that serve: primaries, and replicas that took any request.
-  const serving = nodes.filter((n) => n.role === "primary" || n.requests > 0).length;
+  // The nodes that serve: primaries (unless reads went to replicas only and no request went to
+  // a primary: a read-only test with --rfr replica), and replicas that took any request.
+  const primariesServed = nodes.some((n) => n.role === "primary" && n.requests > 0);
+  const serving =
+    nodes.filter((n) =>
+      n.requests > 0 || (n.role === "primary" && (primariesServed || rfr !== "replica"))
+    ).length;
   const maxShare = nodes.reduce((a, n) => Math.max(a, n.share), 0);
   const red = (k: keyof NodeResult["redirects"]) => nodes.reduce((a, n) => a + n.redirects[k], 0);
   test.nodes = nodes;

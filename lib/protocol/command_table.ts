@@ -269,7 +269,15 @@ export const RESP_COMMANDS: readonly CommandInfo[] = [
     resp("client|setinfo", 4, NONE, "admin"),
     resp("client|setname", 3, NONE, "admin"),
   ]),
-  container("cluster", -2, "admin"),
+  // What cluster clients ask on connect and after a MOVED (ioredis: CLUSTER SLOTS), and
+  // redis-cli's checks: replayed as themselves, as keyless requests.
+  container("cluster", -2, "admin", [
+    resp("cluster|info", 2, NONE, "admin"),
+    resp("cluster|myid", 2, NONE, "admin"),
+    resp("cluster|nodes", 2, NONE, "admin"),
+    resp("cluster|shards", 2, NONE, "admin"),
+    resp("cluster|slots", 2, NONE, "admin"),
+  ]),
   container("command", -1, "admin", [
     resp("command|count", 2, NONE, "admin"),
     resp("command|docs", -2, NONE, "admin"),

@@ -1,3 +1,4 @@
+import { discoverCluster, keySlot, nodeTarget, parseRedirect, SlotMap } from "../cluster/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import { CommandMetrics, newHistogram, summarizeEncoded } from "../metrics/mod.ts";
 import {
@@ -28,6 +29,7 @@ import { checkShardSpec, parseShardSpec, shardRange } from "../workload/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
 import type {
   FidelityReport,
+  ReplayClusterReport,
   ReplayCommand,
   ReplayOptions,
   ReplayProgress,
@@ -40,6 +42,7 @@ import {
   buildTextMultiGet,
   MC_UNITS,
   quietFence,
+  SLOT_TAG_LEN,
   synthesizeKey,
   type TextFastPlan,
   textFastPlan,
@@ -198,6 +201,53 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       socket: io === "uring",
     });
   };
+  // Cluster mode: the nodes as discovery finds them now; each replay connection gets a
+  // connection to every node (replicas too: one may be promoted while the replay runs).
+  if (o.cluster && protocol !== "resp") {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot use 'cluster' with protocol '${protocol}': cluster mode is Redis / Valkey's (RESP)`,
+    );
+  }
+  const map = o.cluster
+    ? new SlotMap(await discoverCluster([base], { connectTimeoutMs }))
+    : undefined;
+  const nodeTargets = map ? map.nodes.map((n) => nodeTarget(base, n)) : [base];
+  const N = nodeTargets.length;
+  const primaries = map ? map.primaries() : [0];
+  const keepSlots = map !== undefined && scan.keepSlots;
+  const clusterReport: ReplayClusterReport | undefined = map
+    ? {
+      nodes: map.nodes.map((n) => ({
+        address: n.address,
+        role: n.role,
+        requests: 0,
+        moved: 0,
+        ask: 0,
+      })),
+      slotsKept: scan.keepSlots,
+      recordedSlot: 0,
+      ownSlot: 0,
+      keyless: 0,
+      crossSlot: 0,
+      skew: 0,
+    }
+    : undefined;
+  // The node of a request: its slot's owner; without a key (or an unowned slot), the replay
+  // connection's home primary.
+  const nodeOfSlot = (slot: number, global: number): number => {
+    if (map === undefined) return 0;
+    const owner = slot < 0 ? -1 : map.owner[slot]!;
+    return owner >= 0 ? owner : primaries[global % primaries.length] ?? 0;
+  };
+  // Where the last request was routed (counted once it is queued).
+  let routeNode = 0;
+  let routeHow: "recordedSlot" | "ownSlot" | "keyless" = "keyless";
+  const countRoute = () => {
+    if (clusterReport === undefined) return;
+    clusterReport.nodes[routeNode]!.requests++;
+    clusterReport[routeHow]++;
+  };
   const result: ReplayResult = {
     config: {
       profile: o.profile,
@@ -212,6 +262,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       separateKeyspaces: o.separateKeyspaces ?? false,
       warmup: o.warmup ?? false,
       io,
+      ...(map ? { cluster: true } : {}),
     },
     loops: 0,
     durationMs: 0,
@@ -245,7 +296,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const progressBase: ReplayProgress = {
     phase: "connect",
     connected: 0,
-    connections: nLocal,
+    connections: nLocal * N,
     loop: 0,
     elapsedMs: 0,
     sent: 0,
@@ -264,12 +315,32 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     tell();
     const timer = setInterval(tell, 1000);
     try {
-      result.warmup = await warm(scan.warm, protocol, base, fillOf, o.signal);
+      result.warmup = await warm(
+        scan.warm,
+        protocol,
+        base,
+        fillOf,
+        o.signal,
+        map
+          ? { targets: nodeTargets, keepSlots, nodeOf: (key) => nodeOfSlot(keySlot(key), 0) }
+          : undefined,
+      );
     } finally {
       clearInterval(timer);
     }
   }
-  const countersBefore = o.verifyServer ? await serverCounters(base, protocol) : undefined;
+  // In a cluster, the primaries' counters summed (replicas count what they replicate).
+  const counters = async () => {
+    if (map === undefined) return await serverCounters(base, protocol);
+    const sum: Record<string, number> = {};
+    for (const p of primaries) {
+      for (const [name, n] of Object.entries(await serverCounters(nodeTargets[p]!, protocol))) {
+        sum[name] = (sum[name] ?? 0) + n;
+      }
+    }
+    return sum;
+  };
+  const countersBefore = o.verifyServer ? await counters() : undefined;
 
   const paced = speed !== "max";
   const ops = scan.ops;
@@ -284,27 +355,32 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   // Connections, opened up front so that the replay starts together.
   const servers = new RoundRobinRouter([base]);
   const conns: PipelinedConnection[] = [];
+  // In a cluster, replay connection i's connection to node n is conns[i·N + n].
   for (let i = 0; i < nLocal; i++) {
-    const name = `replay connection ${own.start + i}`;
-    const scanner: ReplyReader = protocol === "resp"
-      ? new ReplyScanner(name)
-      : binary
-      ? new McBinaryReplyScanner(MC_UNITS, name)
-      : new McAsciiReplyScanner(MC_UNITS, name);
-    conns.push(
-      new PipelinedConnection(
-        own.start + i,
-        i,
-        servers.targetOf(own.start + i),
-        scanner,
-        64,
-        64 * 1024,
-      ),
-    );
+    for (let n = 0; n < N; n++) {
+      const name = map
+        ? `replay connection ${own.start + i} to ${map.nodes[n]!.address}`
+        : `replay connection ${own.start + i}`;
+      const scanner: ReplyReader = protocol === "resp"
+        ? new ReplyScanner(name)
+        : binary
+        ? new McBinaryReplyScanner(MC_UNITS, name)
+        : new McAsciiReplyScanner(MC_UNITS, name);
+      conns.push(
+        new PipelinedConnection(
+          own.start + i,
+          i * N + n,
+          map ? nodeTargets[n]! : servers.targetOf(own.start + i),
+          scanner,
+          64,
+          64 * 1024,
+        ),
+      );
+    }
   }
   // Bounded connects that Ctrl+C ends at once (with nothing replayed).
   const connectStart = performance.now();
-  const transports = await connectAll(nLocal, (i) => open(conns[i]!.target), {
+  const transports = await connectAll(conns.length, (i) => open(conns[i]!.target), {
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (connected) =>
       o.onProgress?.({
@@ -331,6 +407,30 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     signal: ac.signal,
   }, sched);
   sched.bind(engine);
+  if (map !== undefined && clusterReport !== undefined) {
+    // Redirections: counted on the node that answered; MOVED corrects the slot map (a node
+    // this replay does not know has the topology read again, at most once a second).
+    let refreshing = false;
+    let lastRefresh = -Infinity;
+    sched.onErrorReply = (c) => {
+      const r = parseRedirect((c.scanner as ReplyScanner).errorText());
+      if (r === undefined) return;
+      const node = clusterReport.nodes[c.local % N]!;
+      if (r.kind === "ASK") {
+        node.ask++;
+        return;
+      }
+      node.moved++;
+      if (map.moved(r.slot, r.address) >= 0) return;
+      const now = performance.now();
+      if (refreshing || now - lastRefresh < 1000) return;
+      refreshing = true;
+      lastRefresh = now;
+      discoverCluster([base], { connectTimeoutMs })
+        .then((t) => map.update(t), () => {})
+        .finally(() => refreshing = false);
+    };
+  }
   const yielder = eventLoopYielder();
   let stopped = false;
   const onAbort = () => {
@@ -404,6 +504,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     lo: [] as number[],
     len: [] as number[],
     vl: [] as number[],
+    sl: [] as number[],
   };
   const routeGroup = async () => {
     const n = grp.n;
@@ -414,13 +515,25 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       const target = global - own.start;
       if (target < 0 || target >= nLocal) continue; // another shard's connection
       if (countOwned) ownedPerOp[grp.op]!++;
-      const c = conns[target]!;
-      if (c.dead) continue;
       const keyCopy = o.separateKeyspaces ? copy : 0;
       const keys: string[] = [];
       for (let j = 0; j < n; j++) {
-        keys.push(synthesizeKey(grp.hi[j]!, grp.lo[j]!, grp.len[j]!, keyCopy));
+        const len = grp.len[j]!;
+        const slot = keepSlots && len >= SLOT_TAG_LEN ? grp.sl[j]! : -1;
+        keys.push(synthesizeKey(grp.hi[j]!, grp.lo[j]!, len, keyCopy, slot));
       }
+      let ct = target;
+      let cross = false;
+      if (map !== undefined) {
+        // The first key's slot decides; keys in other slots make the request CROSSSLOT.
+        const slot = keySlot(keys[0]!);
+        for (let j = 1; j < n && !cross; j++) cross = keySlot(keys[j]!) !== slot;
+        routeNode = nodeOfSlot(slot, global);
+        routeHow = keepSlots && grp.len[0]! >= SLOT_TAG_LEN ? "recordedSlot" : "ownSlot";
+        ct = target * N + routeNode;
+      }
+      const c = conns[ct]!;
+      if (c.dead) continue;
       measure = copy === 0;
       const req = protocol === "resp"
         ? buildMultiKeyRequest(grp.name, keys, grp.vl.slice(0, n), fillOf)
@@ -430,11 +543,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         result.skipped[grp.name] = (result.skipped[grp.name] ?? 0) + 1;
         continue;
       }
-      const q = sched.queues[target]!;
+      const q = sched.queues[ct]!;
       const at = q.reserve(req.bytes.length);
       q.bytes.set(req.bytes, at);
       q.push(req.bytes.length, req.unit, grp.op, req.read, grp.intended, grp.pipelined);
       routed++;
+      countRoute();
+      if (cross && clusterReport) clusterReport.crossSlot++;
       sched.routed(c);
       const wait = sched.room(c);
       if (wait) await wait;
@@ -444,7 +559,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   // bytes travel with the next request (SendQueue.carry), and when that is not their recorded
   // `mn` fence, an `mn` is sent first so that their possible replies (a hit, a failure) are
   // read as theirs. The op of the last quiet request per connection carries the fence's count.
-  const lastQuietOp = new Int32Array(nLocal);
+  const lastQuietOp = new Int32Array(conns.length);
   // Loop 1: the recorded requests of this shard's connections, per op (all of them unsharded).
   const ownedPerOp = new Array<number>(scan.ops.length).fill(0);
   let countOwned = false;
@@ -537,6 +652,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               grp.lo[j] = b.keyLo[i]!;
               grp.len[j] = keyLen;
               grp.vl[j] = vl;
+              grp.sl[j] = b.slot[i]!;
               continue;
             }
             for (let copy = 0; copy < copies; copy++) {
@@ -545,13 +661,27 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               const target = global - own.start;
               if (target < 0 || target >= nLocal) continue; // another shard's connection
               if (countOwned) ownedPerOp[op]!++;
-              const c = conns[target]!;
-              if (c.dead) continue;
-              const q = sched.queues[target]!;
               const keyCopy = o.separateKeyspaces ? copy : 0;
+              // Cluster: the key (made in its recorded slot when the profile kept it) picks the
+              // node; a keyless request goes to the connection's home primary.
+              let ct = target;
+              let key = "";
+              const keptSlot = keepSlots && keyLen >= SLOT_TAG_LEN ? b.slot[i]! : -1;
+              if (map !== undefined) {
+                if (keyLen > 0) {
+                  key = synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, keyCopy, keptSlot);
+                }
+                const slot = keyLen === 0 ? -1 : keptSlot >= 0 ? keptSlot : keySlot(key);
+                routeNode = nodeOfSlot(slot, global);
+                routeHow = keyLen === 0 ? "keyless" : keptSlot >= 0 ? "recordedSlot" : "ownSlot";
+                ct = target * N + routeNode;
+              }
+              const c = conns[ct]!;
+              if (c.dead) continue;
+              const q = sched.queues[ct]!;
               let read: boolean;
               if (plan !== undefined && keyLen > 0) {
-                if (q.carried > 0) fence(target, intended, pipelined);
+                if (q.carried > 0) fence(ct, intended, pipelined);
                 // Fast path for text targets: written straight into the connection's queue.
                 const n = textFastSize(plan, keyLen, valueLen, b.flags[i]!, b.ttl[i]!);
                 const at = q.reserve(n);
@@ -578,7 +708,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                 const req = buildRequest(
                   {
                     op: name,
-                    key: keyLen > 0 ? synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, keyCopy) : "",
+                    key: keyLen === 0
+                      ? ""
+                      : key || synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, keyCopy, keptSlot),
                     valueLen,
                     ttl: b.ttl[i]!,
                     flags: b.flags[i]!,
@@ -586,6 +718,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                     args: eventArgs(b, i),
                     tokens: r.tokens,
                     copy: keyCopy,
+                    slot: keptSlot,
                   },
                   protocol,
                   scan.resp,
@@ -598,7 +731,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                 }
                 read = req.read;
                 if (q.carried > 0 && !req.quiet && req.unit !== fenceReq.unit) {
-                  fence(target, intended, pipelined);
+                  fence(ct, intended, pipelined);
                 }
                 // reserve() may replace q.bytes: read it after the call, never before.
                 const at = q.reserve(req.bytes.length);
@@ -607,12 +740,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                   q.carry(req.bytes.length);
                   k.sent[op]!++;
                   quietSent[op]!++;
-                  lastQuietOp[target] = op;
+                  lastQuietOp[ct] = op;
                   continue;
                 }
                 q.push(req.bytes.length, req.unit, op, read, intended, pipelined);
               }
               routed++;
+              countRoute();
               sched.routed(c);
               const wait = sched.room(c);
               if (wait) await wait;
@@ -622,7 +756,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         if (grp.n > 0 && !stopped) await routeGroup();
         grp.n = 0;
         // Quiet requests at the end of a connection's traffic: fenced, so that they are sent.
-        for (let c = 0; c < nLocal; c++) {
+        for (let c = 0; c < conns.length; c++) {
           if (sched.queues[c]!.carried > 0 && !conns[c]!.dead) fence(c, 0, false);
         }
         if (r.truncated && l === 0) result.config.profile += " (truncated)";
@@ -638,7 +772,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const monitor = serverMetrics
     ? await ServerMonitor.start({
       ...serverMetrics,
-      nodes: [{ target: base, kind: protocol === "resp" ? "redis" : "memcached" }],
+      nodes: nodeTargets.map((target) => ({
+        target,
+        kind: protocol === "resp" ? "redis" as const : "memcached" as const,
+      })),
     }).catch((e) => {
       for (const c of conns) c.transport?.close();
       throw e;
@@ -743,8 +880,15 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       const loops = result.loops > 0 ? result.loops : 1;
       expected[name] = (shard ? ownedPerOp[i]! : scan.perOp[i]!.count) * loops;
     });
-    const after = await serverCounters(base, protocol);
+    const after = await counters();
     result.verification = verifyServer(countersBefore, after, expected, protocol);
+  }
+  if (clusterReport !== undefined) {
+    // Skew over the primaries the replay started with: the busiest one's share / the fair share.
+    const counts = primaries.map((p) => clusterReport.nodes[p]!.requests);
+    const total = counts.reduce((a, b) => a + b, 0);
+    clusterReport.skew = total === 0 ? 0 : Math.max(...counts) / (total / counts.length);
+    result.cluster = clusterReport;
   }
   result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);
   if (shard) {

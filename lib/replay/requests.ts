@@ -16,6 +16,7 @@ import {
 } from "../protocol/mod.ts";
 import { encodeCommand, type RespArg } from "../protocol/resp/mod.ts";
 import { ArgWord, BOUND_PREFIXES, streamIdText } from "../profile/mod.ts";
+import { keySlot, SLOTS } from "../cluster/mod.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -34,16 +35,74 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
  * assert.notEqual(synthesizeKey(1, 2, 8, 0), synthesizeKey(1, 2, 8, 1));
  * ```
  */
-export function synthesizeKey(hi: number, lo: number, length: number, copy = 0): string {
+export function synthesizeKey(
+  hi: number,
+  lo: number,
+  length: number,
+  copy = 0,
+  slot = -1,
+): string {
   const len = Math.max(1, Math.min(250, length));
   const b = new Uint8Array(len);
-  writeSynthesizedKey(b, 0, hi, lo, len, copy);
+  writeSynthesizedKey(b, 0, hi, lo, len, copy, slot);
   return String.fromCharCode(...b);
 }
 
 const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
-/** Writes the key {@linkcode synthesizeKey} makes into `out` at `pos` (`len` bytes, 1..250). */
+/** Keys at least this long can carry a recorded cluster slot (a `{abc}` hash tag). */
+export const SLOT_TAG_LEN = 5;
+
+// Per slot, 3 key characters whose CRC16 lands in it (built on first use: 64^3 candidates
+// cover all 16384 slots).
+let slotTags: Uint8Array | undefined;
+
+function slotTagTable(): Uint8Array {
+  if (slotTags) return slotTags;
+  const t = new Uint8Array(SLOTS * 3);
+  const seen = new Uint8Array(SLOTS);
+  const b = new Uint8Array(3);
+  let left = SLOTS;
+  for (let i = 0; i < 64 && left > 0; i++) {
+    for (let j = 0; j < 64 && left > 0; j++) {
+      for (let k = 0; k < 64 && left > 0; k++) {
+        b[0] = ALPHABET_CODES[i]!;
+        b[1] = ALPHABET_CODES[j]!;
+        b[2] = ALPHABET_CODES[k]!;
+        const s = keySlot(b);
+        if (seen[s] === 1) continue;
+        seen[s] = 1;
+        t.set(b, s * 3);
+        left--;
+      }
+    }
+  }
+  if (left > 0) throw new Error(`slot tags: ${left} slots without a 3-character tag`);
+  return slotTags = t;
+}
+
+/**
+ * The `{abc}` hash tag that puts a key in cluster slot `slot` (5 bytes), as
+ * {@linkcode writeSynthesizedKey} writes it at the start of keys that keep their recorded slot.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keySlot } from "../cluster/mod.ts";
+ * assert.equal(keySlot(slotTag(12182) + "anything"), 12182);
+ * ```
+ */
+export function slotTag(slot: number): string {
+  const t = slotTagTable();
+  return `{${String.fromCharCode(t[slot * 3]!, t[slot * 3 + 1]!, t[slot * 3 + 2]!)}}`;
+}
+
+/**
+ * Writes the key {@linkcode synthesizeKey} makes into `out` at `pos` (`len` bytes, 1..250). With
+ * a cluster `slot` (0..16383) and `len` >= {@linkcode SLOT_TAG_LEN}, the key's first 5 bytes
+ * are a hash tag that puts it in that slot (its length is kept; the other bytes still come from
+ * the hash, so a key keeps one name wherever it appears, its slot being a function of it).
+ */
 export function writeSynthesizedKey(
   out: Uint8Array,
   pos: number,
@@ -51,6 +110,7 @@ export function writeSynthesizedKey(
   lo: number,
   len: number,
   copy = 0,
+  slot = -1,
 ): void {
   let a = (hi ^ Math.imul(copy + 1, 0x9e3779b1)) >>> 0;
   let b = (lo ^ Math.imul(copy + 1, 0x85ebca6b)) >>> 0;
@@ -62,6 +122,17 @@ export function writeSynthesizedKey(
     }
     const bits = i % 10 < 5 ? (a >>> ((i % 5) * 6)) & 63 : (b >>> ((i % 5) * 6)) & 63;
     out[pos + i] = ALPHABET_CODES[bits]!;
+  }
+  if (slot >= 0 && slot < SLOTS && len >= SLOT_TAG_LEN) {
+    // The tag replaces the first 5 characters: a key keeps its hash's other characters, and its
+    // slot (recorded from the original key) decides the rest. Keys of 5 to 10 characters keep
+    // fewer hash bits (14 of the slot plus 6 per character), which for short keys may merge two.
+    const t = slotTagTable();
+    out[pos] = 123;
+    out[pos + 1] = t[slot * 3]!;
+    out[pos + 2] = t[slot * 3 + 1]!;
+    out[pos + 3] = t[slot * 3 + 2]!;
+    out[pos + 4] = 125;
   }
 }
 
@@ -219,6 +290,11 @@ export interface ReplayEvent {
   tokens?: readonly string[] | undefined;
   /** The key space copy (separate key spaces): other keys of the request are made in it too. */
   copy?: number;
+  /**
+   * The recorded cluster slot of the request's keys (replay into a cluster): other keys of the
+   * request are put in it too. -1 or undefined: none.
+   */
+  slot?: number;
 }
 
 // Commands whose recorded arguments are not replayed (a password, a protocol switch, replies
@@ -298,8 +374,10 @@ export function buildFromArgs(
       case ArgWord.OtherKey: {
         if (i + 2 > w.length) return undefined;
         const b = new Uint8Array(up);
-        const copy = (x & 7) === ArgWord.OtherKey ? e.copy ?? 0 : 0;
-        if (up > 0) writeSynthesizedKey(b, 0, w[i]!, w[i + 1]!, up, copy);
+        const other = (x & 7) === ArgWord.OtherKey;
+        const copy = other ? e.copy ?? 0 : 0;
+        const slot = other ? e.slot ?? -1 : -1;
+        if (up > 0) writeSynthesizedKey(b, 0, w[i]!, w[i + 1]!, up, copy, slot);
         i += 2;
         args.push(b);
         break;

@@ -14,7 +14,9 @@ export interface ScanResult {
   spanUs: number;
   rate: number[];
   writeSizes: number[];
-  warm: Array<{ hi: number; lo: number; keyLen: number; valueLen: number }>;
+  warm: Array<{ hi: number; lo: number; keyLen: number; valueLen: number; slot: number }>;
+  /** The profile kept each key's Redis cluster slot (record's keepSlots). */
+  keepSlots: boolean;
 }
 
 // One pass over the profile: what a replay needs to know before it starts.
@@ -86,6 +88,7 @@ export async function scanProfile(
                 lo: b.keyLo[i]!,
                 keyLen: b.keyLen[i]!,
                 valueLen: vl === NO_VALUE ? 0 : vl,
+                slot: b.slot[i]!,
               });
             }
           }
@@ -111,6 +114,7 @@ export async function scanProfile(
       rate: Array.from(rate, (v) => v ?? 0),
       writeSizes,
       warm,
+      keepSlots: r.header.anonymization.keepSlots,
     };
   } finally {
     r.close();

@@ -51,6 +51,8 @@ export class ReplayScheduler implements Scheduler {
   readonly queues: SendQueue[];
   /** Set when a connection gave up for good. */
   failure: { code: string; message: string } | undefined;
+  /** Called on each error reply, before it is counted (cluster mode reads redirections). */
+  onErrorReply: ((c: PipelinedConnection) => void) | undefined;
   #engine!: Engine;
   readonly #conns: PipelinedConnection[];
   readonly #paced: boolean;
@@ -138,6 +140,7 @@ export class ReplayScheduler implements Scheduler {
     this.completed++;
     const kind = c.scanner.kind;
     if (kind === REPLY_ERROR) {
+      this.onErrorReply?.(c);
       m.recordError(c.scanner.errorCode() || "ERR");
       this.errors++;
     } else if (c.flag[s] === 1) {

@@ -179,6 +179,40 @@ export interface ReplayOptions {
    * uses meanwhile. @default {false}
    */
   verifyServer?: boolean;
+  /**
+   * Replay into a Redis / Valkey cluster (RESP): the nodes are discovered from `target`, each
+   * replay connection holds one connection per node, and each request goes to the owner of its
+   * keys' slot. Keys keep their recorded slot when the profile kept slots (record's
+   * `keepSlots`) and are at least 5 bytes long (a `{abc}` hash tag takes the place of their
+   * first 5 characters); other keys land where their replayed names hash. Redirections are
+   * counted per node (MOVED also corrects the slot map) and, like any error reply, not resent:
+   * a replay sends the recorded requests once. @default {false}
+   */
+  cluster?: boolean;
+}
+
+/** What a replay into a cluster did per node, and how its keys found their slots. */
+export interface ReplayClusterReport {
+  /** Per node (by discovery): requests routed to it, and redirections it answered. */
+  nodes: Array<{
+    address: string;
+    role: "primary" | "replica";
+    requests: number;
+    moved: number;
+    ask: number;
+  }>;
+  /** The profile kept slots. */
+  slotsKept: boolean;
+  /** Requests routed by their keys' recorded slot. */
+  recordedSlot: number;
+  /** Requests routed by the slot of their replayed key's name (no slot kept, or a short key). */
+  ownSlot: number;
+  /** Requests without a key, sent to the replay connection's home primary. */
+  keyless: number;
+  /** Multi-key requests whose keys fell in several slots (the cluster answers CROSSSLOT). */
+  crossSlot: number;
+  /** The largest node's share of the requests over the fair share (1 = even). */
+  skew: number;
 }
 
 /** One op in a replay result. */
@@ -240,6 +274,8 @@ export interface ReplayResult {
     /** The wall-clock start asked for (ISO 8601). */
     startAt?: string;
     warmup: boolean;
+    /** Replayed into a cluster. */
+    cluster?: boolean;
     /** The I/O driver used. */
     io: "uring" | "deno";
   };
@@ -283,6 +319,8 @@ export interface ReplayResult {
   server?: ServerReport;
   /** The target's counters against the profile's requests (with `verifyServer`). */
   verification?: ServerVerification;
+  /** Replay into a cluster: per node figures and how keys were routed. */
+  cluster?: ReplayClusterReport;
   /**
    * A run shard's result keeps what an exact merge needs ({@linkcode mergeReplayResults}): each
    * op's encoded service and response histograms, the lateness histogram, and how fidelity was

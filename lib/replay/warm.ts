@@ -5,13 +5,25 @@ import { nowUs } from "../units/mod.ts";
 import { synthesizeKey } from "./requests.ts";
 import type { ScanResult } from "./scan.ts";
 
-// Stores the keys whose first access was a hit, pipelined over one connection.
+/** A cluster's warm-up: keys keep their recorded slot, each goes to its slot's owner. */
+export interface WarmRoute {
+  /** Node targets, by node index. */
+  targets: readonly Target[];
+  /** The profile kept slots: keys are made in their recorded slot. */
+  keepSlots: boolean;
+  /** The node index of a key. */
+  nodeOf: (key: string) => number;
+}
+
+// Stores the keys whose first access was a hit, pipelined over one connection (in a cluster,
+// one per node).
 export async function warm(
   keys: ScanResult["warm"],
   protocol: ProtocolName,
   target: Target,
   fill: (n: number) => Uint8Array,
   signal?: AbortSignal,
+  route?: WarmRoute,
 ): Promise<{ keys: number; sent: number; durationMs: number }> {
   const t0 = nowUs();
   // Ctrl+C during the warm-up ends the replay before it starts.
@@ -20,14 +32,21 @@ export async function warm(
   };
   if (keys.length === 0) return { keys: 0, sent: 0, durationMs: 0 };
   if (protocol === "resp") {
-    const c = await RespConnection.open(target);
+    const conns = new Map<number, RespConnection>();
     try {
       for (const k of keys) {
         stop();
-        await c.command(["SET", synthesizeKey(k.hi, k.lo, k.keyLen), fill(k.valueLen)], "SET");
+        const key = synthesizeKey(k.hi, k.lo, k.keyLen, 0, route?.keepSlots ? k.slot : -1);
+        const node = route ? route.nodeOf(key) : 0;
+        let c = conns.get(node);
+        if (c === undefined) {
+          c = await RespConnection.open(route?.targets[node] ?? target);
+          conns.set(node, c);
+        }
+        await c.command(["SET", key, fill(k.valueLen)], "SET");
       }
     } finally {
-      c.close();
+      for (const c of conns.values()) c.close();
     }
   } else {
     // Text protocol for every memcached flavour: the items are the same.

@@ -50,6 +50,26 @@ export function formatReplayText(r: ReplayResult): string {
       }`,
     );
   }
+  if (r.cluster) {
+    const cl = r.cluster;
+    const total = cl.nodes.reduce((a, n) => a + n.requests, 0);
+    L.push("");
+    L.push(
+      `cluster: ${cl.nodes.length} nodes; keys routed by recorded slot ${cl.recordedSlot}, by ` +
+        `their replayed name ${cl.ownSlot}` +
+        (cl.slotsKept ? "" : " (the profile kept no slots: record --keep-slots)") +
+        `, keyless ${cl.keyless}; skew ${cl.skew.toFixed(2)}` +
+        (cl.crossSlot > 0 ? `; ${cl.crossSlot} multi-key requests across slots (CROSSSLOT)` : ""),
+    );
+    L.push("node                     role      requests   share  moved    ask");
+    for (const n of cl.nodes) {
+      L.push(
+        `${n.address.padEnd(24)} ${n.role.padEnd(8)} ${String(n.requests).padStart(9)}  ${
+          (total > 0 ? (100 * n.requests / total).toFixed(1) + "%" : "-").padStart(6)
+        } ${String(n.moved).padStart(6)} ${String(n.ask).padStart(6)}`,
+      );
+    }
+  }
   L.push("");
   const f = r.fidelity;
   L.push(

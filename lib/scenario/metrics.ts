@@ -300,6 +300,20 @@ export function replayMetrics(r: ReplayResult): MetricSet {
   b.put("fidelity.mix_diff", Math.max(0, ...f.mix.map((m) => m.diff)), "ratio");
   b.put("fidelity.hit_ratio_diff", Math.max(0, ...f.hitRatio.map((h) => h.diff)), "ratio");
   b.put("fidelity.pass", f.pass ? 1 : 0, "number");
+  const cl = r.cluster;
+  if (cl) {
+    // Into a cluster: the busiest node's share, the skew, redirections and CROSSSLOT requests.
+    const total = cl.nodes.reduce((a, n) => a + n.requests, 0);
+    b.put(
+      "node.max_share",
+      total > 0 ? Math.max(...cl.nodes.map((n) => n.requests)) / total : 0,
+      "ratio",
+    );
+    b.put("node.skew", cl.skew, "number");
+    b.put("redirects.moved", cl.nodes.reduce((a, n) => a + n.moved, 0), "count");
+    b.put("redirects.ask", cl.nodes.reduce((a, n) => a + n.ask, 0), "count");
+    b.put("cross_slot", cl.crossSlot, "count");
+  }
   putServer(b, "", r.server);
   return b.done();
 }

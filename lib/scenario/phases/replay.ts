@@ -65,6 +65,7 @@ const REPLAY_KEYS = {
   signal: true,
   onProgress: true,
   verifyServer: true,
+  cluster: true,
   shard: true,
   startAt: true,
   fidelity: true,
