@@ -114,7 +114,16 @@ interface Parked {
 interface KeyShape {
   pieces: Array<{ lit: Uint8Array } | { digit: number; width: number }>;
   read: boolean;
+  /**
+   * When the key is literals around one key id (the common `prefix + id`): that id's index in
+   * the request's ids, the size of a slot-per-id table worth keeping (ids below it), and the
+   * text of the literals (ops with the same text share a table). Else undefined.
+   */
+  table?: { digit: number; size: number; text: string };
 }
+
+// Keys of ids below this get their slot from a table filled as ids are first seen (2 bytes each).
+const SLOT_TABLE_MAX = 1 << 22;
 
 const utf8 = new TextEncoder();
 
@@ -182,7 +191,19 @@ export function clusterKeyShapes(
       }
       return pieces;
     });
-    return { pieces: shapes[keyArgs[0]!]!, read: info?.class === "read" };
+    const pieces = shapes[keyArgs[0]!]!;
+    const digits = pieces.filter((p) => "digit" in p);
+    const first = spec.args[keyArgs[0]!]!;
+    const oneKeyId = digits.length === 1 && first.filter((p) => "slot" in p).length === 1 &&
+      first.some((p) => "slot" in p && p.slot === "key");
+    const table = oneKeyId
+      ? {
+        digit: (digits[0] as { digit: number }).digit,
+        size: Math.min(SLOT_TABLE_MAX, Math.max(1, keyspace)),
+        text: pieces.map((p) => "lit" in p ? new TextDecoder().decode(p.lit) : "\0").join(""),
+      }
+      : undefined;
+    return { pieces, read: info?.class === "read", ...(table ? { table } : {}) };
   });
 }
 
@@ -240,6 +261,8 @@ export class ClusterScheduler {
   readonly #hungry: Uint8Array;
   readonly #hist: Histogram[];
   readonly #home: Int32Array;
+  // Closed loop: a client's in-flight count at or below which it refills its pipeline.
+  readonly #refillAt: number;
   #replicas: number[][] = [];
   // Per connection (by local index): per in-flight slot, the key ids, value size, the first send
   // time of a resent request (0 for the first try) and how often it was redirected or retried.
@@ -248,6 +271,8 @@ export class ClusterScheduler {
   #born: Float64Array[] = [];
   #tries: Uint8Array[] = [];
   #scratch = new Uint8Array(512);
+  // Per op: its key shape's slot-per-id table (-1: not computed yet), or undefined.
+  #slotTables: Array<Int16Array | undefined>;
   #asking = new CommandTemplate([[{ literal: "ASKING" }]]);
   #engine: Engine | undefined;
   #dirty: PipelinedConnection[] = [];
@@ -263,6 +288,18 @@ export class ClusterScheduler {
     this.#rr = new Int32Array(init.clients.length);
     this.#hungry = new Uint8Array(init.clients.length);
     this.#hist = init.map.nodes.map(() => newHistogram());
+    this.#refillAt = init.affinity ? init.pipeline - 1 : 0;
+    const byText = new Map<string, Int16Array>();
+    this.#slotTables = init.shapes.map((sh) => {
+      const t = sh.table;
+      if (t === undefined) return undefined;
+      let table = byText.get(t.text);
+      if (table === undefined || table.length < t.size) {
+        table = new Int16Array(t.size).fill(-1);
+        byText.set(t.text, table);
+      }
+      return table;
+    });
     const primaries = init.map.primaries();
     this.#home = Int32Array.from(
       init.clients,
@@ -348,8 +385,22 @@ export class ClusterScheduler {
     return cdf.length - 1;
   }
 
-  // The slot of a request's first key, rendered into a scratch buffer.
+  // The slot of a request's first key: from the op's table, or rendered into a scratch buffer
+  // (and kept in the table).
   #slot(op: number, ids: Float64Array): number {
+    const table = this.#slotTables[op];
+    if (table !== undefined) {
+      const id = ids[this.#i.shapes[op]!.table!.digit]!;
+      if (id < table.length) {
+        const known = table[id]!;
+        if (known >= 0) return known;
+        return table[id] = this.#render(op, ids);
+      }
+    }
+    return this.#render(op, ids);
+  }
+
+  #render(op: number, ids: Float64Array): number {
     const b = this.#scratch;
     let n = 0;
     for (const p of this.#i.shapes[op]!.pieces) {
@@ -420,7 +471,8 @@ export class ClusterScheduler {
     const S = Math.max(1, this.#i.maxSlots);
     const sideIds = this.#ids[c.local]!;
     if (sideIds.length < c.op.length * S) this.#regrow(c);
-    this.#ids[c.local]!.set(ids.subarray(0, cc.slots), s * S);
+    const side = this.#ids[c.local]!;
+    for (let i = 0, at = s * S; i < cc.slots; i++) side[at + i] = ids[i]!;
     this.#size[c.local]![s] = size;
     this.#born[c.local]![s] = born;
     this.#tries[c.local]![s] = tries;
@@ -546,6 +598,13 @@ export class ClusterScheduler {
     else {
       const st = this.#i.clients[k]!;
       const P = this.#i.pipeline;
+      // Keys over every node: a client refills its pipeline once all of it came back (P requests
+      // per round, as redis-benchmark's -P), so that each node's connection gets about P/nodes
+      // requests per write; refilling each reply as it comes would write them one or two at a
+      // time (3x the system calls of the client and the servers per request). With affinity
+      // (one node per client) the pipeline is kept full, as on a standalone server. Requests
+      // parked for retry (a node down) do not hold up the others' rounds.
+      if (this.#pending[k]! - this.#parked[k]!.length > this.#refillAt) return this.#flushDirty();
       while (this.#pending[k]! < P && !this.stopped && !st.spent) this.#issue(k, st, 0, 0);
     }
     this.#flushDirty();
