@@ -165,7 +165,8 @@ const BENCH_FLAGS = {
   clusterAffinity: bool({
     section: "Cluster",
     help: "with --cluster, each client talks to one primary and draws keys in its slots, as " +
-      "redis-benchmark --cluster does (larger pipelined batches per connection)",
+      "redis-benchmark --cluster does (larger pipelined batches per connection; the clients " +
+      "share the request count, so a faster node's clients do more)",
   }),
   nodeCsv: text({
     value: "FILE",

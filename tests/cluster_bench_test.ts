@@ -310,11 +310,17 @@ loadTest(
     const ds = await deltas(cl.addresses, before);
     const t3 = three.tests[0]!;
     assert.equal(t3.errors, 0);
+    // One client per primary, each on its own node only, and the server agrees with membench's
+    // count per node. The 6000 requests are shared by the clients (as redis-benchmark --cluster's
+    // are): a client whose node answers faster does more of them.
+    let total = 0;
     for (const n of t3.nodes!) {
-      // One client per primary: each did its 2000 there, and the server agrees.
-      assert.equal(n.requests, 2000, n.address);
-      assert.equal(ds[cl.addresses.indexOf(n.address)]!["set"], 2000, n.address);
+      assert.ok(n.requests > 0, n.address);
+      assert.equal(ds[cl.addresses.indexOf(n.address)]!["set"], n.requests, n.address);
+      total += n.requests;
     }
+    assert.equal(total, 6000);
+    assert.equal(t3.requests, 6000);
     await assert.rejects(
       () => bench({ target: cl.address, cluster: true, clusterAffinity: true, balanceNodes: true }),
       /Cannot use 'clusterAffinity' and 'balanceNodes' together/,

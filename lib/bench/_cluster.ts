@@ -263,6 +263,9 @@ export class ClusterScheduler {
   readonly #home: Int32Array;
   // Closed loop: a client's in-flight count at or below which it refills its pipeline.
   readonly #refillAt: number;
+  // Closed loop with affinity and a request count: the shard's requests not issued yet, shared
+  // by its clients (undefined: each client has its own count).
+  #budget: number | undefined;
   #replicas: number[][] = [];
   // Per connection (by local index): per in-flight slot, the key ids, value size, the first send
   // time of a resent request (0 for the first try) and how often it was redirected or retried.
@@ -289,6 +292,13 @@ export class ClusterScheduler {
     this.#hungry = new Uint8Array(init.clients.length);
     this.#hist = init.map.nodes.map(() => newHistogram());
     this.#refillAt = init.affinity ? init.pipeline - 1 : 0;
+    // With affinity, as redis-benchmark --cluster: clients of a faster node take more of the
+    // requests, and the run ends when all are done (with a count per client, the clients of the
+    // node that gets the least CPU would finish alone, long after the others).
+    if (init.affinity && !init.openLoop) {
+      const total = init.clients.reduce((a, c) => a + c.limit, 0);
+      if (Number.isFinite(total)) this.#budget = total;
+    }
     const byText = new Map<string, Int16Array>();
     this.#slotTables = init.shapes.map((sh) => {
       const t = sh.table;
@@ -371,6 +381,11 @@ export class ClusterScheduler {
         n.clusterdown =
           0;
     }
+  }
+
+  // Whether a client may issue no more requests.
+  #spent(st: ClientState): boolean {
+    return this.#budget === undefined ? st.spent : this.#budget <= 0;
   }
 
   startSchedule(t0: number): void {
@@ -531,6 +546,7 @@ export class ClusterScheduler {
     for (let s = 0; s < cc.slots; s++) ids[s] = st.keys.next();
     const size = cc.hasData ? st.sizer() : 0;
     st.issued++;
+    if (this.#budget !== undefined) this.#budget--;
     this.sent++;
     this.#pending[k]!++;
     let slot = this.#slot(op, ids);
@@ -605,7 +621,7 @@ export class ClusterScheduler {
       // (one node per client) the pipeline is kept full, as on a standalone server. Requests
       // parked for retry (a node down) do not hold up the others' rounds.
       if (this.#pending[k]! - this.#parked[k]!.length > this.#refillAt) return this.#flushDirty();
-      while (this.#pending[k]! < P && !this.stopped && !st.spent) this.#issue(k, st, 0, 0);
+      while (this.#pending[k]! < P && !this.stopped && !this.#spent(st)) this.#issue(k, st, 0, 0);
     }
     this.#flushDirty();
   }
@@ -840,7 +856,7 @@ export class ClusterScheduler {
   exhausted(c: PipelinedConnection): boolean {
     const k = (c.local / this.#N) | 0;
     const st = this.#i.clients[k]!;
-    return (this.stopped || st.spent) && this.#pending[k] === 0;
+    return (this.stopped || this.#spent(st)) && this.#pending[k] === 0;
   }
 
   /** After a reconnect the schedule resumes from now. */

@@ -160,7 +160,9 @@ export interface BenchOptions {
    * Cluster mode: node affinity, as redis-benchmark --cluster: each client talks to one primary
    * (dealt round-robin) and draws keys until one falls in that primary's slots; requests still
    * go by slot. Larger pipelined batches per connection; the key sequence of each client is then
-   * the keys of its primary's slots. @default {false}
+   * the keys of its primary's slots. With a request count (closed loop), the clients share it,
+   * as redis-benchmark's do: clients of a faster node take more of the requests (per node counts
+   * then differ from run to run; the total does not). @default {false}
    */
   clusterAffinity?: boolean;
   /** With `balanceNodes`: allowed excess over the fair share, a fraction (0.1 = 10 %). @default {0.1} */
