@@ -7,7 +7,8 @@
  *   >= 90% busy with default settings), vectors/s, and membench's peak RSS while streaming the
  *   dataset from its file (target: under 300 MiB for 1M x 128).
  * - Query: membench's CPU per query against the server's (`INFO commandstats` ft.search
- *   usec_per_call; target: client <= 10% of server).
+ *   usec_per_call; target: client <= 10% of server), in the steady state (the difference of a
+ *   short and a long run, so that the run's fixed cost is left out) and over the whole run.
  *
  * Run: deno run -A bench/vector_compare.ts [vectors=200000] [dim=128] [algorithm=HNSW] [queries=5000]
  * (MEMBENCH_SEARCH_MODULE names the module; by default ../shared/servers/redisearch-2.6;
@@ -94,9 +95,14 @@ try {
   // The truth is computed once, outside the measured part.
   using ds = await openDataset(path);
   const truth = await vectorTruth(ds, { k: 10 });
-  for (const ef of algorithm === "HNSW" ? [10, 100] : [undefined]) {
+  // Each setting runs twice, with a fifth of the queries and with all of them: the difference
+  // is the steady state's cost per query, without the run's fixed cost (connecting, reading the
+  // index's state); the whole run's is printed beside it. Measured on 50k x 128 HNSW: the fixed
+  // cost is small (about 1 µs per query over 20,000), and part of the client's user time grows
+  // with the run's length rather than its queries (the event loop's turns every 2 ms, and a wake
+  // per reply at one query in flight), so a slower query (EF_RUNTIME 100) costs more user time.
+  const run = async (ef: number | undefined, n: number) => {
     const b = await stats();
-    const q0 = selfCpuSeconds();
     const u0 = process.cpuUsage();
     const q = await vectorQuery({
       target: server.address,
@@ -105,25 +111,40 @@ try {
       k: 10,
       index: { algorithm },
       ...(ef !== undefined ? { efRuntime: ef } : {}),
-      requests,
+      requests: n,
       clients: queryClients,
       pipeline: queryPipeline,
     });
-    const clientUs = (selfCpuSeconds() - q0) * 1e6 / q.completed;
     const u1 = process.cpuUsage();
     const a = await stats();
-    const serverUs = (a.usec - b.usec) / Math.max(1, a.calls - b.calls);
+    return {
+      q,
+      user: (u1.user - u0.user) / 1e6,
+      system: (u1.system - u0.system) / 1e6,
+      calls: a.calls - b.calls,
+      usec: a.usec - b.usec,
+    };
+  };
+  for (const ef of algorithm === "HNSW" ? [10, 100] : [undefined]) {
+    const small = await run(ef, Math.max(100, Math.round(requests / 5)));
+    const big = await run(ef, requests);
+    const q = big.q;
+    const n = big.q.completed - small.q.completed;
+    const userUs = (big.user - small.user) * 1e6 / n;
+    const systemUs = (big.system - small.system) * 1e6 / n;
+    const clientUs = userUs + systemUs;
+    const wholeUs = (big.user + big.system) * 1e6 / big.q.completed;
+    const serverUs = big.usec / Math.max(1, big.calls);
     console.log(
       `vec-query${ef !== undefined ? ` EF_RUNTIME ${ef}` : ""}: ${
         Math.round(q.qps)
       } qps, p50 ${q.summary.p50Us} µs, p99 ${q.summary.p99Us} µs, ` +
         `recall@10 mean ${q.recall.mean.toFixed(4)} p5 ${q.recall.p5.toFixed(2)}; ` +
-        `CPU per query: membench ${clientUs.toFixed(1)} µs, server ${
-          serverUs.toFixed(1)
-        } µs -> ratio ${(clientUs / serverUs).toFixed(3)} (membench user ${
-          ((u1.user - u0.user) / q.completed).toFixed(1)
-        } µs, system ${((u1.system - u0.system) / q.completed).toFixed(1)} µs; ${queryClients} ` +
-        `clients x ${queryPipeline} in flight)`,
+        `CPU per query: membench ${clientUs.toFixed(1)} µs (user ${userUs.toFixed(1)}, system ${
+          systemUs.toFixed(1)
+        }), server ${serverUs.toFixed(1)} µs -> ratio ${(clientUs / serverUs).toFixed(3)}; ` +
+        `whole run ${wholeUs.toFixed(1)} µs -> ${(wholeUs / serverUs).toFixed(3)} ` +
+        `(${queryClients} clients x ${queryPipeline} in flight)`,
     );
   }
   const info = parseInfo(await c.text(["INFO", "memory"]));
