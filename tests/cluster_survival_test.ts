@@ -85,6 +85,84 @@ loadTest(
 );
 
 loadTest(
+  "bench cluster scales out mid-run: a node added and given slots gets connections; every request counted once, server counts agree",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3, spares: 1 });
+    const spare = cl.spares[0]!;
+    const all = [...cl.addresses, spare.address];
+    const before = await Promise.all(all.map((a) => commandStats(a)));
+    const started = Date.now();
+    const run = bench({
+      target: cl.address,
+      cluster: true,
+      tests: ["set"],
+      durationMs: 5000,
+      clients: 4,
+      pipeline: 4,
+      keyspace: 20_000,
+      dataSize: 64,
+      // Two workers: each finds the new node on its own; the result joins them by address.
+      threads: 2,
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const add = await redisCli(["--cluster", "add-node", spare.address, cl.address]);
+    assert.ok(add.success, new TextDecoder().decode(add.stdout));
+    const id = new TextDecoder().decode(
+      (await redisCli(["-p", String(spare.port), "CLUSTER", "MYID"])).stdout,
+    ).trim();
+    // The others learn of the new node through the cluster bus: reshard once every node knows
+    // it and it knows the slots (a reshard started earlier fails midway, leaving a slot open).
+    for (let i = 0; i < 50; i++) {
+      const views = await Promise.all(
+        cl.nodes.map((n) => redisCli(["-p", String(n.port), "CLUSTER", "NODES"])),
+      );
+      const state = new TextDecoder().decode(
+        (await redisCli(["-p", String(spare.port), "CLUSTER", "INFO"])).stdout,
+      );
+      if (
+        views.every((v) => new TextDecoder().decode(v.stdout).includes(id)) &&
+        state.includes("cluster_state:ok")
+      ) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const reshard = await redisCli([
+      "--cluster",
+      "reshard",
+      cl.address,
+      "--cluster-from",
+      "all",
+      "--cluster-to",
+      id,
+      "--cluster-slots",
+      "1200",
+      "--cluster-yes",
+    ]);
+    const said = new TextDecoder().decode(reshard.stdout).split("\n")
+      .filter((l) => !l.includes("Moving slot")).slice(-4).join(" | ");
+    assert.ok(reshard.success, `reshard to the new node did not succeed: ${said}`);
+    const r = await run;
+    const took = Date.now() - started;
+    assert.ok(took < 12_000, `the run took ${took} ms`);
+    const t = r.tests[0]!;
+    accounted(r);
+    assert.equal(t.errors, 0, JSON.stringify(t.commands[0]!.errors));
+    // The new node is in the report, served requests, and counted what membench counted.
+    const added = t.nodes!.find((n) => n.address === spare.address);
+    assert.ok(added, `no line for the new node: ${t.nodes!.map((n) => n.address)}`);
+    assert.ok(added.requests > 0, "the new node served no request");
+    let served = 0;
+    for (const [i, a] of all.entries()) {
+      const d = statsDelta(before[i]!, await commandStats(a))["set"] ?? 0;
+      const n = t.nodes!.find((x) => x.address === a)!;
+      assert.equal(n.requests, d, `${a}: membench ${n.requests}, server ${d}`);
+      served += d;
+    }
+    assert.equal(served, t.requests + t.warmupRequests);
+  },
+);
+
+loadTest(
   "bench cluster survives a failover (a primary killed): ends on time, every request accounted for",
   async () => {
     await using cl = await startLocalCluster({ primaries: 3, replicas: 1, nodeTimeoutMs: 1000 });

@@ -110,6 +110,20 @@ interface Parked {
   asking: boolean;
 }
 
+// A node's counts before any request.
+function zeroCounts(n: ClusterNode): NodeCounts {
+  return {
+    address: n.address,
+    role: n.role,
+    requests: 0,
+    errors: 0,
+    moved: 0,
+    ask: 0,
+    tryagain: 0,
+    clusterdown: 0,
+  };
+}
+
 /** How a command finds its slot: the pieces of its first key, and whether it can be routed. */
 interface KeyShape {
   pieces: Array<{ lit: Uint8Array } | { digit: number; width: number }>;
@@ -240,6 +254,11 @@ export interface ClusterSchedulerInit {
   requestTimeoutMs?: number;
   /** Asks for a fresh topology (throttled by the caller). */
   refresh: () => void;
+  /**
+   * Makes client `k`'s connection to a node that appeared during the run (`node`: its index),
+   * with slot `local` (opened by the engine's attach). Without it, such nodes are not used.
+   */
+  connect?: (k: number, node: ClusterNode, index: number, local: number) => PipelinedConnection;
 }
 
 /** bench's cluster scheduler (see the module doc). */
@@ -295,10 +314,7 @@ export class ClusterScheduler {
     // With affinity, as redis-benchmark --cluster: clients of a faster node take more of the
     // requests, and the run ends when all are done (with a count per client, the clients of the
     // node that gets the least CPU would finish alone, long after the others).
-    if (init.affinity && !init.openLoop) {
-      const total = init.clients.reduce((a, c) => a + c.limit, 0);
-      if (Number.isFinite(total)) this.#budget = total;
-    }
+    this.shareBudget();
     const byText = new Map<string, Int16Array>();
     this.#slotTables = init.shapes.map((sh) => {
       const t = sh.table;
@@ -315,35 +331,56 @@ export class ClusterScheduler {
       init.clients,
       (_, k) => primaries[(init.clientBase + k) % primaries.length] ?? -1,
     );
-    this.nodes = init.map.nodes.map((n) => ({
-      address: n.address,
-      role: n.role,
-      requests: 0,
-      errors: 0,
-      moved: 0,
-      ask: 0,
-      tryagain: 0,
-      clusterdown: 0,
-    }));
+    this.nodes = init.map.nodes.map(zeroCounts);
     this.onTopology();
   }
 
   /** The connection of client `k` to node `n`. */
   connOf(k: number, n: number): PipelinedConnection {
-    return this.conns[k * this.#N + n]!;
+    return this.#byNode[n]![k]!;
   }
+
+  // Per node, per client: the connections. Per connection slot: its node and client.
+  #byNode: PipelinedConnection[][] = [];
+  #nodeOfLocal: number[] = [];
+  #clientOfLocal: number[] = [];
 
   /** Takes the connections (client-major: client k's connection to node n is k·N + n). */
   bind(engine: Engine, conns: PipelinedConnection[]): void {
     this.#engine = engine;
     this.conns = conns;
+    this.#byNode = this.#i.map.nodes.map(() => []);
+    conns.forEach((c, i) => this.#track(c, i % this.#N, (i / this.#N) | 0));
+  }
+
+  // Side data of a connection (its slot is the next), and where it belongs.
+  #track(c: PipelinedConnection, node: number, k: number): void {
     const S = Math.max(1, this.#i.maxSlots);
-    for (const c of conns) {
-      const cap = c.op.length;
-      this.#ids.push(new Float64Array(cap * S));
-      this.#size.push(new Int32Array(cap));
-      this.#born.push(new Float64Array(cap));
-      this.#tries.push(new Uint8Array(cap));
+    const cap = c.op.length;
+    this.#ids.push(new Float64Array(cap * S));
+    this.#size.push(new Int32Array(cap));
+    this.#born.push(new Float64Array(cap));
+    this.#tries.push(new Uint8Array(cap));
+    this.#nodeOfLocal[c.local] = node;
+    this.#clientOfLocal[c.local] = k;
+    this.#byNode[node]![k] = c;
+  }
+
+  // A node the run did not start with: per-node figures, and a connection per client, opened
+  // while the run goes on (requests for it wait, parked, until its connection is up).
+  #addNode(n: number): void {
+    const connect = this.#i.connect;
+    const engine = this.#engine;
+    const node = this.#i.map.nodes[n]!;
+    this.nodes.push(zeroCounts(node));
+    this.#hist.push(newHistogram());
+    this.#byNode.push([]);
+    this.#quota = []; // balancing starts its counts again over the new set of nodes
+    if (connect === undefined || engine === undefined) return;
+    for (let k = 0; k < this.#i.clients.length; k++) {
+      const c = connect(k, node, n, engine.conns.length);
+      this.#track(c, n, k);
+      void engine.attach(c);
     }
   }
 
@@ -356,9 +393,18 @@ export class ClusterScheduler {
     });
   }
 
-  /** Takes a fresh topology: slot owners and roles of the nodes this run knows. */
+  /**
+   * Takes a fresh topology: slot owners and roles; a node the run did not know gets connections
+   * (with `connect`).
+   */
   updateTopology(t: ClusterTopology): void {
-    this.#i.map.update(t);
+    const map = this.#i.map;
+    for (const n of t.nodes) {
+      if (map.indexOf(n.address) < 0 && this.#engine !== undefined) {
+        this.#addNode(map.add(n));
+      }
+    }
+    map.update(t);
     this.onTopology();
   }
 
@@ -381,6 +427,16 @@ export class ClusterScheduler {
         n.clusterdown =
           0;
     }
+  }
+
+  /**
+   * With affinity and a request count: the clients' counts left, shared from now on (at the
+   * start, and again at the end of a warm-up, when the counts are set).
+   */
+  shareBudget(): void {
+    if (!this.#i.affinity || this.#i.openLoop) return;
+    const left = this.#i.clients.reduce((a, c) => a + Math.max(0, c.limit - c.issued), 0);
+    this.#budget = Number.isFinite(left) ? left : undefined;
   }
 
   // Whether a client may issue no more requests.
@@ -435,8 +491,8 @@ export class ClusterScheduler {
   }
 
   #usable(k: number, n: number): boolean {
-    const c = this.connOf(k, n);
-    return !c.dead && c.transport !== undefined;
+    const c = this.#byNode[n]?.[k];
+    return c !== undefined && !c.dead && c.transport !== undefined;
   }
 
   // The node a request goes to: the slot's owner, or for a read one of its replicas.
@@ -514,12 +570,15 @@ export class ClusterScheduler {
   // Node balancing: per client, requests per (group, node) and per group; a group is where an
   // op may go (0: primaries; 1: reads that replicas may serve).
   #quota: Float64Array[] = [];
+  #qN = 0;
   #quotaAll: Float64Array[] = [];
   #eligible = [0, 0];
 
   #balanceSetup(): void {
     const C = this.#i.clients.length;
-    this.#quota = [new Float64Array(C * this.#N), new Float64Array(C * this.#N)];
+    const N = this.#i.map.nodes.length;
+    this.#qN = N;
+    this.#quota = [new Float64Array(C * N), new Float64Array(C * N)];
     this.#quotaAll = [new Float64Array(C), new Float64Array(C)];
     const nodes = this.#i.map.nodes;
     const primaries = nodes.filter((n) => n.role === "primary").length;
@@ -534,7 +593,7 @@ export class ClusterScheduler {
   // Whether node n is over its fair share (plus the tolerance) for client k's group g.
   #over(k: number, g: number, n: number): boolean {
     const all = this.#quotaAll[g]![k]! + 1;
-    return this.#quota[g]![k * this.#N + n]! + 1 >
+    return this.#quota[g]![k * this.#qN + n]! + 1 >
       all / this.#eligible[g]! * (1 + this.#i.balance!);
   }
 
@@ -568,7 +627,7 @@ export class ClusterScheduler {
         for (let s = 0; s < cc.slots; s++) ids[s] = st.keys.next();
         n = this.#nodeFor(k, op, this.#slot(op, ids));
       }
-      this.#quota[g]![k * this.#N + n]!++;
+      this.#quota[g]![k * this.#qN + n]!++;
       this.#quotaAll[g]![k]!++;
     }
     if (!this.#write(k, n, op, ids, size, intended, flag, 0, 0, false)) {
@@ -609,7 +668,7 @@ export class ClusterScheduler {
 
   fill(c: PipelinedConnection, now: number): void {
     if (now >= this.endUs) this.stopped = true;
-    const k = (c.local / this.#N) | 0;
+    const k = this.#clientOfLocal[c.local]!;
     if (this.#i.openLoop) this.#sendDue(k, now);
     else {
       const st = this.#i.clients[k]!;
@@ -663,7 +722,7 @@ export class ClusterScheduler {
       for (let k = 0; k < this.#hungry.length; k++) {
         if (this.#hungry[k] === 0) continue;
         this.#hungry[k] = 0;
-        for (let n = 0; n < this.#N; n++) {
+        for (let n = 0; n < this.#byNode.length; n++) {
           if (!this.#usable(k, n)) continue;
           this.fill(this.connOf(k, n), now);
           break;
@@ -737,8 +796,8 @@ export class ClusterScheduler {
   reply(c: PipelinedConnection, s: number, now: number): void {
     const op = c.op[s]!;
     if (op === ASKING_OP) return; // +OK, or an error the request after it will show too
-    const node = c.local % this.#N;
-    const k = (c.local / this.#N) | 0;
+    const node = this.#nodeOfLocal[c.local]!;
+    const k = this.#clientOfLocal[c.local]!;
     const sc = c.scanner;
     const kind = sc.kind;
     const born = this.#born[c.local]![s]!;
@@ -844,7 +903,7 @@ export class ClusterScheduler {
   failed(c: PipelinedConnection, s: number, code: string): void {
     const op = c.op[s]!;
     if (op === ASKING_OP) return;
-    if (this.#fail((c.local / this.#N) | 0, c.local % this.#N, op, code)) {
+    if (this.#fail(this.#clientOfLocal[c.local]!, this.#nodeOfLocal[c.local]!, op, code)) {
       // The first failure of its kind: what it said (decoded once per kind).
       this.#i.compiled[op]!.metrics.errorText(
         code,
@@ -854,13 +913,13 @@ export class ClusterScheduler {
   }
 
   exhausted(c: PipelinedConnection): boolean {
-    const k = (c.local / this.#N) | 0;
+    const k = this.#clientOfLocal[c.local]!;
     const st = this.#i.clients[k]!;
     return (this.stopped || this.#spent(st)) && this.#pending[k] === 0;
   }
 
   /** After a reconnect the schedule resumes from now. */
   resumeAt(c: PipelinedConnection, now: number): void {
-    this.#i.clients[(c.local / this.#N) | 0]!.resumeAt(now);
+    this.#i.clients[this.#clientOfLocal[c.local]!]!.resumeAt(now);
   }
 }

@@ -713,11 +713,25 @@ function mergeEncodedList(parts: Array<string | undefined>): string {
 
 // Cluster mode: per node ops/s and share, the redirections, the skew.
 export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr: ReadFrom): void {
-  const per = shards[0]?.nodes;
-  if (per === undefined) return;
-  const nodes: NodeResult[] = per.map((n, i) => {
+  if (shards[0]?.nodes === undefined) return;
+  // By address: each worker lists the nodes it started with in discovery's order, then those it
+  // found during the run, in the order it found them.
+  const per: NodeCounts[] = [];
+  const seen = new Set<string>();
+  for (const s of shards) {
+    for (const n of s.nodes ?? []) {
+      if (seen.has(n.address)) continue;
+      seen.add(n.address);
+      per.push(n);
+    }
+  }
+  const of = (s: ShardResultLike, n: NodeCounts) => s.nodes?.find((x) => x.address === n.address);
+  const nodes: NodeResult[] = per.map((n) => {
     const sum = (f: (x: NodeCounts) => number) =>
-      shards.reduce((a, s) => a + (s.nodes?.[i] ? f(s.nodes[i]!) : 0), 0);
+      shards.reduce((a, s) => {
+        const x = of(s, n);
+        return a + (x ? f(x) : 0);
+      }, 0);
     return {
       address: n.address,
       role: n.role,
@@ -725,7 +739,7 @@ export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr:
       opsPerSec: 0,
       share: 0,
       errors: sum((x) => x.errors),
-      serviceTime: summarizeEncoded(mergeEncodedList(shards.map((s) => s.nodes?.[i]?.service))),
+      serviceTime: summarizeEncoded(mergeEncodedList(shards.map((s) => of(s, n)?.service))),
       redirects: {
         moved: sum((x) => x.moved),
         ask: sum((x) => x.ask),
@@ -751,9 +765,7 @@ export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr:
   const maxShare = nodes.reduce((a, n) => Math.max(a, n.share), 0);
   const red = (k: keyof NodeResult["redirects"]) => nodes.reduce((a, n) => a + n.redirects[k], 0);
   test.nodes = nodes;
-  test.nodeHistograms = per.map((_n, i) =>
-    mergeEncodedList(shards.map((s) => s.nodes?.[i]?.service))
-  );
+  test.nodeHistograms = per.map((n) => mergeEncodedList(shards.map((s) => of(s, n)?.service)));
   test.cluster = {
     nodes: nodes.length,
     primaries,

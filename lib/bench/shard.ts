@@ -469,6 +469,16 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       lateUs: cfg.lateThresholdUs,
       requestTimeoutMs: cfg.requestTimeoutMs,
       refresh: () => refresh(),
+      // A node that appeared during the run (scale-out): a connection per client, as at start.
+      connect: (k, node, n, local) =>
+        new PipelinedConnection(
+          (cfg.clientBase + k) * N + n + 1_000_000,
+          local,
+          nodeTarget(cfg.targets[0]!, node),
+          dialect.replies(`reply stream of client ${cfg.clientBase + k} to ${node.address}`),
+          2 * P + 2,
+          maxReq * P,
+        ),
     })
     : new BenchScheduler(cfg, compiled, states);
   if (sched instanceof BenchScheduler) sched.conns = conns;
@@ -500,7 +510,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   if (sched instanceof ClusterScheduler) {
     sched.bind(engine, conns);
     // Topology refreshes (a node lost, a MOVED to an unknown node), at most one at a time and
-    // one every 200 ms; nodes the run did not start with are not used.
+    // one every 200 ms; a node the run did not start with gets connections then.
     let busy = false;
     let lastAt = 0;
     const seedTargets = cl!.nodes.map((n) => nodeTarget(cfg.targets[0]!, n));
@@ -538,6 +548,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     measureStartUs = nowUs();
     second = 0;
     for (const k of states) k.limit = k.issued + k.share;
+    if (sched instanceof ClusterScheduler) sched.shareBudget();
     if (cfg.durationMs !== undefined) sched.endUs = measureStartUs + cfg.durationMs * 1000;
   };
   const live = newHistogram();

@@ -79,6 +79,19 @@ export class SlotMap {
     return i;
   }
 
+  /**
+   * A node the run did not start with (found by a topology refresh): it gets the next index, and
+   * that index is returned (the known index when the address is known already).
+   */
+  add(node: ClusterNode): number {
+    const known = this.indexOf(node.address);
+    if (known >= 0) return known;
+    const i = this.nodes.length;
+    this.nodes.push({ ...node, primary: -1 });
+    this.#byAddress.set(node.address, i);
+    return i;
+  }
+
   /** Takes every slot owner and role of a fresh topology for the nodes it knows. */
   update(topology: ClusterTopology): void {
     for (let s = 0; s < SLOTS; s++) {

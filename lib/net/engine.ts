@@ -85,6 +85,8 @@ export class Engine {
   #ring: Ring | undefined;
   #ticker: Ticker | undefined;
   #closing = new Set<Promise<unknown>>();
+  // Deno sockets: the read loops (and the pace loop), awaited at the end of the run.
+  #drivers: Promise<unknown>[] = [];
 
   constructor(conns: PipelinedConnection[], o: EngineOptions, s: Scheduler) {
     this.conns = conns;
@@ -110,6 +112,47 @@ export class Engine {
   /** Wakes a paced scheduler's wait (new work is due sooner). */
   wake(): void {
     this.#ticker?.wake();
+  }
+
+  /**
+   * Adds a connection to a running engine (a cluster node that appeared during the run): opens
+   * it with the engine's `open`, then runs it like the others. `c.local` must be the next index
+   * (`conns.length`). Resolves false when it could not be opened (`c` is then dead, with its
+   * error) or the run ended first.
+   */
+  async attach(c: PipelinedConnection): Promise<boolean> {
+    if (this.#done) return false;
+    if (c.local !== this.conns.length) {
+      throw new MembenchError(
+        "internal",
+        `attach: connection ${c.index} has slot ${c.local}, the next is ${this.conns.length}`,
+      );
+    }
+    this.conns.push(c);
+    let t: Transport;
+    try {
+      t = await this.#o.open(c);
+    } catch (e) {
+      c.dead = true;
+      c.error = e instanceof MembenchError
+        ? e
+        : new MembenchError("connection", `connection ${c.index}: ${errorMessage(e)}`);
+      this.checkDone();
+      return false;
+    }
+    if (this.#done) {
+      this.#close(t);
+      return false;
+    }
+    c.transport = t;
+    if (this.#ring) {
+      c.outAddr = bufferAddress(c.out);
+      c.spareAddr = bufferAddress(c.spare);
+      c.rbufAddr = bufferAddress(c.rbuf);
+      this.#adopt(c);
+    } else if (this.#o.io === "deno") this.#drivers.push(this.#readLoop(c));
+    this.#fillAndFlush(c, nowUs());
+    return true;
   }
 
   /** Writes what `c` has queued, unless a write is in progress (it follows then). */
@@ -162,7 +205,7 @@ export class Engine {
     o.signal?.addEventListener("abort", onAbort, { once: true });
     const timeouts = setInterval(() => this.#checkTimeouts(), TIMEOUT_CHECK_MS);
     if (this.#s.due) this.#ticker = new Ticker();
-    let drivers: Promise<unknown>[];
+    const drivers = this.#drivers;
     if (o.io === "uring" && !this.#done) {
       this.#ring = new Ring(Math.min(4096, Math.max(64, this.conns.length * 4)));
       for (const c of this.conns) {
@@ -170,15 +213,15 @@ export class Engine {
         c.spareAddr = bufferAddress(c.spare);
         c.rbufAddr = bufferAddress(c.rbuf);
       }
-      drivers = [
+      drivers.push(
         this.#uringLoop().catch((e) => {
           // The ring itself failed (not a connection): end the run with the reason.
           this.fatal ??= new MembenchError("connection", `io_uring loop: ${errorMessage(e)}`);
           this.#finish();
         }),
-      ];
+      );
     } else {
-      drivers = this.conns.map((c) => this.#readLoop(c));
+      for (const c of this.conns) drivers.push(this.#readLoop(c));
       const now = nowUs();
       for (const c of this.conns) if (!this.#done) this.#fillAndFlush(c, now);
       if (this.#s.due) drivers.push(this.#paceLoop());

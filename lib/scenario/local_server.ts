@@ -239,6 +239,11 @@ export interface LocalClusterOptions {
   args?: string[];
   /** How long to wait for `cluster_state:ok`. @default {30000} */
   startTimeoutMs?: number;
+  /**
+   * Spare nodes: started with cluster mode on but not joined, for a scale-out during a run
+   * (`redis-cli --cluster add-node`, then a reshard to it). @default {0}
+   */
+  spares?: number;
 }
 
 /** A loopback cluster of `redis-server` processes; stop it with `await using` or `stop()`. */
@@ -249,6 +254,8 @@ export interface LocalCluster extends AsyncDisposable {
   addresses: string[];
   /** The first node's address: a seed. */
   address: string;
+  /** The spare nodes (not in the cluster until added). */
+  spares: LocalServer[];
   /** Stops every node and removes their folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -276,21 +283,29 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       `Cannot start a cluster with ${replicas} replicas per primary: must be an integer from 0 to 4`,
     );
   }
+  const spareCount = options.spares ?? 0;
+  if (!Number.isInteger(spareCount) || spareCount < 0 || spareCount > 8) {
+    throw new MembenchError(
+      "invalid_argument",
+      `Cannot start a cluster with ${spareCount} spare nodes: must be an integer from 0 to 8`,
+    );
+  }
   const dir = await Deno.makeTempDir({ prefix: "membench-cluster-" });
   const nodes: LocalServer[] = [];
+  const spares: LocalServer[] = [];
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await Promise.allSettled([...nodes, ...spares].map((n) => n.stop()));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
     const count = primaries * (1 + replicas);
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count + spareCount; i++) {
       const nodeDir = `${dir}/${i}`;
       await Deno.mkdir(nodeDir);
-      nodes.push(
+      (i < count ? nodes : spares).push(
         await startLocalServer("redis", {
           args: [
             "--cluster-enabled",
@@ -375,6 +390,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     nodes,
     addresses: nodes.map((n) => n.address),
     address: nodes[0]!.address,
+    spares,
     stop,
     [Symbol.asyncDispose]: stop,
   };

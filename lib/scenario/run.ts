@@ -474,8 +474,12 @@ export class ScenarioRun<T> {
   async #startCluster(o: LocalClusterOptions = {}): Promise<LocalCluster> {
     const c = await startLocalCluster(o);
     this.#clusters.push(c);
-    this.#servers.push(...c.nodes);
-    this.#journal("server", { started: "redis-cluster", addresses: c.addresses });
+    this.#servers.push(...c.nodes, ...c.spares);
+    this.#journal("server", {
+      started: "redis-cluster",
+      addresses: c.addresses,
+      ...(c.spares.length > 0 ? { spares: c.spares.map((n) => n.address) } : {}),
+    });
     this.#printer.line(
       `started a redis cluster of ${c.nodes.length} nodes (${c.address}, …) for this scenario`,
     );
