@@ -19,7 +19,13 @@ import {
 } from "../cluster/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import { encodeHistogram, type Histogram, MAX_TRACKABLE_US, newHistogram } from "../metrics/mod.ts";
-import { type Engine, type PipelinedConnection, REPLY_ERROR, REPLY_NULL } from "../net/mod.ts";
+import {
+  type Engine,
+  type PipelinedConnection,
+  REPLY_ERROR,
+  REPLY_NULL,
+  type Transport,
+} from "../net/mod.ts";
 import { type CommandInfo, commandKeys, respCommand } from "../protocol/mod.ts";
 import { CommandTemplate } from "../protocol/resp/mod.ts";
 import type { CommandSpec } from "../workload/mod.ts";
@@ -259,6 +265,8 @@ export interface ClusterSchedulerInit {
    * with slot `local` (opened by the engine's attach). Without it, such nodes are not used.
    */
   connect?: (k: number, node: ClusterNode, index: number, local: number) => PipelinedConnection;
+  /** Opens such a connection (a first connect: no schedule reset as after a reconnect). */
+  openNew?: (c: PipelinedConnection) => Promise<Transport>;
 }
 
 /** bench's cluster scheduler (see the module doc). */
@@ -279,7 +287,7 @@ export class ClusterScheduler {
   readonly #rr: Int32Array;
   readonly #hungry: Uint8Array;
   readonly #hist: Histogram[];
-  readonly #home: Int32Array;
+  #home: Int32Array;
   // Closed loop: a client's in-flight count at or below which it refills its pipeline.
   readonly #refillAt: number;
   // Closed loop with affinity and a request count: the shard's requests not issued yet, shared
@@ -380,17 +388,31 @@ export class ClusterScheduler {
     for (let k = 0; k < this.#i.clients.length; k++) {
       const c = connect(k, node, n, engine.conns.length);
       this.#track(c, n, k);
-      void engine.attach(c);
+      void engine.attach(c, this.#i.openNew);
     }
   }
 
-  /** The replicas of each primary, after discovery or a topology refresh. */
+  /**
+   * The replicas of each primary, after discovery or a topology refresh; with affinity, the
+   * clients dealt again over the primaries that own slots (a node that joined gets clients, one
+   * that gave its slots away loses them).
+   */
   onTopology(): void {
     const nodes = this.#i.map.nodes;
     this.#replicas = nodes.map(() => []);
     nodes.forEach((n, i) => {
       if (n.role === "replica" && n.primary >= 0 && n.healthy) this.#replicas[n.primary]!.push(i);
     });
+    if (this.#i.affinity && this.#home !== undefined) {
+      const owns = new Uint8Array(nodes.length);
+      for (const o of this.#i.map.owner) if (o >= 0) owns[o] = 1;
+      const serving = nodes.flatMap((n, i) => n.role === "primary" && owns[i] === 1 ? [i] : []);
+      if (serving.length > 0) {
+        for (let k = 0; k < this.#home.length; k++) {
+          this.#home[k] = serving[(this.#i.clientBase + k) % serving.length]!;
+        }
+      }
+    }
   }
 
   /**
@@ -627,8 +649,10 @@ export class ClusterScheduler {
         for (let s = 0; s < cc.slots; s++) ids[s] = st.keys.next();
         n = this.#nodeFor(k, op, this.#slot(op, ids));
       }
-      this.#quota[g]![k * this.#qN + n]!++;
-      this.#quotaAll[g]![k]!++;
+      if (n >= 0) {
+        this.#quota[g]![k * this.#qN + n]!++;
+        this.#quotaAll[g]![k]!++;
+      }
     }
     if (!this.#write(k, n, op, ids, size, intended, flag, 0, 0, false)) {
       this.#park(k, op, ids, size, intended, flag, 0, 0, "unavailable", -1, false, 0);

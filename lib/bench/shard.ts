@@ -472,13 +472,15 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       // A node that appeared during the run (scale-out): a connection per client, as at start.
       connect: (k, node, n, local) =>
         new PipelinedConnection(
-          (cfg.clientBase + k) * N + n + 1_000_000,
+          // After every client's connections to the first N nodes: node by node, client by client.
+          cfg.totalClients * n + cfg.clientBase + k,
           local,
           nodeTarget(cfg.targets[0]!, node),
           dialect.replies(`reply stream of client ${cfg.clientBase + k} to ${node.address}`),
           2 * P + 2,
           maxReq * P,
         ),
+      openNew: (c) => dialect.open(c.target, readOnly),
     })
     : new BenchScheduler(cfg, compiled, states);
   if (sched instanceof BenchScheduler) sched.conns = conns;
@@ -522,7 +524,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
         connectTimeoutMs: 500,
         requestTimeoutMs: 1000,
       })
-        .then((t) => sched.updateTopology(t))
+        .then((t) => {
+          if (!engine.done) sched.updateTopology(t);
+        })
         .catch(() => {/* no node answered: the next loss or redirect asks again */})
         .finally(() => busy = false);
     };

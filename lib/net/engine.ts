@@ -116,41 +116,54 @@ export class Engine {
 
   /**
    * Adds a connection to a running engine (a cluster node that appeared during the run): opens
-   * it with the engine's `open`, then runs it like the others. `c.local` must be the next index
-   * (`conns.length`). Resolves false when it could not be opened (`c` is then dead, with its
-   * error) or the run ended first.
+   * it with `open` (the engine's by default; a scheduler may want no reconnect side effects for a
+   * first connect), retrying with the reconnect policy, then runs it like the others. `c.local`
+   * must be the next index (`conns.length`). Resolves false when it could not be opened (`c` is
+   * then dead, with its error) or the run ended first. Never rejects.
    */
-  async attach(c: PipelinedConnection): Promise<boolean> {
+  async attach(
+    c: PipelinedConnection,
+    open: (c: PipelinedConnection) => Promise<Transport> = this.#o.open,
+  ): Promise<boolean> {
     if (this.#done) return false;
     if (c.local !== this.conns.length) {
-      throw new MembenchError(
+      c.dead = true;
+      c.error = new MembenchError(
         "internal",
         `attach: connection ${c.index} has slot ${c.local}, the next is ${this.conns.length}`,
       );
+      return false;
     }
     this.conns.push(c);
-    let t: Transport;
-    try {
-      t = await this.#o.open(c);
-    } catch (e) {
-      c.dead = true;
-      c.error = e instanceof MembenchError
-        ? e
-        : new MembenchError("connection", `connection ${c.index}: ${errorMessage(e)}`);
-      this.checkDone();
-      return false;
-    }
-    if (this.#done) {
-      this.#close(t);
-      return false;
-    }
-    c.transport = t;
     if (this.#ring) {
       c.outAddr = bufferAddress(c.out);
       c.spareAddr = bufferAddress(c.spare);
       c.rbufAddr = bufferAddress(c.rbuf);
-      this.#adopt(c);
-    } else if (this.#o.io === "deno") this.#drivers.push(this.#readLoop(c));
+    }
+    try {
+      c.transport = await open(c);
+    } catch (e) {
+      const why = e instanceof MembenchError
+        ? e
+        : new MembenchError("connection", `connection ${c.index}: ${errorMessage(e)}`);
+      // Later tries go through the reconnect policy (its backoff, its attempts).
+      if (!(await this.#reconnect(c, why))) {
+        this.#s.lost?.(c);
+        this.checkDone();
+        return false;
+      }
+      if (this.#done) return false;
+      if (this.#o.io === "deno") this.#drivers.push(this.#readLoop(c));
+      this.#fillAndFlush(c, nowUs());
+      return true;
+    }
+    if (this.#done) {
+      this.#close(c.transport);
+      c.transport = undefined;
+      return false;
+    }
+    if (this.#ring) this.#adopt(c);
+    else if (this.#o.io === "deno") this.#drivers.push(this.#readLoop(c));
     this.#fillAndFlush(c, nowUs());
     return true;
   }
