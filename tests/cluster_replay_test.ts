@@ -6,9 +6,24 @@
 // reaches the right totals, but its multi-key requests are reported as CROSSSLOT (the
 // anonymized keys lost their common hash tag), never silently rewritten.
 import assert from "node:assert/strict";
-import { keySlot, record, replay, slotTag, startLocalCluster } from "../mod.ts";
+import {
+  keySlot,
+  mergeReplayResults,
+  record,
+  replay,
+  startLocalCluster,
+  startLocalServer,
+  synthesizeKey,
+} from "../mod.ts";
 import { captureNoDrops } from "./capture_helpers.ts";
-import { commandStats, loadTest, redisText, runNodeClient, statsDelta } from "./helpers.ts";
+import {
+  commandStats,
+  loadTest,
+  monitor,
+  redisText,
+  runNodeClient,
+  statsDelta,
+} from "./helpers.ts";
 
 const IGNORE = ["info", "auth", "hello", "client|setname", "command", "command|docs", "flushall"];
 const KEYED = ["set", "get", "mset", "mget", "incrby", "hset"];
@@ -44,12 +59,24 @@ async function dbsize(address: string): Promise<number> {
   return Number(await redisText(address, ["DBSIZE"]));
 }
 
-Deno.test("slot tags: every cluster slot has one, and a key made with it hashes there", () => {
+Deno.test("slot-keeping keys: for every slot and key lengths 3 to 40, the key hashes to the slot, with no hash tag; names stay apart", () => {
+  const names = new Set<string>();
   for (let s = 0; s < 16384; s++) {
-    const t = slotTag(s);
-    assert.equal(t.length, 5);
-    assert.equal(keySlot(`${t}rest-of-key`), s);
+    for (const len of [3, 4, 5, 6, 9, 16, 40]) {
+      const key = synthesizeKey(s * 7919, s * 104729 + len, len, 0, s);
+      assert.equal(key.length, len);
+      assert.ok(!key.includes("{"), key);
+      assert.equal(keySlot(key), s, `${key} (${len} bytes) for slot ${s}`);
+      if (len === 16) names.add(key);
+    }
   }
+  // The same hash in the same slot always gives the same name; different hashes, different names.
+  assert.equal(synthesizeKey(1, 2, 12, 0, 77), synthesizeKey(1, 2, 12, 0, 77));
+  assert.equal(names.size, 16384);
+  // Keys of 5 bytes in one slot: 64^2 names, not one (a 5-byte hash tag used to take them all).
+  const five = new Set<string>();
+  for (let h = 0; h < 2000; h++) five.add(synthesizeKey(h * 2654435761, h * 40503, 5, 0, 100));
+  assert.ok(five.size > 1500, `${five.size} names of 5 bytes in slot 100`);
 });
 
 loadTest(
@@ -145,10 +172,123 @@ loadTest(
       const mset = r2.commands.find((c) => c.op === "mset")!;
       assert.equal(mset.errors.CROSSSLOT, 30, JSON.stringify(mset.errors));
       assert.equal(r2.fidelity.pass, false);
+
+      // Two shards of the slot-keeping replay, merged: per node, what every node counted.
+      const before3 = await nodeStats(dst.addresses);
+      const shards = [];
+      for (const shard of ["0/2", "1/2"]) {
+        shards.push(
+          await replay({
+            profile: withSlots,
+            target: dst.address,
+            cluster: true,
+            speed: "max",
+            shard,
+            signal: AbortSignal.timeout(60_000),
+          }),
+        );
+      }
+      const after3 = await nodeStats(dst.addresses);
+      const merged = mergeReplayResults(shards);
+      assert.equal(merged.cluster!.recordedSlot, 1470);
+      for (const n of merged.cluster!.nodes) {
+        const i = dst.addresses.indexOf(n.address);
+        const d = statsDelta(before3[i]!, after3[i]!, IGNORE);
+        const keyed = KEYED.reduce((a, c) => a + (d[c] ?? 0), 0);
+        // Every keyed request counted on its node; keyless ones (CLUSTER SLOTS, HELLO, ...) too.
+        assert.ok(
+          n.requests >= keyed && n.requests <= keyed + 20,
+          `${n.address}: ${n.requests} vs ${keyed}`,
+        );
+      }
     } finally {
       await Deno.remove(cap.file);
       await Deno.remove(withSlots);
       await Deno.remove(noSlots);
+    }
+  },
+);
+
+// One SET at a time, each awaited, on one connection to a standalone server.
+const SEQUENTIAL_CLIENT = `
+const Redis = require("ioredis");
+const r = new Redis({ host: "127.0.0.1", port: Number(process.env.PORT), enableReadyCheck: false });
+(async () => {
+  for (let i = 0; i < 150; i++) await r.set("seq:" + i, "v");
+  r.disconnect();
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+// The nodes (by index) of every SET, in the order of the servers' own clocks.
+async function setOrder(addresses: string[], run: () => Promise<void>): Promise<number[]> {
+  const mons = await Promise.all(addresses.map((a) => monitor(a)));
+  await run();
+  const seen = await Promise.all(mons.map((m) => m.stop()));
+  return seen.flatMap((cmds, node) =>
+    cmds.filter((c) => c.args[0]?.toUpperCase() === "SET").map((c) => ({ node, at: c.at }))
+  ).sort((a, b) => a.at - b.at).map((x) => x.node);
+}
+
+// Per slot, the index (in `addresses`) of the node that owns it, from each node's CLUSTER NODES.
+async function owners(addresses: string[]): Promise<Int16Array> {
+  const out = new Int16Array(16384).fill(-1);
+  for (const [i, a] of addresses.entries()) {
+    const text = await redisText(a, ["CLUSTER", "NODES"]);
+    const mine = text.split("\n").find((l) => l.includes("myself"))!;
+    for (const w of mine.trim().split(" ").slice(8)) {
+      const [lo, hi] = w.split("-").map(Number);
+      for (let s = lo!; s <= (hi ?? lo!); s++) out[s] = i;
+    }
+  }
+  return out;
+}
+
+loadTest(
+  "replay into a cluster at max speed keeps a recorded connection sequential across the nodes its keys go to (servers' MONITOR clocks)",
+  async () => {
+    await using src = await startLocalServer("redis");
+    const cap = await captureNoDrops(
+      src.port,
+      () => Promise.resolve(0),
+      () => runNodeClient(SEQUENTIAL_CLIENT, src.port),
+    );
+    const profile = await Deno.makeTempFile({ suffix: ".mbp" });
+    try {
+      await record({
+        pcap: cap.file,
+        output: profile,
+        ports: [src.port],
+        salt: "seq",
+        keepSlots: true,
+      });
+      await using dst = await startLocalCluster({ primaries: 3 });
+      // Where each SET must go: the slot the cluster itself gives seq:i, and that slot's owner.
+      const own = await owners(dst.addresses);
+      const expected: number[] = [];
+      for (let i = 0; i < 150; i++) {
+        expected.push(
+          own[Number(await redisText(dst.address, ["CLUSTER", "KEYSLOT", `seq:${i}`]))]!,
+        );
+      }
+      assert.equal(new Set(expected).size, 3, "the keys spread over the three nodes");
+      const replayed = await setOrder(dst.addresses, async () => {
+        const r = await replay({
+          profile,
+          target: dst.address,
+          cluster: true,
+          speed: "max",
+          signal: AbortSignal.timeout(60_000),
+        });
+        const set = r.commands.find((c) => c.op === "set")!;
+        assert.deepEqual([set.sent, set.errors], [150, {}]);
+        assert.equal(r.cluster!.recordedSlot, 150);
+      });
+      // The nodes in the recorded order: each SET waited for the one before, whichever node
+      // that one went to (one connection per node must not make a sequential client parallel).
+      assert.deepEqual(replayed, expected);
+    } finally {
+      await Deno.remove(cap.file);
+      await Deno.remove(profile);
     }
   },
 );

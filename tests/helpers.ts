@@ -189,6 +189,8 @@ export function loadTest(name: string, fn: () => Promise<void>): void {
 export interface Monitored {
   client: string;
   args: string[];
+  /** The server's timestamp of the command (seconds, microsecond precision). */
+  at: number;
 }
 
 /**
@@ -229,11 +231,11 @@ export async function monitor(address: string): Promise<{ stop(): Promise<Monito
     async stop() {
       await redisText(address, ["ECHO", marker]);
       await readUntil((line) => {
-        const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+        const m = /^(\d+\.\d+) \[\d+ ([^\]]+)\] (.*)$/.exec(line);
         if (!m) return false;
-        const args = [...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!);
+        const args = [...m[3]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!);
         if (args[1] === marker) return true;
-        seen.push({ client: m[1]!, args });
+        seen.push({ client: m[2]!, args, at: Number(m[1]) });
         return false;
       });
       child.kill();

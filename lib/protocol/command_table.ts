@@ -264,17 +264,28 @@ export const RESP_COMMANDS: readonly CommandInfo[] = [
     resp("client|getname", 2, NONE, "admin"),
     resp("client|id", 2, NONE, "admin"),
     resp("client|info", 2, NONE, "admin"),
+    resp("client|kill", -3, NONE, "admin"),
     resp("client|list", -2, NONE, "admin"),
+    resp("client|pause", -3, NONE, "admin"),
     resp("client|reply", 3, NONE, "admin"),
     resp("client|setinfo", 4, NONE, "admin"),
     resp("client|setname", 3, NONE, "admin"),
   ]),
   // What cluster clients ask on connect and after a MOVED (ioredis: CLUSTER SLOTS), and
-  // redis-cli's checks: replayed as themselves, as keyless requests.
+  // redis-cli's checks: replayed as themselves, as keyless requests. The membership and slot
+  // commands are named so that replay can refuse them (NEVER_REPLAYED).
   container("cluster", -2, "admin", [
+    resp("cluster|addslots", -3, NONE, "admin"),
+    resp("cluster|delslots", -3, NONE, "admin"),
+    resp("cluster|failover", -2, NONE, "admin"),
+    resp("cluster|forget", 3, NONE, "admin"),
     resp("cluster|info", 2, NONE, "admin"),
+    resp("cluster|meet", -4, NONE, "admin"),
     resp("cluster|myid", 2, NONE, "admin"),
     resp("cluster|nodes", 2, NONE, "admin"),
+    resp("cluster|replicate", 3, NONE, "admin"),
+    resp("cluster|reset", -2, NONE, "admin"),
+    resp("cluster|setslot", -4, NONE, "admin"),
     resp("cluster|shards", 2, NONE, "admin"),
     resp("cluster|slots", 2, NONE, "admin"),
   ]),

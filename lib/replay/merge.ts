@@ -12,7 +12,7 @@ import { checkShardSet } from "../workload/mod.ts";
 import { LogHistogram } from "../analyze/mod.ts";
 import { mergeEncoded, summarize } from "../metrics/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
-import type { ReplayCommand, ReplayResult } from "./types.ts";
+import type { ReplayClusterReport, ReplayCommand, ReplayResult } from "./types.ts";
 
 /** Options for {@linkcode mergeReplayResults}. */
 export interface ReplayMergeOptions {
@@ -154,6 +154,36 @@ export function mergeReplayResults(
   };
   delete merged.shardData;
   delete merged.verification;
+  // Into a cluster: per node and routing counts summed over the shards (nodes by address).
+  delete merged.cluster;
+  const parts = sorted.flatMap((r) => r.cluster ? [r.cluster] : []);
+  if (parts.length > 0) {
+    const nodes = new Map<string, ReplayClusterReport["nodes"][number]>();
+    for (const p of parts) {
+      for (const n of p.nodes) {
+        const m = nodes.get(n.address);
+        if (m === undefined) nodes.set(n.address, { ...n });
+        else {
+          m.requests += n.requests;
+          m.moved += n.moved;
+          m.ask += n.ask;
+        }
+      }
+    }
+    const list = [...nodes.values()];
+    const primaries = list.filter((n) => n.role === "primary").map((n) => n.requests);
+    const total = primaries.reduce((a, b) => a + b, 0);
+    const add = (f: (c: ReplayClusterReport) => number) => parts.reduce((a, c) => a + f(c), 0);
+    merged.cluster = {
+      nodes: list,
+      slotsKept: parts.some((c) => c.slotsKept),
+      recordedSlot: add((c) => c.recordedSlot),
+      ownSlot: add((c) => c.ownSlot),
+      keyless: add((c) => c.keyless),
+      crossSlot: add((c) => c.crossSlot),
+      skew: total === 0 ? 0 : Math.max(...primaries) / (total / primaries.length),
+    };
+  }
   delete merged.failure;
   const failure = sorted.find((r) => r.failure)?.failure;
   if (failure) merged.failure = failure;

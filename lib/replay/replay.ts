@@ -1,4 +1,5 @@
 import { discoverCluster, keySlot, nodeTarget, parseRedirect, SlotMap } from "../cluster/mod.ts";
+import { LogHistogram } from "../analyze/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import { CommandMetrics, newHistogram, summarizeEncoded } from "../metrics/mod.ts";
 import {
@@ -42,7 +43,7 @@ import {
   buildTextMultiGet,
   MC_UNITS,
   quietFence,
-  SLOT_TAG_LEN,
+  SLOT_KEY_MIN,
   synthesizeKey,
   type TextFastPlan,
   textFastPlan,
@@ -233,13 +234,22 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       skew: 0,
     }
     : undefined;
-  // The node of a request: its slot's owner; without a key (or an unowned slot), the replay
-  // connection's home primary.
+  // The node of a request: its slot's owner. Without a key (or with an unowned slot): the node
+  // of the replay connection's last keyed request (a recorded connection was to one node, so
+  // MULTI, EXEC, PING, ... follow its keys there), or its home primary before any.
+  const lastNode = new Int32Array(Math.max(1, nLocal)).fill(-1);
   const nodeOfSlot = (slot: number, global: number): number => {
     if (map === undefined) return 0;
     const owner = slot < 0 ? -1 : map.owner[slot]!;
-    return owner >= 0 ? owner : primaries[global % primaries.length] ?? 0;
+    const local = global - own.start;
+    if (owner >= 0) {
+      if (local >= 0 && local < lastNode.length) lastNode[local] = owner;
+      return owner;
+    }
+    const last = local >= 0 && local < lastNode.length ? lastNode[local]! : -1;
+    return last >= 0 ? last : primaries[global % primaries.length] ?? 0;
   };
+  let routeSeq = 0;
   // Where the last request was routed (counted once it is queued).
   let routeNode = 0;
   let routeHow: "recordedSlot" | "ownSlot" | "keyless" = "keyless";
@@ -397,7 +407,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   }
   transports.forEach((t, i) => conns[i]!.transport = t);
 
-  const sched = new ReplayScheduler(conns, paced, o.lateThresholdUs ?? 1000, k);
+  const sched = new ReplayScheduler(conns, paced, o.lateThresholdUs ?? 1000, k, N);
   const ac = new AbortController();
   const engine = new Engine(conns, {
     io,
@@ -413,7 +423,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     let refreshing = false;
     let lastRefresh = -Infinity;
     sched.onErrorReply = (c) => {
-      const r = parseRedirect((c.scanner as ReplyScanner).errorText());
+      const sc = c.scanner as ReplyScanner;
+      if (sc.errorCode() === "CROSSSLOT") clusterReport.crossSlot++;
+      const r = parseRedirect(sc.errorText());
       if (r === undefined) return;
       const node = clusterReport.nodes[c.local % N]!;
       if (r.kind === "ASK") {
@@ -421,7 +433,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         return;
       }
       node.moved++;
-      if (map.moved(r.slot, r.address) >= 0) return;
+      // `MOVED 3999 :6381`: a node that does not know its own host means the one that answered.
+      const address = r.address.startsWith(":")
+        ? `${map.nodes[c.local % N]!.host}${r.address}`
+        : r.address;
+      if (map.moved(r.slot, address) >= 0) return;
       const now = performance.now();
       if (refreshing || now - lastRefresh < 1000) return;
       refreshing = true;
@@ -519,17 +535,17 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       const keys: string[] = [];
       for (let j = 0; j < n; j++) {
         const len = grp.len[j]!;
-        const slot = keepSlots && len >= SLOT_TAG_LEN ? grp.sl[j]! : -1;
+        const slot = keepSlots && len >= SLOT_KEY_MIN ? grp.sl[j]! : -1;
         keys.push(synthesizeKey(grp.hi[j]!, grp.lo[j]!, len, keyCopy, slot));
       }
       let ct = target;
-      let cross = false;
       if (map !== undefined) {
-        // The first key's slot decides; keys in other slots make the request CROSSSLOT.
+        // The first key's slot decides (keys in other slots make the server answer CROSSSLOT).
         const slot = keySlot(keys[0]!);
-        for (let j = 1; j < n && !cross; j++) cross = keySlot(keys[j]!) !== slot;
         routeNode = nodeOfSlot(slot, global);
-        routeHow = keepSlots && grp.len[0]! >= SLOT_TAG_LEN ? "recordedSlot" : "ownSlot";
+        routeHow = keepSlots && grp.len[0]! >= SLOT_KEY_MIN && grp.sl[0]! >= 0
+          ? "recordedSlot"
+          : "ownSlot";
         ct = target * N + routeNode;
       }
       const c = conns[ct]!;
@@ -549,7 +565,6 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       q.push(req.bytes.length, req.unit, grp.op, req.read, grp.intended, grp.pipelined);
       routed++;
       countRoute();
-      if (cross && clusterReport) clusterReport.crossSlot++;
       sched.routed(c);
       const wait = sched.room(c);
       if (wait) await wait;
@@ -630,7 +645,8 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
             const keyLen = b.keyLen[i]!;
             const vl = b.valueLen[i]!;
             const valueLen = vl === NO_VALUE ? -1 : vl;
-            const intended = paced ? loopStartUs + t / (speed as number) : 0;
+            // Max speed into a cluster: the routing sequence, the order the group's queues keep.
+            const intended = paced ? loopStartUs + t / (speed as number) : map ? ++routeSeq : 0;
             // Text: a group starts only where the next event continues it (single gets keep
             // the fast path); RESP: every multi-key command gathers its keys.
             if (
@@ -666,7 +682,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
               // node; a keyless request goes to the connection's home primary.
               let ct = target;
               let key = "";
-              const keptSlot = keepSlots && keyLen >= SLOT_TAG_LEN ? b.slot[i]! : -1;
+              const keptSlot = keepSlots && keyLen >= SLOT_KEY_MIN ? b.slot[i]! : -1;
               if (map !== undefined) {
                 if (keyLen > 0) {
                   key = synthesizeKey(b.keyHi[i]!, b.keyLo[i]!, keyLen, keyCopy, keptSlot);
@@ -858,11 +874,15 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     p50Us: all.percentile(50),
     p99Us: all.percentile(99),
     maxUs: all.count > 0 ? all.summary().max : 0,
-    perConnection: conns.map((c) => ({
-      conn: c.index,
-      p50Us: sched.connLateness[c.local]!.percentile(50),
-      p99Us: sched.connLateness[c.local]!.percentile(99),
-    })),
+    // One line per replay connection (in a cluster, its N node connections together).
+    perConnection: Array.from({ length: nLocal }, (_, i) => {
+      let h = sched.connLateness[i * N]!;
+      if (N > 1) {
+        h = new LogHistogram();
+        for (let n = 0; n < N; n++) h.addData(sched.connLateness[i * N + n]!.toData());
+      }
+      return { conn: own.start + i, p50Us: h.percentile(50), p99Us: h.percentile(99) };
+    }),
   };
   const ownedShare = shard === undefined ? 1 : ownedPerOp.reduce((a, b) => a + b, 0) /
     Math.max(1, scan.perOp.reduce((a, p) => a + p.count, 0) * copies);

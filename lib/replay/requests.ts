@@ -50,15 +50,15 @@ export function synthesizeKey(
 
 const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
-/** Keys at least this long can carry a recorded cluster slot (a `{abc}` hash tag). */
-export const SLOT_TAG_LEN = 5;
+/** Keys at least this long can carry a recorded cluster slot (their last 3 characters). */
+export const SLOT_KEY_MIN = 3;
 
-// Per slot, 3 key characters whose CRC16 lands in it (built on first use: 64^3 candidates
-// cover all 16384 slots).
-let slotTags: Uint8Array | undefined;
+// Per slot, 3 key characters whose CRC16 (low 14 bits) is that slot (built on first use: 64^3
+// candidates cover all 16384 slots).
+let slotSuffixes: Uint8Array | undefined;
 
-function slotTagTable(): Uint8Array {
-  if (slotTags) return slotTags;
+function slotSuffixTable(): Uint8Array {
+  if (slotSuffixes) return slotSuffixes;
   const t = new Uint8Array(SLOTS * 3);
   const seen = new Uint8Array(SLOTS);
   const b = new Uint8Array(3);
@@ -77,31 +77,34 @@ function slotTagTable(): Uint8Array {
       }
     }
   }
-  if (left > 0) throw new Error(`slot tags: ${left} slots without a 3-character tag`);
-  return slotTags = t;
+  if (left > 0) throw new Error(`slot suffixes: ${left} slots without 3 characters`);
+  return slotSuffixes = t;
 }
 
 /**
- * The `{abc}` hash tag that puts a key in cluster slot `slot` (5 bytes), as
- * {@linkcode writeSynthesizedKey} writes it at the start of keys that keep their recorded slot.
+ * 3 key characters whose CRC16 is cluster slot `slot` on their own: what
+ * {@linkcode writeSynthesizedKey} builds a slot-keeping key's last 3 characters from.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import { keySlot } from "../cluster/mod.ts";
- * assert.equal(keySlot(slotTag(12182) + "anything"), 12182);
+ * assert.equal(keySlot(slotSuffix(12182)), 12182);
  * ```
  */
-export function slotTag(slot: number): string {
-  const t = slotTagTable();
-  return `{${String.fromCharCode(t[slot * 3]!, t[slot * 3 + 1]!, t[slot * 3 + 2]!)}}`;
+export function slotSuffix(slot: number): string {
+  const t = slotSuffixTable();
+  return String.fromCharCode(t[slot * 3]!, t[slot * 3 + 1]!, t[slot * 3 + 2]!);
 }
 
 /**
  * Writes the key {@linkcode synthesizeKey} makes into `out` at `pos` (`len` bytes, 1..250). With
- * a cluster `slot` (0..16383) and `len` >= {@linkcode SLOT_TAG_LEN}, the key's first 5 bytes
- * are a hash tag that puts it in that slot (its length is kept; the other bytes still come from
- * the hash, so a key keeps one name wherever it appears, its slot being a function of it).
+ * a cluster `slot` (0..16383) and `len` >= {@linkcode SLOT_KEY_MIN}, the key's last 3 characters
+ * are chosen so that the whole key hashes to that slot (no hash tag; the length is kept and the
+ * first `len - 3` characters still come from the hash, so a key keeps one name wherever it
+ * appears, its slot being a function of the original key). The CRC16 Redis Cluster uses (XMODEM,
+ * initial value 0) is linear: crc(P + S) = crc(P + "\0\0\0") xor crc(S), so S is the suffix
+ * of the slot `slot xor crc(P + "\0\0\0")`.
  */
 export function writeSynthesizedKey(
   out: Uint8Array,
@@ -123,16 +126,18 @@ export function writeSynthesizedKey(
     const bits = i % 10 < 5 ? (a >>> ((i % 5) * 6)) & 63 : (b >>> ((i % 5) * 6)) & 63;
     out[pos + i] = ALPHABET_CODES[bits]!;
   }
-  if (slot >= 0 && slot < SLOTS && len >= SLOT_TAG_LEN) {
-    // The tag replaces the first 5 characters: a key keeps its hash's other characters, and its
-    // slot (recorded from the original key) decides the rest. Keys of 5 to 10 characters keep
-    // fewer hash bits (14 of the slot plus 6 per character), which for short keys may merge two.
-    const t = slotTagTable();
-    out[pos] = 123;
-    out[pos + 1] = t[slot * 3]!;
-    out[pos + 2] = t[slot * 3 + 1]!;
-    out[pos + 3] = t[slot * 3 + 2]!;
-    out[pos + 4] = 125;
+  if (slot >= 0 && slot < SLOTS && len >= SLOT_KEY_MIN) {
+    // The last 3 characters: crc(P + 000) first, then the suffix that moves it to `slot`. Keys
+    // of 3 to 10 characters keep fewer hash bits (14 of the slot plus 6 per other character).
+    const end = pos + len;
+    out[end - 3] = 0;
+    out[end - 2] = 0;
+    out[end - 1] = 0;
+    const want = (slot ^ keySlot(out, pos, end)) & (SLOTS - 1);
+    const t = slotSuffixTable();
+    out[end - 3] = t[want * 3]!;
+    out[end - 2] = t[want * 3 + 1]!;
+    out[end - 1] = t[want * 3 + 2]!;
   }
 }
 
@@ -323,6 +328,40 @@ const ARGS_NOT_REPLAYED = new Set([
   "replicaof",
   "slaveof",
   "failover",
+]);
+
+/**
+ * Commands a replay never sends, whatever was recorded: they would stop or reconfigure the target
+ * (SHUTDOWN, REPLICAOF, FAILOVER, DEBUG, cluster membership), kill or pause other clients, or turn
+ * the connection into a stream of pushes that are not replies (MONITOR, SUBSCRIBE, SYNC). They are
+ * skipped and named, as a command that cannot be rebuilt is.
+ */
+export const NEVER_REPLAYED: ReadonlySet<string> = new Set([
+  "shutdown",
+  "replicaof",
+  "slaveof",
+  "failover",
+  "debug",
+  "monitor",
+  "sync",
+  "psync",
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "client|kill",
+  "client|pause",
+  "cluster|failover",
+  "cluster|reset",
+  "cluster|forget",
+  "cluster|meet",
+  "cluster|addslots",
+  "cluster|addslotsrange",
+  "cluster|delslots",
+  "cluster|delslotsrange",
+  "cluster|setslot",
+  "cluster|replicate",
+  "module|load",
+  "module|unload",
 ]);
 
 const NUM = new Float64Array(1);
@@ -597,6 +636,7 @@ export function buildRequest(
   sourceIsResp: boolean,
   fill: (n: number) => Uint8Array,
 ): ReplayRequest | undefined {
+  if (NEVER_REPLAYED.has(e.op)) return undefined;
   if (target === "resp" && sourceIsResp && e.args !== undefined && !ARGS_NOT_REPLAYED.has(e.op)) {
     return buildFromArgs(e, fill);
   }

@@ -61,13 +61,25 @@ export class ReplayScheduler implements Scheduler {
   readonly #inHeap: Uint8Array;
   readonly #heap: PipelinedConnection[] = [];
   readonly #drained: Array<(() => void) | undefined>;
+  // Connections per replay connection (a cluster: one per node, `local` i·group + n).
+  readonly #group: number;
+  readonly #wrote: Uint8Array;
 
+  /**
+   * `group`: connections per replay connection (cluster mode: one per node, consecutive). At max
+   * speed their queues are sent as one connection's would be: in the order routed (the queues'
+   * `intended` then holds the routing sequence), and a request recorded after its predecessor's
+   * reply waits until none of the group's requests is in flight.
+   */
   constructor(
     conns: PipelinedConnection[],
     paced: boolean,
     lateThresholdUs: number,
     counters: ReplayCounters,
+    group = 1,
   ) {
+    this.#group = Math.max(1, group);
+    this.#wrote = new Uint8Array(this.#group);
     this.#conns = conns;
     this.#paced = paced;
     this.#lateUs = lateThresholdUs;
@@ -178,6 +190,7 @@ export class ReplayScheduler implements Scheduler {
 
   // Max speed: send while the recording shows the next request overlapping the previous one.
   #pump(c: PipelinedConnection): void {
+    if (this.#group > 1) return this.#pumpGroup(c.local - c.local % this.#group, c);
     if (this.stopped || c.dead || c.transport === undefined) return;
     const q = this.queues[c.local]!;
     if (q.length === 0) return;
@@ -186,6 +199,47 @@ export class ReplayScheduler implements Scheduler {
       if (c.inflight > 0 && q.pipelined[q.head] === 0) break;
       if (c.inflight >= MAX_INFLIGHT) break;
       this.#sendHead(c, now);
+    }
+  }
+
+  // Max speed, a group: the heads of its queues in routing order, while the rule allows; every
+  // connection written to but `except` (the caller flushes it) is flushed.
+  #pumpGroup(base: number, except: PipelinedConnection): void {
+    if (this.stopped) return;
+    const G = this.#group;
+    const conns = this.#conns;
+    let inflight = 0;
+    for (let n = 0; n < G; n++) inflight += conns[base + n]!.inflight;
+    const wrote = this.#wrote;
+    wrote.fill(0);
+    const now = nowUs();
+    for (;;) {
+      let best = -1;
+      let bestSeq = Infinity;
+      for (let n = 0; n < G; n++) {
+        const q = this.queues[base + n]!;
+        if (q.length > 0 && q.intended[q.head]! < bestSeq) {
+          bestSeq = q.intended[q.head]!;
+          best = n;
+        }
+      }
+      if (best < 0) break;
+      const c = conns[base + best]!;
+      // The oldest waits (and so do the ones after it): a connection down, a full ring, or a
+      // request recorded after its predecessor's reply while the group has one in flight.
+      if (c.dead || c.transport === undefined || c.inflight >= MAX_INFLIGHT) break;
+      if (
+        inflight > 0 && this.queues[base + best]!.pipelined[this.queues[base + best]!.head] === 0
+      ) {
+        break;
+      }
+      this.#sendHead(c, now);
+      inflight++;
+      wrote[best] = 1;
+    }
+    for (let n = 0; n < G; n++) {
+      const c = conns[base + n]!;
+      if (wrote[n] === 1 && c !== except) this.#engine.flush(c);
     }
   }
 

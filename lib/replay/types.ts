@@ -183,8 +183,8 @@ export interface ReplayOptions {
    * Replay into a Redis / Valkey cluster (RESP): the nodes are discovered from `target`, each
    * replay connection holds one connection per node, and each request goes to the owner of its
    * keys' slot. Keys keep their recorded slot when the profile kept slots (record's
-   * `keepSlots`) and are at least 5 bytes long (a `{abc}` hash tag takes the place of their
-   * first 5 characters); other keys land where their replayed names hash. Redirections are
+   * `keepSlots`) and are at least 3 bytes long (their last 3 characters are chosen so that the
+   * key hashes there); other keys land where their replayed names hash. Redirections are
    * counted per node (MOVED also corrects the slot map) and, like any error reply, not resent:
    * a replay sends the recorded requests once. @default {false}
    */
@@ -207,9 +207,9 @@ export interface ReplayClusterReport {
   recordedSlot: number;
   /** Requests routed by the slot of their replayed key's name (no slot kept, or a short key). */
   ownSlot: number;
-  /** Requests without a key, sent to the replay connection's home primary. */
+  /** Requests without a key (sent where the connection's last keyed request went). */
   keyless: number;
-  /** Multi-key requests whose keys fell in several slots (the cluster answers CROSSSLOT). */
+  /** Requests the cluster refused as CROSSSLOT (their keys fell in several slots). */
   crossSlot: number;
   /** The largest node's share of the requests over the fair share (1 = even). */
   skew: number;

@@ -59,7 +59,9 @@ export function formatReplayText(r: ReplayResult): string {
         `their replayed name ${cl.ownSlot}` +
         (cl.slotsKept ? "" : " (the profile kept no slots: record --keep-slots)") +
         `, keyless ${cl.keyless}; skew ${cl.skew.toFixed(2)}` +
-        (cl.crossSlot > 0 ? `; ${cl.crossSlot} multi-key requests across slots (CROSSSLOT)` : ""),
+        (cl.crossSlot > 0
+          ? `; ${cl.crossSlot} requests refused as CROSSSLOT (keys in several slots)`
+          : ""),
     );
     L.push("node                     role      requests   share  moved    ask");
     for (const n of cl.nodes) {
