@@ -7,6 +7,7 @@
 // anonymized keys lost their common hash tag), never silently rewritten.
 import assert from "node:assert/strict";
 import {
+  bench,
   keySlot,
   mergeReplayResults,
   record,
@@ -229,6 +230,29 @@ async function setOrder(addresses: string[], run: () => Promise<void>): Promise<
   ).sort((a, b) => a.at - b.at).map((x) => x.node);
 }
 
+// SEQUENTIAL_CLIENT's traffic to a standalone server, recorded with slots kept.
+async function sequentialProfile(): Promise<string> {
+  await using src = await startLocalServer("redis");
+  const cap = await captureNoDrops(
+    src.port,
+    () => Promise.resolve(0),
+    () => runNodeClient(SEQUENTIAL_CLIENT, src.port),
+  );
+  const profile = await Deno.makeTempFile({ suffix: ".mbp" });
+  try {
+    await record({
+      pcap: cap.file,
+      output: profile,
+      ports: [src.port],
+      salt: "s",
+      keepSlots: true,
+    });
+  } finally {
+    await Deno.remove(cap.file);
+  }
+  return profile;
+}
+
 // Per slot, the index (in `addresses`) of the node that owns it, from each node's CLUSTER NODES.
 async function owners(addresses: string[]): Promise<Int16Array> {
   const out = new Int16Array(16384).fill(-1);
@@ -246,21 +270,8 @@ async function owners(addresses: string[]): Promise<Int16Array> {
 loadTest(
   "replay into a cluster at max speed keeps a recorded connection sequential across the nodes its keys go to (servers' MONITOR clocks)",
   async () => {
-    await using src = await startLocalServer("redis");
-    const cap = await captureNoDrops(
-      src.port,
-      () => Promise.resolve(0),
-      () => runNodeClient(SEQUENTIAL_CLIENT, src.port),
-    );
-    const profile = await Deno.makeTempFile({ suffix: ".mbp" });
+    const profile = await sequentialProfile();
     try {
-      await record({
-        pcap: cap.file,
-        output: profile,
-        ports: [src.port],
-        salt: "seq",
-        keepSlots: true,
-      });
       await using dst = await startLocalCluster({ primaries: 3 });
       // Where each SET must go: the slot the cluster itself gives seq:i, and that slot's owner.
       const own = await owners(dst.addresses);
@@ -287,7 +298,57 @@ loadTest(
       // that one went to (one connection per node must not make a sequential client parallel).
       assert.deepEqual(replayed, expected);
     } finally {
-      await Deno.remove(cap.file);
+      await Deno.remove(profile);
+    }
+  },
+);
+
+loadTest(
+  "replay and bench into a cluster with a failed replica: no connection to it, nothing lost, no failure",
+  async () => {
+    const profile = await sequentialProfile();
+    try {
+      await using dst = await startLocalCluster({ primaries: 3, replicas: 1, nodeTimeoutMs: 500 });
+      const victim = dst.nodes[3]!; // a replica (the primaries come first)
+      Deno.kill(victim.pid, "SIGKILL");
+      // Until the cluster itself flags it failed.
+      let flagged = false;
+      for (let i = 0; i < 100 && !flagged; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const nodes = await redisText(dst.address, ["CLUSTER", "NODES"]);
+        // FAIL, not PFAIL (`fail?`: one node's suspicion, which discovery cannot see yet).
+        flagged = nodes.split("\n").some((l) =>
+          l.includes(victim.address) && (l.split(" ")[2] ?? "").split(",").includes("fail")
+        );
+      }
+      assert.ok(flagged, "the killed replica was not flagged failed");
+      const before = await nodeStats(dst.addresses.slice(0, 3));
+      const r = await replay({
+        profile,
+        target: dst.address,
+        cluster: true,
+        speed: "max",
+        signal: AbortSignal.timeout(60_000),
+      });
+      assert.equal(r.failure, undefined, JSON.stringify(r.failure));
+      const after = await nodeStats(dst.addresses.slice(0, 3));
+      const sets = after.reduce((a, x, i) => a + (statsDelta(before[i]!, x).set ?? 0), 0);
+      assert.equal(sets, 150);
+      // bench on the same cluster: starts (no connect to the failed replica), reads go to the
+      // live replicas or, for the failed one's primary, to the primary; nothing fails.
+      const b = await bench({
+        target: dst.address,
+        cluster: true,
+        rfr: "prefer-replica",
+        tests: ["set", "get"],
+        requests: 3000,
+        clients: 4,
+        keyspace: 1000,
+      });
+      for (const t of b.tests) assert.equal(t.errors, 0, JSON.stringify(t.commands[0]!.errors));
+      const dead = b.tests[1]!.nodes!.find((n) => n.address === victim.address)!;
+      assert.equal(dead.requests, 0);
+    } finally {
       await Deno.remove(profile);
     }
   },

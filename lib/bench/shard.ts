@@ -433,20 +433,24 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       connections: total,
     });
   };
+  // Nodes that discovery saw failed get no connection (a refused connect would end the run
+  // before it starts): dead from the start; nothing goes to them unless they own slots.
+  const reachable = cl ? conns.filter((c) => cl.nodes[c.local % N]!.healthy) : conns;
+  if (reachable !== conns) for (const c of conns) c.dead = !cl!.nodes[c.local % N]!.healthy;
   const transports = cfg.connectTurns
     ? await openAllInTurns(
       cfg,
-      total,
-      (k) => dialect.open(conns[k]!.target, readOnly),
+      reachable.length,
+      (k) => dialect.open(reachable[k]!.target, readOnly),
       connTick,
       signal,
     )
-    : await connectAll(total, (k) => dialect.open(conns[k]!.target, readOnly), {
+    : await connectAll(reachable.length, (k) => dialect.open(reachable[k]!.target, readOnly), {
       ...(signal ? { signal } : {}),
       onProgress: (n) => connTick(n),
     });
   if (transports === undefined) return emptyResult(compiled, true);
-  transports.forEach((t, i) => conns[i]!.transport = t);
+  transports.forEach((t, i) => reachable[i]!.transport = t);
   connTick(total, true);
 
   let refresh = () => {};

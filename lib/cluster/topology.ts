@@ -78,6 +78,12 @@ export interface DiscoverOptions {
 
 const dec = new TextDecoder();
 
+// CLUSTER SHARDS' health: the documented values are online, failed and loading; Redis 7.0.15
+// says `fail` for a node the cluster flagged failed (seen on a killed replica).
+function healthOk(health: string): boolean {
+  return health !== "failed" && health !== "fail";
+}
+
 function str(v: RespValue | undefined): string {
   if (v === undefined) return "";
   if (v.type === "bulk" || v.type === "verbatim") return dec.decode(v.value);
@@ -167,7 +173,7 @@ export function parseClusterShards(reply: RespValue, seed: string): ClusterTopol
         host: announced(m),
         port: num(m.get("port")) || num(m.get("tls-port")),
         role: "primary",
-        healthy: str(m.get("health")) !== "failed",
+        healthy: healthOk(str(m.get("health"))),
       }, undefined);
     }
     for (const m of members) {
@@ -177,7 +183,7 @@ export function parseClusterShards(reply: RespValue, seed: string): ClusterTopol
         host: announced(m),
         port: num(m.get("port")) || num(m.get("tls-port")),
         role: "replica",
-        healthy: str(m.get("health")) !== "failed",
+        healthy: healthOk(str(m.get("health"))),
       }, primaryId);
     }
     if (primary < 0) continue; // a shard whose primary failed and has no successor yet

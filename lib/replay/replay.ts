@@ -390,7 +390,14 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   }
   // Bounded connects that Ctrl+C ends at once (with nothing replayed).
   const connectStart = performance.now();
-  const transports = await connectAll(conns.length, (i) => open(conns[i]!.target), {
+  // In a cluster, nodes that discovery saw failed get no connection (one that cannot be opened
+  // would end the connect phase): they are dead from the start, and nothing is routed to them
+  // unless they own slots.
+  const reachable = map ? conns.filter((c) => map.nodes[c.local % N]!.healthy) : conns;
+  if (reachable !== conns) {
+    for (const c of conns) if (!map!.nodes[c.local % N]!.healthy) c.dead = true;
+  }
+  const transports = await connectAll(reachable.length, (i) => open(reachable[i]!.target), {
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (connected) =>
       o.onProgress?.({
@@ -405,7 +412,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);
     return result;
   }
-  transports.forEach((t, i) => conns[i]!.transport = t);
+  transports.forEach((t, i) => reachable[i]!.transport = t);
 
   const sched = new ReplayScheduler(conns, paced, o.lateThresholdUs ?? 1000, k, N);
   const ac = new AbortController();

@@ -64,6 +64,8 @@ export class ReplayScheduler implements Scheduler {
   // Connections per replay connection (a cluster: one per node, `local` i·group + n).
   readonly #group: number;
   readonly #wrote: Uint8Array;
+  // Per connection: 1 once it carried a request.
+  readonly #carried: Uint8Array;
 
   /**
    * `group`: connections per replay connection (cluster mode: one per node, consecutive). At max
@@ -80,6 +82,7 @@ export class ReplayScheduler implements Scheduler {
   ) {
     this.#group = Math.max(1, group);
     this.#wrote = new Uint8Array(this.#group);
+    this.#carried = new Uint8Array(conns.length);
     this.#conns = conns;
     this.#paced = paced;
     this.#lateUs = lateThresholdUs;
@@ -180,8 +183,12 @@ export class ReplayScheduler implements Scheduler {
 
   lost(c: PipelinedConnection): void {
     // Its queued requests are never sent: the report shows sent < routed.
+    const had = this.queues[c.local]!.length > 0 || this.#carried[c.local] === 1;
     this.queues[c.local]!.clear();
     this.#release(c);
+    // A cluster node's connection that never carried a request (a replica, a node with no slot
+    // for this connection's keys) lost for good: the replay itself lost nothing.
+    if (this.#group > 1 && !had) return;
     this.failure ??= {
       code: c.error?.code ?? "connection",
       message: `replay ${c.error?.message ?? `connection ${c.index}: lost`}`,
@@ -259,6 +266,7 @@ export class ReplayScheduler implements Scheduler {
     const op = q.op[slot]!;
     const intended = q.intended[slot]!;
     c.push(op, q.unit[slot]!, intended, q.read[slot]!);
+    this.#carried[c.local] = 1;
     q.shift();
     if (q.length < MAX_QUEUE / 2) this.#release(c);
     this.#k.sent[op]!++;
