@@ -833,7 +833,9 @@ export class ClusterScheduler {
     if (this.#i.openLoop) m.recordResponse(now - c.intended[s]!);
     const nc = this.nodes[node]!;
     nc.requests++;
-    const us = now - first;
+    // The node's own service time: from this try's send (a redirected request's first send was
+    // to another node; the command's latency above keeps it).
+    const us = now - c.sent[s]!;
     this.#hist[node]!.recordValue(
       us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
     );
@@ -942,8 +944,10 @@ export class ClusterScheduler {
     return (this.stopped || this.#spent(st)) && this.#pending[k] === 0;
   }
 
-  /** After a reconnect the schedule resumes from now. */
-  resumeAt(c: PipelinedConnection, now: number): void {
-    this.#i.clients[this.#clientOfLocal[c.local]!]!.resumeAt(now);
-  }
+  /**
+   * After a reconnect: nothing to do. A client's schedule is not moved when one of its node
+   * connections comes back (its other connections went on; the requests for the lost node were
+   * parked and go with their intended times, so the outage shows in their latency).
+   */
+  resumeAt(_c: PipelinedConnection, _now: number): void {}
 }
