@@ -436,7 +436,7 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   // Nodes that discovery saw failed get no connection (a refused connect would end the run
   // before it starts): dead from the start; nothing goes to them unless they own slots.
   const reachable = cl ? conns.filter((c) => cl.nodes[c.local % N]!.healthy) : conns;
-  if (reachable !== conns) for (const c of conns) c.dead = !cl!.nodes[c.local % N]!.healthy;
+  for (const c of conns) if (cl && !cl.nodes[c.local % N]!.healthy) c.dead = true;
   const transports = cfg.connectTurns
     ? await openAllInTurns(
       cfg,
