@@ -348,6 +348,38 @@ loadTest(
       for (const t of b.tests) assert.equal(t.errors, 0, JSON.stringify(t.commands[0]!.errors));
       const dead = b.tests[1]!.nodes!.find((n) => n.address === victim.address)!;
       assert.equal(dead.requests, 0);
+
+      // A replica down but not flagged (the cluster waits a minute before it says so): the
+      // connects to it fail, and bench and replay go on without it.
+      for (const n of dst.nodes) {
+        if (n !== victim) {
+          await redisText(n.address, ["CONFIG", "SET", "cluster-node-timeout", "60000"]);
+        }
+      }
+      const second = dst.nodes[4]!;
+      Deno.kill(second.pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      const r2 = await replay({
+        profile,
+        target: dst.address,
+        cluster: true,
+        speed: "max",
+        signal: AbortSignal.timeout(60_000),
+      });
+      assert.equal(r2.failure, undefined, JSON.stringify(r2.failure));
+      assert.deepEqual(r2.commands.find((c) => c.op === "set")!.errors, {});
+      const b2 = await bench({
+        target: dst.address,
+        cluster: true,
+        rfr: "prefer-replica",
+        tests: ["get"],
+        requests: 3000,
+        clients: 4,
+        keyspace: 1000,
+      });
+      assert.equal(b2.tests[0]!.errors, 0, JSON.stringify(b2.tests[0]!.commands[0]!.errors));
+      const unflagged = b2.tests[0]!.nodes!.find((n) => n.address === second.address)!;
+      assert.equal(unflagged.requests, 0);
     } finally {
       await Deno.remove(profile);
     }

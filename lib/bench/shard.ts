@@ -437,6 +437,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   // before it starts): dead from the start; nothing goes to them unless they own slots.
   const reachable = cl ? conns.filter((c) => cl.nodes[c.local % N]!.healthy) : conns;
   for (const c of conns) if (cl && !cl.nodes[c.local % N]!.healthy) c.dead = true;
+  // A replica that does not answer (down, not yet flagged failed) is done without: its
+  // connections are dead, and reads go to the others or to the primary.
+  const optional = (k: number) => cl?.nodes[reachable[k]!.local % N]!.role === "replica";
   const transports = cfg.connectTurns
     ? await openAllInTurns(
       cfg,
@@ -444,13 +447,18 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       (k) => dialect.open(reachable[k]!.target, readOnly),
       connTick,
       signal,
+      optional,
     )
     : await connectAll(reachable.length, (k) => dialect.open(reachable[k]!.target, readOnly), {
       ...(signal ? { signal } : {}),
       onProgress: (n) => connTick(n),
+      optional,
     });
   if (transports === undefined) return emptyResult(compiled, true);
-  transports.forEach((t, i) => reachable[i]!.transport = t);
+  transports.forEach((t, i) => {
+    reachable[i]!.transport = t;
+    if (t === undefined) reachable[i]!.dead = true;
+  });
   connTick(total, true);
 
   let refresh = () => {};
@@ -670,7 +678,8 @@ async function openAllInTurns(
   open: (k: number) => Promise<Transport>,
   tick: (connected: number) => void,
   signal: AbortSignal | undefined,
-): Promise<Transport[] | undefined> {
+  optional: (k: number) => boolean,
+): Promise<Array<Transport | undefined> | undefined> {
   let connected = 0;
   const closeOpened = (rs: PromiseSettledResult<Transport>[]) => {
     for (const r of rs) if (r.status === "fulfilled") r.value.close();
@@ -693,11 +702,11 @@ async function openAllInTurns(
     void opening.then(closeOpened);
     return undefined;
   }
-  const failed = opened.find((r) => r.status === "rejected");
+  const failed = opened.find((r, k) => r.status === "rejected" && !optional(k));
   if (failed) {
     closeOpened(opened);
     // A server that answers in another protocol fails the handshake: say which one it speaks.
     throw withProtocolHint((failed as PromiseRejectedResult).reason, cfg.protocol);
   }
-  return opened.map((r) => (r as PromiseFulfilledResult<Transport>).value);
+  return opened.map((r) => r.status === "fulfilled" ? r.value : undefined);
 }

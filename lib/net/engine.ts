@@ -556,11 +556,16 @@ export interface ConnectAllOptions {
   concurrency?: number;
   /** Connected so far and the total, at most every 100 ms and once at the end. */
   onProgress?: (connected: number, total: number) => void;
+  /**
+   * Connections the run can do without (a cluster's replicas): when one fails, its place in the
+   * result is left undefined and the phase goes on.
+   */
+  optional?: (i: number) => boolean;
 }
 
 /**
  * The connect phase of a run: opens `count` connections with `open(i)`, at most `concurrency`
- * at a time, and returns them in order. It checks the signal before each connect and, when the
+ * at a time, and returns them in order (undefined where an `optional` one failed). It checks the signal before each connect and, when the
  * signal aborts, stops waiting at once: what was opened is closed, and connects still under way
  * are closed as they finish (`undefined` is returned). A failed connect stops the phase: the
  * others under way settle, everything opened is closed, and the first failure is thrown.
@@ -571,7 +576,7 @@ export async function connectAll(
   count: number,
   open: (i: number) => Promise<Transport>,
   o: ConnectAllOptions = {},
-): Promise<Transport[] | undefined> {
+): Promise<Array<Transport | undefined> | undefined> {
   const out = new Array<Transport | undefined>(count);
   const limit = Math.max(1, Math.min(count, o.concurrency ?? 256));
   const signal = o.signal;
@@ -610,7 +615,7 @@ export async function connectAll(
         connected++;
         report(false);
       } catch (e) {
-        failure ??= { e };
+        if (!o.optional?.(i)) failure ??= { e };
       }
     }
   };
@@ -637,7 +642,7 @@ export async function connectAll(
     throw failure.e;
   }
   report(true);
-  return out as Transport[];
+  return out;
 }
 
 /**

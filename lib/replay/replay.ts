@@ -398,6 +398,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     for (const c of conns) if (!map!.nodes[c.local % N]!.healthy) c.dead = true;
   }
   const transports = await connectAll(reachable.length, (i) => open(reachable[i]!.target), {
+    // A replica that does not answer (down, not yet flagged failed): done without.
+    ...(map
+      ? { optional: (i: number) => map.nodes[reachable[i]!.local % N]!.role === "replica" }
+      : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (connected) =>
       o.onProgress?.({
@@ -412,7 +416,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);
     return result;
   }
-  transports.forEach((t, i) => reachable[i]!.transport = t);
+  transports.forEach((t, i) => {
+    reachable[i]!.transport = t;
+    if (t === undefined) reachable[i]!.dead = true;
+  });
 
   const sched = new ReplayScheduler(conns, paced, o.lateThresholdUs ?? 1000, k, N);
   const ac = new AbortController();
