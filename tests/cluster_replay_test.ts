@@ -8,8 +8,10 @@
 import assert from "node:assert/strict";
 import {
   bench,
+  discoverCluster,
   keySlot,
   mergeReplayResults,
+  parseTarget,
   record,
   replay,
   startLocalCluster,
@@ -22,6 +24,7 @@ import {
   loadTest,
   monitor,
   redisText,
+  reshard,
   runNodeClient,
   statsDelta,
 } from "./helpers.ts";
@@ -380,6 +383,48 @@ loadTest(
       assert.equal(b2.tests[0]!.errors, 0, JSON.stringify(b2.tests[0]!.commands[0]!.errors));
       const unflagged = b2.tests[0]!.nodes!.find((n) => n.address === second.address)!;
       assert.equal(unflagged.requests, 0);
+    } finally {
+      await Deno.remove(profile);
+    }
+  },
+);
+
+loadTest(
+  "replay into a cluster through a live reshard: MOVED and ASK followed, every SET executed exactly once",
+  async () => {
+    const profile = await sequentialProfile();
+    try {
+      await using dst = await startLocalCluster({ primaries: 3 });
+      const topo = await discoverCluster([parseTarget(dst.address)]);
+      const [from, to] = [topo.nodes[0]!, topo.nodes[1]!];
+      const before = await nodeStats(dst.addresses);
+      const loops = 300;
+      const running = replay({
+        profile,
+        target: dst.address,
+        cluster: true,
+        speed: "max",
+        loop: loops,
+        connections: 8,
+        signal: AbortSignal.timeout(90_000),
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      await reshard(from.address, from.id, to.id, 600);
+      const r = await running;
+      assert.equal(r.failure, undefined, JSON.stringify(r.failure));
+      assert.equal(r.loops, loops);
+      const set = r.commands.find((c) => c.op === "set")!;
+      assert.equal(set.sent, 150 * 8 * loops);
+      // Redirects happened, were followed, and none is left as an error.
+      assert.deepEqual(set.errors, {}, JSON.stringify(set.errors));
+      const cl = r.cluster!;
+      const redirects = cl.nodes.reduce((a, n) => a + n.moved + n.ask, 0);
+      assert.ok(redirects > 0, `no redirect during the reshard: ${JSON.stringify(cl.nodes)}`);
+      assert.equal(cl.resent, redirects);
+      // The servers executed each SET once: a MOVED or ASK reply executes nothing.
+      const after = await nodeStats(dst.addresses);
+      const served = after.reduce((a, x, i) => a + (statsDelta(before[i]!, x).set ?? 0), 0);
+      assert.equal(served, 150 * 8 * loops);
     } finally {
       await Deno.remove(profile);
     }

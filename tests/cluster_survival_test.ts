@@ -7,7 +7,7 @@ import {
   parseTarget,
   startLocalCluster,
 } from "../mod.ts";
-import { commandStats, loadTest, statsDelta } from "./helpers.ts";
+import { commandStats, loadTest, reshard, statsDelta } from "./helpers.ts";
 
 function redisCli(args: string[]): Promise<Deno.CommandOutput> {
   return new Deno.Command("redis-cli", { args, stdin: "null", stdout: "piped", stderr: "piped" })
@@ -43,19 +43,7 @@ loadTest(
       dataSize: 64,
     });
     await new Promise((r) => setTimeout(r, 500));
-    const reshard = await redisCli([
-      "--cluster",
-      "reshard",
-      from.address,
-      "--cluster-from",
-      from.id,
-      "--cluster-to",
-      to.id,
-      "--cluster-slots",
-      "600",
-      "--cluster-yes",
-    ]);
-    assert.ok(reshard.success, new TextDecoder().decode(reshard.stderr));
+    await reshard(from.address, from.id, to.id, 600);
     const r = await run;
     const took = Date.now() - started;
     assert.ok(took < 9000, `the run took ${took} ms`);

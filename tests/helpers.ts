@@ -304,6 +304,41 @@ export async function runNodeClient(script: string, port: number): Promise<void>
   }
 }
 
+/**
+ * Moves `slots` slots of a loopback cluster from one node to another with `redis-cli --cluster
+ * reshard` (live: clients may be running); throws with redis-cli's words when it fails.
+ */
+export async function reshard(
+  seed: string,
+  fromId: string,
+  toId: string,
+  slots: number,
+): Promise<void> {
+  const out = await new Deno.Command("redis-cli", {
+    args: [
+      "--cluster",
+      "reshard",
+      seed,
+      "--cluster-from",
+      fromId,
+      "--cluster-to",
+      toId,
+      "--cluster-slots",
+      String(slots),
+      "--cluster-yes",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const td = new TextDecoder();
+    throw new Error(
+      `reshard failed: ${td.decode(out.stderr)} ${td.decode(out.stdout).slice(-400)}`,
+    );
+  }
+}
+
 export const PY = "/usr/bin/python3";
 
 /** Runs a Python script with arguments; returns its stdout (fails the test on a non-zero exit). */

@@ -181,6 +181,7 @@ export function mergeReplayResults(
       ownSlot: add((c) => c.ownSlot),
       keyless: add((c) => c.keyless),
       crossSlot: add((c) => c.crossSlot),
+      resent: add((c) => c.resent ?? 0),
       skew: total === 0 ? 0 : Math.max(...primaries) / (total / primaries.length),
     };
   }

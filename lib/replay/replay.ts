@@ -232,6 +232,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       keyless: 0,
       crossSlot: 0,
       skew: 0,
+      resent: 0,
     }
     : undefined;
   // The node of a request: its slot's owner. Without a key (or with an unowned slot): the node
@@ -432,33 +433,38 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   }, sched);
   sched.bind(engine);
   if (map !== undefined && clusterReport !== undefined) {
-    // Redirections: counted on the node that answered; MOVED corrects the slot map (a node
-    // this replay does not know has the topology read again, at most once a second).
+    // Redirections: counted on the node that answered, and the request goes again to the node
+    // named (after ASKING for ASK); MOVED corrects the slot map (a node this replay does not
+    // know has the topology read again, at most once a second, and the request counts as MOVED).
     let refreshing = false;
     let lastRefresh = -Infinity;
     sched.onErrorReply = (c) => {
       const sc = c.scanner as ReplyScanner;
       if (sc.errorCode() === "CROSSSLOT") clusterReport.crossSlot++;
       const r = parseRedirect(sc.errorText());
-      if (r === undefined) return;
-      const node = clusterReport.nodes[c.local % N]!;
-      if (r.kind === "ASK") {
-        node.ask++;
-        return;
-      }
-      node.moved++;
+      if (r === undefined) return undefined;
+      const from = c.local % N;
+      const node = clusterReport.nodes[from]!;
       // `MOVED 3999 :6381`: a node that does not know its own host means the one that answered.
       const address = r.address.startsWith(":")
-        ? `${map.nodes[c.local % N]!.host}${r.address}`
+        ? `${map.nodes[from]!.host}${r.address}`
         : r.address;
-      if (map.moved(r.slot, address) >= 0) return;
+      if (r.kind === "ASK") {
+        node.ask++;
+        return { node: map.indexOf(address), ask: true };
+      }
+      node.moved++;
+      const to = map.moved(r.slot, address);
+      if (to >= 0) return { node: to, ask: false };
       const now = performance.now();
-      if (refreshing || now - lastRefresh < 1000) return;
-      refreshing = true;
-      lastRefresh = now;
-      discoverCluster([base], { connectTimeoutMs })
-        .then((t) => map.update(t), () => {})
-        .finally(() => refreshing = false);
+      if (!refreshing && now - lastRefresh >= 1000) {
+        refreshing = true;
+        lastRefresh = now;
+        discoverCluster([base], { connectTimeoutMs })
+          .then((t) => map.update(t), () => {})
+          .finally(() => refreshing = false);
+      }
+      return undefined;
     };
   }
   const yielder = eventLoopYielder();
@@ -922,6 +928,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     const counts = primaries.map((p) => clusterReport.nodes[p]!.requests);
     const total = counts.reduce((a, b) => a + b, 0);
     clusterReport.skew = total === 0 ? 0 : Math.max(...counts) / (total / counts.length);
+    clusterReport.resent = sched.resent;
     result.cluster = clusterReport;
   }
   result.fidelity = fidelityOf(result, o.thresholds, protocol === scan.protocol);

@@ -7,6 +7,7 @@ import {
   REPLY_NULL,
   type Scheduler,
 } from "../net/mod.ts";
+import { encodeCommand } from "../protocol/resp/mod.ts";
 import { nowUs } from "../units/mod.ts";
 import { SendQueue } from "./send_queue.ts";
 
@@ -14,6 +15,11 @@ import { SendQueue } from "./send_queue.ts";
 export const MAX_QUEUE = 512;
 /** Max speed: at most this many of one connection's requests in flight. */
 const MAX_INFLIGHT = 256;
+/** A redirected request is sent again at most this many times. */
+const MAX_REDIRECTS = 8;
+// The op of an ASKING sent before an ASK-redirected request: not a request of the replay.
+const ASKING_OP = -1;
+const ASKING = encodeCommand(["ASKING"]);
 
 /** Per op of the profile: what the replay sent, completed, hit and missed. */
 export interface ReplayCounters {
@@ -40,6 +46,8 @@ export class ReplayScheduler implements Scheduler {
   completed = 0;
   errors = 0;
   late = 0;
+  /** Redirected requests sent again (cluster mode). */
+  resent = 0;
   /** Events sent per second since `startUs`. */
   readonly rate: number[] = [];
   /** Replay start (µs, nowUs): the schedule's origin. */
@@ -51,8 +59,14 @@ export class ReplayScheduler implements Scheduler {
   readonly queues: SendQueue[];
   /** Set when a connection gave up for good. */
   failure: { code: string; message: string } | undefined;
-  /** Called on each error reply, before it is counted (cluster mode reads redirections). */
-  onErrorReply: ((c: PipelinedConnection) => void) | undefined;
+  /**
+   * Cluster mode: called on each error reply, before it is counted. For MOVED or ASK it returns
+   * the node (index in the group) to send the request to again, and whether ASKING goes first;
+   * the request is then resent (at most 8 times) instead of counted.
+   */
+  onErrorReply:
+    | ((c: PipelinedConnection) => { node: number; ask: boolean } | undefined)
+    | undefined;
   #engine!: Engine;
   readonly #conns: PipelinedConnection[];
   readonly #paced: boolean;
@@ -66,6 +80,9 @@ export class ReplayScheduler implements Scheduler {
   readonly #wrote: Uint8Array;
   // Per connection: 1 once it carried a request.
   readonly #carried: Uint8Array;
+  // Cluster mode: per connection, a copy of each request in flight (in the order of its ring),
+  // so that a redirected one can be sent again.
+  readonly #held: SendQueue[] | undefined;
 
   /**
    * `group`: connections per replay connection (cluster mode: one per node, consecutive). At max
@@ -83,6 +100,7 @@ export class ReplayScheduler implements Scheduler {
     this.#group = Math.max(1, group);
     this.#wrote = new Uint8Array(this.#group);
     this.#carried = new Uint8Array(conns.length);
+    this.#held = this.#group > 1 ? conns.map(() => new SendQueue()) : undefined;
     this.#conns = conns;
     this.#paced = paced;
     this.#lateUs = lateThresholdUs;
@@ -149,13 +167,33 @@ export class ReplayScheduler implements Scheduler {
 
   reply(c: PipelinedConnection, s: number, now: number): void {
     const op = c.op[s]!;
+    const held = this.#held?.[c.local];
+    if (op === ASKING_OP) {
+      // ASKING's +OK (an error would show on the request after it too).
+      held?.shift();
+      return;
+    }
+    if (held !== undefined && c.scanner.kind === REPLY_ERROR && this.onErrorReply) {
+      const to = this.onErrorReply(c);
+      const tries = held.pipelined[held.head]!;
+      const target = to === undefined || to.node < 0
+        ? undefined
+        : this.#conns[c.local - c.local % this.#group + to.node];
+      // Resent to a connection that is up (or coming back); else it counts as its error.
+      if (to !== undefined && target !== undefined && !target.dead && tries < MAX_REDIRECTS) {
+        this.#resend(c, to.node, to.ask, tries + 1);
+        held.shift();
+        return;
+      }
+    }
+    held?.shift();
     const m = this.#k.metrics[op]!;
     m.recordService(now - c.sent[s]!);
     if (this.#paced) m.recordResponse(now - c.intended[s]!);
     this.completed++;
     const kind = c.scanner.kind;
     if (kind === REPLY_ERROR) {
-      this.onErrorReply?.(c);
+      if (held === undefined) this.onErrorReply?.(c);
       m.recordError(c.scanner.errorCode() || "ERR");
       this.errors++;
     } else if (c.flag[s] === 1) {
@@ -171,6 +209,8 @@ export class ReplayScheduler implements Scheduler {
   }
 
   failed(c: PipelinedConnection, s: number, code: string): void {
+    this.#held?.[c.local]!.shift();
+    if (c.op[s] === ASKING_OP) return;
     const m = this.#k.metrics[c.op[s]!]!;
     m.count++;
     m.recordError(code);
@@ -178,10 +218,41 @@ export class ReplayScheduler implements Scheduler {
   }
 
   exhausted(c: PipelinedConnection): boolean {
-    return this.stopped || (this.routerDone && this.queues[c.local]!.length === 0);
+    if (this.stopped) return true;
+    if (!this.routerDone) return false;
+    if (this.#group === 1) return this.queues[c.local]!.length === 0;
+    // A node connection is done when its whole group is: a sibling's reply may still redirect a
+    // request to it.
+    const base = c.local - c.local % this.#group;
+    for (let n = 0; n < this.#group; n++) {
+      if (this.queues[base + n]!.length > 0 || this.#conns[base + n]!.inflight > 0) return false;
+    }
+    return true;
+  }
+
+  // A redirected request (the head of `c`'s copies) goes again, to node `node` of its group:
+  // with ASKING first for ASK, keeping its place in the group's order and its intended time.
+  #resend(c: PipelinedConnection, node: number, ask: boolean, tries: number): void {
+    const held = this.#held![c.local]!;
+    const h = held.head;
+    const target = c.local - c.local % this.#group + node;
+    const q = this.queues[target]!;
+    const intended = held.intended[h]!;
+    if (ask) {
+      const at = q.reserve(ASKING.length);
+      q.bytes.set(ASKING, at);
+      q.push(ASKING.length, 0, ASKING_OP, false, intended, 2);
+    }
+    const n = held.len[h]!;
+    const at = q.reserve(n);
+    q.bytes.set(held.bytes.subarray(held.byteHead, held.byteHead + n), at);
+    q.push(n, held.unit[h]!, held.op[h]!, held.read[h] === 1, intended, 1 + tries);
+    this.resent++;
+    this.routed(this.#conns[target]!);
   }
 
   lost(c: PipelinedConnection): void {
+    this.#held?.[c.local]!.clear();
     // Its queued requests are never sent: the report shows sent < routed.
     const had = this.queues[c.local]!.length > 0 || this.#carried[c.local] === 1;
     this.queues[c.local]!.clear();
@@ -267,8 +338,18 @@ export class ReplayScheduler implements Scheduler {
     const intended = q.intended[slot]!;
     c.push(op, q.unit[slot]!, intended, q.read[slot]!);
     this.#carried[c.local] = 1;
+    const again = q.pipelined[slot]!;
+    const held = this.#held?.[c.local];
+    if (held !== undefined) {
+      // The copy a redirect resends from, with its tries so far.
+      const hp = held.reserve(n);
+      held.bytes.set(q.bytes.subarray(from, from + n), hp);
+      held.push(n, q.unit[slot]!, op, q.read[slot] === 1, intended, again >= 2 ? again - 1 : 0);
+    }
     q.shift();
     if (q.length < MAX_QUEUE / 2) this.#release(c);
+    // A resend (or its ASKING) was counted when first sent.
+    if (again >= 2) return;
     this.#k.sent[op]!++;
     this.sentTotal++;
     const sec = Math.max(0, Math.floor((now - this.startUs) / 1e6));

@@ -45,8 +45,19 @@ export class SendQueue {
     return this.#byteTail;
   }
 
-  /** Appends a request whose `n` bytes were written at `reserve(n)`. */
-  push(n: number, unit: number, op: number, read: boolean, intended: number, pipelined: boolean) {
+  /**
+   * Appends a request whose `n` bytes were written at `reserve(n)`. `pipelined`: whether it may go
+   * while an earlier one is in flight; a number >= 2 marks a resend (a redirected request, sent
+   * again: `pipelined - 1` tries so far), which never waits and is not counted as sent again.
+   */
+  push(
+    n: number,
+    unit: number,
+    op: number,
+    read: boolean,
+    intended: number,
+    pipelined: boolean | number,
+  ) {
     if (this.length === this.len.length) this.#grow();
     const i = (this.head + this.length) & this.#mask;
     this.len[i] = n + this.#carried;
@@ -55,7 +66,7 @@ export class SendQueue {
     this.op[i] = op;
     this.read[i] = read ? 1 : 0;
     this.intended[i] = intended;
-    this.pipelined[i] = pipelined ? 1 : 0;
+    this.pipelined[i] = typeof pipelined === "number" ? pipelined : pipelined ? 1 : 0;
     this.length++;
     this.#byteTail += n;
   }

@@ -213,6 +213,8 @@ export interface ReplayClusterReport {
   crossSlot: number;
   /** The largest node's share of the requests over the fair share (1 = even). */
   skew: number;
+  /** Redirected requests (MOVED, ASK) sent again to the node named, each counted once. */
+  resent: number;
 }
 
 /** One op in a replay result. */

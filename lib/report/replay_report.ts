@@ -59,6 +59,7 @@ export function formatReplayText(r: ReplayResult): string {
         `their replayed name ${cl.ownSlot}` +
         (cl.slotsKept ? "" : " (the profile kept no slots: record --keep-slots)") +
         `, keyless ${cl.keyless}; skew ${cl.skew.toFixed(2)}` +
+        (cl.resent > 0 ? `; ${cl.resent} redirected requests sent again` : "") +
         (cl.crossSlot > 0
           ? `; ${cl.crossSlot} requests refused as CROSSSLOT (keys in several slots)`
           : ""),
