@@ -439,7 +439,8 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   for (const c of conns) if (cl && !cl.nodes[c.local % N]!.healthy) c.dead = true;
   // A replica that does not answer (down, not yet flagged failed) is done without: its
   // connections are dead, and reads go to the others or to the primary.
-  const optional = (k: number) => cl?.nodes[reachable[k]!.local % N]!.role === "replica";
+  const optional = (k: number) =>
+    cl !== undefined && cl.nodes[reachable[k]!.local % N]!.role === "replica";
   const transports = cfg.connectTurns
     ? await openAllInTurns(
       cfg,

@@ -209,7 +209,7 @@ export class ReplayScheduler implements Scheduler {
   }
 
   failed(c: PipelinedConnection, s: number, code: string): void {
-    this.#held?.[c.local]!.shift();
+    this.#held?.[c.local]?.shift();
     if (c.op[s] === ASKING_OP) return;
     const m = this.#k.metrics[c.op[s]!]!;
     m.count++;
@@ -252,7 +252,7 @@ export class ReplayScheduler implements Scheduler {
   }
 
   lost(c: PipelinedConnection): void {
-    this.#held?.[c.local]!.clear();
+    this.#held?.[c.local]?.clear();
     // Its queued requests are never sent: the report shows sent < routed.
     const had = this.queues[c.local]!.length > 0 || this.#carried[c.local] === 1;
     this.queues[c.local]!.clear();
