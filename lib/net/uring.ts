@@ -303,6 +303,9 @@ export class Ring {
     this.#enter(1, ENTER_GETEVENTS | ENTER_EXT_ARG);
   }
 
+  // Consecutive io_uring_enter failures with an errno it should not give.
+  #strange = 0;
+
   #enter(min: number, flags: number): void {
     if (this.#closed) throw new Error("io_uring ring is closed");
     const n = this.#pending;
@@ -314,11 +317,21 @@ export class Ring {
         : this.#l.uring_enter(SYS_IO_URING_ENTER, this.#fd, n, min, flags, null, 0n),
     );
     if (r < 0) {
+      // Nothing was submitted (the kernel returns the count when anything was): those entries
+      // go with the next call.
+      this.#pending += n;
       const e = errno(this.#l);
-      if (e !== ETIME && e !== EINTR && e !== EAGAIN) {
-        throw new Error(`io_uring_enter failed (errno ${e})`);
+      if (e === ETIME || e === EINTR || e === EAGAIN) {
+        this.#strange = 0;
+        return;
       }
+      // errno is read by a second call: a signal handler that ran when the wait was interrupted
+      // (a child process ending) may have changed it (ENOENT seen under load). A ring that is
+      // really broken fails every time.
+      if (++this.#strange < 4) return;
+      throw new Error(`io_uring_enter failed (errno ${e})`);
     }
+    this.#strange = 0;
   }
 
   /** Takes the next completion into {@linkcode tag} and {@linkcode res}; false when none. */
