@@ -10,7 +10,7 @@
  */
 import { MembenchError } from "../errors/mod.ts";
 import type { CommandMetricsData } from "../metrics/mod.ts";
-import { checkShardSet, type CommandSpec } from "../workload/mod.ts";
+import { checkShardSet, type CommandSpec, shardIncomplete } from "../workload/mod.ts";
 import { addNodeResults, buildTestResult } from "./bench.ts";
 import type { ShardResultLike } from "./_merge.ts";
 import type { NodeCounts } from "./_cluster.ts";
@@ -70,13 +70,10 @@ export function mergeBenchResults(
     results.map((r) => ({
       shard: r.config.shard!,
       settings: comparable(r.config),
-      incomplete: r.failure
-        ? `${r.failure.code}: ${r.failure.message}`
-        : r.interrupted
-        ? "interrupted"
-        : r.tests.length < r.config.tests.length
-        ? `ran ${r.tests.length} of ${r.config.tests.length} tests`
-        : undefined,
+      incomplete: shardIncomplete(r) ??
+        (r.tests.length < r.config.tests.length
+          ? `ran ${r.tests.length} of ${r.config.tests.length} tests`
+          : undefined),
       failureCode: r.failure?.code,
     })),
     { what: "bench", shards: options.shards, allowIncomplete: options.allowIncomplete },

@@ -8,22 +8,9 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { endpointName, RespConnection, type Target } from "../net/mod.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
+import { list, str } from "./_values.ts";
 import { SLOTS } from "./slot.ts";
 import type { ClusterNode, ClusterTopology, DiscoverOptions } from "./topology.ts";
-
-const dec = new TextDecoder();
-
-function str(v: RespValue | undefined): string {
-  if (v === undefined) return "";
-  if (v.type === "bulk" || v.type === "verbatim") return dec.decode(v.value);
-  if (v.type === "simple" || v.type === "error") return v.value;
-  if (v.type === "integer" || v.type === "double") return String(v.value);
-  return "";
-}
-
-function list(v: RespValue | undefined): RespValue[] {
-  return v?.type === "array" || v?.type === "set" ? v.value : [];
-}
 
 /** One server's replication role, as ROLE or INFO replication gives it. */
 export interface ReplicationRole {

@@ -9,6 +9,7 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { endpointName, RespConnection, type Target } from "../net/mod.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
+import { list, str } from "./_values.ts";
 import { SLOTS } from "./slot.ts";
 import { describeAwsEndpoint, parseAwsEndpoint } from "./endpoints.ts";
 
@@ -76,20 +77,10 @@ export interface DiscoverOptions {
   requestTimeoutMs?: number;
 }
 
-const dec = new TextDecoder();
-
 // CLUSTER SHARDS' health: the documented values are online, failed and loading; Redis 7.0.15
 // says `fail` for a node the cluster flagged failed (seen on a killed replica).
 function healthOk(health: string): boolean {
   return health !== "failed" && health !== "fail";
-}
-
-function str(v: RespValue | undefined): string {
-  if (v === undefined) return "";
-  if (v.type === "bulk" || v.type === "verbatim") return dec.decode(v.value);
-  if (v.type === "simple" || v.type === "error") return v.value;
-  if (v.type === "integer" || v.type === "double") return String(v.value);
-  return "";
 }
 
 function num(v: RespValue | undefined): number {
@@ -105,10 +96,6 @@ function fields(v: RespValue | undefined): Map<string, RespValue> {
     for (let i = 0; i + 1 < v.value.length; i += 2) m.set(str(v.value[i]), v.value[i + 1]!);
   }
   return m;
-}
-
-function list(v: RespValue | undefined): RespValue[] {
-  return v?.type === "array" || v?.type === "set" ? v.value : [];
 }
 
 function bad(seed: string, what: string): MembenchError {

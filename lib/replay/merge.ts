@@ -8,7 +8,7 @@
  * @module
  */
 import { MembenchError } from "../errors/mod.ts";
-import { checkShardSet } from "../workload/mod.ts";
+import { checkShardSet, shardIncomplete } from "../workload/mod.ts";
 import { LogHistogram } from "../analyze/mod.ts";
 import { mergeEncoded, summarize } from "../metrics/mod.ts";
 import { fidelityOf } from "./fidelity.ts";
@@ -49,11 +49,7 @@ export function mergeReplayResults(
       return {
         shard: r.config.shard!,
         settings: { ...rest, profile: rest.profile.replace(/ \(truncated\)$/, "") },
-        incomplete: r.failure
-          ? `${r.failure.code}: ${r.failure.message}`
-          : r.interrupted
-          ? "interrupted"
-          : undefined,
+        incomplete: shardIncomplete(r),
         failureCode: r.failure?.code,
       };
     }),

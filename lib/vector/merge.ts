@@ -10,7 +10,7 @@
  * @module
  */
 import { MembenchError } from "../errors/mod.ts";
-import { checkShardSet } from "../workload/mod.ts";
+import { checkShardSet, shardIncomplete } from "../workload/mod.ts";
 import { type CommandMetricsData, mergeCommandMetrics, summarizeEncoded } from "../metrics/mod.ts";
 import type {
   RecallSummary,
@@ -131,11 +131,7 @@ function checkShards<T extends Sharded>(
     results.map((r) => ({
       shard: r.shard!,
       settings: settings(r),
-      incomplete: r.failure
-        ? `${r.failure.code}: ${r.failure.message}`
-        : r.interrupted
-        ? "interrupted"
-        : undefined,
+      incomplete: shardIncomplete(r),
       failureCode: r.failure?.code,
     })),
     { what, shards: o.shards, allowIncomplete: o.allowIncomplete },

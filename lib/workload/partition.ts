@@ -158,6 +158,20 @@ export interface ShardPart {
   failureCode?: string | undefined;
 }
 
+/**
+ * Why a shard's result is incomplete, as {@linkcode checkShardSet} wants it: its failure (code
+ * and message) or an interrupt; undefined for a whole one.
+ */
+export function shardIncomplete(
+  r: { failure?: { code: string; message: string } | undefined; interrupted?: boolean },
+): string | undefined {
+  return r.failure
+    ? `${r.failure.code}: ${r.failure.message}`
+    : r.interrupted
+    ? "interrupted"
+    : undefined;
+}
+
 /** What {@linkcode checkShardSet} found. */
 export interface ShardSetCheck {
   /** Shards expected. */
