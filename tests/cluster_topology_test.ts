@@ -42,6 +42,9 @@ Deno.test("parseRedirect() reads MOVED and ASK and nothing else", () => {
     address: "127.0.0.1:7002",
   });
   assert.equal(parseRedirect("MOVED 99999 127.0.0.1:7002"), undefined);
+  // A node that does not know its own host says `:port`: the node that answered, when given.
+  assert.equal(parseRedirect("MOVED 3999 :6381", "10.0.0.5")!.address, "10.0.0.5:6381");
+  assert.equal(parseRedirect("MOVED 3999 :6381")!.address, ":6381");
   assert.equal(parseRedirect("TRYAGAIN Multiple keys request during rehashing of slot"), undefined);
 });
 

@@ -875,13 +875,11 @@ export class ClusterScheduler {
     let asking = false;
     if (code === "MOVED" || code === "ASK") {
       const sc = c.scanner as { errorText?: () => string };
-      const r = parseRedirect(sc.errorText?.() ?? "");
+      const r = parseRedirect(sc.errorText?.() ?? "", this.#i.map.nodes[node]!.host);
       if (r === undefined) return false;
       if (code === "MOVED") nc.moved++;
       else nc.ask++;
-      const addr = r.address.startsWith(":")
-        ? `${this.#i.map.nodes[node]!.host}${r.address}`
-        : r.address;
+      const addr = r.address;
       if (code === "MOVED") {
         target = this.#i.map.moved(r.slot, addr);
         if (target < 0) this.#i.refresh(); // a node this run does not know: read the topology

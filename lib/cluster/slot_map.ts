@@ -14,7 +14,8 @@ export interface Redirect {
 
 /**
  * Reads a redirection error's text; undefined for any other error. An empty host (`MOVED 3999
- * :6381`, a node that does not know its own address) is left empty for the caller to fill.
+ * :6381`, a node that does not know its own address) means the node that answered: `host`, when
+ * given, fills it in.
  *
  * @example Usage
  * ```ts
@@ -25,12 +26,13 @@ export interface Redirect {
  * assert.equal(parseRedirect("ERR unknown command"), undefined);
  * ```
  */
-export function parseRedirect(text: string): Redirect | undefined {
+export function parseRedirect(text: string, host?: string): Redirect | undefined {
   const m = /^(MOVED|ASK) (\d+) (\S+)/.exec(text);
   if (!m) return undefined;
   const slot = Number(m[2]);
   if (slot >= SLOTS) return undefined;
-  return { kind: m[1] as "MOVED" | "ASK", slot, address: m[3]! };
+  const address = host !== undefined && m[3]!.startsWith(":") ? `${host}${m[3]}` : m[3]!;
+  return { kind: m[1] as "MOVED" | "ASK", slot, address };
 }
 
 /**

@@ -441,14 +441,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     sched.onErrorReply = (c) => {
       const sc = c.scanner as ReplyScanner;
       if (sc.errorCode() === "CROSSSLOT") clusterReport.crossSlot++;
-      const r = parseRedirect(sc.errorText());
-      if (r === undefined) return undefined;
       const from = c.local % N;
+      const r = parseRedirect(sc.errorText(), map.nodes[from]!.host);
+      if (r === undefined) return undefined;
       const node = clusterReport.nodes[from]!;
-      // `MOVED 3999 :6381`: a node that does not know its own host means the one that answered.
-      const address = r.address.startsWith(":")
-        ? `${map.nodes[from]!.host}${r.address}`
-        : r.address;
+      const address = r.address;
       if (r.kind === "ASK") {
         node.ask++;
         return { node: map.indexOf(address), ask: true };

@@ -21,6 +21,12 @@ const MAX_REDIRECTS = 8;
 const ASKING_OP = -1;
 const ASKING = encodeCommand(["ASKING"]);
 
+// Copies `n` bytes; short requests (gets, deletes) by a byte loop, which beats making a view.
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, at: number, n: number): void {
+  if (n <= 64) { for (let k = 0; k < n; k++) dst[at + k] = src[from + k]!; }
+  else dst.set(src.subarray(from, from + n), at);
+}
+
 /** Per op of the profile: what the replay sent, completed, hit and missed. */
 export interface ReplayCounters {
   metrics: CommandMetrics[];
@@ -245,7 +251,7 @@ export class ReplayScheduler implements Scheduler {
     }
     const n = held.len[h]!;
     const at = q.reserve(n);
-    q.bytes.set(held.bytes.subarray(held.byteHead, held.byteHead + n), at);
+    copyBytes(held.bytes, held.byteHead, q.bytes, at, n);
     q.push(n, held.unit[h]!, held.op[h]!, held.read[h] === 1, intended, 1 + tries);
     this.resent++;
     this.routed(this.#conns[target]!);
@@ -328,11 +334,7 @@ export class ReplayScheduler implements Scheduler {
     const n = q.len[slot]!;
     const at = c.reserve(n);
     const from = q.byteHead;
-    if (n <= 64) {
-      // Short requests (gets, deletes): a byte loop beats making a view to copy from.
-      const src = q.bytes, dst = c.out;
-      for (let k = 0; k < n; k++) dst[at + k] = src[from + k]!;
-    } else c.out.set(q.bytes.subarray(from, from + n), at);
+    copyBytes(q.bytes, from, c.out, at, n);
     c.outLen = at + n;
     const op = q.op[slot]!;
     const intended = q.intended[slot]!;
@@ -342,8 +344,8 @@ export class ReplayScheduler implements Scheduler {
     const held = this.#held?.[c.local];
     if (held !== undefined) {
       // The copy a redirect resends from, with its tries so far.
-      const hp = held.reserve(n);
-      held.bytes.set(q.bytes.subarray(from, from + n), hp);
+      const hp = held.reserve(n); // may replace held.bytes: read it after
+      copyBytes(q.bytes, from, held.bytes, hp, n);
       held.push(n, q.unit[slot]!, op, q.read[slot] === 1, intended, again >= 2 ? again - 1 : 0);
     }
     q.shift();
