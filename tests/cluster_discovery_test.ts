@@ -5,6 +5,7 @@ import {
   discoverCluster,
   discoverReplication,
   formatNodeCsv,
+  freePort,
   MembenchError,
   parseAwsEndpoint,
   parseClusterNodes,
@@ -630,4 +631,27 @@ Deno.test("parseClusterShards() takes a node's preferred endpoint (a host name) 
     "10.0.0.2:6379",
     "an unknown endpoint ('?') falls back to the ip",
   );
+});
+
+Deno.test("a cluster seed that refuses the connection is named once, with a clear reason (bench --cluster)", async () => {
+  const port = freePort();
+  const address = `127.0.0.1:${port}`;
+  const b = await runCli([
+    "bench",
+    "--cluster",
+    "-p",
+    String(port),
+    "-n",
+    "10",
+    "-c",
+    "1",
+    "-t",
+    "get",
+  ]);
+  assert.equal(b.code, 3, b.stderr);
+  assert.match(
+    b.stderr,
+    /Cannot discover the cluster: no seed answered \(127\.0\.0\.1:\d+: connection refused\)/,
+  );
+  assert.equal(b.stderr.split(address).length - 1, 1, b.stderr);
 });

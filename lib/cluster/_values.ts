@@ -18,3 +18,8 @@ export function str(v: RespValue | undefined): string {
 export function list(v: RespValue | undefined): RespValue[] {
   return v?.type === "array" || v?.type === "set" ? v.value : [];
 }
+
+/** `name: message`, unless the message names it already (connection errors do). */
+export function withName(name: string, message: string): string {
+  return message.startsWith(name) ? message : `${name}: ${message}`;
+}

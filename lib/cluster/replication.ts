@@ -8,7 +8,7 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { endpointName, RespConnection, type Target } from "../net/mod.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
-import { list, str } from "./_values.ts";
+import { list, str, withName } from "./_values.ts";
 import { SLOTS } from "./slot.ts";
 import type { ClusterNode, ClusterTopology, DiscoverOptions } from "./topology.ts";
 
@@ -214,7 +214,7 @@ export async function discoverReplication(
       }
     } catch (e) {
       if (e instanceof MembenchError && e.code === "invalid_argument") throw e;
-      problems.push(`${where}: ${errorMessage(e)}`);
+      problems.push(withName(where, errorMessage(e)));
     }
   }
   throw new MembenchError(

@@ -9,7 +9,7 @@
 import { errorMessage, MembenchError } from "../errors/mod.ts";
 import { endpointName, RespConnection, type Target } from "../net/mod.ts";
 import type { RespValue } from "../protocol/resp/mod.ts";
-import { list, str } from "./_values.ts";
+import { list, str, withName } from "./_values.ts";
 import { SLOTS } from "./slot.ts";
 import { describeAwsEndpoint, parseAwsEndpoint } from "./endpoints.ts";
 
@@ -308,7 +308,7 @@ export async function discoverCluster(
         requestTimeoutMs: options.requestTimeoutMs ?? 5000,
       });
     } catch (e) {
-      problems.push(`${name}: ${errorMessage(e)}`);
+      problems.push(withName(name, errorMessage(e)));
       continue;
     }
     try {
@@ -347,7 +347,7 @@ export async function discoverCluster(
       return topo;
     } catch (e) {
       if (e instanceof MembenchError && e.code === "invalid_argument") throw e;
-      problems.push(`${name}: ${errorMessage(e)}`);
+      problems.push(withName(name, errorMessage(e)));
     } finally {
       c.close();
     }
@@ -361,7 +361,8 @@ export async function discoverCluster(
 // The hint for a seed that is not in cluster mode; an AWS primary or reader endpoint says so.
 function standaloneHint(seed: Target): string {
   const aws = seed.endpoint.kind === "tcp" ? parseAwsEndpoint(seed.endpoint.host) : undefined;
-  const base = "drop --cluster for a standalone server (--rfr alone reads from its replicas)";
+  const base =
+    "drop --cluster for a standalone server (for bench, --rfr alone reads from its replicas)";
   return aws ? `${describeAwsEndpoint(aws)}; ${base}` : base;
 }
 
