@@ -14,6 +14,7 @@ import {
   parseTarget,
   record,
   replay,
+  type ReplayResult,
   startLocalCluster,
   startLocalServer,
   synthesizeKey,
@@ -26,6 +27,7 @@ import {
   redisText,
   reshard,
   runNodeClient,
+  scaleOut,
   statsDelta,
 } from "./helpers.ts";
 
@@ -389,44 +391,76 @@ loadTest(
   },
 );
 
+// The sequential profile replayed at max speed (300 loops over 8 connections) into `nodes` (the
+// seed first) while `change` runs on the cluster; the change must end while the replay still
+// runs. Checked: the replay completed every loop with no error left (redirects followed, each
+// resent once), and the servers executed each SET exactly once (a MOVED or ASK reply executes
+// nothing). Returns the result and the SETs each node executed.
+async function replayThrough(
+  nodes: string[],
+  change: () => Promise<void>,
+): Promise<{ r: ReplayResult; executed: number[] }> {
+  const profile = await sequentialProfile();
+  try {
+    const before = await nodeStats(nodes);
+    const loops = 300;
+    let done = false;
+    const running = replay({
+      profile,
+      target: nodes[0]!,
+      cluster: true,
+      speed: "max",
+      loop: loops,
+      connections: 8,
+      signal: AbortSignal.timeout(120_000),
+    }).finally(() => done = true);
+    await new Promise((r) => setTimeout(r, 300));
+    await change();
+    const changedWhileRunning = !done;
+    const r = await running;
+    assert.ok(changedWhileRunning, "the replay ended before the change did: give it more loops");
+    assert.equal(r.failure, undefined, JSON.stringify(r.failure));
+    assert.equal(r.loops, loops);
+    const set = r.commands.find((c) => c.op === "set")!;
+    assert.equal(set.sent, 150 * 8 * loops);
+    assert.deepEqual(set.errors, {}, JSON.stringify(set.errors));
+    const cl = r.cluster!;
+    const redirects = cl.nodes.reduce((a, n) => a + n.moved + n.ask, 0);
+    assert.ok(redirects > 0, `no redirect during the change: ${JSON.stringify(cl.nodes)}`);
+    assert.equal(cl.resent, redirects);
+    const after = await nodeStats(nodes);
+    const executed = nodes.map((_, i) => statsDelta(before[i]!, after[i]!).set ?? 0);
+    assert.equal(executed.reduce((a, b) => a + b, 0), 150 * 8 * loops);
+    return { r, executed };
+  } finally {
+    await Deno.remove(profile);
+  }
+}
+
 loadTest(
   "replay into a cluster through a live reshard: MOVED and ASK followed, every SET executed exactly once",
   async () => {
-    const profile = await sequentialProfile();
-    try {
-      await using dst = await startLocalCluster({ primaries: 3 });
-      const topo = await discoverCluster([parseTarget(dst.address)]);
-      const [from, to] = [topo.nodes[0]!, topo.nodes[1]!];
-      const before = await nodeStats(dst.addresses);
-      const loops = 300;
-      const running = replay({
-        profile,
-        target: dst.address,
-        cluster: true,
-        speed: "max",
-        loop: loops,
-        connections: 8,
-        signal: AbortSignal.timeout(90_000),
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      await reshard(from.address, from.id, to.id, 600);
-      const r = await running;
-      assert.equal(r.failure, undefined, JSON.stringify(r.failure));
-      assert.equal(r.loops, loops);
-      const set = r.commands.find((c) => c.op === "set")!;
-      assert.equal(set.sent, 150 * 8 * loops);
-      // Redirects happened, were followed, and none is left as an error.
-      assert.deepEqual(set.errors, {}, JSON.stringify(set.errors));
-      const cl = r.cluster!;
-      const redirects = cl.nodes.reduce((a, n) => a + n.moved + n.ask, 0);
-      assert.ok(redirects > 0, `no redirect during the reshard: ${JSON.stringify(cl.nodes)}`);
-      assert.equal(cl.resent, redirects);
-      // The servers executed each SET once: a MOVED or ASK reply executes nothing.
-      const after = await nodeStats(dst.addresses);
-      const served = after.reduce((a, x, i) => a + (statsDelta(before[i]!, x).set ?? 0), 0);
-      assert.equal(served, 150 * 8 * loops);
-    } finally {
-      await Deno.remove(profile);
-    }
+    await using dst = await startLocalCluster({ primaries: 3 });
+    const topo = await discoverCluster([parseTarget(dst.address)]);
+    const [from, to] = [topo.nodes[0]!, topo.nodes[1]!];
+    await replayThrough(dst.addresses, () => reshard(from.address, from.id, to.id, 600));
+  },
+);
+
+loadTest(
+  "replay into a cluster that scales out mid-replay: the new node gets connections, requests MOVED there are sent there, every SET executed exactly once",
+  async () => {
+    await using dst = await startLocalCluster({ primaries: 3, spares: 1 });
+    const spare = dst.spares[0]!;
+    const { r, executed } = await replayThrough(
+      [...dst.addresses, spare.address],
+      () => scaleOut(dst.address, dst.nodes.map((n) => n.port), spare, 1200).then(() => {}),
+    );
+    // The new node has its line, executed SETs, and (once the topology was read again) got
+    // requests routed to it by the slot map, not only resent there.
+    const added = r.cluster!.nodes.find((n) => n.address === spare.address);
+    assert.ok(added, `no line for the new node: ${r.cluster!.nodes.map((n) => n.address)}`);
+    assert.ok(executed[3]! > 0, "the new node executed no SET");
+    assert.ok(added.requests > 0, "no request was routed to the new node by the slot map");
   },
 );

@@ -7,7 +7,7 @@ import {
   parseTarget,
   startLocalCluster,
 } from "../mod.ts";
-import { commandStats, loadTest, reshard, statsDelta } from "./helpers.ts";
+import { commandStats, loadTest, reshard, scaleOut, statsDelta } from "./helpers.ts";
 
 function redisCli(args: string[]): Promise<Deno.CommandOutput> {
   return new Deno.Command("redis-cli", { args, stdin: "null", stdout: "piped", stderr: "piped" })
@@ -93,42 +93,7 @@ loadTest(
       threads: 2,
     });
     await new Promise((r) => setTimeout(r, 500));
-    const add = await redisCli(["--cluster", "add-node", spare.address, cl.address]);
-    assert.ok(add.success, new TextDecoder().decode(add.stdout));
-    const id = new TextDecoder().decode(
-      (await redisCli(["-p", String(spare.port), "CLUSTER", "MYID"])).stdout,
-    ).trim();
-    // The others learn of the new node through the cluster bus: reshard once every node knows
-    // it and it knows the slots (a reshard started earlier fails midway, leaving a slot open).
-    for (let i = 0; i < 50; i++) {
-      const views = await Promise.all(
-        cl.nodes.map((n) => redisCli(["-p", String(n.port), "CLUSTER", "NODES"])),
-      );
-      const state = new TextDecoder().decode(
-        (await redisCli(["-p", String(spare.port), "CLUSTER", "INFO"])).stdout,
-      );
-      if (
-        views.every((v) => new TextDecoder().decode(v.stdout).includes(id)) &&
-        state.includes("cluster_state:ok")
-      ) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    const reshard = await redisCli([
-      "--cluster",
-      "reshard",
-      cl.address,
-      "--cluster-from",
-      "all",
-      "--cluster-to",
-      id,
-      "--cluster-slots",
-      "1200",
-      "--cluster-yes",
-    ]);
-    const said = new TextDecoder().decode(reshard.stdout).split("\n")
-      .filter((l) => !l.includes("Moving slot")).slice(-4).join(" | ");
-    assert.ok(reshard.success, `reshard to the new node did not succeed: ${said}`);
+    await scaleOut(cl.address, cl.nodes.map((n) => n.port), spare, 1200);
     const r = await run;
     const took = Date.now() - started;
     assert.ok(took < 12_000, `the run took ${took} ms`);

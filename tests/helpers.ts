@@ -339,6 +339,57 @@ export async function reshard(
   }
 }
 
+/**
+ * Scale-out of a loopback cluster while clients run: `redis-cli --cluster add-node` of a spare
+ * node, then (once every node knows it and it sees the cluster ok) a reshard of `slots` slots
+ * from all primaries to it. Returns the new node's id; throws with redis-cli's words on failure.
+ */
+export async function scaleOut(
+  seed: string,
+  nodePorts: number[],
+  spare: { address: string; port: number },
+  slots: number,
+): Promise<string> {
+  const cli = (args: string[]) =>
+    new Deno.Command("redis-cli", { args, stdin: "null", stdout: "piped", stderr: "piped" })
+      .output();
+  const td = new TextDecoder();
+  const add = await cli(["--cluster", "add-node", spare.address, seed]);
+  if (!add.success) throw new Error(`add-node failed: ${td.decode(add.stdout).slice(-400)}`);
+  const id = td.decode((await cli(["-p", String(spare.port), "CLUSTER", "MYID"])).stdout).trim();
+  // The others learn of the new node through the cluster bus: reshard once every node knows
+  // it and it knows the slots (a reshard started earlier fails midway, leaving a slot open).
+  for (let i = 0; i < 50; i++) {
+    const views = await Promise.all(
+      nodePorts.map((p) => cli(["-p", String(p), "CLUSTER", "NODES"])),
+    );
+    const state = td.decode((await cli(["-p", String(spare.port), "CLUSTER", "INFO"])).stdout);
+    if (
+      views.every((v) => td.decode(v.stdout).includes(id)) && state.includes("cluster_state:ok")
+    ) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const out = await cli([
+    "--cluster",
+    "reshard",
+    seed,
+    "--cluster-from",
+    "all",
+    "--cluster-to",
+    id,
+    "--cluster-slots",
+    String(slots),
+    "--cluster-yes",
+  ]);
+  if (!out.success) {
+    const said = td.decode(out.stdout).split("\n").filter((l) => !l.includes("Moving slot"))
+      .slice(-4).join(" | ");
+    throw new Error(`reshard to the new node did not succeed: ${said}`);
+  }
+  return id;
+}
+
 export const PY = "/usr/bin/python3";
 
 /** Runs a Python script with arguments; returns its stdout (fails the test on a non-zero exit). */

@@ -1,4 +1,11 @@
-import { discoverCluster, keySlot, nodeTarget, parseRedirect, SlotMap } from "../cluster/mod.ts";
+import {
+  type ClusterNode,
+  discoverCluster,
+  keySlot,
+  nodeTarget,
+  parseRedirect,
+  SlotMap,
+} from "../cluster/mod.ts";
 import { LogHistogram } from "../analyze/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import { CommandMetrics, newHistogram, summarizeEncoded } from "../metrics/mod.ts";
@@ -433,35 +440,88 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   }, sched);
   sched.bind(engine);
   if (map !== undefined && clusterReport !== undefined) {
+    // A node that joins during the replay (scale-out): every replay connection of this shard
+    // gets a connection to it, opened while the replay goes on; requests routed to it wait in
+    // its queue until it is open.
+    const join = (node: ClusterNode): number => {
+      const n = map.add(node);
+      if (n < clusterReport.nodes.length) return n;
+      const t = nodeTarget(base, map.nodes[n]!);
+      nodeTargets.push(t);
+      clusterReport.nodes.push({
+        address: node.address,
+        role: node.role,
+        requests: 0,
+        moved: 0,
+        ask: 0,
+      });
+      for (let i = 0; i < nLocal; i++) {
+        const c = new PipelinedConnection(
+          own.start + i,
+          conns.length,
+          t,
+          new ReplyScanner(`replay connection ${own.start + i} to ${node.address}`),
+          64,
+          64 * 1024,
+        );
+        sched.join(c, i, n);
+        void engine.attach(c);
+      }
+      return n;
+    };
     // Redirections: counted on the node that answered, and the request goes again to the node
-    // named (after ASKING for ASK); MOVED corrects the slot map (a node this replay does not
-    // know has the topology read again, at most once a second, and the request counts as MOVED).
+    // named (after ASKING for ASK); MOVED corrects the slot map. A node this replay does not know
+    // joins it at once (the request goes there), and the topology is read again (at most once a
+    // second) for the rest of the change.
     let refreshing = false;
     let lastRefresh = -Infinity;
+    const refresh = () => {
+      const now = performance.now();
+      if (refreshing || now - lastRefresh < 1000) return;
+      refreshing = true;
+      lastRefresh = now;
+      discoverCluster([base], { connectTimeoutMs })
+        .then((t) => {
+          if (engine.done) return;
+          for (const node of t.nodes) {
+            if (node.healthy && map.indexOf(node.address) < 0) join(node);
+          }
+          map.update(t);
+        }, () => {})
+        .finally(() => refreshing = false);
+    };
     sched.onErrorReply = (c) => {
       const sc = c.scanner as ReplyScanner;
       if (sc.errorCode() === "CROSSSLOT") clusterReport.crossSlot++;
-      const from = c.local % N;
+      const from = sched.nodeOf(c);
       const r = parseRedirect(sc.errorText(), map.nodes[from]!.host);
       if (r === undefined) return undefined;
       const node = clusterReport.nodes[from]!;
       const address = r.address;
+      let to = map.indexOf(address);
+      if (to < 0 && !engine.done) {
+        const colon = address.lastIndexOf(":");
+        const port = Number(address.slice(colon + 1));
+        if (colon > 0 && Number.isInteger(port) && port > 0 && port < 65536) {
+          to = join({
+            id: "",
+            host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
+            port,
+            address,
+            role: "primary",
+            primary: -1,
+            healthy: true,
+          });
+        }
+        refresh();
+      }
       if (r.kind === "ASK") {
         node.ask++;
-        return { node: map.indexOf(address), ask: true };
+        return { node: to, ask: true };
       }
       node.moved++;
-      const to = map.moved(r.slot, address);
-      if (to >= 0) return { node: to, ask: false };
-      const now = performance.now();
-      if (!refreshing && now - lastRefresh >= 1000) {
-        refreshing = true;
-        lastRefresh = now;
-        discoverCluster([base], { connectTimeoutMs })
-          .then((t) => map.update(t), () => {})
-          .finally(() => refreshing = false);
-      }
-      return undefined;
+      if (to >= 0) map.moved(r.slot, address);
+      return to >= 0 ? { node: to, ask: false } : undefined;
     };
   }
   const yielder = eventLoopYielder();
@@ -563,10 +623,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
         routeHow = keepSlots && grp.len[0]! >= SLOT_KEY_MIN && grp.sl[0]! >= 0
           ? "recordedSlot"
           : "ownSlot";
-        ct = target * N + routeNode;
       }
-      const c = conns[ct]!;
-      if (c.dead) continue;
+      const c = map ? sched.connOf(target, routeNode) : conns[ct];
+      if (c === undefined || c.dead) continue;
+      ct = c.local;
       measure = copy === 0;
       const req = protocol === "resp"
         ? buildMultiKeyRequest(grp.name, keys, grp.vl.slice(0, n), fillOf)
@@ -707,10 +767,10 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
                 const slot = keyLen === 0 ? -1 : keptSlot >= 0 ? keptSlot : keySlot(key);
                 routeNode = nodeOfSlot(slot, global);
                 routeHow = keyLen === 0 ? "keyless" : keptSlot >= 0 ? "recordedSlot" : "ownSlot";
-                ct = target * N + routeNode;
               }
-              const c = conns[ct]!;
-              if (c.dead) continue;
+              const c = map ? sched.connOf(target, routeNode) : conns[ct];
+              if (c === undefined || c.dead) continue;
+              ct = c.local;
               const q = sched.queues[ct]!;
               let read: boolean;
               if (plan !== undefined && keyLen > 0) {
@@ -894,9 +954,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     // One line per replay connection (in a cluster, its N node connections together).
     perConnection: Array.from({ length: nLocal }, (_, i) => {
       let h = sched.connLateness[i * N]!;
-      if (N > 1) {
+      if (map !== undefined) {
         h = new LogHistogram();
-        for (let n = 0; n < N; n++) h.addData(sched.connLateness[i * N + n]!.toData());
+        for (let n = 0; n < map.nodes.length; n++) {
+          const c = sched.connOf(i, n);
+          if (c !== undefined) h.addData(sched.connLateness[c.local]!.toData());
+        }
       }
       return { conn: own.start + i, p50Us: h.percentile(50), p99Us: h.percentile(99) };
     }),

@@ -78,14 +78,20 @@ export class ReplayScheduler implements Scheduler {
   readonly #paced: boolean;
   readonly #lateUs: number;
   readonly #k: ReplayCounters;
-  readonly #inHeap: Uint8Array;
+  #inHeap: Uint8Array;
   readonly #heap: PipelinedConnection[] = [];
   readonly #drained: Array<(() => void) | undefined>;
-  // Connections per replay connection (a cluster: one per node, `local` i·group + n).
+  // Connections per replay connection at the start (a cluster: one per node, `local` i·group + n).
   readonly #group: number;
-  readonly #wrote: Uint8Array;
+  // Cluster mode: per replay connection, its connections' slots by node index; per slot, its
+  // replay connection and node. A node that joins during the replay gets a connection in every
+  // group, appended after the others ({@linkcode join}).
+  readonly #members: number[][] = [];
+  readonly #groupOf: number[] = [];
+  readonly #nodeOf: number[] = [];
+  #wrote: Uint8Array;
   // Per connection: 1 once it carried a request.
-  readonly #carried: Uint8Array;
+  #carried: Uint8Array;
   // Cluster mode: per connection, a copy of each request in flight (in the order of its ring),
   // so that a redirected one can be sent again.
   readonly #held: SendQueue[] | undefined;
@@ -115,6 +121,48 @@ export class ReplayScheduler implements Scheduler {
     this.connLateness = conns.map(() => new LogHistogram());
     this.#inHeap = new Uint8Array(conns.length);
     this.#drained = conns.map(() => undefined);
+    for (let i = 0; i < conns.length; i++) {
+      const g = (i / this.#group) | 0;
+      (this.#members[g] ??= []).push(i);
+      this.#groupOf.push(g);
+      this.#nodeOf.push(i % this.#group);
+    }
+  }
+
+  /** Cluster mode: the node index of connection `c` (0 outside a cluster). */
+  nodeOf(c: PipelinedConnection): number {
+    return this.#nodeOf[c.local] ?? 0;
+  }
+
+  /** Cluster mode: replay connection `g`'s connection to node `n`; undefined for an unknown node. */
+  connOf(g: number, n: number): PipelinedConnection | undefined {
+    const local = this.#members[g]?.[n];
+    return local === undefined ? undefined : this.#conns[local];
+  }
+
+  /**
+   * Cluster mode: `c` is replay connection `g`'s connection to node `n`, a node that joined
+   * during the replay. Call before the engine attaches it (its slot is the next connection's):
+   * requests routed to it wait until it is open.
+   */
+  join(c: PipelinedConnection, g: number, n: number): void {
+    const local = c.local;
+    const grow = (a: Uint8Array) => {
+      if (local < a.length) return a;
+      const b = new Uint8Array(Math.max(local + 1, a.length * 2));
+      b.set(a);
+      return b;
+    };
+    this.#carried = grow(this.#carried);
+    this.#inHeap = grow(this.#inHeap);
+    this.queues[local] = new SendQueue();
+    this.connLateness[local] = new LogHistogram();
+    this.#drained[local] = undefined;
+    if (this.#held !== undefined) this.#held[local] = new SendQueue();
+    (this.#members[g] ??= [])[n] = local;
+    this.#groupOf[local] = g;
+    this.#nodeOf[local] = n;
+    if (this.#wrote.length <= n) this.#wrote = new Uint8Array(n + 1);
   }
 
   /** The engine whose connections these are. */
@@ -184,7 +232,7 @@ export class ReplayScheduler implements Scheduler {
       const tries = held.pipelined[held.head]!;
       const target = to === undefined || to.node < 0
         ? undefined
-        : this.#conns[c.local - c.local % this.#group + to.node];
+        : this.connOf(this.#groupOf[c.local]!, to.node);
       // Resent to a connection that is up (or coming back); else it counts as its error.
       if (to !== undefined && target !== undefined && !target.dead && tries < MAX_REDIRECTS) {
         this.#resend(c, to.node, to.ask, tries + 1);
@@ -229,9 +277,8 @@ export class ReplayScheduler implements Scheduler {
     if (this.#group === 1) return this.queues[c.local]!.length === 0;
     // A node connection is done when its whole group is: a sibling's reply may still redirect a
     // request to it.
-    const base = c.local - c.local % this.#group;
-    for (let n = 0; n < this.#group; n++) {
-      if (this.queues[base + n]!.length > 0 || this.#conns[base + n]!.inflight > 0) return false;
+    for (const local of this.#members[this.#groupOf[c.local]!]!) {
+      if (this.queues[local]!.length > 0 || this.#conns[local]!.inflight > 0) return false;
     }
     return true;
   }
@@ -241,7 +288,7 @@ export class ReplayScheduler implements Scheduler {
   #resend(c: PipelinedConnection, node: number, ask: boolean, tries: number): void {
     const held = this.#held![c.local]!;
     const h = held.head;
-    const target = c.local - c.local % this.#group + node;
+    const target = this.#members[this.#groupOf[c.local]!]![node]!;
     const q = this.queues[target]!;
     const intended = held.intended[h]!;
     if (ask) {
@@ -274,7 +321,7 @@ export class ReplayScheduler implements Scheduler {
 
   // Max speed: send while the recording shows the next request overlapping the previous one.
   #pump(c: PipelinedConnection): void {
-    if (this.#group > 1) return this.#pumpGroup(c.local - c.local % this.#group, c);
+    if (this.#group > 1) return this.#pumpGroup(this.#members[this.#groupOf[c.local]!]!, c);
     if (this.stopped || c.dead || c.transport === undefined) return;
     const q = this.queues[c.local]!;
     if (q.length === 0) return;
@@ -288,12 +335,12 @@ export class ReplayScheduler implements Scheduler {
 
   // Max speed, a group: the heads of its queues in routing order, while the rule allows; every
   // connection written to but `except` (the caller flushes it) is flushed.
-  #pumpGroup(base: number, except: PipelinedConnection): void {
+  #pumpGroup(members: number[], except: PipelinedConnection): void {
     if (this.stopped) return;
-    const G = this.#group;
+    const G = members.length;
     const conns = this.#conns;
     let inflight = 0;
-    for (let n = 0; n < G; n++) inflight += conns[base + n]!.inflight;
+    for (let n = 0; n < G; n++) inflight += conns[members[n]!]!.inflight;
     const wrote = this.#wrote;
     wrote.fill(0);
     const now = nowUs();
@@ -301,28 +348,25 @@ export class ReplayScheduler implements Scheduler {
       let best = -1;
       let bestSeq = Infinity;
       for (let n = 0; n < G; n++) {
-        const q = this.queues[base + n]!;
+        const q = this.queues[members[n]!]!;
         if (q.length > 0 && q.intended[q.head]! < bestSeq) {
           bestSeq = q.intended[q.head]!;
           best = n;
         }
       }
       if (best < 0) break;
-      const c = conns[base + best]!;
+      const c = conns[members[best]!]!;
       // The oldest waits (and so do the ones after it): a connection down, a full ring, or a
       // request recorded after its predecessor's reply while the group has one in flight.
       if (c.dead || c.transport === undefined || c.inflight >= MAX_INFLIGHT) break;
-      if (
-        inflight > 0 && this.queues[base + best]!.pipelined[this.queues[base + best]!.head] === 0
-      ) {
-        break;
-      }
+      const bq = this.queues[members[best]!]!;
+      if (inflight > 0 && bq.pipelined[bq.head] === 0) break;
       this.#sendHead(c, now);
       inflight++;
       wrote[best] = 1;
     }
     for (let n = 0; n < G; n++) {
-      const c = conns[base + n]!;
+      const c = conns[members[n]!]!;
       if (wrote[n] === 1 && c !== except) this.#engine.flush(c);
     }
   }

@@ -185,8 +185,10 @@ export interface ReplayOptions {
    * keys' slot. Keys keep their recorded slot when the profile kept slots (record's
    * `keepSlots`) and are at least 3 bytes long (their last 3 characters are chosen so that the
    * key hashes there); other keys land where their replayed names hash. Redirections are
-   * counted per node (MOVED also corrects the slot map) and, like any error reply, not resent:
-   * a replay sends the recorded requests once. @default {false}
+   * counted per node, and the request is sent again to the node named (ASKING first for ASK;
+   * MOVED also corrects the slot map), counted once. A node that joins during the replay (named
+   * by a MOVED, or found by the topology read again after one) gets a connection per replay
+   * connection. @default {false}
    */
   cluster?: boolean;
 }
