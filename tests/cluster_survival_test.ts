@@ -104,6 +104,12 @@ loadTest(
     const added = t.nodes!.find((n) => n.address === spare.address);
     assert.ok(added, `no line for the new node: ${t.nodes!.map((n) => n.address)}`);
     assert.ok(added.requests > 0, "the new node served no request");
+    // Its rate counts from its joining (the add-node came 500 ms or more into the run), not over
+    // the whole run (joinedAfterMs is rounded to the ms).
+    const joined = added.joinedAfterMs;
+    assert.ok(joined !== undefined && joined > 0 && joined < t.durationMs, `joined ${joined}`);
+    const rate = added.requests / ((t.durationMs - joined) / 1000);
+    assert.ok(Math.abs(added.opsPerSec - rate) < 1e-3 * rate, `${added.opsPerSec} vs ${rate}`);
     let served = 0;
     for (const [i, a] of all.entries()) {
       const d = statsDelta(before[i]!, await commandStats(a))["set"] ?? 0;

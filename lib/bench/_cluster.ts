@@ -85,6 +85,8 @@ export interface NodeCounts {
   clusterdown: number;
   /** Service time of the requests it completed with a reply (first send → reply), encoded HDR. */
   service?: string;
+  /** A node that joined during the run: when (epoch ms). Its ops/s counts from then. */
+  joinedMs?: number;
 }
 
 // The op of an ASKING request: not a request of the run, never counted.
@@ -380,7 +382,7 @@ export class ClusterScheduler {
     const connect = this.#i.connect;
     const engine = this.#engine;
     const node = this.#i.map.nodes[n]!;
-    this.nodes.push(zeroCounts(node));
+    this.nodes.push({ ...zeroCounts(node), joinedMs: Date.now() });
     this.#hist.push(newHistogram());
     this.#byNode.push([]);
     this.#quota = []; // balancing starts its counts again over the new set of nodes

@@ -749,9 +749,22 @@ export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr:
     };
   });
   const total = nodes.reduce((a, n) => a + n.requests, 0);
-  const seconds = test.durationMs / 1000;
-  for (const n of nodes) {
+  for (const [i, n] of nodes.entries()) {
     n.share = total > 0 ? n.requests / total : 0;
+    // A node that joined during the measured time: its rate over the time it was there (from
+    // the earliest worker's join).
+    let absentMs = Infinity;
+    for (const s of shards) {
+      const x = of(s, per[i]!);
+      if (x === undefined) continue;
+      const since = x.joinedMs === undefined || s.measureStartMs === undefined
+        ? 0
+        : x.joinedMs - s.measureStartMs;
+      absentMs = Math.min(absentMs, Math.max(0, since));
+    }
+    if (!Number.isFinite(absentMs)) absentMs = 0;
+    if (absentMs > 0) n.joinedAfterMs = Math.round(absentMs);
+    const seconds = (test.durationMs - absentMs) / 1000;
     n.opsPerSec = seconds > 0 ? n.requests / seconds : 0;
   }
   const primaries = nodes.filter((n) => n.role === "primary").length;

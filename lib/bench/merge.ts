@@ -181,6 +181,9 @@ function mergeTest(parts: TestResult[], config: BenchConfig): TestResult {
           tryagain: n?.redirects.tryagain ?? 0,
           clusterdown: n?.redirects.clusterdown ?? 0,
           ...(n && p.nodeHistograms?.[i] !== undefined ? { service: p.nodeHistograms[i] } : {}),
+          ...(n?.joinedAfterMs !== undefined && p.measureStartMs !== undefined
+            ? { joinedMs: p.measureStartMs + n.joinedAfterMs }
+            : {}),
         };
       },
     );

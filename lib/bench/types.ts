@@ -322,8 +322,10 @@ export interface NodeResult {
   role: "primary" | "replica";
   /** Requests completed on this node (replies, error replies, failures). */
   requests: number;
-  /** Requests per measured second. */
+  /** Requests per measured second (for a node that joined during the run, from its joining). */
   opsPerSec: number;
+  /** A node that joined during the measured time (scale-out): ms after measuring began. */
+  joinedAfterMs?: number;
   /** requests / all nodes' requests (0..1). */
   share: number;
   /** Errors (error replies other than redirections, failed requests). */
