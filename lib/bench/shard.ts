@@ -1,6 +1,7 @@
 import { CommandMetrics, type CommandMetricsData, newHistogram } from "../metrics/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
 import {
+  canStartWithout,
   discoverCluster,
   discoverReplication,
   NodeRouter,
@@ -437,10 +438,11 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   // before it starts): dead from the start; nothing goes to them unless they own slots.
   const reachable = cl ? conns.filter((c) => cl.nodes[c.local % N]!.healthy) : conns;
   for (const c of conns) if (cl && !cl.nodes[c.local % N]!.healthy) c.dead = true;
-  // A replica that does not answer (down, not yet flagged failed) is done without: its
-  // connections are dead, and reads go to the others or to the primary.
+  // A node that does not answer (down, not yet flagged failed) is done without when it is a
+  // replica (reads go to the others or to the primary) or a primary with a replica (requests for
+  // its slots wait, parked, for the failover): its connections are dead.
   const optional = (k: number) =>
-    cl !== undefined && cl.nodes[reachable[k]!.local % N]!.role === "replica";
+    cl !== undefined && canStartWithout(cl.nodes, reachable[k]!.local % N);
   const transports = cfg.connectTurns
     ? await openAllInTurns(
       cfg,

@@ -370,3 +370,15 @@ function standaloneHint(seed: Target): string {
 export function nodeTarget(seed: Target, node: ClusterNode): Target {
   return { ...seed, endpoint: { kind: "tcp", host: node.host, port: node.port } };
 }
+
+/**
+ * Whether a run can start without node `n` when it does not answer: a replica (reads go to the
+ * others or to its primary), or a primary with a healthy replica (the cluster can fail over to
+ * it; its slots' requests wait for that). A primary without one can only be waited for in vain.
+ */
+export function canStartWithout(nodes: readonly ClusterNode[], n: number): boolean {
+  const node = nodes[n];
+  if (node === undefined) return false;
+  if (node.role === "replica") return true;
+  return nodes.some((r) => r.role === "replica" && r.primary === n && r.healthy);
+}
