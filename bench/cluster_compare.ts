@@ -3,9 +3,22 @@
  * membench --cluster vs redis-benchmark --cluster on the same 3-primary loopback cluster, same
  * settings, alternating, in one run. Prints ops/s of both and the membench/redis-benchmark ratio
  * for SET and GET at 50 clients pipeline 1 and 50 clients pipeline 16: membench with uniform
- * routing (each client's keys over every node) on one worker, and with --cluster-affinity (each
- * client on one primary, as redis-benchmark --cluster does) on one and two workers. Each cell is
- * the median of --rounds runs. The issue's bar: >= 1.0x at P1 and >= 0.9x at P16.
+ * routing (each client's keys over every node) on one worker, with --cluster-affinity (each
+ * client on one primary, as redis-benchmark --cluster does) on one and two workers, and with
+ * --cluster-tags (affinity plus redis-benchmark's key shape, key:{tag}:id: each client's keys in
+ * one slot) on one worker. Each cell is the median of --rounds runs. The issue's bar: >= 1.0x at
+ * P1 and >= 0.9x at P16.
+ *
+ * Why the key shape matters: with keys over every slot of a node (membench's default, and an
+ * application's), a node hashes the whole key and touches a different slot per request; with one
+ * tag per client it hashes the 2-3 byte tag and one slot. Measured here (3 nodes and the client
+ * on 2 cores, 4M GETs at P16, from /proc): the servers' CPU per GET was about 1.1 µs with spread
+ * keys from membench, 1.0 µs with tagged keys from one membench process, 0.73 µs with tagged keys
+ * from three membench processes (one per node) and 0.8-0.88 µs from redis-benchmark. With one
+ * membench process the machine was also about 20% idle (redis-benchmark: 0%); with the client
+ * pinned to one CPU (taskset -c 0, both tools alike) membench --cluster-tags did 1.03M GETs/s
+ * against redis-benchmark's 1.0-1.13M: where the scheduler puts the client and the three servers
+ * on two cores weighs as much as either tool's own cost.
  *
  *   deno run -A bench/cluster_compare.ts --rounds 3
  */
@@ -40,10 +53,11 @@ function membench(
   c: typeof CONFIGS[number],
   threads: number,
   affinity: boolean,
+  tags = false,
 ): Promise<number> {
   return membenchOps([
     ...settings(port, test, c),
-    ...(affinity ? ["--cluster-affinity"] : []),
+    ...(tags ? ["--cluster-tags"] : affinity ? ["--cluster-affinity"] : []),
     "--threads",
     String(Math.min(threads, c.clients)),
   ]);
@@ -56,7 +70,7 @@ console.log(
     `keyspace ${keyspace}, 3-byte values`,
 );
 console.log(
-  "config            test  redis-benchmark  uniform(1w)  ratio  affinity(1w)  ratio  affinity(2w)  ratio",
+  "config            test  redis-benchmark  uniform(1w)  ratio  affinity(1w)  ratio  affinity(2w)  ratio  tags(1w)     ratio",
 );
 for (const c of CONFIGS) {
   for (const test of ["set", "get"]) {
@@ -64,6 +78,7 @@ for (const c of CONFIGS) {
     const u1: number[] = [];
     const m1: number[] = [];
     const m2: number[] = [];
+    const t1: number[] = [];
     for (let i = 0; i < rounds; i++) {
       // Alternate the order every round so neither tool always runs on warmer servers.
       if (i % 2 === 0) {
@@ -71,7 +86,9 @@ for (const c of CONFIGS) {
         u1.push(await membench(port, test, c, 1, false));
         m1.push(await membench(port, test, c, 1, true));
         m2.push(await membench(port, test, c, 2, true));
+        t1.push(await membench(port, test, c, 1, true, true));
       } else {
+        t1.push(await membench(port, test, c, 1, true, true));
         m2.push(await membench(port, test, c, 2, true));
         m1.push(await membench(port, test, c, 1, true));
         u1.push(await membench(port, test, c, 1, false));
@@ -86,7 +103,7 @@ for (const c of CONFIGS) {
     console.log(
       `${`${c.clients} clients P${c.pipeline}`.padEnd(17)} ${test.padEnd(4)}  ${
         Math.round(r).toString().padStart(15)
-      }  ${cell(u1)}  ${cell(m1)}   ${cell(m2)}`,
+      }  ${cell(u1)}  ${cell(m1)}   ${cell(m2)}  ${cell(t1)}`,
     );
   }
 }

@@ -168,6 +168,12 @@ const BENCH_FLAGS = {
       "redis-benchmark --cluster does (larger pipelined batches per connection; the clients " +
       "share the request count, so a faster node's clients do more)",
   }),
+  clusterTags: bool({
+    section: "Cluster",
+    help: "with --cluster, redis-benchmark --cluster's keys: each client on one primary " +
+      "(implies --cluster-affinity) with keys carrying a hash tag of that primary's " +
+      "(key:{tag}:id), all in one slot; MSET/MGET need no hash tag of their own",
+  }),
   nodeCsv: text({
     value: "FILE",
     section: "Cluster",
@@ -398,6 +404,7 @@ async function benchOptions(
       rfr: v.rfr,
       balanceNodes: v.balanceNodes || undefined,
       clusterAffinity: v.clusterAffinity || undefined,
+      clusterTags: v.clusterTags || undefined,
       balanceTolerance: v.balanceTolerance === undefined ? undefined : v.balanceTolerance / 100,
       shard: v.shards === undefined ? shardOf(v.shard) : undefined,
       startAt: v.startAt,

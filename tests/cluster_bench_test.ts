@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bench, keySlot, MembenchError, startLocalCluster } from "../mod.ts";
-import { commandStats, loadTest, runCli, statsDelta } from "./helpers.ts";
+import { commandStats, loadTest, redisText, runCli, statsDelta } from "./helpers.ts";
 
 const IGNORE = [
   "info",
@@ -107,6 +107,91 @@ loadTest(
     for (const n of r2.tests[0]!.nodes!) if (n.role === "replica") assert.equal(n.requests, 0);
     assert.equal(sum(ds2, "get"), 3000);
     assert.equal(sum(ds2, "set", primary), 3000);
+  },
+);
+
+// Every key of a node (redis-cli --scan), and the slots the node itself says they are in.
+async function keysAndSlots(address: string): Promise<{ keys: string[]; slots: Set<number> }> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(":")), address.split(":").pop()!];
+  const out = await new Deno.Command("redis-cli", {
+    args: ["-h", host, "-p", port, "--scan"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const keys = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "");
+  const slots = new Set<number>();
+  for (const k of keys) slots.add(Number(await redisText(address, ["CLUSTER", "KEYSLOT", k])));
+  return { keys, slots };
+}
+
+loadTest(
+  "bench cluster --cluster-tags: redis-benchmark --cluster's key shape (each client's keys in one slot of its primary); MSET needs no tag of its own; counts equal the nodes' commandstats",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3 });
+    // What redis-benchmark --cluster itself writes: key:{tag}:<digits>, one tag per node (Redis
+    // 7.0's redis-benchmark leaves a stray '}' after the tag: key:{8M}}:000000000298).
+    const rb = await new Deno.Command("redis-benchmark", {
+      args: ["--cluster", "-p", String(cl.nodes[0]!.port), "-t", "set", "-n", "300", "-r", "1000"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(rb.success);
+    const rbShape = /^key:\{[^{}]+\}\}?:\d+$/;
+    for (const a of cl.addresses) {
+      const { keys, slots } = await keysAndSlots(a);
+      assert.ok(
+        keys.length > 0 && keys.every((k) => rbShape.test(k)),
+        `redis-benchmark: ${keys[0]}`,
+      );
+      assert.equal(slots.size, 1);
+      await redisText(a, ["FLUSHALL"]);
+    }
+    const shape = /^key:\{[^{}]+\}:\d+$/;
+    const before = await Promise.all(cl.addresses.map((a) => commandStats(a)));
+    const r = await bench({
+      target: cl.address,
+      cluster: true,
+      clusterTags: true,
+      tests: ["set", "MSET __key__ __data__ __key__ __data__"],
+      requests: 3000,
+      clients: 6,
+      pipeline: 4,
+      keyspace: 1000,
+    });
+    assert.equal(r.config.clusterTags, true);
+    const ds = await deltas(cl.addresses, before);
+    for (const t of r.tests) {
+      assert.equal(t.errors, 0, `${t.name}: ${JSON.stringify(t.commands[0]!.errors)}`);
+      for (const [i, a] of cl.addresses.entries()) {
+        const n = t.nodes!.find((x) => x.address === a)!;
+        assert.ok(n.requests > 0, `${t.name}: no request to ${a}`);
+        const cmd = t.name === "set" ? "set" : "mset";
+        assert.equal(n.requests, ds[i]![cmd], `${t.name} on ${a}`);
+      }
+    }
+    // Each node holds keys of redis-benchmark's shape, all in one slot (its clients' tag), and
+    // that slot is the node's own.
+    for (const a of cl.addresses) {
+      const { keys, slots } = await keysAndSlots(a);
+      assert.ok(keys.every((k) => shape.test(k)), `membench: ${keys.find((k) => !shape.test(k))}`);
+      assert.equal(slots.size, 1, `${a}: keys in ${slots.size} slots`);
+      const [slot] = [...slots];
+      assert.equal(Number(await redisText(a, ["CLUSTER", "COUNTKEYSINSLOT", slot!])), keys.length);
+    }
+    // A hash tag of the user's own cannot be combined with it.
+    await assert.rejects(
+      () =>
+        bench({
+          target: cl.address,
+          cluster: true,
+          clusterTags: true,
+          keyPrefix: "{x}:",
+          tests: ["set"],
+        }),
+      (e) =>
+        e instanceof MembenchError && e.code === "invalid_argument" &&
+        /Cannot use 'clusterTags' with a hash tag of your own \('\{x\}:'\)/.test(e.message),
+    );
   },
 );
 

@@ -962,6 +962,29 @@ const CHECKS: Check[] = [
     },
   },
   {
+    match: /^membench bench --cluster -p 7000 --cluster-tags -t set -n 20000/,
+    async before(ctx) {
+      ctx.state.cb = await clusterCalls(ctx);
+    },
+    async expect(_r, ctx) {
+      // The primaries executed the SETs, and each holds keys of redis-benchmark's shape, all in
+      // one slot (CLUSTER KEYSLOT, asked of the node).
+      const a = await clusterCalls(ctx), b = ctx.state.cb as Record<string, number>[];
+      assert.equal(clusterDelta(b, a, "set", (i) => i < 3), 20_000);
+      for (const addr of (ctx.state.clusterAddresses as string[]).slice(0, 3)) {
+        const out = await new Deno.Command("redis-cli", {
+          args: ["-p", addr.split(":")[1]!, "--scan", "--pattern", "key:{*"],
+          stdout: "piped",
+        }).output();
+        const keys = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "");
+        assert.ok(keys.length > 0 && keys.every((k) => /^key:\{[^{}]+\}:\d+$/.test(k)), addr);
+        const slots = new Set<string>();
+        for (const k of keys) slots.add(await redisText(addr, ["CLUSTER", "KEYSLOT", k]));
+        assert.equal(slots.size, 1, `${addr}: ${slots.size} slots`);
+      }
+    },
+  },
+  {
     match: /^membench bench --cluster -p 7000 --rfr replica -t get -n 20000/,
     async before(ctx) {
       ctx.state.cb = await clusterCalls(ctx);

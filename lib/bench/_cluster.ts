@@ -30,6 +30,7 @@ import { type CommandInfo, commandKeys, respCommand } from "../protocol/mod.ts";
 import { CommandTemplate } from "../protocol/resp/mod.ts";
 import type { CommandSpec } from "../workload/mod.ts";
 import type { ClientState, Compiled } from "./_client.ts";
+import type { WireRequest } from "./dialect.ts";
 import { failureText, replyErrorText } from "./error_text.ts";
 
 /** Where reads go in cluster mode. */
@@ -58,6 +59,11 @@ export interface ClusterShardPlan {
    * on a standalone server.
    */
   affinity?: boolean | undefined;
+  /**
+   * With affinity, redis-benchmark --cluster's key shape: each client's keys carry a hash tag of
+   * its primary's (`key:{tag}:id`), all in one slot.
+   */
+  tags?: boolean | undefined;
   /**
    * A standalone primary with replicas (no cluster): node 0 owns every slot, replicas need no
    * READONLY, and a command without a key or with keys anywhere goes to the primary.
@@ -161,6 +167,7 @@ export function clusterKeyShapes(
   keyPrefix: string,
   keyspace: number,
   standalone = false,
+  tags = false,
 ): KeyShape[] {
   const keyWidth = String(Math.max(0, keyspace - 1)).length;
   return specs.map((spec) => {
@@ -190,7 +197,8 @@ export function clusterKeyShapes(
         { hint: "cluster mode sends each request to the node of its key's slot" },
       );
     }
-    if (keyArgs.length > 1 && !standalone) {
+    // With clusterTags every key of a request carries its client's tag: one slot.
+    if (keyArgs.length > 1 && !standalone && !tags) {
       // Every key must carry the same literal hash tag, or the keys may span slots.
       const tags = keyArgs.map((i) => literalTag(argText[i]!));
       if (tags.some((t) => t === undefined || t !== tags[0])) {
@@ -269,6 +277,21 @@ export interface ClusterSchedulerInit {
   connect?: (k: number, node: ClusterNode, index: number, local: number) => PipelinedConnection;
   /** Opens such a connection (a first connect: no schedule reset as after a reconnect). */
   openNew?: (c: PipelinedConnection) => Promise<Transport>;
+  /**
+   * With affinity, clusterTags: the ops' requests compiled with the key prefix of a hash tag
+   * (`key:{tag}:`); each client's keys then carry its primary's tag.
+   */
+  tagged?: ((tag: string) => WireRequest[]) | undefined;
+}
+
+// A hash tag whose slot node `n` owns (the shortest base-36 string), or undefined.
+function tagOfNode(owner: Int16Array, n: number): { tag: string; slot: number } | undefined {
+  for (let i = 0; i < 1_000_000; i++) {
+    const tag = i.toString(36);
+    const slot = keySlot(tag);
+    if (owner[slot] === n) return { tag, slot };
+  }
+  return undefined;
 }
 
 /** bench's cluster scheduler (see the module doc). */
@@ -306,6 +329,12 @@ export class ClusterScheduler {
   // Per op: its key shape's slot-per-id table (-1: not computed yet), or undefined.
   #slotTables: Array<Int16Array | undefined>;
   #asking = new CommandTemplate([[{ literal: "ASKING" }]]);
+  // clusterTags: per node, its tag and the tag's slot; per tag, the ops' requests; per client,
+  // its requests and its slot (from its primary's tag).
+  #nodeTag: Array<{ tag: string; slot: number } | undefined> = [];
+  #tagRequests = new Map<string, WireRequest[]>();
+  #clientRequests: WireRequest[][] = [];
+  #clientSlot: Int32Array | undefined;
   #engine: Engine | undefined;
   #dirty: PipelinedConnection[] = [];
 
@@ -414,7 +443,31 @@ export class ClusterScheduler {
           this.#home[k] = serving[(this.#i.clientBase + k) % serving.length]!;
         }
       }
+      if (this.#i.tagged) this.#retag();
     }
+  }
+
+  // clusterTags: each client's tag is its primary's (a node whose tag's slot moved away gets
+  // another), and so are its requests and its slot.
+  #retag(): void {
+    const owner = this.#i.map.owner;
+    this.#clientSlot ??= new Int32Array(this.#home.length);
+    for (let k = 0; k < this.#home.length; k++) {
+      const n = this.#home[k]!;
+      let t = this.#nodeTag[n];
+      if (t === undefined || owner[t.slot] !== n) t = this.#nodeTag[n] = tagOfNode(owner, n);
+      if (t === undefined) continue;
+      let reqs = this.#tagRequests.get(t.tag);
+      if (reqs === undefined) this.#tagRequests.set(t.tag, reqs = this.#i.tagged!(t.tag));
+      this.#clientRequests[k] = reqs;
+      this.#clientSlot[k] = t.slot;
+    }
+  }
+
+  // The slot of client k's request: its tag's with clusterTags, else its first key's.
+  #slotOf(k: number, op: number, ids: Float64Array): number {
+    const cs = this.#clientSlot;
+    return cs !== undefined && this.#clientRequests[k] !== undefined ? cs[k]! : this.#slot(op, ids);
   }
 
   /**
@@ -560,8 +613,9 @@ export class ClusterScheduler {
       c.outLen = this.#asking.render(c.out, c.outLen, ids, 0);
       c.push(ASKING_OP, 0, intended, 0);
     }
-    c.reserve(cc.template.maxLength(size));
-    c.outLen = cc.template.render(c.out, c.outLen, ids, size);
+    const req = this.#clientRequests[k]?.[op] ?? cc.template;
+    c.reserve(req.maxLength(size));
+    c.outLen = req.render(c.out, c.outLen, ids, size);
     const s = c.push(op, op, intended, flag);
     const S = Math.max(1, this.#i.maxSlots);
     const sideIds = this.#ids[c.local]!;
@@ -632,8 +686,8 @@ export class ClusterScheduler {
     if (this.#budget !== undefined) this.#budget--;
     this.sent++;
     this.#pending[k]!++;
-    let slot = this.#slot(op, ids);
-    if (this.#i.affinity) {
+    let slot = this.#slotOf(k, op, ids);
+    if (this.#i.affinity && this.#clientSlot === undefined) {
       // Keys are drawn again until the slot is the client's home primary's.
       const home = this.#home[k]!;
       for (let d = 0; d < 64 && this.#i.map.owner[slot] !== home; d++) {
@@ -764,7 +818,7 @@ export class ClusterScheduler {
           keep.push(p);
           continue;
         }
-        const n = p.node >= 0 ? p.node : this.#nodeFor(k, p.op, this.#slot(p.op, p.ids));
+        const n = p.node >= 0 ? p.node : this.#nodeFor(k, p.op, this.#slotOf(k, p.op, p.ids));
         if (
           this.#write(k, n, p.op, p.ids, p.size, p.intended, p.flag, p.born, p.tries, p.asking)
         ) continue;

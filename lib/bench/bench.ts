@@ -90,6 +90,8 @@ interface Resolved {
   balance: number | undefined;
   /** Cluster mode: node affinity. */
   affinity: boolean;
+  /** Cluster mode: each client's keys carry its primary's hash tag. */
+  tags: boolean;
 }
 
 /**
@@ -304,6 +306,22 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
   if (o.clusterAffinity && !cluster) {
     problems.push("Cannot use 'clusterAffinity' without 'cluster'");
   }
+  if (o.clusterTags && !cluster) {
+    problems.push("Cannot use 'clusterTags' without 'cluster'");
+  }
+  if (o.clusterTags && o.balanceNodes) {
+    problems.push("Cannot use 'clusterTags' and 'balanceNodes' together: both choose keys by node");
+  }
+  if (o.clusterTags && cluster) {
+    const own = [o.keyPrefix ?? "", ...plan.flatMap((p) => p.commands.map((c) => c.text))]
+      .find((t) => t.includes("{"));
+    if (own !== undefined) {
+      problems.push(
+        `Cannot use 'clusterTags' with a hash tag of your own ('${own}'): the first {...} of a ` +
+          `key decides its slot, and clusterTags puts one of each client's node in every key`,
+      );
+    }
+  }
   if (o.clusterAffinity && o.balanceNodes) {
     problems.push(
       "Cannot use 'clusterAffinity' and 'balanceNodes' together: both choose keys by node",
@@ -319,7 +337,15 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
   }
   if (cluster || replication) {
     for (const p of plan) {
-      tryDo(() => clusterKeyShapes(p.commands, o.keyPrefix ?? "key:", keyspace, replication));
+      tryDo(() =>
+        clusterKeyShapes(
+          p.commands,
+          o.keyPrefix ?? "key:",
+          keyspace,
+          replication,
+          cluster && (o.clusterTags ?? false),
+        )
+      );
     }
   }
   if (shard !== undefined && o.seed === undefined) {
@@ -368,7 +394,8 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     latencyUnit: "us",
     ...(cluster ? { cluster, rfr } : replication ? { rfr, replication } : {}),
     ...(balance !== undefined ? { balanceTolerance: balance } : {}),
-    ...(cluster && o.clusterAffinity ? { clusterAffinity: true } : {}),
+    ...(cluster && (o.clusterAffinity || o.clusterTags) ? { clusterAffinity: true } : {}),
+    ...(cluster && o.clusterTags ? { clusterTags: true } : {}),
     ...(shard
       ? {
         shard: {
@@ -398,7 +425,8 @@ export function resolveBenchOptions(o: BenchOptions): Resolved {
     replication,
     clusterNote,
     balance,
-    affinity: cluster && (o.clusterAffinity ?? false),
+    affinity: cluster && (o.clusterAffinity || o.clusterTags || false),
+    tags: cluster && (o.clusterTags ?? false),
     shardBase: {
       targets,
       protocol,
@@ -490,6 +518,7 @@ export async function bench(options: BenchOptions = {}): Promise<BenchResult> {
           rfr: r.cluster!,
           balance: r.balance,
           affinity: r.affinity,
+          ...(r.tags ? { tags: true } : {}),
           ...(r.replication ? { standalone: true } : {}),
         };
         for (const sh of shards) sh.cluster = plan;

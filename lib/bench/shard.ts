@@ -333,17 +333,19 @@ class BenchScheduler {
  */
 export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<ShardResult> {
   const openLoop = cfg.ratePerSec !== undefined;
-  const dialect = makeDialect({
-    protocol: cfg.protocol,
-    keyPrefix: cfg.keyPrefix,
-    keyspace: cfg.keyspace,
-    resp3: cfg.resp3,
-    clientName: cfg.clientName,
-    connectTimeoutMs: cfg.connectTimeoutMs,
-    requestTimeoutMs: cfg.requestTimeoutMs,
-    memcache: cfg.memcache,
-    socket: cfg.io === "uring",
-  });
+  const dialectOf = (keyPrefix: string) =>
+    makeDialect({
+      protocol: cfg.protocol,
+      keyPrefix,
+      keyspace: cfg.keyspace,
+      resp3: cfg.resp3,
+      clientName: cfg.clientName,
+      connectTimeoutMs: cfg.connectTimeoutMs,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      memcache: cfg.memcache,
+      socket: cfg.io === "uring",
+    });
+  const dialect = dialectOf(cfg.keyPrefix);
   const compiled: Compiled[] = dialect.compile(cfg.commands).map(
     (c: CompiledRequest, i: number) => ({
       spec: cfg.commands[i]!,
@@ -366,7 +368,13 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
     ? new NodeRouter(cfg.targets[0]!, cl.nodes)
     : new RoundRobinRouter(cfg.targets);
   const shapes = cl
-    ? clusterKeyShapes(cfg.commands, cfg.keyPrefix, cfg.keyspace, cl.standalone ?? false)
+    ? clusterKeyShapes(
+      cfg.commands,
+      cfg.keyPrefix,
+      cfg.keyspace,
+      cl.standalone ?? false,
+      cl.tags ?? false,
+    )
     : [];
   const conns: PipelinedConnection[] = [];
   const states: ClientState[] = [];
@@ -496,6 +504,10 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
           maxReq * P,
         ),
       openNew: (c) => dialect.open(c.target, readOnly),
+      tagged: cl.tags
+        ? (tag) =>
+          dialectOf(`${cfg.keyPrefix}{${tag}}:`).compile(cfg.commands).map((c) => c.request)
+        : undefined,
     })
     : new BenchScheduler(cfg, compiled, states);
   if (sched instanceof BenchScheduler) sched.conns = conns;

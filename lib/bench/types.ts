@@ -165,6 +165,15 @@ export interface BenchOptions {
    * then differ from run to run; the total does not). @default {false}
    */
   clusterAffinity?: boolean;
+  /**
+   * Cluster mode: redis-benchmark --cluster's key shape. Each client talks to one primary (as
+   * with `clusterAffinity`, which this implies) and its keys carry a hash tag of that primary's
+   * (`key:{tag}:000000001234`), so that all of a client's keys are in one slot. The servers then
+   * hash a few bytes per key and touch one slot per client, as under redis-benchmark; the default
+   * (keys over every slot of a node) is what an application's keys do. Multi-key commands (MSET,
+   * MGET) need no hash tag of their own then. @default {false}
+   */
+  clusterTags?: boolean;
   /** With `balanceNodes`: allowed excess over the fair share, a fraction (0.1 = 10 %). @default {0.1} */
   balanceTolerance?: number;
   /**
@@ -420,6 +429,8 @@ export interface BenchConfig {
   balanceTolerance?: number;
   /** Cluster mode: node affinity was on. */
   clusterAffinity?: boolean;
+  /** Cluster mode: each client's keys carried its primary's hash tag. */
+  clusterTags?: boolean;
   /**
    * A run shard: which one, and its part of the run (the fields above stay the whole run's).
    */

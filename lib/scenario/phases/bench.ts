@@ -69,6 +69,7 @@ const BENCH_KEYS = {
   rfr: true,
   balanceNodes: true,
   clusterAffinity: true,
+  clusterTags: true,
   balanceTolerance: true,
   shard: true,
   startAt: true,
