@@ -12,7 +12,8 @@
  *
  * Run: deno run -A bench/vector_compare.ts [vectors=200000] [dim=128] [algorithm=HNSW] [queries=5000]
  * (MEMBENCH_SEARCH_MODULE names the module; by default ../shared/servers/redisearch-2.6;
- * QUERY_CLIENTS and QUERY_PIPELINE set the query phases' connections and pipeline, 4 and 1.)
+ * QUERY_CLIENTS and QUERY_PIPELINE set the query phases' connections and pipeline, 4 and 1;
+ * EFS the HNSW EF_RUNTIME values, 10,100,400.)
  *
  * The client's CPU is split into user and system time: on loopback, the kernel's TCP work for
  * each send and receive (the peer's receive path included) is charged to the sender, and at one
@@ -101,6 +102,10 @@ try {
   // cost is small (about 1 µs per query over 20,000), and part of the client's user time grows
   // with the run's length rather than its queries (the event loop's turns every 2 ms, and a wake
   // per reply at one query in flight), so a slower query (EF_RUNTIME 100) costs more user time.
+  // On the default 200k x 128, one query in flight per client: EF_RUNTIME 400 (recall 0.985)
+  // 0.068; EF_RUNTIME 100 (recall 0.86) 0.10-0.13; EF_RUNTIME 10 (recall 0.33) 0.12-0.23. For an
+  // anchor at one request in flight: redis-benchmark -c 4 -P 1 on DEBUG SLEEP 0.0002 (3,200
+  // requests/s) used 17-18.5 µs of CPU per request, almost all of it in the kernel.
   const run = async (ef: number | undefined, n: number) => {
     const b = await stats();
     const u0 = process.cpuUsage();
@@ -125,7 +130,10 @@ try {
       usec: a.usec - b.usec,
     };
   };
-  for (const ef of algorithm === "HNSW" ? [10, 100] : [undefined]) {
+  // EF_RUNTIME values (EFS="10,100,400"): the ratio falls as the server's work per query grows,
+  // so it is read at the recall a user would run at, not only at a cheap, inexact setting.
+  const efs = (Deno.env.get("EFS") ?? "10,100,400").split(",").map(Number);
+  for (const ef of algorithm === "HNSW" ? efs : [undefined]) {
     const small = await run(ef, Math.max(100, Math.round(requests / 5)));
     const big = await run(ef, requests);
     const q = big.q;
