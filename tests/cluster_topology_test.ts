@@ -45,6 +45,10 @@ Deno.test("parseRedirect() reads MOVED and ASK and nothing else", () => {
   // A node that does not know its own host says `:port`: the node that answered, when given.
   assert.equal(parseRedirect("MOVED 3999 :6381", "10.0.0.5")!.address, "10.0.0.5:6381");
   assert.equal(parseRedirect("MOVED 3999 :6381")!.address, ":6381");
+  // IPv6, as Redis writes it (no brackets), takes discovery's form ([host]:port).
+  assert.equal(parseRedirect("MOVED 3999 ::1:7001")!.address, "[::1]:7001");
+  assert.equal(parseRedirect("ASK 5 [::1]:7001")!.address, "[::1]:7001");
+  assert.equal(parseRedirect("MOVED 3999 :6381", "::1")!.address, "[::1]:6381");
   assert.equal(parseRedirect("TRYAGAIN Multiple keys request during rehashing of slot"), undefined);
 });
 

@@ -31,8 +31,15 @@ export function parseRedirect(text: string, host?: string): Redirect | undefined
   if (!m) return undefined;
   const slot = Number(m[2]);
   if (slot >= SLOTS) return undefined;
-  const address = host !== undefined && m[3]!.startsWith(":") ? `${host}${m[3]}` : m[3]!;
-  return { kind: m[1] as "MOVED" | "ASK", slot, address };
+  // Redis writes `host:port` with no brackets, IPv6 included (`::1:7001`); discovery's addresses
+  // bracket an IPv6 host (`[::1]:7001`), so the redirect's is written the same way.
+  const named = m[3]!;
+  const colon = named.lastIndexOf(":");
+  if (colon < 0) return { kind: m[1] as "MOVED" | "ASK", slot, address: named };
+  let h = named.slice(0, colon);
+  if (h === "" && host !== undefined) h = host;
+  if (h.includes(":") && !h.startsWith("[")) h = `[${h}]`;
+  return { kind: m[1] as "MOVED" | "ASK", slot, address: `${h}${named.slice(colon)}` };
 }
 
 /**
