@@ -110,8 +110,11 @@ loadTest(
   },
 );
 
-// Every key of a node (redis-cli --scan), and the slots the node itself says they are in.
-async function keysAndSlots(address: string): Promise<{ keys: string[]; slots: Set<number> }> {
+// Every key of a node (redis-cli --scan); the slot of the first (CLUSTER KEYSLOT) and how many
+// keys the node holds in that slot (CLUSTER COUNTKEYSINSLOT): all of them when all share it.
+async function keysOfNode(
+  address: string,
+): Promise<{ keys: string[]; slot: number; inSlot: number }> {
   const [host, port] = [address.slice(0, address.lastIndexOf(":")), address.split(":").pop()!];
   const out = await new Deno.Command("redis-cli", {
     args: ["-h", host, "-p", port, "--scan"],
@@ -119,9 +122,10 @@ async function keysAndSlots(address: string): Promise<{ keys: string[]; slots: S
     stderr: "null",
   }).output();
   const keys = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "");
-  const slots = new Set<number>();
-  for (const k of keys) slots.add(Number(await redisText(address, ["CLUSTER", "KEYSLOT", k])));
-  return { keys, slots };
+  if (keys.length === 0) return { keys, slot: -1, inSlot: 0 };
+  const slot = Number(await redisText(address, ["CLUSTER", "KEYSLOT", keys[0]!]));
+  const inSlot = Number(await redisText(address, ["CLUSTER", "COUNTKEYSINSLOT", slot]));
+  return { keys, slot, inSlot };
 }
 
 loadTest(
@@ -138,12 +142,12 @@ loadTest(
     assert.ok(rb.success);
     const rbShape = /^key:\{[^{}]+\}\}?:\d+$/;
     for (const a of cl.addresses) {
-      const { keys, slots } = await keysAndSlots(a);
+      const { keys, inSlot } = await keysOfNode(a);
       assert.ok(
         keys.length > 0 && keys.every((k) => rbShape.test(k)),
         `redis-benchmark: ${keys[0]}`,
       );
-      assert.equal(slots.size, 1);
+      assert.equal(inSlot, keys.length);
       await redisText(a, ["FLUSHALL"]);
     }
     const shape = /^key:\{[^{}]+\}:\d+$/;
@@ -152,7 +156,8 @@ loadTest(
       target: cl.address,
       cluster: true,
       clusterTags: true,
-      tests: ["set", "MSET __key__ __data__ __key__ __data__"],
+      // lpush: redis-benchmark's literal key (mylist) takes the tag too, as redis-benchmark's does.
+      tests: ["set", "MSET __key__ __data__ __key__ __data__", "lpush"],
       requests: 3000,
       clients: 6,
       pipeline: 4,
@@ -162,21 +167,29 @@ loadTest(
     const ds = await deltas(cl.addresses, before);
     for (const t of r.tests) {
       assert.equal(t.errors, 0, `${t.name}: ${JSON.stringify(t.commands[0]!.errors)}`);
+      assert.equal(t.cluster!.redirects.moved + t.cluster!.redirects.ask, 0, t.name);
       for (const [i, a] of cl.addresses.entries()) {
         const n = t.nodes!.find((x) => x.address === a)!;
         assert.ok(n.requests > 0, `${t.name}: no request to ${a}`);
-        const cmd = t.name === "set" ? "set" : "mset";
+        const cmd = t.name.startsWith("MSET") ? "mset" : t.name;
         assert.equal(n.requests, ds[i]![cmd], `${t.name} on ${a}`);
       }
     }
     // Each node holds keys of redis-benchmark's shape, all in one slot (its clients' tag), and
     // that slot is the node's own.
     for (const a of cl.addresses) {
-      const { keys, slots } = await keysAndSlots(a);
-      assert.ok(keys.every((k) => shape.test(k)), `membench: ${keys.find((k) => !shape.test(k))}`);
-      assert.equal(slots.size, 1, `${a}: keys in ${slots.size} slots`);
-      const [slot] = [...slots];
-      assert.equal(Number(await redisText(a, ["CLUSTER", "COUNTKEYSINSLOT", slot!])), keys.length);
+      const { keys, inSlot } = await keysOfNode(a);
+      const ours = keys.filter((k) => k.startsWith("key:"));
+      assert.ok(
+        ours.length > 0 && ours.every((k) => shape.test(k)),
+        `${ours.find((k) => !shape.test(k))}`,
+      );
+      assert.ok(keys.some((k) => /^mylist\{[^{}]+\}$/.test(k)), `no tagged list on ${a}`);
+      assert.equal(
+        inSlot,
+        keys.length,
+        `${a}: ${keys.length - inSlot} keys outside the first's slot`,
+      );
     }
     // A hash tag of the user's own cannot be combined with it.
     await assert.rejects(

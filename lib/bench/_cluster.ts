@@ -142,6 +142,8 @@ function zeroCounts(n: ClusterNode): NodeCounts {
 interface KeyShape {
   pieces: Array<{ lit: Uint8Array } | { digit: number; width: number }>;
   read: boolean;
+  /** The arguments that are keys (by the command catalogue's key positions). */
+  keyArgs: number[];
   /**
    * When the key is literals around one key id (the common `prefix + id`): that id's index in
    * the request's ids, the size of a slot-per-id table worth keeping (ids below it), and the
@@ -189,7 +191,7 @@ export function clusterKeyShapes(
       );
     }
     // One primary owns every slot: a keyless command (its slot is that of "") goes there.
-    if (standalone && keyArgs.length === 0) return { pieces: [], read: false };
+    if (standalone && keyArgs.length === 0) return { pieces: [], read: false, keyArgs };
     if (keyArgs.length === 0) {
       throw new MembenchError(
         "invalid_argument",
@@ -233,7 +235,7 @@ export function clusterKeyShapes(
         text: pieces.map((p) => "lit" in p ? new TextDecoder().decode(p.lit) : "\0").join(""),
       }
       : undefined;
-    return { pieces, read: info?.class === "read", ...(table ? { table } : {}) };
+    return { pieces, read: info?.class === "read", keyArgs, ...(table ? { table } : {}) };
   });
 }
 
@@ -282,6 +284,20 @@ export interface ClusterSchedulerInit {
    * (`key:{tag}:`); each client's keys then carry its primary's tag.
    */
   tagged?: ((tag: string) => WireRequest[]) | undefined;
+}
+
+/**
+ * clusterTags: `spec` with hash tag `tag` in each key argument that has no `__key__` (a literal
+ * key such as `mylist`, or `counter:__rand_int__`): `{tag}` appended, as redis-benchmark does
+ * (`mylist{tag}`). `__key__` keys get it from the key prefix the caller compiles with.
+ */
+export function withTag(spec: CommandSpec, shape: KeyShape, tag: string): CommandSpec {
+  const args = spec.args.map((parts, i) =>
+    shape.keyArgs.includes(i) && !parts.some((p) => "slot" in p && p.slot === "key")
+      ? [...parts, { literal: `{${tag}}` }]
+      : parts
+  );
+  return { ...spec, args };
 }
 
 // A hash tag whose slot node `n` owns (the shortest base-36 string), or undefined.
@@ -687,7 +703,7 @@ export class ClusterScheduler {
     this.sent++;
     this.#pending[k]!++;
     let slot = this.#slotOf(k, op, ids);
-    if (this.#i.affinity && this.#clientSlot === undefined) {
+    if (this.#i.affinity && this.#clientRequests[k] === undefined) {
       // Keys are drawn again until the slot is the client's home primary's.
       const home = this.#home[k]!;
       for (let d = 0; d < 64 && this.#i.map.owner[slot] !== home; d++) {

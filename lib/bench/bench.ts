@@ -778,17 +778,18 @@ export function addNodeResults(test: TestResult, shards: ShardResultLike[], rfr:
     };
   });
   const total = nodes.reduce((a, n) => a + n.requests, 0);
+  const starts = shards.flatMap((s) => s.measureStartMs === undefined ? [] : [s.measureStartMs]);
+  const startMs = starts.length > 0 ? Math.min(...starts) : undefined;
   for (const [i, n] of nodes.entries()) {
     n.share = total > 0 ? n.requests / total : 0;
     // A node that joined during the measured time: its rate over the time it was there (from
-    // the earliest worker's join).
+    // the earliest worker's join, against the earliest worker's start, where the test's
+    // duration starts).
     let absentMs = Infinity;
     for (const s of shards) {
       const x = of(s, per[i]!);
       if (x === undefined) continue;
-      const since = x.joinedMs === undefined || s.measureStartMs === undefined
-        ? 0
-        : x.joinedMs - s.measureStartMs;
+      const since = x.joinedMs === undefined || startMs === undefined ? 0 : x.joinedMs - startMs;
       absentMs = Math.min(absentMs, Math.max(0, since));
     }
     if (!Number.isFinite(absentMs)) absentMs = 0;

@@ -30,6 +30,7 @@ import {
   ClusterScheduler,
   type ClusterShardPlan,
   type NodeCounts,
+  withTag,
 } from "./_cluster.ts";
 import { nowUs } from "../units/mod.ts";
 import { type ConnectTurns, openInTurns } from "./_turns.ts";
@@ -506,7 +507,9 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       openNew: (c) => dialect.open(c.target, readOnly),
       tagged: cl.tags
         ? (tag) =>
-          dialectOf(`${cfg.keyPrefix}{${tag}}:`).compile(cfg.commands).map((c) => c.request)
+          dialectOf(`${cfg.keyPrefix}{${tag}}:`)
+            .compile(cfg.commands.map((spec, i) => withTag(spec, shapes[i]!, tag)))
+            .map((c) => c.request)
         : undefined,
     })
     : new BenchScheduler(cfg, compiled, states);
