@@ -391,7 +391,7 @@ loadTest(
   },
 );
 
-// The sequential profile replayed at max speed (300 loops over 8 connections) into `nodes` (the
+// The sequential profile replayed at max speed (500 loops over 8 connections) into `nodes` (the
 // seed first) while `change` runs on the cluster; the change must end while the replay still
 // runs. Checked: the replay completed every loop with no error left (redirects followed, each
 // resent once), and the servers executed each SET exactly once (a MOVED or ASK reply executes
@@ -399,11 +399,13 @@ loadTest(
 async function replayThrough(
   nodes: string[],
   change: () => Promise<void>,
+  verifyServer = false,
 ): Promise<{ r: ReplayResult; executed: number[] }> {
   const profile = await sequentialProfile();
   try {
     const before = await nodeStats(nodes);
-    const loops = 300;
+    // About 12 s here; the changes take 2-4 s.
+    const loops = 500;
     let done = false;
     const running = replay({
       profile,
@@ -413,6 +415,7 @@ async function replayThrough(
       loop: loops,
       connections: 8,
       signal: AbortSignal.timeout(120_000),
+      verifyServer,
     }).finally(() => done = true);
     await new Promise((r) => setTimeout(r, 300));
     await change();
@@ -455,7 +458,16 @@ loadTest(
     const { r, executed } = await replayThrough(
       [...dst.addresses, spare.address],
       () => scaleOut(dst.address, dst.nodes.map((n) => n.port), spare, 1200).then(() => {}),
+      true,
     );
+    // The replay's own check against the servers' counters takes the new node in, and says so.
+    const v = r.verification!;
+    assert.deepEqual(v.commands.find((c) => c.command === "set"), {
+      command: "set",
+      expected: 150 * 8 * 500,
+      server: 150 * 8 * 500,
+    });
+    assert.ok(v.caveat?.includes(spare.address), v.caveat);
     // The new node has its line, executed SETs, and (once the topology was read again) got
     // requests routed to it by the slot map, not only resent there.
     const added = r.cluster!.nodes.find((n) => n.address === spare.address);

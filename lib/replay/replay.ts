@@ -347,11 +347,13 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       clearInterval(timer);
     }
   }
-  // In a cluster, the primaries' counters summed (replicas count what they replicate).
+  // In a cluster, the primaries' counters summed (replicas count what they replicate), and
+  // those of nodes that joined during the replay (counted from nothing: not read before).
+  const joinedNodes: number[] = [];
   const counters = async () => {
     if (map === undefined) return await serverCounters(base, protocol);
     const sum: Record<string, number> = {};
-    for (const p of primaries) {
+    for (const p of [...primaries, ...joinedNodes]) {
       for (const [name, n] of Object.entries(await serverCounters(nodeTargets[p]!, protocol))) {
         sum[name] = (sum[name] ?? 0) + n;
       }
@@ -448,6 +450,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       if (n < clusterReport.nodes.length) return n;
       const t = nodeTarget(base, map.nodes[n]!);
       nodeTargets.push(t);
+      joinedNodes.push(n);
       clusterReport.nodes.push({
         address: node.address,
         role: node.role,
@@ -978,10 +981,25 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     const expected: Record<string, number> = {};
     ops.forEach((name, i) => {
       const loops = result.loops > 0 ? result.loops : 1;
-      expected[name] = (shard ? ownedPerOp[i]! : scan.perOp[i]!.count) * loops;
+      // `connections` above the recorded count replays each recorded connection more than once
+      // (exactly copies times when it is a multiple of it).
+      expected[name] = Math.round(
+        scan.perOp[i]!.count * loops * Math.max(1, nConns / recordedConns),
+      );
     });
     const after = await counters();
     result.verification = verifyServer(countersBefore, after, expected, protocol);
+    if (nConns > recordedConns && nConns % recordedConns !== 0) {
+      result.verification.caveat = `${nConns} connections replay the ${recordedConns} recorded ` +
+        `ones unevenly: the expected counts are scaled by ${nConns}/${recordedConns}`;
+    }
+    if (joinedNodes.length > 0) {
+      result.verification.caveat =
+        (result.verification.caveat ? result.verification.caveat + "; " : "") +
+        `${
+          joinedNodes.map((n) => map!.nodes[n]!.address).join(", ")
+        } joined during the replay: counted from nothing, so what ran there before counts too`;
+    }
   }
   if (clusterReport !== undefined) {
     // Skew over the primaries the replay started with: the busiest one's share / the fair share.

@@ -306,10 +306,31 @@ export class ReplayScheduler implements Scheduler {
 
   lost(c: PipelinedConnection): void {
     this.#held?.[c.local]?.clear();
-    // Its queued requests are never sent: the report shows sent < routed.
-    const had = this.queues[c.local]!.length > 0 || this.#carried[c.local] === 1;
-    this.queues[c.local]!.clear();
+    // Its queued requests are never sent: the report shows sent < routed. Resends among them
+    // (cluster mode) were counted as sent the first time: they fail here, counted once.
+    const q = this.queues[c.local]!;
+    const had = q.length > 0 || this.#carried[c.local] === 1;
+    while (q.length > 0) {
+      const h = q.head;
+      const op = q.op[h]!;
+      if (q.pipelined[h]! >= 2 && op !== ASKING_OP) {
+        const m = this.#k.metrics[op]!;
+        m.count++;
+        m.recordError("connection");
+        this.errors++;
+      }
+      q.shift();
+    }
+    q.clear();
     this.#release(c);
+    if (this.#group > 1) {
+      // The rest of its group goes on: at max speed its other connections waited behind this
+      // one's oldest request (a node that joined and never opened, say), and the router may wait
+      // for room on any of them.
+      const members = this.#members[this.#groupOf[c.local]!]!;
+      for (const local of members) this.#release(this.#conns[local]!);
+      if (!this.#paced) this.#pumpGroup(members, c);
+    }
     // A cluster node's connection that never carried a request (a replica, a node with no slot
     // for this connection's keys) lost for good: the replay itself lost nothing.
     if (this.#group > 1 && !had) return;

@@ -53,6 +53,8 @@ export interface ServerVerification {
   commands: Array<{ command: string; expected: number; server: number }>;
   /** Sum of the per-command differences over the expected total (0 = the same). */
   diff: number;
+  /** Why the comparison may be off (cluster nodes that joined during the replay). */
+  caveat?: string;
 }
 
 /** How faithful a replay was. */

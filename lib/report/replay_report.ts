@@ -101,6 +101,7 @@ export function formatReplayText(r: ReplayResult): string {
           })`
           : " (every command as recorded)"),
     );
+    if (v.caveat) L.push(`  (${v.caveat})`);
   }
   for (const ch of f.checks) {
     L.push(`  check ${ch.name} = ${ch.value} <= ${ch.limit} ... ${ch.pass ? "ok" : "FAILED"}`);
