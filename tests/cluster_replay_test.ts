@@ -476,3 +476,53 @@ loadTest(
     assert.ok(added.requests > 0, "no request was routed to the new node by the slot map");
   },
 );
+
+loadTest(
+  "replay into a cluster when a redirect names a node that cannot be reached: the replay ends, the lost requests are counted as connection errors",
+  async () => {
+    const profile = await sequentialProfile();
+    try {
+      await using dst = await startLocalCluster({ primaries: 3 });
+      const topo = await discoverCluster([parseTarget(dst.address)]);
+      const slot = keySlot("seq:0");
+      const x = topo.nodes[topo.slots[slot]!]!;
+      const y = topo.nodes.find((n) => n.role === "primary" && n !== x)!;
+      const running = replay({
+        profile,
+        target: x.address,
+        cluster: true,
+        speed: "max",
+        loop: 300,
+        connections: 4,
+        signal: AbortSignal.timeout(60_000),
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      // y now announces a port nothing listens on; then seq:0's slot moves from x to y (keys
+      // migrated to y's real port), so x answers ASK, then MOVED, naming 127.0.0.1:1.
+      await redisText(y.address, ["CONFIG", "SET", "cluster-announce-port", "1"]);
+      for (let i = 0; i < 100; i++) {
+        if ((await redisText(x.address, ["CLUSTER", "NODES"])).includes(`${y.host}:1@`)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await redisText(y.address, ["CLUSTER", "SETSLOT", slot, "IMPORTING", x.id]);
+      await redisText(x.address, ["CLUSTER", "SETSLOT", slot, "MIGRATING", y.id]);
+      const keys = (await redisText(x.address, ["CLUSTER", "GETKEYSINSLOT", slot, 1000]))
+        .split("\n").map((k) => k.trim()).filter((k) => k !== "");
+      if (keys.length > 0) {
+        await redisText(x.address, ["MIGRATE", y.host, y.port, "", 0, 5000, "KEYS", ...keys]);
+      }
+      for (const n of [y, x]) {
+        await redisText(n.address, ["CLUSTER", "SETSLOT", slot, "NODE", y.id]);
+      }
+      const r = await running;
+      assert.equal(r.interrupted, false, "the replay was stopped by its timeout: it hung");
+      // The redirected requests went to a connection that never opened: failed, and counted.
+      assert.ok(r.failure, "no failure reported");
+      const set = r.commands.find((c) => c.op === "set")!;
+      assert.ok((set.errors["connection"] ?? 0) > 0, JSON.stringify(set.errors));
+      assert.ok(r.cluster!.nodes.some((n) => n.address.endsWith(":1")));
+    } finally {
+      await Deno.remove(profile);
+    }
+  },
+);
