@@ -474,6 +474,11 @@ loadTest(
     assert.ok(added, `no line for the new node: ${r.cluster!.nodes.map((n) => n.address)}`);
     assert.ok(executed[3]! > 0, "the new node executed no SET");
     assert.ok(added.requests > 0, "no request was routed to the new node by the slot map");
+    // Skew counts it among the primaries, as a shard merge does.
+    const reqs = r.cluster!.nodes.filter((n) => n.role === "primary").map((n) => n.requests);
+    assert.equal(reqs.length, 4);
+    const fair = reqs.reduce((a, b) => a + b, 0) / 4;
+    assert.ok(Math.abs(r.cluster!.skew - Math.max(...reqs) / fair) < 1e-9);
   },
 );
 

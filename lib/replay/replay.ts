@@ -1002,8 +1002,9 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
   }
   if (clusterReport !== undefined) {
-    // Skew over the primaries the replay started with: the busiest one's share / the fair share.
-    const counts = primaries.map((p) => clusterReport.nodes[p]!.requests);
+    // Skew over the primaries (as the replay first saw each node: those it started with and
+    // those that joined), as a shard merge computes it: the busiest one's share / the fair share.
+    const counts = clusterReport.nodes.filter((n) => n.role === "primary").map((n) => n.requests);
     const total = counts.reduce((a, b) => a + b, 0);
     clusterReport.skew = total === 0 ? 0 : Math.max(...counts) / (total / counts.length);
     clusterReport.resent = sched.resent;
