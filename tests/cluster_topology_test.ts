@@ -40,13 +40,24 @@ Deno.test("parseRedirect() reads MOVED and ASK and nothing else", () => {
     kind: "ASK",
     slot: 12182,
     address: "127.0.0.1:7002",
+    host: "127.0.0.1",
+    port: 7002,
   });
   assert.equal(parseRedirect("MOVED 99999 127.0.0.1:7002"), undefined);
+  // No port, or not a port: not a redirect one can follow.
+  assert.equal(parseRedirect("MOVED 3999 127.0.0.1"), undefined);
+  assert.equal(parseRedirect("MOVED 3999 127.0.0.1:0"), undefined);
   // A node that does not know its own host says `:port`: the node that answered, when given.
   assert.equal(parseRedirect("MOVED 3999 :6381", "10.0.0.5")!.address, "10.0.0.5:6381");
   assert.equal(parseRedirect("MOVED 3999 :6381")!.address, ":6381");
   // IPv6, as Redis writes it (no brackets), takes discovery's form ([host]:port).
-  assert.equal(parseRedirect("MOVED 3999 ::1:7001")!.address, "[::1]:7001");
+  assert.deepEqual(parseRedirect("MOVED 3999 ::1:7001"), {
+    kind: "MOVED",
+    slot: 3999,
+    address: "[::1]:7001",
+    host: "::1",
+    port: 7001,
+  });
   assert.equal(parseRedirect("ASK 5 [::1]:7001")!.address, "[::1]:7001");
   assert.equal(parseRedirect("MOVED 3999 :6381", "::1")!.address, "[::1]:6381");
   assert.equal(parseRedirect("TRYAGAIN Multiple keys request during rehashing of slot"), undefined);
@@ -116,6 +127,8 @@ Deno.test("discoverCluster() reads a loopback cluster; keySlot() agrees with CLU
           kind: "MOVED",
           slot: keySlot(k),
           address: owner.address,
+          host: owner.host,
+          port: owner.port,
         });
       } finally {
         x.close();

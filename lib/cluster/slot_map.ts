@@ -8,8 +8,11 @@ export interface Redirect {
   kind: "MOVED" | "ASK";
   /** The key's slot. */
   slot: number;
-  /** Where to send it: `host:port`. */
+  /** Where to send it: `host:port` (an IPv6 host in brackets, as discovery writes it). */
   address: string;
+  /** Its host (no brackets) and port. */
+  host: string;
+  port: number;
 }
 
 /**
@@ -35,11 +38,12 @@ export function parseRedirect(text: string, host?: string): Redirect | undefined
   // bracket an IPv6 host (`[::1]:7001`), so the redirect's is written the same way.
   const named = m[3]!;
   const colon = named.lastIndexOf(":");
-  if (colon < 0) return { kind: m[1] as "MOVED" | "ASK", slot, address: named };
-  let h = named.slice(0, colon);
-  if (h === "" && host !== undefined) h = host;
-  if (h.includes(":") && !h.startsWith("[")) h = `[${h}]`;
-  return { kind: m[1] as "MOVED" | "ASK", slot, address: `${h}${named.slice(colon)}` };
+  const port = Number(named.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  let h = named.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  if (h === "" && host !== undefined) h = host.replace(/^\[(.*)\]$/, "$1");
+  const address = h.includes(":") ? `[${h}]:${port}` : `${h}:${port}`;
+  return { kind: m[1] as "MOVED" | "ASK", slot, address, host: h, port };
 }
 
 /**

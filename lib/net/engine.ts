@@ -565,10 +565,11 @@ export interface ConnectAllOptions {
 
 /**
  * The connect phase of a run: opens `count` connections with `open(i)`, at most `concurrency`
- * at a time, and returns them in order (undefined where an `optional` one failed). It checks the signal before each connect and, when the
- * signal aborts, stops waiting at once: what was opened is closed, and connects still under way
- * are closed as they finish (`undefined` is returned). A failed connect stops the phase: the
- * others under way settle, everything opened is closed, and the first failure is thrown.
+ * at a time, and returns them in order (undefined where an `optional` one failed). It checks
+ * the signal before each connect and, when the signal aborts, stops waiting at once: what was
+ * opened is closed, and connects still under way are closed as they finish (`undefined` is
+ * returned). A failed connect that is not optional stops the phase: the others under way
+ * settle, everything opened is closed, and the first failure is thrown.
  *
  * @throws the first connect's failure (a `MembenchError` from `open`, as a rule).
  */

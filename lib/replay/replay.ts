@@ -503,13 +503,11 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
       const address = r.address;
       let to = map.indexOf(address);
       if (to < 0 && !engine.done) {
-        const colon = address.lastIndexOf(":");
-        const port = Number(address.slice(colon + 1));
-        if (colon > 0 && Number.isInteger(port) && port > 0 && port < 65536) {
+        if (r.host !== "") {
           to = join({
             id: "",
-            host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
-            port,
+            host: r.host,
+            port: r.port,
             address,
             role: "primary",
             primary: -1,
@@ -989,17 +987,20 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     });
     const after = await counters();
     result.verification = verifyServer(countersBefore, after, expected, protocol);
+    const caveats: string[] = [];
     if (nConns > recordedConns && nConns % recordedConns !== 0) {
-      result.verification.caveat = `${nConns} connections replay the ${recordedConns} recorded ` +
-        `ones unevenly: the expected counts are scaled by ${nConns}/${recordedConns}`;
+      caveats.push(
+        `${nConns} connections replay the ${recordedConns} recorded ones unevenly: the ` +
+          `expected counts are scaled by ${nConns}/${recordedConns}`,
+      );
     }
     if (joinedNodes.length > 0) {
-      result.verification.caveat =
-        (result.verification.caveat ? result.verification.caveat + "; " : "") +
-        `${
-          joinedNodes.map((n) => map!.nodes[n]!.address).join(", ")
-        } joined during the replay: counted from nothing, so what ran there before counts too`;
+      caveats.push(
+        `${joinedNodes.map((n) => map!.nodes[n]!.address).join(", ")} joined during the ` +
+          `replay: counted from nothing, so what ran there before counts too`,
+      );
     }
+    if (caveats.length > 0) result.verification.caveat = caveats.join("; ");
   }
   if (clusterReport !== undefined) {
     // Skew over the primaries (as the replay first saw each node: those it started with and
