@@ -24,7 +24,7 @@ export interface Redirect {
  * ```ts
  * import assert from "node:assert/strict";
  * assert.deepEqual(parseRedirect("MOVED 3999 127.0.0.1:6381"), {
- *   kind: "MOVED", slot: 3999, address: "127.0.0.1:6381",
+ *   kind: "MOVED", slot: 3999, address: "127.0.0.1:6381", host: "127.0.0.1", port: 6381,
  * });
  * assert.equal(parseRedirect("ERR unknown command"), undefined);
  * ```
