@@ -18,7 +18,7 @@ import {
   type SlotMap,
 } from "../cluster/mod.ts";
 import { MembenchError } from "../errors/mod.ts";
-import { encodeHistogram, type Histogram, MAX_TRACKABLE_US, newHistogram } from "../metrics/mod.ts";
+import { encodeHistogram, LatencyRecorder } from "../metrics/mod.ts";
 import {
   type Engine,
   type PipelinedConnection,
@@ -327,7 +327,7 @@ export class ClusterScheduler {
   readonly #parked: Parked[][];
   readonly #rr: Int32Array;
   readonly #hungry: Uint8Array;
-  readonly #hist: Histogram[];
+  readonly #hist: LatencyRecorder[];
   #home: Int32Array;
   // Closed loop: a client's in-flight count at or below which it refills its pipeline.
   readonly #refillAt: number;
@@ -364,7 +364,7 @@ export class ClusterScheduler {
     this.#parked = init.clients.map(() => []);
     this.#rr = new Int32Array(init.clients.length);
     this.#hungry = new Uint8Array(init.clients.length);
-    this.#hist = init.map.nodes.map(() => newHistogram());
+    this.#hist = init.map.nodes.map(() => new LatencyRecorder());
     this.#refillAt = init.affinity ? init.pipeline - 1 : 0;
     // With affinity, as redis-benchmark --cluster: clients of a faster node take more of the
     // requests, and the run ends when all are done (with a count per client, the clients of the
@@ -428,7 +428,7 @@ export class ClusterScheduler {
     const engine = this.#engine;
     const node = this.#i.map.nodes[n]!;
     this.nodes.push({ ...zeroCounts(node), joinedMs: Date.now() });
-    this.#hist.push(newHistogram());
+    this.#hist.push(new LatencyRecorder());
     this.#byNode.push([]);
     this.#quota = []; // balancing starts its counts again over the new set of nodes
     if (connect === undefined || engine === undefined) return;
@@ -503,7 +503,10 @@ export class ClusterScheduler {
 
   /** The per-node counts with their encoded service-time histograms (the end of the run). */
   finishNodes(): NodeCounts[] {
-    const out = this.nodes.map((n, i) => ({ ...n, service: encodeHistogram(this.#hist[i]!) }));
+    const out = this.nodes.map((n, i) => ({
+      ...n,
+      service: encodeHistogram(this.#hist[i]!.histogram),
+    }));
     for (const h of this.#hist) h.destroy();
     return out;
   }
@@ -907,10 +910,7 @@ export class ClusterScheduler {
     nc.requests++;
     // The node's own service time: from this try's send (a redirected request's first send was
     // to another node; the command's latency above keeps it).
-    const us = now - c.sent[s]!;
-    this.#hist[node]!.recordValue(
-      us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
-    );
+    this.#hist[node]!.record(now - c.sent[s]!);
     if (kind === REPLY_ERROR) {
       const code = sc.errorCode();
       if (m.recordError(code)) m.errorText(code, replyErrorText(sc));

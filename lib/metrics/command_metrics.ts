@@ -3,8 +3,8 @@ import {
   decodeHistogram,
   encodeHistogram,
   type Histogram,
+  LatencyRecorder,
   type LatencySummary,
-  MAX_TRACKABLE_US,
   mergeEncodedToEncoded,
   newHistogram,
   summarize,
@@ -74,8 +74,8 @@ export class CommandMetrics {
   #errors = new Map<string, number>();
   #errorTexts = new Map<string, string>();
   #errorCount = 0;
-  #service: Histogram = newHistogram();
-  #response: Histogram | undefined;
+  #service = new LatencyRecorder();
+  #response: LatencyRecorder | undefined;
   #serviceTotal: Histogram = newHistogram();
   #responseTotal: Histogram | undefined;
   #series: SecondSample[] = [];
@@ -85,7 +85,7 @@ export class CommandMetrics {
   constructor(name: string, openLoop: boolean) {
     this.name = name;
     if (openLoop) {
-      this.#response = newHistogram();
+      this.#response = new LatencyRecorder();
       this.#responseTotal = newHistogram();
     }
   }
@@ -95,16 +95,12 @@ export class CommandMetrics {
     this.count++;
     this.#secOps++;
     // Clamped at 0: a reply may beat a send stamped a few µs late, or a schedule sent early.
-    this.#service.recordValue(
-      us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
-    );
+    this.#service.record(us);
   }
 
   /** Records one completed request's response time from its intended send time. */
   recordResponse(us: number): void {
-    this.#response!.recordValue(
-      us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US,
-    );
+    this.#response!.record(us);
   }
 
   /**
@@ -138,10 +134,10 @@ export class CommandMetrics {
   addLatencySoFar(h: Histogram): void {
     if (this.#response) {
       h.add(this.#responseTotal!);
-      h.add(this.#response);
+      h.add(this.#response.histogram);
     } else {
       h.add(this.#serviceTotal);
-      h.add(this.#service);
+      h.add(this.#service.histogram);
     }
   }
 
@@ -151,13 +147,13 @@ export class CommandMetrics {
       second,
       ops: this.#secOps,
       errors: this.#secErrors,
-      service: encodeHistogram(this.#service),
+      service: encodeHistogram(this.#service.histogram),
     };
-    this.#serviceTotal.add(this.#service);
+    this.#serviceTotal.add(this.#service.histogram);
     this.#service.reset();
     if (this.#response) {
-      sample.response = encodeHistogram(this.#response);
-      this.#responseTotal!.add(this.#response);
+      sample.response = encodeHistogram(this.#response.histogram);
+      this.#responseTotal!.add(this.#response.histogram);
       this.#response.reset();
     }
     this.#series.push(sample);
@@ -186,7 +182,7 @@ export class CommandMetrics {
 
   /** Closes the last (partial) second and returns everything as plain data. */
   finish(lastSecond: number): CommandMetricsData {
-    if (this.#secOps > 0 || this.#secErrors > 0 || this.#service.totalCount > 0) {
+    if (this.#secOps > 0 || this.#secErrors > 0 || this.#service.histogram.totalCount > 0) {
       this.rotate(lastSecond);
     }
     const data: CommandMetricsData = {

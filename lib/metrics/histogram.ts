@@ -20,6 +20,73 @@ export function newHistogram(): Histogram {
   });
 }
 
+// Values below this many µs are counted in a plain array by LatencyRecorder.
+const DIRECT_US = 16_384;
+
+/**
+ * A latency histogram with a cheap hot path: each value below 16,384 µs is counted in a plain
+ * array (about 3 ns), and the counts are moved into the HDR histogram when it is read
+ * ({@linkcode histogram}). hdr-histogram-js's `recordValue` costs about 40 ns here (a log2 and
+ * a pow per value), twice per request in a cluster run. The HDR histogram ends up exactly as if
+ * every value had been recorded in it: the same counts in the same buckets, the same minimum
+ * and maximum. Larger values go to the histogram directly.
+ *
+ * @example
+ * ```ts
+ * import { LatencyRecorder } from "./histogram.ts";
+ * const r = new LatencyRecorder();
+ * r.record(120.4);
+ * r.record(20_000);
+ * const h = r.histogram;
+ * console.assert(h.totalCount === 2 && h.minNonZeroValue === 120 && h.maxValue >= 20_000);
+ * r.destroy();
+ * ```
+ */
+export class LatencyRecorder {
+  readonly #h: Histogram = newHistogram();
+  readonly #direct = new Uint32Array(DIRECT_US);
+  #lo = DIRECT_US;
+  #hi = -1;
+
+  /** Records one latency in µs (rounded; clamped to 0 .. {@linkcode MAX_TRACKABLE_US}). */
+  record(us: number): void {
+    const v = us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US;
+    if (v < DIRECT_US) {
+      this.#direct[v]!++;
+      if (v < this.#lo) this.#lo = v;
+      if (v > this.#hi) this.#hi = v;
+    } else this.#h.recordValue(v);
+  }
+
+  /** The HDR histogram with everything recorded so far. */
+  get histogram(): Histogram {
+    if (this.#hi >= this.#lo) {
+      const d = this.#direct, h = this.#h;
+      for (let v = this.#lo; v <= this.#hi; v++) {
+        const c = d[v]!;
+        if (c !== 0) h.recordValueWithCount(v, c);
+      }
+      d.fill(0, this.#lo, this.#hi + 1);
+      this.#lo = DIRECT_US;
+      this.#hi = -1;
+    }
+    return this.#h;
+  }
+
+  /** Forgets everything recorded. */
+  reset(): void {
+    if (this.#hi >= this.#lo) this.#direct.fill(0, this.#lo, this.#hi + 1);
+    this.#lo = DIRECT_US;
+    this.#hi = -1;
+    this.#h.reset();
+  }
+
+  /** Frees the histogram. */
+  destroy(): void {
+    this.#h.destroy();
+  }
+}
+
 /** Latency percentiles in µs. */
 export interface LatencySummary {
   /** Number of samples. */

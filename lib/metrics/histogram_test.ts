@@ -5,6 +5,7 @@ import * as hdr from "hdr-histogram-js";
 import {
   decodeHistogram,
   encodeHistogram,
+  LatencyRecorder,
   MAX_TRACKABLE_US,
   mergeEncoded,
   mergeEncodedToEncoded,
@@ -126,4 +127,43 @@ Deno.test("mergeEncoded: a part that cannot be read fails its merge and leaves t
   assert.throws(() => mergeEncoded([good, "bm90IGEgaGlzdG9ncmFt"]));
   assert.deepEqual(summarize(mergeEncoded([good, good])), before);
   assert.equal(mergeEncodedToEncoded([good, good]), mergeEncodedToEncoded([good, good]));
+});
+
+// LatencyRecorder counts small values in an array and moves them into its HDR histogram when it
+// is read: the result must be what hdr-histogram-js's own recordValue gives for the same values
+// (every bucket, the minimum, the maximum, the mean), over reads and resets in between.
+Deno.test("LatencyRecorder gives the histogram hdr-histogram-js's recordValue gives", () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const draw = () => {
+    const r = rand();
+    if (r < 0.05) return -3 + rand() * 3; // clamped to 0
+    if (r < 0.5) return rand() * 2048; // exact buckets
+    if (r < 0.85) return 2048 + rand() * 14_336; // below 16,384 µs, wider buckets
+    if (r < 0.99) return 16_384 + rand() * 5e6; // straight to the histogram
+    return MAX_TRACKABLE_US * (0.5 + rand()); // some clamped at the top
+  };
+  const rec = new LatencyRecorder();
+  for (let round = 0; round < 4; round++) {
+    const ref = newHistogram();
+    const n = [1, 50_000, 3, 200_000][round]!;
+    for (let i = 0; i < n; i++) {
+      const us = draw();
+      rec.record(us);
+      ref.recordValue(us <= 0 ? 0 : us < MAX_TRACKABLE_US ? Math.round(us) : MAX_TRACKABLE_US);
+      // A read in the middle moves the counts so far; later ones must add to them.
+      if (i === Math.floor(n / 2)) assert.ok(rec.histogram.totalCount >= 0);
+    }
+    const h = rec.histogram;
+    assert.equal(h.totalCount, n);
+    assert.equal(h.minNonZeroValue, ref.minNonZeroValue);
+    assert.equal(h.maxValue, ref.maxValue);
+    assert.equal(h.mean, ref.mean);
+    assert.equal(h.outputPercentileDistribution(), ref.outputPercentileDistribution());
+    assert.equal(encodeHistogram(h), encodeHistogram(ref));
+    ref.destroy();
+    rec.reset();
+    assert.equal(rec.histogram.totalCount, 0);
+  }
+  rec.destroy();
 });
