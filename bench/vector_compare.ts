@@ -21,7 +21,9 @@
  */
 import process from "node:process";
 import {
+  ftSearchArgs,
   generateDataset,
+  knnQuery,
   openDataset,
   parseInfo,
   parseTarget,
@@ -102,10 +104,12 @@ try {
   // cost is small (about 1 µs per query over 20,000), and part of the client's user time grows
   // with the run's length rather than its queries (the event loop's turns every 2 ms, and a wake
   // per reply at one query in flight), so a slower query (EF_RUNTIME 100) costs more user time.
-  // On the default 200k x 128, one query in flight per client: EF_RUNTIME 400 (recall 0.985)
-  // 0.068; EF_RUNTIME 100 (recall 0.86) 0.10-0.13; EF_RUNTIME 10 (recall 0.33) 0.12-0.23. For an
-  // anchor at one request in flight: redis-benchmark -c 4 -P 1 on DEBUG SLEEP 0.0002 (3,200
-  // requests/s) used 17-18.5 µs of CPU per request, almost all of it in the kernel.
+  // On the default 200k x 128, one query in flight per client (ratios seen over three
+  // sessions; the host's state moves them by half): EF_RUNTIME 400 (recall 0.985) 0.037-0.068;
+  // EF_RUNTIME 100 (recall 0.86) 0.067-0.13; EF_RUNTIME 10 (recall 0.33) 0.12-0.37. membench's
+  // CPU per query grows with the time between replies (10 µs at EF 10, 30-35 µs at EF 100-400
+  // in one run): each reply wakes it after a sleep, with its caches cold. redis-benchmark's, at
+  // the same settings (below), stays at 15-19 µs.
   const run = async (ef: number | undefined, n: number) => {
     const b = await stats();
     const u0 = process.cpuUsage();
@@ -153,6 +157,57 @@ try {
         }), server ${serverUs.toFixed(1)} µs -> ratio ${(clientUs / serverUs).toFixed(3)}; ` +
         `whole run ${wholeUs.toFixed(1)} µs -> ${(wholeUs / serverUs).toFixed(3)} ` +
         `(${queryClients} clients x ${queryPipeline} in flight)`,
+    );
+  }
+  // The anchor: redis-benchmark (C) sending the same FT.SEARCH at the same concurrency: its CPU
+  // per query (bash's time: getrusage, to the ms) against the server's time per query during
+  // its own run. The blob goes through argv, which cannot carry a NUL byte: the first query
+  // vector with each 0x00 byte made 0x01 (the last bit of a mantissa, or 0.0 -> 2.4e-38). It is
+  // one query repeated, which the server answers faster than the mix above (its caches), so set
+  // the two tools' CPU per query side by side as well as their ratios. Measured on 20k x 128 at
+  // 4 x 1: redis-benchmark 16-17 µs per query (almost all system time), membench 10-15.5 µs in
+  // the steady state: at one query in flight a cheap query's cost to any client is the kernel's
+  // round trip, and the 10% bar is out of reach of a C client too.
+  const f0 = await ds.queries!.read(0, 1);
+  const q0 = new Uint8Array(f0.buffer, f0.byteOffset, dim * 4);
+  const blobArg = "$'" + [...q0].map((b) => `\\x${Math.max(1, b).toString(16).padStart(2, "0")}`)
+    .join("") +
+    "'";
+  const port = Number(server.address.split(":").pop());
+  for (const ef of algorithm === "HNSW" ? efs : [undefined]) {
+    const query = knnQuery({ k: 10, field: "vec", efRuntime: ef });
+    const { before, after } = ftSearchArgs({
+      index: "membench_idx",
+      query,
+      k: 10,
+      nocontent: true,
+      sortByScore: true,
+      dialect: 2,
+    });
+    const n = Math.max(2000, Math.round(requests / 2));
+    const quote = (x: string) => `'${x.replace(/'/g, "'\\''")}'`;
+    const script =
+      `TIMEFORMAT="%3U %3S"; time redis-benchmark -p ${port} -c ${queryClients} -P ${queryPipeline} -n ${n} -q ${
+        before.map(quote).join(" ")
+      } ${blobArg} ${after.map(quote).join(" ")} > /dev/null`;
+    const b = await stats();
+    const out = await new Deno.Command("bash", { args: ["-c", script], stderr: "piped" }).output();
+    const a = await stats();
+    const t = new TextDecoder().decode(out.stderr).trim().split("\n").pop()!.split(" ").map(Number);
+    if (!out.success || a.calls - b.calls < n || t.length !== 2) {
+      console.log(`redis-benchmark anchor failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+      break;
+    }
+    const rbUs = (t[0]! + t[1]!) * 1e6 / n;
+    const serverUs = (a.usec - b.usec) / (a.calls - b.calls);
+    console.log(
+      `redis-benchmark${ef !== undefined ? ` EF_RUNTIME ${ef}` : ""}: CPU per query ${
+        rbUs.toFixed(1)
+      } µs (whole run, user ${(t[0]! * 1e6 / n).toFixed(1)}), server ${
+        serverUs.toFixed(1)
+      } µs -> ratio ${
+        (rbUs / serverUs).toFixed(3)
+      } (${queryClients} clients x ${queryPipeline} in flight, one query repeated)`,
     );
   }
   const info = parseInfo(await c.text(["INFO", "memory"]));
