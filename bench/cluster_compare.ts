@@ -20,6 +20,13 @@
  * against redis-benchmark's 1.0-1.13M: where the scheduler puts the client and the three servers
  * on two cores weighs as much as either tool's own cost.
  *
+ * Two changes then closed most of the gap: latencies counted in an array instead of
+ * hdr-histogram-js's recordValue (40 ns, twice per request), and the io_uring loop submitting
+ * every 256 requests within a turn (the machine's idle time under membench went from 21% to
+ * 15%). Two runs of this script after them (host slower that hour: redis-benchmark at 800-890k
+ * GETs/s at P16): tags(1w) 1.08/1.09 and 1.09/1.01 at P16 (set/get), 1.09/1.10 and 1.14/1.13 at
+ * P1; affinity(1w) 0.94/1.01 and 0.91/0.90 at P16.
+ *
  *   deno run -A bench/cluster_compare.ts --rounds 3
  */
 import { parseArgs } from "node:util";
