@@ -522,11 +522,15 @@ export class Engine {
         if (res > 0) {
           const k = this.#onBytes(c, res, tr);
           if (k === 0) r.recv(c.fd, c.rbufAddr, c.rbuf.length, this.#tag(c, 0));
+          else if (k === 2) lost(c, tr);
           // Pipelined batches: hand what is queued to the kernel before the rest of the turn.
+          // The submit can bring completions with it (the receives' work runs in the call), so
+          // a busy turn could go on without end: it ends at the yield's time instead.
           if (this.#queued >= EARLY_SUBMIT) {
             this.#queued = 0;
             r.submit();
-          } else if (k === 2) lost(c, tr);
+            if (nowUs() - lastYield >= 2000) break;
+          }
           continue;
         }
         if (res < 0 && c.error === undefined && !this.#done) {
@@ -583,6 +587,8 @@ export interface ConnectAllOptions {
    * result is left undefined and the phase goes on.
    */
   optional?: (i: number) => boolean;
+  /** Told of each optional connection that failed, with its error. */
+  onOptionalFailure?: (i: number, e: unknown) => void;
 }
 
 /**
@@ -639,6 +645,7 @@ export async function connectAll(
         report(false);
       } catch (e) {
         if (!o.optional?.(i)) failure ??= { e };
+        else o.onOptionalFailure?.(i, e);
       }
     }
   };
