@@ -387,3 +387,23 @@ loadTest("bench() returns a typed result the library user can read", async () =>
   );
   assert.equal((await redisText(srv.address, ["INFO", "keyspace"])).includes("db3:keys=1"), true);
 });
+
+// A run on 2 worker threads whose second shard cannot open its last connection (the server's
+// maxclients reached; the shards' connects take turns, so the first shard has all of its own):
+// the run fails at once with the server's error. The shard that connected used to wait for the
+// other to be ready, and the run hung.
+loadTest(
+  "bench on 2 threads: a shard that cannot connect fails the run at once, with the server's error",
+  async () => {
+    await using srv = await startLocalServer("redis", { args: ["--maxclients", "3"] });
+    const started = Date.now();
+    await assert.rejects(
+      bench({ target: srv.address, tests: ["get"], clients: 4, threads: 2, durationMs: 3000 }),
+      (e: unknown) => {
+        assert.match(String((e as Error).message), /max number of clients reached/);
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 8000, `failed after ${Date.now() - started} ms`);
+  },
+);

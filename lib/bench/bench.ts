@@ -687,9 +687,21 @@ class WorkerPool {
     signal?: AbortSignal,
   ): Promise<ShardResult[]> {
     let ready = 0;
+    // A shard that fails stops the others at once: those connected wait for every shard to be
+    // ready, which a failed one never is (the run hung when one shard's connects failed).
+    let stopped = false;
+    const stopAll = () => {
+      if (stopped) return;
+      stopped = true;
+      for (const w of this.#workers) w.postMessage({ type: "stop" });
+    };
     const results: Array<Promise<ShardResult>> = shards.map((cfg, i) => {
       const w = this.#workers[i]!;
-      return new Promise<ShardResult>((resolve, reject) => {
+      return new Promise<ShardResult>((resolve, fail) => {
+        const reject = (e: MembenchError) => {
+          fail(e);
+          stopAll();
+        };
         w.onmessage = (e: MessageEvent) => {
           const m = e.data;
           if (m.type === "ready") {
@@ -716,11 +728,7 @@ class WorkerPool {
     try {
       const settled = await Promise.allSettled(results);
       const bad = settled.find((s) => s.status === "rejected");
-      if (bad) {
-        onAbort();
-        await Promise.allSettled(results);
-        throw (bad as PromiseRejectedResult).reason;
-      }
+      if (bad) throw (bad as PromiseRejectedResult).reason;
       return settled.map((s) => (s as PromiseFulfilledResult<ShardResult>).value);
     } finally {
       signal?.removeEventListener("abort", onAbort);
