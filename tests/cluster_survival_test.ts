@@ -4,6 +4,7 @@ import {
   type BenchResult,
   discoverCluster,
   keySlot,
+  MembenchError,
   parseTarget,
   startLocalCluster,
 } from "../mod.ts";
@@ -129,7 +130,7 @@ loadTest(
 // lists it as a healthy primary that owns its slots, and its port refuses connections). The run
 // ends on time with every request accounted for, its replica took over and served SETs, and the
 // untouched primaries executed exactly what membench counted on them.
-async function failoverRun(when: "during" | "start"): Promise<void> {
+async function failoverRun(when: "during" | "start", threads = 1): Promise<void> {
   await using cl = await startLocalCluster({ primaries: 3, replicas: 1, nodeTimeoutMs: 1000 });
   const topo = await discoverCluster([parseTarget(cl.address)]);
   const victim = topo.nodes[0]!;
@@ -147,6 +148,7 @@ async function failoverRun(when: "during" | "start"): Promise<void> {
     clients: 4,
     pipeline: 2,
     keyspace: 20_000,
+    threads,
   });
   if (when === "during") {
     await new Promise((r) => setTimeout(r, 1000));
@@ -193,6 +195,51 @@ loadTest(
 loadTest(
   "bench cluster started while a primary is down and not yet flagged failed: the run waits for its replica to take over, ends on time, every request accounted for",
   () => failoverRun("start"),
+);
+
+// The same with 2 worker threads, whose connects take turns (lib/bench/_turns.ts): a turn that
+// failed used to end its shard's connect phase, so the connections after the dead primary's
+// were never opened (and the run refused, "not connected", with the replica alive).
+loadTest(
+  "bench cluster started while a primary is down, on 2 worker threads: every connection after the dead one still opens",
+  () => failoverRun("start", 2),
+);
+
+// The primary and its replica both killed just before the run, both still listed healthy by
+// discovery: the run must not start (nothing can serve those slots), and say which nodes did not
+// answer and why. Without the check it started and failed their requests as `unavailable`.
+loadTest(
+  "bench cluster with a primary and all its replicas down at start: refused at once, naming them",
+  async () => {
+    await using cl = await startLocalCluster({ primaries: 3, replicas: 1, nodeTimeoutMs: 1000 });
+    const topo = await discoverCluster([parseTarget(cl.address)]);
+    const victim = topo.nodes[0]!;
+    const heir = topo.nodes.find((n) => n.primary === 0)!;
+    const seed = topo.nodes.find((n) => n.role === "primary" && n !== victim)!;
+    for (const a of [victim.address, heir.address]) {
+      Deno.kill(cl.nodes.find((n) => n.address === a)!.pid, "SIGKILL");
+    }
+    const started = Date.now();
+    await assert.rejects(
+      bench({
+        target: seed.address,
+        cluster: true,
+        tests: ["set"],
+        durationMs: 5000,
+        clients: 4,
+        keyspace: 20_000,
+        threads: 2,
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof MembenchError, String(e));
+        assert.equal(e.code, "connection");
+        assert.match(e.message, new RegExp(`primary ${victim.address}: .*refused`));
+        assert.match(e.message, new RegExp(`${heir.address}: .*refused`));
+        return true;
+      },
+    );
+    assert.ok(Date.now() - started < 3000, `refused after ${Date.now() - started} ms`);
+  },
 );
 
 loadTest(

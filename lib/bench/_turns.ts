@@ -34,6 +34,7 @@ export async function openInTurns<T>(
   count: number,
   timeoutMs: number,
   open: (k: number) => Promise<T>,
+  optional: (k: number) => boolean = () => false,
 ): Promise<PromiseSettledResult<T>[]> {
   const a = new Int32Array(turns.counter);
   const out: PromiseSettledResult<T>[] = [];
@@ -50,7 +51,13 @@ export async function openInTurns<T>(
     // for a turn past their own, so the counter simply stops.
     Atomics.compareExchange(a, 0, turn, r.status === "fulfilled" ? turn + 1 : GIVEN_UP);
     Atomics.notify(a, 0);
-    if (r.status === "rejected") return out;
+    if (r.status === "rejected") {
+      // The order is given up. A connection the run can do without (a cluster node that is
+      // down) does not end the phase: the rest open together, as the other shards' do.
+      if (!optional(k)) return out;
+      const rest = Array.from({ length: count - k - 1 }, (_, i) => open(k + 1 + i));
+      return out.concat(await Promise.allSettled(rest));
+    }
   }
   return out;
 }

@@ -1,7 +1,8 @@
 import { CommandMetrics, type CommandMetricsData, newHistogram } from "../metrics/mod.ts";
-import { MembenchError } from "../errors/mod.ts";
+import { errorMessage, MembenchError } from "../errors/mod.ts";
 import {
   canStartWithout,
+  type ClusterNode,
   discoverCluster,
   discoverReplication,
   NodeRouter,
@@ -448,10 +449,16 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   const reachable = cl ? conns.filter((c) => cl.nodes[c.local % N]!.healthy) : conns;
   for (const c of conns) if (cl && !cl.nodes[c.local % N]!.healthy) c.dead = true;
   // A node that does not answer (down, not yet flagged failed) is done without when it is a
-  // replica (reads go to the others or to the primary) or a primary with a replica (requests for
-  // its slots wait, parked, for the failover): its connections are dead.
+  // replica (reads go to the others or to the primary) or a primary with a replica that answers
+  // (requests for its slots wait, parked, for the failover; see unservedPrimary): its
+  // connections are dead.
+  // (A standalone primary is never done without: nothing here would promote its replica.)
   const optional = (k: number) =>
-    cl !== undefined && canStartWithout(cl.nodes, reachable[k]!.local % N);
+    cl !== undefined &&
+    (cl.standalone
+      ? cl.nodes[reachable[k]!.local % N]!.role === "replica"
+      : canStartWithout(cl.nodes, reachable[k]!.local % N));
+  const optionalErrors = new Map<number, unknown>();
   const transports = cfg.connectTurns
     ? await openAllInTurns(
       cfg,
@@ -460,17 +467,26 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
       connTick,
       signal,
       optional,
+      optionalErrors,
     )
     : await connectAll(reachable.length, (k) => dialect.open(reachable[k]!.target, readOnly), {
       ...(signal ? { signal } : {}),
       onProgress: (n) => connTick(n),
       optional,
+      onOptionalFailure: (k, e) => optionalErrors.set(k, e),
     });
   if (transports === undefined) return emptyResult(compiled, true);
   transports.forEach((t, i) => {
     reachable[i]!.transport = t;
     if (t === undefined) reachable[i]!.dead = true;
   });
+  if (cl) {
+    const unserved = unservedPrimary(cl.nodes, reachable, transports, optionalErrors, N);
+    if (unserved !== undefined) {
+      for (const t of transports) t?.close();
+      throw unserved;
+    }
+  }
   connTick(total, true);
 
   let refresh = () => {};
@@ -697,6 +713,7 @@ async function openAllInTurns(
   tick: (connected: number) => void,
   signal: AbortSignal | undefined,
   optional: (k: number) => boolean,
+  optionalErrors: Map<number, unknown>,
 ): Promise<Array<Transport | undefined> | undefined> {
   let connected = 0;
   const closeOpened = (rs: PromiseSettledResult<Transport>[]) => {
@@ -713,6 +730,7 @@ async function openAllInTurns(
       tick(++connected);
       return t;
     },
+    optional,
   );
   const opened = await Promise.race([opening, abortOf(signal).then(() => undefined)]);
   if (opened === undefined || signal?.aborted) {
@@ -726,5 +744,51 @@ async function openAllInTurns(
     // A server that answers in another protocol fails the handshake: say which one it speaks.
     throw withProtocolHint((failed as PromiseRejectedResult).reason, cfg.protocol);
   }
-  return opened.map((r) => r.status === "fulfilled" ? r.value : undefined);
+  opened.forEach((r, k) => {
+    if (r.status === "rejected") optionalErrors.set(k, r.reason);
+  });
+  // Every connection was tried (openInTurns goes on after an optional failure).
+  return Array.from({ length: total }, (_, k) => {
+    const r = opened[k];
+    return r?.status === "fulfilled" ? r.value : undefined;
+  });
+}
+
+// A primary none of whose connections opened is done without only when a replica of it
+// answered (canStartWithout let it fail on the strength of discovery's view of its replicas):
+// with every replica down too, nothing could serve its slots, and its requests would fail as
+// `unavailable` seconds into the run with the connect errors unsaid. The error names them.
+function unservedPrimary(
+  nodes: readonly ClusterNode[],
+  conns: readonly PipelinedConnection[],
+  transports: ReadonlyArray<Transport | undefined>,
+  errors: ReadonlyMap<number, unknown>,
+  N: number,
+): MembenchError | undefined {
+  const up = new Uint8Array(N);
+  const why = new Map<number, string>();
+  conns.forEach((c, k) => {
+    const n = c.local % N;
+    if (transports[k] !== undefined) up[n] = 1;
+    else if (!why.has(n) && errors.has(k)) why.set(n, errorMessage(errors.get(k)));
+  });
+  const tried = new Uint8Array(N);
+  for (const c of conns) tried[c.local % N] = 1;
+  for (let n = 0; n < N; n++) {
+    const node = nodes[n]!;
+    if (node.role !== "primary" || !tried[n] || up[n]) continue;
+    const heirs = nodes.flatMap((r, j) => r.role === "replica" && r.primary === n ? [j] : []);
+    if (heirs.some((j) => up[j] === 1)) continue;
+    const said = (j: number) =>
+      `${nodes[j]!.address}: ${
+        why.get(j) ?? (tried[j] ? "not connected" : "failed, as the cluster says")
+      }`;
+    return new MembenchError(
+      "connection",
+      `Cannot start: primary ${said(n)}, and none of its replicas answered (${
+        heirs.map(said).join("; ")
+      }): nothing can serve its slots`,
+    );
+  }
+  return undefined;
 }
