@@ -779,10 +779,12 @@ function unservedPrimary(
     if (node.role !== "primary" || !tried[n] || up[n]) continue;
     const heirs = nodes.flatMap((r, j) => r.role === "replica" && r.primary === n ? [j] : []);
     if (heirs.some((j) => up[j] === 1)) continue;
-    const said = (j: number) =>
-      `${nodes[j]!.address}: ${
-        why.get(j) ?? (tried[j] ? "not connected" : "failed, as the cluster says")
-      }`;
+    // A connect error names its address already ("127.0.0.1:7001: connection refused").
+    const said = (j: number) => {
+      const a = nodes[j]!.address;
+      const w = why.get(j) ?? (tried[j] ? "not connected" : "failed, as the cluster says");
+      return w.startsWith(`${a}:`) ? w : `${a}: ${w}`;
+    };
     return new MembenchError(
       "connection",
       `Cannot start: primary ${said(n)}, and none of its replicas answered (${
