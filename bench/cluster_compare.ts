@@ -25,7 +25,8 @@
  * every 256 requests within a turn (the machine's idle time under membench went from 21% to
  * 15%). Two runs of this script after them (host slower that hour: redis-benchmark at 800-890k
  * GETs/s at P16): tags(1w) 1.08/1.09 and 1.09/1.01 at P16 (set/get), 1.09/1.10 and 1.14/1.13 at
- * P1; affinity(1w) 0.94/1.01 and 0.91/0.90 at P16.
+ * P1; affinity(1w) 0.94/1.01 and 0.91/0.90 at P16. A third, after the early submit's fixes
+ * (cc9b083): tags(1w) 1.09/0.97 at P16 and 1.10/1.10 at P1; affinity(1w) 1.01/0.86.
  *
  *   deno run -A bench/cluster_compare.ts --rounds 3
  */
