@@ -13,7 +13,8 @@
  * Run: deno run -A bench/vector_compare.ts [vectors=200000] [dim=128] [algorithm=HNSW] [queries=5000]
  * (MEMBENCH_SEARCH_MODULE names the module; by default ../shared/servers/redisearch-2.6;
  * QUERY_CLIENTS and QUERY_PIPELINE set the query phases' connections and pipeline, 4 and 1;
- * EFS the HNSW EF_RUNTIME values, 10,100,400.)
+ * EFS the HNSW EF_RUNTIME values, 10,100,400; ROUNDS the rounds per value, 3, whose median is
+ * the summary line.)
  *
  * The client's CPU is split into user and system time: on loopback, the kernel's TCP work for
  * each send and receive (the peer's receive path included) is charged to the sender, and at one
@@ -137,28 +138,18 @@ try {
   // EF_RUNTIME values (EFS="10,100,400"): the ratio falls as the server's work per query grows,
   // so it is read at the recall a user would run at, not only at a cheap, inexact setting.
   const efs = (Deno.env.get("EFS") ?? "10,100,400").split(",").map(Number);
-  for (const ef of algorithm === "HNSW" ? efs : [undefined]) {
+  // membench's CPU per query over one setting: the steady state (the difference of a short and
+  // a long run) and the whole long run, each against the server's time per query.
+  const measure = async (ef: number | undefined) => {
     const small = await run(ef, Math.max(100, Math.round(requests / 5)));
     const big = await run(ef, requests);
-    const q = big.q;
     const n = big.q.completed - small.q.completed;
     const userUs = (big.user - small.user) * 1e6 / n;
     const systemUs = (big.system - small.system) * 1e6 / n;
-    const clientUs = userUs + systemUs;
     const wholeUs = (big.user + big.system) * 1e6 / big.q.completed;
     const serverUs = big.usec / Math.max(1, big.calls);
-    console.log(
-      `vec-query${ef !== undefined ? ` EF_RUNTIME ${ef}` : ""}: ${
-        Math.round(q.qps)
-      } qps, p50 ${q.summary.p50Us} µs, p99 ${q.summary.p99Us} µs, ` +
-        `recall@10 mean ${q.recall.mean.toFixed(4)} p5 ${q.recall.p5.toFixed(2)}; ` +
-        `CPU per query: membench ${clientUs.toFixed(1)} µs (user ${userUs.toFixed(1)}, system ${
-          systemUs.toFixed(1)
-        }), server ${serverUs.toFixed(1)} µs -> ratio ${(clientUs / serverUs).toFixed(3)}; ` +
-        `whole run ${wholeUs.toFixed(1)} µs -> ${(wholeUs / serverUs).toFixed(3)} ` +
-        `(${queryClients} clients x ${queryPipeline} in flight)`,
-    );
-  }
+    return { q: big.q, userUs, systemUs, clientUs: userUs + systemUs, wholeUs, serverUs };
+  };
   // The anchor: redis-benchmark (C) sending the same FT.SEARCH at the same concurrency: its CPU
   // per query (bash's time: getrusage, to the ms) against the server's time per query during
   // its own run. The blob goes through argv, which cannot carry a NUL byte: the first query
@@ -174,7 +165,7 @@ try {
     .join("") +
     "'";
   const port = Number(server.address.split(":").pop());
-  for (const ef of algorithm === "HNSW" ? efs : [undefined]) {
+  const anchor = async (ef: number | undefined) => {
     const query = knnQuery({ k: 10, field: "vec", efRuntime: ef });
     const { before, after } = ftSearchArgs({
       index: "membench_idx",
@@ -195,19 +186,51 @@ try {
     const a = await stats();
     const t = new TextDecoder().decode(out.stderr).trim().split("\n").pop()!.split(" ").map(Number);
     if (!out.success || a.calls - b.calls < n || t.length !== 2) {
-      console.log(`redis-benchmark anchor failed: ${new TextDecoder().decode(out.stderr).trim()}`);
-      break;
+      throw new Error(
+        `redis-benchmark anchor failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+      );
     }
-    const rbUs = (t[0]! + t[1]!) * 1e6 / n;
-    const serverUs = (a.usec - b.usec) / (a.calls - b.calls);
+    return { cpuUs: (t[0]! + t[1]!) * 1e6 / n, serverUs: (a.usec - b.usec) / (a.calls - b.calls) };
+  };
+  // ROUNDS rounds per setting, membench and redis-benchmark one after the other in each; the
+  // host's speed moves every figure together by up to 1.7x from one run to the next here, so
+  // the summary is the median of the rounds.
+  const rounds = Number(Deno.env.get("ROUNDS") ?? 3);
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const span = (xs: number[], d = 3) =>
+    `${med(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})`;
+  for (const ef of algorithm === "HNSW" ? efs : [undefined]) {
+    const name = `EF_RUNTIME ${ef ?? "-"}`;
+    const steady: number[] = [], whole: number[] = [], mine: number[] = [], rb: number[] = [];
+    const rbRatio: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const m = await measure(ef);
+      const r = await anchor(ef);
+      steady.push(m.clientUs / m.serverUs);
+      whole.push(m.wholeUs / m.serverUs);
+      mine.push(m.clientUs);
+      rb.push(r.cpuUs);
+      rbRatio.push(r.cpuUs / r.serverUs);
+      console.log(
+        `  ${name} round ${i + 1}: membench ${
+          Math.round(m.q.qps)
+        } qps, p50 ${m.q.summary.p50Us} µs, ` +
+          `recall@10 ${m.q.recall.mean.toFixed(4)}; CPU per query ${
+            m.clientUs.toFixed(1)
+          } µs (user ${m.userUs.toFixed(1)}, system ${m.systemUs.toFixed(1)}), whole run ${
+            m.wholeUs.toFixed(1)
+          }, server ${m.serverUs.toFixed(1)} µs | redis-benchmark ${
+            r.cpuUs.toFixed(1)
+          } µs, server ${r.serverUs.toFixed(1)} µs`,
+      );
+    }
     console.log(
-      `redis-benchmark${ef !== undefined ? ` EF_RUNTIME ${ef}` : ""}: CPU per query ${
-        rbUs.toFixed(1)
-      } µs (whole run, user ${(t[0]! * 1e6 / n).toFixed(1)}), server ${
-        serverUs.toFixed(1)
-      } µs -> ratio ${
-        (rbUs / serverUs).toFixed(3)
-      } (${queryClients} clients x ${queryPipeline} in flight, one query repeated)`,
+      `vec-query ${name} (${queryClients} clients x ${queryPipeline} in flight, median of ${rounds}): ` +
+        `client/server ${span(steady)} steady, ${span(whole)} whole run; CPU per query membench ${
+          span(mine, 1)
+        } µs, redis-benchmark ${span(rb, 1)} µs (its client/server ${
+          span(rbRatio)
+        }, one query repeated)`,
     );
   }
   const info = parseInfo(await c.text(["INFO", "memory"]));
