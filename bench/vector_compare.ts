@@ -110,7 +110,10 @@ try {
   // EF_RUNTIME 100 (recall 0.86) 0.067-0.13; EF_RUNTIME 10 (recall 0.33) 0.12-0.37. membench's
   // CPU per query grows with the time between replies (10 µs at EF 10, 30-35 µs at EF 100-400
   // in one run): each reply wakes it after a sleep, with its caches cold. redis-benchmark's, at
-  // the same settings (below), stays at 15-19 µs.
+  // the same settings (below), stays at 15-19 µs. Two runs of the median summary (3 rounds):
+  // EF 100 0.075 and 0.059 (every round 0.037-0.085), EF 400 0.038 and 0.041, EF 10 0.30 and
+  // 0.23, where redis-benchmark's own ratio was 0.83 and 0.84 and membench's CPU per query
+  // (18.0 and 13.6 µs) was about redis-benchmark's (14.8 and 15.2 µs).
   const run = async (ef: number | undefined, n: number) => {
     const b = await stats();
     const u0 = process.cpuUsage();
