@@ -687,8 +687,9 @@ class WorkerPool {
     signal?: AbortSignal,
   ): Promise<ShardResult[]> {
     let ready = 0;
-    // A shard that fails stops the others at once: those connected wait for every shard to be
-    // ready, which a failed one never is (the run hung when one shard's connects failed).
+    // Ctrl+C, or a shard that fails, stops them all at once: after a failure, those connected
+    // would wait for every shard to be ready, which a failed one never is (the run hung when one
+    // shard's connects failed).
     let stopped = false;
     const stopAll = () => {
       if (stopped) return;
@@ -721,17 +722,14 @@ class WorkerPool {
         w.postMessage({ type: "run", cfg });
       });
     });
-    const onAbort = () => {
-      for (const w of this.#workers) w.postMessage({ type: "stop" });
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", stopAll, { once: true });
     try {
       const settled = await Promise.allSettled(results);
       const bad = settled.find((s) => s.status === "rejected");
       if (bad) throw (bad as PromiseRejectedResult).reason;
       return settled.map((s) => (s as PromiseFulfilledResult<ShardResult>).value);
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", stopAll);
     }
   }
 

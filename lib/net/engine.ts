@@ -464,7 +464,8 @@ export class Engine {
     this.#ring.recv(c.fd, c.rbufAddr, c.rbuf.length, this.#tag(c, 0));
   }
 
-  // Requests in the sends queued on the ring since its last submit.
+  // Requests in the sends queued on the ring this turn (zeroed as a turn starts and at each
+  // early submit; the periodic submit before a yield is followed by a turn's start).
   #queued = 0;
 
   // The io_uring loop: every send and receive of a turn goes to the kernel in one call; timers,
@@ -542,7 +543,6 @@ export class Engine {
       // Yield when idle, and every 2 ms when busy: timers, the abort signal, worker messages
       // and whatever else shares this isolate (a profile reader, a live capture) must not wait.
       if (got === 0 || now - lastYield >= 2000 || closing.size > 0) {
-        this.#queued = 0;
         r.submit(); // nothing may wait in the queue while a timer can close its socket
         lastYield = now;
         // setImmediate yields in about 10 µs and lets due timers run; setTimeout(0) takes
