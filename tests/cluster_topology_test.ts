@@ -11,6 +11,7 @@ import {
   RespConnection,
   startLocalCluster,
 } from "../mod.ts";
+import { canStartWithout } from "../lib/cluster/mod.ts";
 
 const utf8 = new TextEncoder();
 
@@ -188,4 +189,26 @@ Deno.test("clusterKeyMap() lists each primary's keys of a pattern (SCAN), bounde
     () => clusterKeyMap([parseTarget(cl.address)], { maxKeys: 0 }),
     /Cannot use 'maxKeys': must be an integer >= 1: current value is 0/,
   );
+});
+
+// Which node a run may start without: a replica always; a cluster primary only with a healthy
+// replica to fail over to; a standalone primary never (nothing promotes its replica).
+Deno.test("canStartWithout: replicas, cluster primaries with a healthy replica, never a standalone primary", () => {
+  const node = (i: number, role: "primary" | "replica", primary: number, healthy = true) => ({
+    id: `n${i}`,
+    host: "127.0.0.1",
+    port: 7000 + i,
+    address: `127.0.0.1:${7000 + i}`,
+    role,
+    primary,
+    healthy,
+  });
+  const nodes = [node(0, "primary", -1), node(1, "replica", 0), node(2, "primary", -1)];
+  assert.equal(canStartWithout(nodes, 0), true);
+  assert.equal(canStartWithout(nodes, 1), true);
+  assert.equal(canStartWithout(nodes, 2), false);
+  assert.equal(canStartWithout(nodes, 3), false);
+  assert.equal(canStartWithout([nodes[0]!, node(1, "replica", 0, false)], 0), false);
+  assert.equal(canStartWithout(nodes, 0, true), false);
+  assert.equal(canStartWithout(nodes, 1, true), true);
 });

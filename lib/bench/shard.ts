@@ -452,12 +452,8 @@ export async function runShard(cfg: ShardConfig, hooks: ShardHooks): Promise<Sha
   // replica (reads go to the others or to the primary) or a primary with a replica that answers
   // (requests for its slots wait, parked, for the failover; see unservedPrimary): its
   // connections are dead.
-  // (A standalone primary is never done without: nothing here would promote its replica.)
   const optional = (k: number) =>
-    cl !== undefined &&
-    (cl.standalone
-      ? cl.nodes[reachable[k]!.local % N]!.role === "replica"
-      : canStartWithout(cl.nodes, reachable[k]!.local % N));
+    cl !== undefined && canStartWithout(cl.nodes, reachable[k]!.local % N, cl.standalone);
   const optionalErrors = new Map<number, unknown>();
   const transports = cfg.connectTurns
     ? await openAllInTurns(
@@ -765,15 +761,15 @@ function unservedPrimary(
   errors: ReadonlyMap<number, unknown>,
   N: number,
 ): MembenchError | undefined {
+  const tried = new Uint8Array(N);
   const up = new Uint8Array(N);
   const why = new Map<number, string>();
   conns.forEach((c, k) => {
     const n = c.local % N;
+    tried[n] = 1;
     if (transports[k] !== undefined) up[n] = 1;
     else if (!why.has(n) && errors.has(k)) why.set(n, errorMessage(errors.get(k)));
   });
-  const tried = new Uint8Array(N);
-  for (const c of conns) tried[c.local % N] = 1;
   for (let n = 0; n < N; n++) {
     const node = nodes[n]!;
     if (node.role !== "primary" || !tried[n] || up[n]) continue;

@@ -373,12 +373,19 @@ export function nodeTarget(seed: Target, node: ClusterNode): Target {
 
 /**
  * Whether a run can start without node `n` when it does not answer: a replica (reads go to the
- * others or to its primary), or a primary with a healthy replica (the cluster can fail over to
- * it; its slots' requests wait for that). A primary without one can only be waited for in vain.
+ * others or to its primary), or a cluster primary with a healthy replica (the cluster can fail
+ * over to it; its slots' requests wait for that). A primary without one can only be waited for
+ * in vain, and so can a `standalone` primary (replicas found through ROLE): nothing promotes
+ * its replica.
  */
-export function canStartWithout(nodes: readonly ClusterNode[], n: number): boolean {
+export function canStartWithout(
+  nodes: readonly ClusterNode[],
+  n: number,
+  standalone = false,
+): boolean {
   const node = nodes[n];
   if (node === undefined) return false;
   if (node.role === "replica") return true;
+  if (standalone) return false;
   return nodes.some((r) => r.role === "replica" && r.primary === n && r.healthy);
 }
