@@ -199,6 +199,17 @@ export function flagName(key: string, f: Flag<unknown>): string {
   return f.spec.name ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/**
+ * A library message in the command line's words: each quoted option name the library uses
+ * (`'clusterTags'`) that is also a flag of `flags` becomes that flag (`'--cluster-tags'`).
+ */
+export function inFlagWords(message: string, flags: FlagSet): string {
+  return message.replace(/'([a-z][A-Za-z0-9]*)'/g, (all, key: string) => {
+    const f = Object.hasOwn(flags, key) ? flags[key] : undefined;
+    return f === undefined ? all : `'--${flagName(key, f)}'`;
+  });
+}
+
 /** Problems of a command line, collected and reported together. */
 export class Problems {
   readonly #list: string[] = [];

@@ -15,6 +15,7 @@ import {
   type CommandSpec,
   type FlagSet,
   formatHelp,
+  inFlagWords,
   type ParsedArgs,
   parseFlags,
   Problems,
@@ -175,7 +176,7 @@ export async function runCommand<F extends FlagSet, P>(
       prepared = await c.prepare(args, problems);
     } catch (e) {
       if (!(e instanceof MembenchError && e.code === "invalid_argument")) throw e;
-      problems.add(e.message);
+      problems.add(inFlagWords(e.message, c.spec.flags));
     }
     problems.throwIfAny();
     const line = new LiveLine(
@@ -220,6 +221,10 @@ export async function runCommand<F extends FlagSet, P>(
     return exitCodeOf(r, (interrupt?.count ?? 0) > 0);
   } catch (e) {
     live?.clear();
+    // What the library refused, said with the flags the user typed.
+    if (e instanceof MembenchError && e.code === "invalid_argument") {
+      e.message = inFlagWords(e.message, c.spec.flags);
+    }
     return reportError(e, c.spec.name);
   }
 }

@@ -103,6 +103,19 @@ Deno.test("CLI: an unknown flag or command is named, with the nearest name", asy
   assert.match(t.stderr, /Flag '--tls' takes no value/);
 });
 
+// The library names its options (clusterTags); the CLI says the flags the user typed, both when
+// the run refuses them and when they come with other bad flags.
+Deno.test("CLI: an option the library refuses is named by its flag", async () => {
+  const r = await runCli(["bench", "--cluster-tags", "-p", "1", "-n", "10"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /Cannot use '--cluster-tags' without '--cluster'/);
+  assert.doesNotMatch(r.stderr, /clusterTags/);
+  const both = await runCli(["bench", "--cluster-tags", "--clients", "x", "-p", "1"]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /Cannot use flag '--clients'/);
+  assert.match(both.stderr, /Cannot use '--cluster-tags' without '--cluster'/);
+});
+
 Deno.test("CLI: a password or a salt never appears in a message", async () => {
   const secret = "Sx-" + crypto.randomUUID();
   const r = await runCli(["bench", "-a", secret, "--clinets", secret, "-c", "0", "-p", "1"]);

@@ -131,7 +131,7 @@ loadTest(
       assert.equal(r.code, 2, r.stderr);
       assert.match(
         r.stderr,
-        /Cannot use 'separateKeyspaces': it applies when 'connections' multiplies the recorded connections \(2 recorded, 2 asked\)/,
+        /Cannot use '--separate-keyspaces': it applies when '--connections' multiplies the recorded connections \(2 recorded, 2 asked\)/,
       );
       assert.equal(Object.keys(await commandStats(srv.address)).includes("set"), false);
       // Multiplied: it applies, and each copy writes its own keys (2 copies x 10 keys).
