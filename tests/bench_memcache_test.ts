@@ -361,6 +361,6 @@ loadTest(
     ]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /unknown memcached test/);
-    assert.match(both.stderr, /Cannot use 'resp3' with protocol memcache-meta/);
+    assert.match(both.stderr, /Cannot use '--resp3' with protocol memcache-meta/);
   },
 );

@@ -266,7 +266,7 @@ Deno.test("shard flags: bad values and combinations are named", async () => {
   assert.match(bad.stderr, /shard index must be in 0\.\.3/);
   const noSeed = await runCli(["bench", "--shard", "0/2", "-n", "1"]);
   assert.equal(noSeed.code, 2);
-  assert.match(noSeed.stderr, /without 'seed'/);
+  assert.match(noSeed.stderr, /Cannot use '--shard' without '--seed'/);
   const both = await runCli(["bench", "--shard", "0/2", "--shards", "2", "-n", "1"]);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /'--shards' with '--shard'/);
